@@ -1,0 +1,171 @@
+"""Command line: ``python -m quantlab sweep|results|specs`` (``--help`` on each for examples)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from quantlab.spec import SpecError, describe_specs, load_spec
+from quantlab.store import ENV_RESULTS, CorruptRecordWarning, Store, StoreError, default_results_dir
+
+MAIN_EPILOG = """\
+examples:
+  python -m quantlab specs                       # the sweeps that ship with quantlab
+  python -m quantlab sweep smoke --dry-run       # what would run, and an estimated time
+  python -m quantlab sweep smoke                 # run what is missing (resumable)
+  python -m quantlab results smoke               # mean/std test error per size, bits, method
+
+SPEC is a shipped spec name or a path to a .toml file (see quantlab/spec.py for the format).
+"""
+
+RESULTS_DIR_HELP = (
+    f"results directory (default: ${ENV_RESULTS} if set, else results/ at the repository root for "
+    "shipped specs and results/ next to the spec file for others)"
+)
+
+SWEEP_EPILOG = f"""\
+Runs every (trial, seed) of SPEC that has no record in the results directory yet; the seeds of a
+trial train together. Each record is written atomically as soon as its trial finishes, so the sweep
+can be stopped at any point (Ctrl-C, kill) and rerun with the same command: finished records are
+never recomputed, at most the trial in flight is lost. A corrupted record is reported, moved aside
+(*.corrupt) and recomputed.
+
+Trials are named like ffdnn-w256-d3 (width 256, 3 hidden layers) or cnn-4-4-8 (feature maps).
+
+examples:
+  python -m quantlab sweep smoke                           # tiny: well under a minute on a CPU
+  python -m quantlab sweep ffdnn-width --dry-run           # list runs, status, estimated time
+  python -m quantlab sweep ffdnn-width --only w64,w128     # only trials whose name contains these
+  python -m quantlab sweep ffdnn-depth --only 'w512-*'     # * and ? are wildcards
+  python -m quantlab sweep my-sweep.toml --results /tmp/my-results
+  {ENV_RESULTS}=/tmp/r python -m quantlab sweep smoke
+"""
+
+RESULTS_EPILOG = """\
+Prints one row per trial, bit width and method (float, direct quantization, retraining) over the
+seeds in the results directory: parameters, number of seeds, mean and sample std of the test error
+(in percent) and the gap to the float network (percentage points). Missing records are left out and
+counted on stderr.
+
+examples:
+  python -m quantlab results smoke
+  python -m quantlab results ffdnn-width --only w1024
+  python -m quantlab results ffdnn-width --csv > ffdnn-width.csv     # errors as fractions
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="python -m quantlab", formatter_class=fmt, epilog=MAIN_EPILOG,
+        description="quantlab: size sweeps of quantized networks (Sung, Shin & Hwang, arXiv 1511.06488).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{sweep,results,specs}", required=True)
+
+    sweep = sub.add_parser("sweep", help="run what is missing from a sweep", formatter_class=fmt,
+                           description="Run the missing trials of a sweep.", epilog=SWEEP_EPILOG)
+    sweep.add_argument("spec", metavar="SPEC", help="shipped spec name (see `specs`) or path to a .toml file")
+    sweep.add_argument("--dry-run", action="store_true", help="list the runs (done/missing) and an estimated time; run nothing")
+    sweep.add_argument("--only", metavar="PATTERN",
+                       help="only trials whose name contains one of these comma-separated patterns "
+                            "(* and ? are wildcards), e.g. w64,w128 or 'w512-*'")
+    sweep.add_argument("--results", metavar="DIR", help=RESULTS_DIR_HELP)
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    results = sub.add_parser("results", help="print the results table of a sweep", formatter_class=fmt,
+                             description="Summarise a sweep's records.", epilog=RESULTS_EPILOG)
+    results.add_argument("spec", metavar="SPEC", help="shipped spec name (see `specs`) or path to a .toml file")
+    results.add_argument("--csv", action="store_true", help="CSV on stdout (errors as fractions)")
+    results.add_argument("--only", metavar="PATTERN", help="only trials whose name matches (as for sweep)")
+    results.add_argument("--results", metavar="DIR", help=RESULTS_DIR_HELP)
+
+    sub.add_parser("specs", help="list the shipped specs", formatter_class=fmt,
+                   description="List the sweep specs that ship with quantlab.",
+                   epilog="example:\n  python -m quantlab specs\n  python -m quantlab sweep smoke --dry-run\n")
+    return parser
+
+
+_showwarning = warnings.showwarning
+
+
+def _warn_one_line(message, category, filename, lineno, file=None, line=None):
+    if not issubclass(category, CorruptRecordWarning):
+        return _showwarning(message, category, filename, lineno, file, line)
+    from tqdm import tqdm
+
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
+def _store(spec, args) -> Store:
+    return Store(args.results if args.results else default_results_dir(spec))
+
+
+def _cmd_specs(args) -> int:
+    specs = describe_specs()
+    width = max(len(name) for name, _ in specs)
+    for name, text in specs:
+        print(f"{name:{width}}  {text}")
+    print("\nrun one with: python -m quantlab sweep NAME   (add --dry-run to see the plan first)")
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from quantlab import sweep
+
+    spec = load_spec(args.spec)
+    store = _store(spec, args)
+    if args.dry_run:
+        print(sweep.format_plan(sweep.plan(spec, store, args.only)))
+        return 0
+    try:
+        summary = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished records are kept in {store.root}; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    print(
+        f"sweep {spec.name!r}: {summary['trials_run']} trial(s) run, {summary['records_written']} record(s) "
+        f"written, {summary['records_skipped']} already present, in {sweep.format_duration(summary['seconds'])}; "
+        f"results in {store.root}\nsee them with: python -m quantlab results {args.spec}"
+        + (f" --results {args.results}" if args.results else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _cmd_results(args) -> int:
+    from quantlab import sweep
+
+    spec = load_spec(args.spec)
+    store = _store(spec, args)
+    rows = sweep.results_table(spec, store, args.only)
+    trials = sweep.select(spec, args.only)
+    expected = len(trials) * len(spec.seeds)
+    present = sum(store.has(t, s) for t in trials for s in spec.seeds)
+    if args.csv:
+        sweep.write_csv(rows, sys.stdout)
+    elif rows:
+        print(f"{spec.name}: {spec.family} on {spec.dataset}, test error over seeds {list(spec.seeds)}\n")
+        print(sweep.format_results(rows))
+    if present < expected:
+        print(f"{expected - present} of {expected} records missing in {store.root}; "
+              f"run: python -m quantlab sweep {args.spec}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    commands = {"specs": _cmd_specs, "sweep": _cmd_sweep, "results": _cmd_results}
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CorruptRecordWarning)
+        warnings.showwarning = _warn_one_line
+        try:
+            return commands[args.command](args)
+        except (SpecError, StoreError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The two network families of the paper, with a size parameter: FFDNN and CNN.
+
+Flax Linen rather than NNX: a Linen module is a stateless description whose parameters are a plain
+pytree, so the (quantized) forward pass is literally the pure function
+``model.apply({"params": params}, images)``. That is what the quantizer (a pytree map), the
+straight-through retraining step and ``vmap`` over seeds want; NNX's mutable objects would have to
+be split back into exactly this form at every jitted boundary.
+
+Both families take uint8 images ``[N, H, W, C]`` and return logits ``[N, num_classes]``; pixels are
+scaled to [0, 1] inside the model so that data can stay uint8 on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+FAMILIES = ("ffdnn", "cnn")
+
+
+def _to_float(images: jax.Array) -> jax.Array:
+    return images.astype(jnp.float32) / 255.0
+
+
+class FFDNN(nn.Module):
+    """Fully connected: input -> ``depth`` hidden ReLU layers of ``width`` units -> logits."""
+
+    width: int
+    depth: int
+    num_classes: int = 10
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        x = _to_float(images).reshape((images.shape[0], -1))
+        for _ in range(self.depth):
+            x = nn.relu(nn.Dense(self.width)(x))
+        return nn.Dense(self.num_classes)(x)
+
+
+class CNN(nn.Module):
+    """Convolutional: per entry of ``features`` a 3x3 SAME conv with that many maps, ReLU and 2x2
+    max pooling; then the flattened maps feed a dense softmax layer."""
+
+    features: tuple[int, ...]
+    num_classes: int = 10
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        x = _to_float(images)
+        for maps in self.features:
+            x = nn.Conv(maps, (3, 3), padding="SAME")(x)
+            x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+        return nn.Dense(self.num_classes)(x.reshape((x.shape[0], -1)))
+
+
+def check_size(family: str, size: Sequence[int]) -> tuple[int, ...]:
+    """Validates a size for a family; returns it as a tuple of ints.
+
+    ffdnn: ``(width, depth)`` with width >= 1, depth >= 1. cnn: feature maps per conv layer, each >= 1.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}; got {family!r}")
+    size = tuple(size)
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size):
+        raise ValueError(f"size must be integers; got {size!r}")
+    if family == "ffdnn" and (len(size) != 2 or min(size) < 1):
+        raise ValueError(f"ffdnn size must be (width >= 1, depth >= 1); got {size!r}")
+    if family == "cnn" and (len(size) < 1 or min(size) < 1):
+        raise ValueError(f"cnn size must be feature-map counts >= 1, e.g. (8, 8, 16); got {size!r}")
+    return tuple(int(s) for s in size)
+
+
+def make_model(family: str, size: Sequence[int], num_classes: int = 10) -> nn.Module:
+    """The module for ``family`` ("ffdnn" | "cnn") at ``size`` (see :func:`check_size`)."""
+    size = check_size(family, size)
+    if family == "ffdnn":
+        return FFDNN(width=size[0], depth=size[1], num_classes=num_classes)
+    return CNN(features=size, num_classes=num_classes)
+
+
+def init_params(model: nn.Module, key: jax.Array, image_shape: Sequence[int]) -> Any:
+    """Initial parameters for images of shape ``(H, W, C)``."""
+    return model.init(key, jnp.zeros((1, *image_shape), jnp.uint8))["params"]
+
+
+def quantized_mask(params: Any) -> Any:
+    """Which leaves are quantized: the kernels of Dense and Conv layers (True); biases stay float.
+
+    Every layer of both families is a Flax Dense or Conv whose weight leaf is called ``kernel``.
+    """
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: getattr(path[-1], "key", None) == "kernel", params
+    )
+
+
+def count_params(params: Any, mask: Any | None = None) -> int:
+    """Number of scalars in ``params`` (only the masked leaves when ``mask`` is given)."""
+    leaves = jax.tree.leaves(params)
+    flags = jax.tree.leaves(mask) if mask is not None else [True] * len(leaves)
+    return int(sum(np.size(w) for w, q in zip(leaves, flags) if q))
+
+
+def param_counts(family: str, size: Sequence[int], image_shape: Sequence[int], num_classes: int = 10) -> dict:
+    """Exact counts without allocating: ``{"params": all, "weights": quantized kernels}``."""
+    model = make_model(family, size, num_classes)
+    shapes = jax.eval_shape(lambda: init_params(model, jax.random.key(0), image_shape))
+    return {"params": count_params(shapes), "weights": count_params(shapes, quantized_mask(shapes))}

@@ -1,0 +1,322 @@
+"""Sweep specifications: which networks to train, at which bit widths, with which seeds and budgets.
+
+A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named specs ship in
+``quantlab/specs/*.toml``; :func:`load_spec` takes such a name or a path to any ``.toml`` file::
+
+    description = "FFDNN width sweep on Fashion-MNIST"
+    dataset = "fashion_mnist"          # fashion_mnist | mnist | cifar10
+    family = "ffdnn"                   # ffdnn | cnn
+    widths = [32, 128, 512]            # ffdnn: widths x depths (cartesian product) ...
+    depths = [3]
+    # sizes = [[32, 3], [128, 2]]      # ... or explicit [width, depth] pairs
+    # feature_maps = [[4, 4, 8]]       # cnn: maps per conv layer (also accepted as `sizes`)
+    bits = [2, 3]                      # weight bit widths, >= 2 (2 = ternary)
+    seeds = [0, 1, 2]
+    methods = ["float", "direct", "retrain"]   # which ones `results` reports (all are computed)
+    train_subset = 2000                # optional: train on the first n examples only
+
+    [float_train]                      # fields of quantlab.train.TrainConfig; missing ones take
+    epochs = 10                        # quantlab.train.default_config(family, "float")
+    [retrain]
+    epochs = 4                         # ... and default_config(family, "retrain")
+
+Every bad value raises :class:`SpecError`, whose message names the field and the valid choices.
+This module needs only the standard library to parse and check a spec; the budgets
+(``quantlab.train``) and :meth:`SweepSpec.trials` (``quantlab.experiment``) are imported lazily.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import itertools
+import numbers
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+SPECS_DIR = Path(__file__).resolve().parent / "specs"
+FAMILIES = ("ffdnn", "cnn")
+METHODS = ("float", "direct", "retrain")
+_FALLBACK_DATASETS = ("fashion_mnist", "mnist", "cifar10")
+
+# Keys a spec file may use at its top level.
+TOML_FIELDS = (
+    "name", "description", "dataset", "family", "widths", "depths", "sizes", "feature_maps",
+    "bits", "seeds", "methods", "train_subset", "float_train", "retrain",
+)
+_STAGES = {"float_train": "float", "retrain": "retrain"}
+
+
+class SpecError(ValueError):
+    """A sweep specification is invalid; the message names the field and the valid values."""
+
+
+def datasets() -> tuple[str, ...]:
+    """The dataset names quantlab can load (``quantlab.data.DATASETS``)."""
+    try:
+        return tuple(importlib.import_module("quantlab.data").DATASETS)
+    except (ImportError, AttributeError):
+        return _FALLBACK_DATASETS
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _int_list(where: str, field: str, value: Any, minimum: int, rule: str) -> tuple[int, ...]:
+    """A non-empty list of distinct integers >= minimum, as a tuple."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise SpecError(f"{where}: {field} must be a list of integers ({rule}); got {value!r}")
+    if len(value) == 0:
+        raise SpecError(f"{where}: {field} is empty; give at least one value ({rule})")
+    for v in value:
+        if not _is_int(v) or v < minimum:
+            raise SpecError(f"{where}: {field} has invalid value {v!r}; {rule}")
+    dupes = sorted({int(v) for v in value if list(value).count(v) > 1})
+    if dupes:
+        raise SpecError(f"{where}: {field} lists {dupes} more than once")
+    return tuple(int(v) for v in value)
+
+
+def _choice(where: str, field: str, value: Any, choices: Sequence[str]) -> str:
+    if value not in choices:
+        hint = difflib.get_close_matches(str(value), choices, n=1)
+        did = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise SpecError(f"{where}: unknown {field} {value!r}{did}; valid: {', '.join(choices)}")
+    return value
+
+
+def _check_size(where: str, field: str, family: str, size: Any) -> tuple[int, ...]:
+    if isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or not size:
+        kind = "[width, depth]" if family == "ffdnn" else "a list of feature-map counts, e.g. [4, 4, 8]"
+        raise SpecError(f"{where}: {field} entry {size!r} must be {kind}")
+    if family == "ffdnn" and len(size) != 2:
+        raise SpecError(f"{where}: {field} entry {list(size)!r} must be [width, depth] for family 'ffdnn'")
+    for v in size:
+        if not _is_int(v) or v < 1:
+            what = "width and depth" if family == "ffdnn" else "feature-map counts"
+            raise SpecError(f"{where}: {field} entry {list(size)!r} is invalid; {what} must be integers >= 1")
+    return tuple(int(v) for v in size)
+
+
+def _train_config(where: str, field: str, family: str, value: Any):
+    """A ``quantlab.train.TrainConfig``: ``value`` itself, or the family default with overrides."""
+    train = importlib.import_module("quantlab.train")
+    cls = train.TrainConfig
+    if isinstance(value, cls):
+        return value
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{where}: {field} must be a table of TrainConfig fields; got {value!r}")
+    stage = _STAGES[field]
+    base = train.default_config(family, stage) if hasattr(train, "default_config") else cls()
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in value if k not in valid]
+    if unknown:
+        raise SpecError(
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))} in [{field}]; "
+            f"valid fields: {', '.join(valid)}"
+        )
+    changes = {}
+    for key, v in value.items():
+        default = getattr(base, key)
+        if isinstance(default, bool):
+            ok = isinstance(v, bool)
+        elif isinstance(default, int):
+            ok = _is_int(v)
+        elif isinstance(default, float):
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            v = float(v) if ok else v
+        elif isinstance(default, str):
+            ok = isinstance(v, str)
+        elif isinstance(default, tuple) and isinstance(v, list):
+            ok, v = True, tuple(v)
+        else:
+            ok = True
+        if not ok:
+            raise SpecError(
+                f"{where}: [{field}] {key} must be of type {type(default).__name__} "
+                f"(default {default!r}); got {v!r}"
+            )
+        changes[key] = v
+    try:
+        return dataclasses.replace(base, **changes)
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"{where}: [{field}] {e}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSpec:
+    """One sweep: every size of ``sizes`` is a trial (:class:`quantlab.experiment.TrialConfig`) run
+    at all ``bits`` for all ``seeds``.
+
+    ``float_train`` / ``retrain`` take a ``TrainConfig`` or a mapping of overrides of the family's
+    default (``quantlab.train.default_config``); after construction they are ``TrainConfig``.
+    ``methods`` selects what :func:`quantlab.sweep.results_table` reports; every trial computes all.
+    """
+
+    name: str
+    dataset: str = "fashion_mnist"
+    family: str = "ffdnn"
+    sizes: tuple[tuple[int, ...], ...] = ()
+    bits: tuple[int, ...] = (2, 3)
+    seeds: tuple[int, ...] = (0,)
+    methods: tuple[str, ...] = METHODS
+    float_train: Any = None
+    retrain: Any = None
+    train_subset: int | None = None
+    description: str = ""
+    source: str | None = dataclasses.field(default=None, compare=False)
+
+    def __post_init__(self):
+        where = self.where
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"{where}: name must be a non-empty string; got {self.name!r}")
+        _choice(where, "family", self.family, FAMILIES)
+        _choice(where, "dataset", self.dataset, datasets())
+        sizes = self.sizes
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+            raise SpecError(f"{where}: sizes must be a list of sizes; got {sizes!r}")
+        if len(sizes) == 0:
+            raise SpecError(f"{where}: the sweep is empty: give at least one size")
+        sizes = tuple(_check_size(where, "sizes", self.family, s) for s in sizes)
+        dupes = sorted({s for s in sizes if sizes.count(s) > 1})
+        if dupes:
+            raise SpecError(f"{where}: sizes lists {[list(s) for s in dupes]} more than once")
+        object.__setattr__(self, "sizes", sizes)
+        bits = _int_list(where, "bits", self.bits, 2, "bit widths must be integers >= 2 (2 = ternary)")
+        object.__setattr__(self, "bits", bits)
+        object.__setattr__(self, "seeds", _int_list(where, "seeds", self.seeds, 0, "seeds must be integers >= 0"))
+        methods = self.methods
+        if isinstance(methods, str) or not isinstance(methods, Sequence) or not methods:
+            raise SpecError(f"{where}: methods must be a non-empty list; valid: {', '.join(METHODS)}")
+        for m in methods:
+            _choice(where, "method", m, METHODS)
+        object.__setattr__(self, "methods", tuple(m for m in METHODS if m in methods))
+        subset = self.train_subset
+        if subset is not None and (not _is_int(subset) or subset < 1):
+            raise SpecError(f"{where}: train_subset must be an integer >= 1 (or left out for all); got {subset!r}")
+        if not isinstance(self.description, str):
+            raise SpecError(f"{where}: description must be a string")
+        for field in _STAGES:
+            object.__setattr__(self, field, _train_config(where, field, self.family, getattr(self, field)))
+
+    @property
+    def where(self) -> str:
+        """How error messages name this spec."""
+        return f"spec {self.name!r}" + (f" ({self.source})" if self.source else "")
+
+    @property
+    def shipped(self) -> bool:
+        """Whether this is one of the named specs in ``quantlab/specs``."""
+        return self.source is not None and Path(self.source).resolve().parent == SPECS_DIR
+
+    def trials(self) -> list:
+        """One :class:`quantlab.experiment.TrialConfig` per size, in spec order."""
+        TrialConfig = importlib.import_module("quantlab.experiment").TrialConfig
+        out = []
+        for size in self.sizes:
+            try:
+                out.append(TrialConfig(
+                    dataset=self.dataset, family=self.family, size=size, bits=self.bits,
+                    float_train=self.float_train, retrain=self.retrain, train_subset=self.train_subset,
+                ))
+            except (TypeError, ValueError) as e:
+                raise SpecError(f"{self.where}: size {list(size)}: {e}") from None
+        return out
+
+
+def spec_from_dict(data: Mapping[str, Any], name: str, source: str | None = None) -> SweepSpec:
+    """A spec from the parsed TOML table ``data`` (see the module docstring for the fields)."""
+    name = data.get("name", name)
+    where = f"spec {name!r}" + (f" ({source})" if source else "")
+    unknown = [k for k in data if k not in TOML_FIELDS]
+    if unknown:
+        hints = [h for k in unknown for h in difflib.get_close_matches(k, TOML_FIELDS, n=1)]
+        did = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
+        raise SpecError(
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))}{did}; "
+            f"valid fields: {', '.join(TOML_FIELDS)}"
+        )
+    family = _choice(where, "family", data.get("family", "ffdnn"), FAMILIES)
+    given = [k for k in ("widths", "depths", "sizes", "feature_maps") if k in data]
+    if family == "ffdnn":
+        if "feature_maps" in data:
+            raise SpecError(f"{where}: feature_maps is for family 'cnn'; ffdnn uses widths + depths, or sizes")
+        if "sizes" in data and ("widths" in data or "depths" in data):
+            raise SpecError(f"{where}: give either sizes or widths + depths, not both")
+        if "sizes" in data:
+            sizes = data["sizes"]
+        elif "widths" in data or "depths" in data:
+            missing = [k for k in ("widths", "depths") if k not in data]
+            if missing:
+                raise SpecError(f"{where}: {missing[0]} is missing; widths and depths go together "
+                                "(the sweep is their cartesian product)")
+            widths = _int_list(where, "widths", data["widths"], 1, "widths must be integers >= 1")
+            depths = _int_list(where, "depths", data["depths"], 1, "depths must be integers >= 1")
+            sizes = [[w, d] for w, d in itertools.product(widths, depths)]
+        else:
+            raise SpecError(f"{where}: no sizes: give widths + depths, or sizes = [[width, depth], ...]")
+    else:
+        if "widths" in data or "depths" in data:
+            raise SpecError(f"{where}: widths/depths are for family 'ffdnn'; cnn uses feature_maps")
+        if len(given) > 1:
+            raise SpecError(f"{where}: give either feature_maps or sizes, not both")
+        if not given:
+            raise SpecError(f"{where}: no sizes: give feature_maps = [[4, 4, 8], ...]")
+        sizes = data[given[0]]
+        if isinstance(sizes, list):
+            sizes = [_check_size(where, given[0], family, s) for s in sizes]
+    kwargs = {k: data[k] for k in ("dataset", "bits", "seeds", "methods", "train_subset",
+                                    "float_train", "retrain", "description") if k in data}
+    return SweepSpec(name=name, family=family, sizes=sizes, source=source, **kwargs)
+
+
+def shipped_specs() -> list[str]:
+    """Names of the specs that ship with quantlab (``quantlab/specs/*.toml``)."""
+    return sorted(p.stem for p in SPECS_DIR.glob("*.toml"))
+
+
+def describe_specs() -> list[tuple[str, str]]:
+    """``(name, one-line description)`` of every shipped spec (without importing JAX)."""
+    out = []
+    for name in shipped_specs():
+        try:
+            with open(SPECS_DIR / f"{name}.toml", "rb") as f:
+                text = tomllib.load(f).get("description", "")
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            text = f"(unreadable: {e})"
+        out.append((name, " ".join(str(text).split())))
+    return out
+
+
+def load_spec(name_or_path: str | Path) -> SweepSpec:
+    """A shipped spec by name (``smoke``, ``ffdnn-width``, ...) or a spec file by path."""
+    text = str(name_or_path)
+    is_path = isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text
+    if is_path:
+        path = Path(text)
+        if not path.is_file():
+            raise SpecError(f"spec file {text!r} does not exist")
+    else:
+        path = SPECS_DIR / f"{text}.toml"
+        if not path.is_file():
+            names = shipped_specs()
+            hint = difflib.get_close_matches(text, names, n=1)
+            did = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise SpecError(
+                f"unknown spec {text!r}{did}; shipped specs: {', '.join(names)} "
+                "(or give a path to a .toml file)"
+            )
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"spec file {str(path)!r} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise SpecError(f"cannot read spec file {str(path)!r}: {e.strerror}") from None
+    return spec_from_dict(data, name=path.stem, source=str(path))

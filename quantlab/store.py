@@ -1,0 +1,319 @@
+"""The result store: a directory of JSON records, one per (trial config, seed).
+
+* **Keys.** A record's key is the sha256 (first 16 hex digits) of the canonical JSON of
+  ``(dataclasses.asdict(config), seed, quantlab.NUMERICS_VERSION)``: a changed config, seed or
+  numerics version is a different key, so a stale record is never served. The file name is readable
+  and ends with the key: ``ffdnn-w256-d3-s0-<key>.json``.
+* **Atomic writes.** A record is written to a temporary file in the same directory, flushed,
+  fsync-ed and renamed over its final name (``os.replace``): a killed run leaves either the whole
+  record or none (at worst an ignored ``.*.tmp`` file).
+* **Corruption.** Reading checks the JSON, the record schema, that the stored key equals the key
+  recomputed from the stored config, seed and numerics version, and a sha256 of the record's
+  content. A record failing any check is reported by name (:class:`CorruptRecordWarning`), moved
+  aside to ``<name>.corrupt`` and treated as missing, so the sweep recomputes it.
+* **Provenance.** Every record says what produced it: quantlab version and git commit (with a
+  dirty flag), jax/jaxlib/flax/optax/numpy versions, Python, platform, device, host, CPU count,
+  wall time and UTC date (:func:`provenance`).
+
+Standard library only (JAX is consulted for the device only when the trial has imported it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import quantlab
+
+RECORD_FORMAT = 1
+ENV_RESULTS = "QUANTLAB_RESULTS"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_REQUIRED = {
+    "format": int, "key": str, "label": str, "config": dict, "seed": int, "numerics_version": int,
+    "metrics": dict, "provenance": dict, "sha256": str,
+}
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used (e.g. its directory is not writable)."""
+
+
+class CorruptRecordWarning(UserWarning):
+    """A record file failed validation; it was moved aside and will be recomputed."""
+
+
+def config_dict(config: Any) -> dict:
+    """A trial config as a plain JSON-ready dict (tuples become lists)."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = dataclasses.asdict(config)
+    if not isinstance(config, Mapping):
+        raise TypeError(f"a trial config must be a dataclass or a mapping; got {type(config).__name__}")
+    return json.loads(json.dumps(config, allow_nan=False))
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def record_key(config: Any, seed: int, numerics_version: int | None = None) -> str:
+    """The content-hash key of ``(config, seed, numerics_version)`` (default: the current
+    ``quantlab.NUMERICS_VERSION``)."""
+    if numerics_version is None:
+        numerics_version = quantlab.NUMERICS_VERSION
+    payload = canonical_json([config_dict(config), int(seed), int(numerics_version)])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def trial_label(config: Any) -> str:
+    """A short readable name of a trial: ``ffdnn-w256-d3`` or ``cnn-4-4-8``."""
+    cfg = config_dict(config)
+    family, size = cfg.get("family", "trial"), [int(s) for s in cfg.get("size", ())]
+    if family == "ffdnn" and len(size) == 2:
+        return f"ffdnn-w{size[0]}-d{size[1]}"
+    return "-".join([str(family), *map(str, size)])
+
+
+def _content_hash(record: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "sha256"}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def check_record(record: Any) -> str | None:
+    """Why ``record`` (parsed JSON) is not a valid record, or None when it is."""
+    if not isinstance(record, dict):
+        return f"not a JSON object but {type(record).__name__}"
+    for field, kind in _REQUIRED.items():
+        if field not in record:
+            return f"field {field!r} is missing"
+        value = record[field]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"field {field!r} is {type(value).__name__}, not {kind.__name__}"
+    if record["format"] != RECORD_FORMAT:
+        return f"record format {record['format']} is not {RECORD_FORMAT}"
+    if record["sha256"] != _content_hash(record):
+        return "content checksum mismatch (the file was edited or damaged)"
+    try:
+        key = record_key(record["config"], record["seed"], record["numerics_version"])
+    except (TypeError, ValueError) as e:
+        return f"config cannot be hashed: {e}"
+    if key != record["key"]:
+        return f"stored key {record['key']} differs from the key {key} of its config, seed and numerics version"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _static_provenance() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "quantlab": quantlab.__version__,
+        "git": _git_state(REPO_ROOT),
+        "packages": versions,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "hostname": socket.gethostname(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def _git_state(root: Path) -> dict | None:
+    """``{"commit", "dirty"}`` of the repository quantlab runs from, or None outside a checkout."""
+    if not (root / ".git").exists():
+        return None
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "--verify", "-q", "HEAD")
+        status = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip() if head.returncode == 0 else None
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return {"commit": commit, "dirty": dirty}
+
+
+def _device() -> dict | None:
+    jax = sys.modules.get("jax")  # only when the trial used JAX: never import it just for this
+    if jax is None:
+        return None
+    try:
+        devices = jax.devices()
+        return {"platform": devices[0].platform, "kind": devices[0].device_kind, "count": len(devices)}
+    except Exception:  # noqa: BLE001 - provenance must never fail a finished run
+        return None
+
+
+def provenance(wall_seconds: float, seeds: Sequence[int] = ()) -> dict:
+    """What produced a record. ``wall_seconds`` is the trial's wall time, for all of ``seeds``
+    together (they were trained at once)."""
+    return {
+        **_static_provenance(),
+        "device": _device(),
+        "wall_seconds": round(float(wall_seconds), 3),
+        "trial_seeds": [int(s) for s in seeds],
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def default_results_dir(spec: Any = None) -> Path:
+    """Where results go: ``$QUANTLAB_RESULTS`` if set; else ``results/`` at the repository root for
+    shipped specs (the book reads them there) and next to the spec file for other specs."""
+    env = os.environ.get(ENV_RESULTS)
+    if env:
+        return Path(env)
+    source = getattr(spec, "source", None)
+    if source and not getattr(spec, "shipped", False):
+        return Path(source).resolve().parent / "results"
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / "results"
+    return Path.cwd() / "results"
+
+
+class Store:
+    """A directory of records (created on the first write)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    def path(self, config: Any, seed: int) -> Path:
+        """The file of ``(config, seed)``, whether or not it exists."""
+        return self.root / f"{trial_label(config)}-s{int(seed)}-{record_key(config, seed)}.json"
+
+    def get(self, config: Any, seed: int) -> dict | None:
+        """The valid record of ``(config, seed)``, or None (missing, or corrupt: then it is
+        reported, moved aside and None is returned so that it is recomputed)."""
+        path = self.path(config, seed)
+        record = self._read(path)
+        if record is not None and record["key"] != record_key(config, seed):
+            self._quarantine(path, "its key does not match its file name")
+            return None
+        return record
+
+    def has(self, config: Any, seed: int) -> bool:
+        return self.get(config, seed) is not None
+
+    def missing_seeds(self, config: Any, seeds: Sequence[int]) -> list[int]:
+        """The seeds of ``seeds`` without a valid record, in order."""
+        return [s for s in seeds if not self.has(config, s)]
+
+    def put(self, config: Any, seed: int, metrics: Mapping[str, Any], provenance: Mapping | None = None) -> Path:
+        """Writes the record of ``(config, seed)`` atomically; returns its path."""
+        if not isinstance(metrics, Mapping) or not metrics:
+            raise TypeError(f"metrics must be a non-empty dict; got {metrics!r}")
+        record = {
+            "format": RECORD_FORMAT,
+            "key": record_key(config, seed),
+            "label": trial_label(config),
+            "config": config_dict(config),
+            "seed": int(seed),
+            "numerics_version": int(quantlab.NUMERICS_VERSION),
+            "metrics": json.loads(json.dumps(metrics)),
+            "provenance": dict(provenance or {}),
+        }
+        record["sha256"] = _content_hash(record)
+        path = self.path(config, seed)
+        self._write_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+        return path
+
+    def records(self, spec: Any) -> list[dict]:
+        """The valid records of every trial and seed of ``spec`` that exist, in spec order."""
+        return [r for config in spec.trials() for s in spec.seeds if (r := self.get(config, s)) is not None]
+
+    def scan(self) -> Iterator[dict]:
+        """Every valid record in the directory (corrupt ones are reported and moved aside)."""
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.glob("*.json")):
+            record = self._read(path)
+            if record is not None:
+                yield record
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _read(self, path: Path) -> dict | None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise StoreError(f"cannot read record {path}: {e.strerror}") from None
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            self._quarantine(path, f"not valid JSON ({e})")
+            return None
+        reason = check_record(record)
+        if reason:
+            self._quarantine(path, reason)
+            return None
+        return record
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        target = path.with_name(path.name + ".corrupt")
+        n = 1
+        while target.exists():
+            target = path.with_name(f"{path.name}.corrupt{n}")
+            n += 1
+        try:
+            os.replace(path, target)
+            moved = f"moved to {target.name}"
+        except FileNotFoundError:  # another process got there first
+            moved = "already moved"
+        except OSError as e:
+            moved = f"could not be moved aside ({e.strerror})"
+        warnings.warn(
+            CorruptRecordWarning(f"corrupt record {path.name} in {path.parent}: {reason}; {moved}, it will be recomputed"),
+            stacklevel=3,
+        )
+
+    def _write_atomic(self, path: Path, text: str) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.root)
+        except OSError as e:
+            raise StoreError(f"cannot write to the results directory {self.root}: {e.strerror}") from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        try:  # make the rename itself durable
+            dir_fd = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError:
+            pass

@@ -1,0 +1,452 @@
+"""Sweeps: run what is missing, skip what exists, survive SIGKILL, summarise; and the CLI.
+
+Most tests inject a fake ``run_trial`` (training is not the point here); the ``slow`` test at the
+end runs the shipped ``smoke`` spec on real Fashion-MNIST.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from quantlab import experiment, sweep
+from quantlab.__main__ import main
+from quantlab.spec import SpecError, SweepSpec, load_spec
+from quantlab.store import CorruptRecordWarning, Store, trial_label
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fake_metrics(config, seed: int) -> dict:
+    """Deterministic, schema-shaped metrics: float error falls with width, quantized ones add a gap."""
+    float_error = 0.5 / config.size[0] + 0.01 * seed
+    stage = lambda err: {"val_error": err, "test_error": err, "steps": [0.1], "zero_fraction": 0.3}  # noqa: E731
+    return {
+        "params": 1000 * config.size[0], "weights": 990 * config.size[0],
+        "float": {"val_error": float_error, "test_error": float_error, "best_epoch": 1, "history": []},
+        "direct": {str(b): stage(float_error + 0.2 / b) for b in config.bits},
+        "retrain": {str(b): {**stage(float_error + 0.02 / b), "best_epoch": 1, "history": []} for b in config.bits},
+    }
+
+
+class FakeTrial:
+    """Records its calls; reports one progress tick per epoch like the real one."""
+
+    def __init__(self):
+        self.calls: list[tuple[tuple, list[int]]] = []
+
+    def __call__(self, config, seeds, progress=None):
+        self.calls.append((config.size, list(seeds)))
+        if progress:
+            for _ in range(config.float_train.epochs + len(config.bits) * config.retrain.epochs):
+                progress(1)
+        return [fake_metrics(config, s) for s in seeds]
+
+
+def make_spec(**kw) -> SweepSpec:
+    args = dict(name="t", sizes=[(8, 1), (16, 1), (32, 1)], bits=(2, 3), seeds=(0, 1),
+                float_train={"epochs": 1}, retrain={"epochs": 1}, train_subset=100)
+    args.update(kw)
+    return SweepSpec(**args)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.glob("*.json")}
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+def test_sweep_runs_missing_seeds_together_and_never_twice(tmp_path):
+    spec, store, fake = make_spec(), Store(tmp_path), FakeTrial()
+    summary = sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    assert fake.calls == [((8, 1), [0, 1]), ((16, 1), [0, 1]), ((32, 1), [0, 1])]
+    assert summary["trials_run"] == 3 and summary["records_written"] == 6 and summary["records_skipped"] == 0
+    assert len(store.records(spec)) == 6
+    for config in spec.trials():
+        for seed in spec.seeds:
+            record = store.get(config, seed)
+            assert record["metrics"] == fake_metrics(config, seed)
+            assert record["provenance"]["trial_seeds"] == [0, 1] and record["provenance"]["wall_seconds"] >= 0
+    before = snapshot(tmp_path)
+    again = sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    assert len(fake.calls) == 3 and again["records_written"] == 0 and again["records_skipped"] == 6
+    assert snapshot(tmp_path) == before
+
+
+def test_sweep_runs_only_the_missing_seeds(tmp_path):
+    spec, store, fake = make_spec(), Store(tmp_path), FakeTrial()
+    trials = spec.trials()
+    store.put(trials[1], 1, fake_metrics(trials[1], 1))
+    for seed in (0, 1):
+        store.put(trials[2], seed, fake_metrics(trials[2], seed))
+    sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    assert fake.calls == [((8, 1), [0, 1]), ((16, 1), [0])]
+
+
+def test_a_corrupt_record_is_reported_and_recomputed(tmp_path):
+    spec, store, fake = make_spec(), Store(tmp_path), FakeTrial()
+    sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    config = spec.trials()[0]
+    path = store.path(config, 1)
+    path.write_text(path.read_text().replace('"test_error"', '"test_errr"', 1))  # a hand edit
+    fake.calls.clear()
+    with pytest.warns(CorruptRecordWarning, match=path.name):
+        sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    assert fake.calls == [((8, 1), [1])]
+    assert store.get(config, 1)["metrics"] == fake_metrics(config, 1)
+    assert (tmp_path / (path.name + ".corrupt")).exists()
+
+
+def test_progress_bars_and_run_trial_without_progress(tmp_path, capsys):
+    calls = []
+
+    def plain(config, seeds):  # no progress parameter: still works
+        calls.append(list(seeds))
+        return [fake_metrics(config, s) for s in seeds]
+
+    sweep.run_sweep(make_spec(sizes=[(8, 1)]), Store(tmp_path / "a"), progress=True, run_trial=plain)
+    assert calls == [[0, 1]]
+    err = capsys.readouterr().err
+    assert "t: " in err and "trials" in err and "ffdnn-w8-d1 seeds 0,1" in err
+    sweep.run_sweep(make_spec(sizes=[(8, 1)]), Store(tmp_path / "b"), progress=False, run_trial=FakeTrial())
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("bad", [None, [], [{"float": {}}] * 3, ["x", "y"], [{"no": 1}, {"no": 2}]])
+def test_bad_run_trial_output_writes_nothing(tmp_path, bad):
+    with pytest.raises(RuntimeError, match="run_trial for ffdnn-w8-d1"):
+        sweep.run_sweep(make_spec(sizes=[(8, 1)]), Store(tmp_path), progress=False, run_trial=lambda c, s: bad)
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_a_failing_trial_keeps_the_finished_ones(tmp_path):
+    spec, store = make_spec(), Store(tmp_path)
+
+    def flaky(config, seeds):
+        if config.size == (16, 1):
+            raise KeyboardInterrupt
+        return [fake_metrics(config, s) for s in seeds]
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep(spec, store, progress=False, run_trial=flaky)
+    assert len(store.records(spec)) == 2
+    fake = FakeTrial()
+    sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    assert fake.calls == [((16, 1), [0, 1]), ((32, 1), [0, 1])]
+
+
+def test_only_selects_trials(tmp_path):
+    spec = make_spec(sizes=[(8, 1), (16, 1), (16, 2), (128, 1)])
+    label = lambda configs: [trial_label(c) for c in configs]  # noqa: E731
+    assert label(sweep.select(spec, "w16")) == ["ffdnn-w16-d1", "ffdnn-w16-d2"]
+    assert label(sweep.select(spec, "ffdnn-w1*-d1")) == ["ffdnn-w16-d1", "ffdnn-w128-d1"]
+    assert label(sweep.select(spec, "w1*1")) == ["ffdnn-w16-d1", "ffdnn-w128-d1"]
+    assert label(sweep.select(spec, "w1?-")) == ["ffdnn-w16-d1", "ffdnn-w16-d2"]
+    assert label(sweep.select(spec, "w8, d2")) == ["ffdnn-w8-d1", "ffdnn-w16-d2"]
+    with pytest.raises(SpecError, match="matches no trial.*ffdnn-w8-d1, ffdnn-w16-d1"):
+        sweep.select(spec, "w999")
+    fake = FakeTrial()
+    sweep.run_sweep(spec, Store(tmp_path), only="w16", progress=False, run_trial=fake)
+    assert [size for size, _ in fake.calls] == [(16, 1), (16, 2)]
+
+
+# -- planning and the cost model -------------------------------------------------------------------
+
+def test_plan_lists_status_and_an_estimate(tmp_path):
+    spec, store = make_spec(), Store(tmp_path)
+    trials = spec.trials()
+    store.put(trials[0], 0, fake_metrics(trials[0], 0))
+    for seed in (0, 1):
+        store.put(trials[1], seed, fake_metrics(trials[1], seed))
+    p = sweep.plan(spec, store)
+    assert [r.status for r in p.runs] == ["partial", "done", "missing"]
+    assert [r.missing for r in p.runs] == [[1], [], [0, 1]]
+    assert p.runs[1].estimate == 0 and p.runs[0].estimate > 0 and p.runs[2].estimate > 0
+    assert p.calibrated_on == 0  # these records carry no wall times
+    text = sweep.format_plan(p)
+    assert "3 trials x 2 seeds = 6 records, 3 done, 3 missing" in text
+    assert "partial" in text and "ffdnn-w32-d1" in text and "estimate" in text and "uncalibrated" in text
+
+
+def test_estimate_is_calibrated_by_recorded_wall_times(tmp_path):
+    spec, store = make_spec(), Store(tmp_path)
+    first = spec.trials()[0]
+    raw = sweep.model_seconds(first, 2)
+    for seed in (0, 1):
+        store.put(first, seed, fake_metrics(first, seed), {"wall_seconds": 10 * raw, "trial_seeds": [0, 1]})
+    p = sweep.plan(spec, store)
+    assert p.calibrated_on == 2
+    assert p.runs[1].estimate == pytest.approx(10 * sweep.model_seconds(spec.trials()[1], 2))
+    assert "calibrated on the wall times of 2" in sweep.format_plan(p)
+
+
+def test_bigger_networks_cost_more():
+    small = sweep.model_seconds(make_spec(sizes=[(8, 1)]).trials()[0], 1)
+    big = sweep.model_seconds(make_spec(sizes=[(1024, 3)]).trials()[0], 1)
+    assert big > small > 0
+    assert sweep.model_seconds(make_spec(sizes=[(1024, 3)]).trials()[0], 3) > big
+
+
+@pytest.mark.parametrize("family,size,dataset", [
+    ("ffdnn", (16, 1), "fashion_mnist"), ("ffdnn", (100, 3), "cifar10"),
+    ("cnn", (2, 2, 4), "fashion_mnist"), ("cnn", (8, 16), "cifar10"), ("cnn", (3, 5, 7, 9), "mnist"),
+])
+def test_parameter_counts_match_the_models(family, size, dataset):
+    from quantlab import data, models
+
+    exact = models.param_counts(family, size, data.info(dataset)["image_shape"])["params"]
+    assert sweep.network_cost(family, size, dataset)[0] == exact
+
+
+def test_format_duration():
+    assert sweep.format_duration(4.2) == "5 s"
+    assert sweep.format_duration(125) == "2 min 05 s"
+    assert sweep.format_duration(3 * 3600 + 7 * 60) == "3 h 07 min"
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+def test_results_table_means_spreads_and_gaps(tmp_path):
+    spec, store = make_spec(seeds=(0, 1, 2)), Store(tmp_path)
+    sweep.run_sweep(spec, store, progress=False, run_trial=FakeTrial())
+    rows = sweep.results_table(spec, store)
+    assert len(rows) == 3 * (1 + 2 * 2)
+    first = rows[:5]
+    assert [(r["method"], r["bits"]) for r in first] == [
+        ("float", None), ("direct", 2), ("retrain", 2), ("direct", 3), ("retrain", 3)]
+    config = spec.trials()[0]
+    floats = [fake_metrics(config, s)["float"]["test_error"] for s in (0, 1, 2)]
+    direct2 = [fake_metrics(config, s)["direct"]["2"]["test_error"] for s in (0, 1, 2)]
+    assert first[0]["test_error_mean"] == pytest.approx(statistics.fmean(floats))
+    assert first[0]["test_error_std"] == pytest.approx(statistics.stdev(floats))
+    assert first[0]["gap_to_float"] is None
+    assert first[1]["gap_to_float"] == pytest.approx(statistics.fmean(direct2) - statistics.fmean(floats))
+    assert first[1]["gap_to_float"] == pytest.approx(0.1)
+    assert first[0]["trial"] == "ffdnn-w8-d1" and first[0]["size"] == "8x1"
+    assert first[0]["params"] == 8000 and first[0]["weights"] == 7920 and first[0]["seeds"] == 3
+    text = sweep.format_results(rows)
+    assert "gap to float" in text and "+10.00 pp" in text and "32 (float)" in text
+    out = io.StringIO()
+    sweep.write_csv(rows, out)
+    parsed = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert len(parsed) == len(rows) and parsed[0]["bits"] == "" and parsed[1]["bits"] == "2"
+    assert float(parsed[1]["gap_to_float"]) == pytest.approx(0.1)
+
+
+def test_results_table_partial_and_method_filter(tmp_path):
+    spec, store = make_spec(methods=["float", "retrain"]), Store(tmp_path)
+    sweep.run_sweep(spec, store, only="w16", progress=False, run_trial=FakeTrial())
+    store.path(spec.trials()[1], 1).unlink()
+    rows = sweep.results_table(spec, store)
+    assert {r["trial"] for r in rows} == {"ffdnn-w16-d1"}
+    assert [r["method"] for r in rows] == ["float", "retrain", "retrain"]
+    assert all(r["seeds"] == 1 and r["test_error_std"] is None for r in rows)
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+SPEC_TOML = """
+description = "test sweep"
+family = "ffdnn"
+widths = [1, 2, 3, 4, 5, 6]
+depths = [1]
+bits = [2]
+seeds = [0, 1]
+train_subset = 10
+[float_train]
+epochs = 1
+[retrain]
+epochs = 1
+"""
+
+
+@pytest.fixture
+def spec_file(tmp_path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(SPEC_TOML)
+    return path
+
+
+def test_cli_sweep_dry_run_and_results(tmp_path, spec_file, monkeypatch, capsys):
+    fake = FakeTrial()
+    monkeypatch.setattr(experiment, "run_trial", fake)
+    results = str(tmp_path / "r")
+    assert main(["sweep", str(spec_file), "--dry-run", "--results", results]) == 0
+    out = capsys.readouterr().out
+    assert "6 trials x 2 seeds = 12 records, 0 done, 12 missing" in out and "estimated time" in out
+    assert not fake.calls
+    assert main(["sweep", str(spec_file), "--results", results, "--only", "w1-,w2-", "--no-progress"]) == 0
+    assert [size for size, _ in fake.calls] == [(1, 1), (2, 1)]
+    err = capsys.readouterr().err
+    assert "2 trial(s) run, 4 record(s) written" in err and "python -m quantlab results" in err
+    assert main(["results", str(spec_file), "--results", results]) == 0
+    captured = capsys.readouterr()
+    assert "ffdnn-w1-d1" in captured.out and "retrain" in captured.out
+    assert "8 of 12 records missing" in captured.err
+    assert main(["results", str(spec_file), "--results", results, "--csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("trial,size,params") and len(lines) == 1 + 2 * 3
+
+
+def test_cli_results_dir_from_environment(tmp_path, spec_file, monkeypatch, capsys):
+    monkeypatch.setattr(experiment, "run_trial", FakeTrial())
+    monkeypatch.setenv("QUANTLAB_RESULTS", str(tmp_path / "env"))
+    assert main(["sweep", str(spec_file), "--only", "w6", "--no-progress"]) == 0
+    assert len(list((tmp_path / "env").glob("ffdnn-w6-d1-s*.json"))) == 2
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["sweep", "nope"], "unknown spec 'nope'"),
+    (["results", "smok"], "did you mean 'smoke'"),
+    (["sweep", "smoke", "--only", "w999", "--dry-run"], "matches no trial"),
+    (["sweep", "/does/not/exist.toml"], "does not exist"),
+])
+def test_cli_errors_are_one_line_and_exit_2(argv, fragment, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_bad_spec_file(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("widths = [8]\ndepths = [1]\nbits = [1]\n")
+    assert main(["sweep", str(bad), "--dry-run"]) == 2
+    assert "bits has invalid value 1" in capsys.readouterr().err
+
+
+def test_cli_specs_and_help(capsys):
+    assert main(["specs"]) == 0
+    out = capsys.readouterr().out
+    for name in ("smoke", "ffdnn-width", "ffdnn-depth", "cnn-maps"):
+        assert any(line.startswith(name + " ") for line in out.splitlines())
+    for command in ("sweep", "results"):
+        with pytest.raises(SystemExit) as e:
+            main([command, "--help"])
+        assert e.value.code == 0
+        text = capsys.readouterr().out
+        assert "examples:" in text and f"python -m quantlab {command} " in text and "--results" in text
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "python -m quantlab sweep smoke" in capsys.readouterr().out
+
+
+def test_cli_subprocess_error_has_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "quantlab", "sweep", "nope"], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: unknown spec") and "Traceback" not in proc.stderr
+
+
+# -- SIGKILL mid-sweep, then resume ----------------------------------------------------------------
+
+WRAPPER = """
+import json, sys, time
+import quantlab.experiment as experiment
+
+log, delay = sys.argv[1], float(sys.argv[2])
+
+def run_trial(config, seeds):
+    time.sleep(delay)
+    stage = {"val_error": 0.5, "test_error": 0.5, "steps": [0.1], "zero_fraction": 0.3}
+    out = [{"params": 1, "weights": 1, "float": {"val_error": 0.1, "test_error": 0.1},
+            "direct": {str(b): stage for b in config.bits}, "retrain": {str(b): stage for b in config.bits}}
+           for _ in seeds]
+    with open(log, "a") as f:
+        f.write(json.dumps([list(config.size), list(seeds)]) + "\\n")
+    return out
+
+experiment.run_trial = run_trial
+from quantlab.__main__ import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_mid_sweep_then_resume(tmp_path, spec_file):
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(WRAPPER)
+    log, results = tmp_path / "computed.log", tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def command(delay):
+        return [sys.executable, str(wrapper), str(log), str(delay), "sweep", str(spec_file), "--results", str(results)]
+
+    proc = subprocess.Popen(command(0.4), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(list(results.glob("*.json"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.stderr.read().decode()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    killed = snapshot(results)
+    assert 3 <= len(killed) < 12, sorted(killed)
+    computed_before = [tuple(map(tuple, json.loads(line))) for line in log.read_text().splitlines()]
+
+    done = subprocess.run(command(0.0), env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(killed)} already present" in done.stderr
+
+    # every record exists exactly once and is valid
+    spec = load_spec(spec_file)
+    store = Store(results)
+    names = sorted(p.name for p in results.glob("*.json"))
+    assert len(names) == 12 and not list(results.glob("*.corrupt*"))
+    for config in spec.trials():
+        for seed in spec.seeds:
+            assert store.get(config, seed) is not None
+            assert len(list(results.glob(f"{trial_label(config)}-s{seed}-*.json"))) == 1
+    # the records that had finished before the kill were not rewritten, nor recomputed
+    after = snapshot(results)
+    assert {name: after[name] for name in killed} == killed
+    computed = [tuple(map(tuple, json.loads(line))) for line in log.read_text().splitlines()]
+    rerun = computed[len(computed_before):]
+    finished_records = [json.loads((results / name).read_text()) for name in killed]
+    finished = {(rec["config"]["size"][0], rec["seed"]) for rec in finished_records}
+    for (width, _), seeds in rerun:
+        for seed in seeds:
+            assert (width, seed) not in finished, f"w{width} seed {seed} was recomputed"
+    assert sum(len(seeds) for _, seeds in rerun) == 12 - len(killed)
+
+    # a third run has nothing to do
+    third = subprocess.run(command(0.0), env=env, capture_output=True, text=True, timeout=180)
+    assert third.returncode == 0 and "0 trial(s) run" in third.stderr
+    assert log.read_text().count("\n") == len(computed) and snapshot(results) == after
+
+
+# -- real data -------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_smoke_sweep_on_real_fashion_mnist_is_reproducible(tmp_path):
+    """The shipped smoke spec end to end on real data; the same config and seed give identical metrics."""
+    from quantlab import data
+
+    try:
+        data.load("fashion_mnist", "test")
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"Fashion-MNIST is not available here: {e}")
+    spec, store = load_spec("smoke"), Store(tmp_path)
+    summary = sweep.run_sweep(spec, store, progress=False)
+    assert summary["records_written"] == len(spec.trials()) * len(spec.seeds)
+    records = store.records(spec)
+    for record in records:
+        m = record["metrics"]
+        assert m["params"] > m["weights"] > 0
+        errors = [m["float"]["test_error"], m["direct"]["2"]["test_error"], m["retrain"]["2"]["test_error"]]
+        assert all(0 <= e <= 1 for e in errors)
+        assert m["float"]["test_error"] < 0.9  # better than chance
+        assert record["provenance"]["device"]["platform"]
+    config = spec.trials()[0]
+    again = experiment.run_trial(config, [spec.seeds[0]])[0]
+    assert json.loads(json.dumps(again)) == store.get(config, spec.seeds[0])["metrics"]
+    rows = sweep.results_table(spec, store)
+    assert len(rows) == len(spec.trials()) * 3
