@@ -84,7 +84,7 @@ test: $(VENV_STAMP) $(VEGA_STAMP) | sysdeps
 	$(PY) -m pytest tests
 
 lab: $(LAB_STAMP)
-	$(VENV)/bin/jupyter lab
+	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 $(LAB_STAMP): $(VENV_STAMP)
 	$(PIP) install -q -c requirements.lock -e '.[lab]'

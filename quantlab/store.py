@@ -137,7 +137,13 @@ def _static_provenance() -> dict:
 
 
 def _git_state(root: Path) -> dict | None:
-    """``{"commit", "dirty"}`` of the repository quantlab runs from, or None outside a checkout."""
+    """``{"commit", "dirty"}`` of the repository quantlab runs from, or None outside a checkout.
+
+    A copy of a clean checkout without ``.git`` (e.g. shipped to a GPU machine) names its commit
+    in ``$QUANTLAB_GIT_COMMIT``.
+    """
+    if os.environ.get("QUANTLAB_GIT_COMMIT"):
+        return {"commit": os.environ["QUANTLAB_GIT_COMMIT"], "dirty": False, "from": "QUANTLAB_GIT_COMMIT"}
     if not (root / ".git").exists():
         return None
 
