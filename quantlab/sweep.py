@@ -83,11 +83,20 @@ def model_seconds(config: Any, n_seeds: int) -> float:
     return _COMPILE_SECONDS * (1 + n_bits) + steps * _SECONDS_PER_STEP + per_mac * (train_macs + eval_macs) * n_seeds
 
 
-def calibration(store: Store) -> dict[str, tuple[float, int]]:
-    """Per family: ``(measured / modelled time, number of records)`` over the store's records."""
+def _platform() -> str:
+    import jax  # noqa: PLC0415 - only planning needs it
+
+    return jax.devices()[0].platform
+
+
+def calibration(store: Store, platform: str | None = None) -> dict[str, tuple[float, int]]:
+    """Per family: ``(measured / modelled time, number of records)`` over the store's records that
+    ran on ``platform`` ("cpu", "gpu", ...; None: all). A GPU's wall times say nothing about a CPU's."""
     ratios: dict[str, list[float]] = {}
     for record in store.scan():
         prov, cfg = record["provenance"], record["config"]
+        if platform is not None and (prov.get("device") or {}).get("platform") != platform:
+            continue
         wall, seeds = prov.get("wall_seconds"), prov.get("trial_seeds") or [record["seed"]]
         if not isinstance(wall, (int, float)) or wall <= 0:
             continue
@@ -153,7 +162,7 @@ def select(spec: SweepSpec, only: str | None = None) -> list:
 
 def plan(spec: SweepSpec, store: Store, only: str | None = None) -> Plan:
     """Every trial of ``spec`` (matching ``only``) with its done / missing seeds and an estimate."""
-    cal = calibration(store)
+    cal = calibration(store, _platform())
     runs = []
     for config in select(spec, only):
         cfg = config_dict(config)

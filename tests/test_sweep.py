@@ -182,8 +182,12 @@ def test_estimate_is_calibrated_by_recorded_wall_times(tmp_path):
     spec, store = make_spec(), Store(tmp_path)
     first = spec.trials()[0]
     raw = sweep.model_seconds(first, 2)
+    here = sweep._platform()
     for seed in (0, 1):
-        store.put(first, seed, fake_metrics(first, seed), {"wall_seconds": 10 * raw, "trial_seeds": [0, 1]})
+        store.put(first, seed, fake_metrics(first, seed),
+                  {"wall_seconds": 10 * raw, "trial_seeds": [0, 1], "device": {"platform": here}})
+    store.put(first, 2, fake_metrics(first, 2),  # another platform's wall time is ignored
+              {"wall_seconds": 1000 * raw, "trial_seeds": [2], "device": {"platform": "elsewhere"}})
     p = sweep.plan(spec, store)
     assert p.calibrated_on == 2
     assert p.runs[1].estimate == pytest.approx(10 * sweep.model_seconds(spec.trials()[1], 2))
