@@ -32,11 +32,12 @@ ifeq ($(wildcard _build/html/index.html),)
   $(shell rm -f $(BOOK_STAMP))
 endif
 
-.PHONY: help book test venv sysdeps vega lab lock clean distclean
+.PHONY: help book test venv sysdeps vega lab lock clean distclean reference
 
 help:
 	@echo "make book   build the book into _build/html"
 	@echo "make test   run the test-suite"
+	@echo "make reference  regenerate the reference results (resumable; hours on a CPU)"
 	@echo "make lab    JupyterLab (with jupytext) to edit and re-run the book's chapters"
 	@echo "make clean  remove build outputs (keeps .venv and the data cache); distclean also removes .venv"
 	@echo "make lock   rewrite requirements.lock from the current .venv"
@@ -82,6 +83,12 @@ book: $(BOOK_STAMP)
 
 test: $(VENV_STAMP) $(VEGA_STAMP) | sysdeps
 	$(PY) -m pytest tests
+
+# Regenerate the reference results behind the book (results/*.json). Resumable: finished records are
+# kept, so kill it and rerun at will. About 3 hours on a 2-core CPU; run it in the background:
+#   nohup make reference > reference.log 2>&1 &
+reference: $(VENV_STAMP) | sysdeps
+	for spec in ffdnn-width ffdnn-depth cnn-maps; do $(PY) -m quantlab sweep $$spec; done
 
 lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
