@@ -149,25 +149,21 @@ def _error_rate(model, params, images, labels, chunk, count):
 
 
 @functools.lru_cache(maxsize=None)
-def _seed_fns(bits: int, treedef, flags: tuple[bool, ...]):
+def _seed_quantize_fn(bits: int, treedef, flags: tuple[bool, ...]):
     mask = jax.tree.unflatten(treedef, flags)
-    steps = jax.jit(jax.vmap(lambda p: qz.tree_steps(p, mask, bits)))
-    quantize = jax.jit(jax.vmap(lambda p, s: qz.tree_quantize(p, mask, s, bits)))
-    return steps, quantize
-
-
-def _fns(quant: Quant):
-    return _seed_fns(quant.bits, jax.tree.structure(quant.mask), tuple(jax.tree.leaves(quant.mask)))
+    return jax.jit(jax.vmap(lambda p, s: qz.tree_quantize(p, mask, s, bits)))
 
 
 def seed_steps(params: Any, quant: Quant) -> Any:
-    """Optimal steps of every seed's quantized leaves: pytree with leading axis S."""
-    return _fns(quant)[0](params)
+    """Optimal steps of every seed's quantized leaves: pytree of [S] arrays (0 for float leaves)."""
+    return jax.tree.map(jnp.asarray, qz.batched_tree_steps(params, quant.mask, quant.bits))
 
 
 def seed_quantize(params: Any, steps: Any, quant: Quant) -> Any:
     """Quantizes every seed's parameters [S, ...] with its steps [S]."""
-    return _fns(quant)[1](params, steps)
+    mask = quant.mask
+    fn = _seed_quantize_fn(quant.bits, jax.tree.structure(mask), tuple(jax.tree.leaves(mask)))
+    return fn(params, steps)
 
 
 def _make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | None) -> Callable:
