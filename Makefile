@@ -27,7 +27,7 @@ BOOK_PAGES := $(shell find book -type f \( -name '*.md' -o -name '*.ipynb' -o -n
 BOOK_STATIC := $(shell find book/_static -type f -not -path 'book/_static/vega/*' 2>/dev/null)
 BOOK_CODE := $(shell find quantlab -type f \( -name '*.py' -o -name '*.toml' \) -not -path '*/__pycache__/*' 2>/dev/null)
 # Other files whose change must rebuild the book (e.g. a committed result store), added by later chapters.
-BOOK_EXTRA_INPUTS ?=
+BOOK_EXTRA_INPUTS ?= $(wildcard results/*.json)
 ifeq ($(wildcard _build/html/index.html),)
   $(shell rm -f $(BOOK_STAMP))
 endif

@@ -1,0 +1,642 @@
+"""The book's Altair charts, with one visual language throughout.
+
+* One colour per method everywhere: float, direct quantization, retrained (:data:`METHOD_COLORS`).
+* Precision (32-bit float, 2-bit ternary, 3-bit) by line dash and point shape (:data:`PRECISION_DASH`,
+  :data:`PRECISION_SHAPES`), in one merged legend.
+* Interactive: tooltips with the exact numbers (errors in %, parameter counts with thousands
+  separators); click a legend entry to highlight that method or precision (shift-click for more);
+  drag to pan and scroll to zoom where the axes are numeric.
+* Seed spread as error bars: mean +- one sample standard deviation over seeds, said in the subtitle
+  together with the dataset and the number of seeds.
+
+The sweep charts take :func:`quantlab.results.tidy` rows and aggregate them with
+:func:`quantlab.results.summary`. Chart data is inlined in the chart (``alt.Data(values=...)``), so no
+data frame library is needed. Altair is imported here and nowhere else in quantlab.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+
+from quantlab import results
+
+METHOD_LABELS = {"float": "float", "direct": "direct quantization", "retrain": "retrained"}
+METHOD_COLORS = {"float": "#3d3d3d", "direct": "#e4572e", "retrain": "#2a6fdb"}
+PRECISION_DASH = {32: [1, 0], 2: [7, 3], 3: [2, 2]}
+PRECISION_SHAPES = {32: "circle", 2: "triangle-up", 3: "square"}
+OTHER_DASH, OTHER_SHAPE = [8, 2, 2, 2], "diamond"
+WIDTH, HEIGHT = 520, 300  # fits the book's content column with the legends below the plot
+FACET_WIDTH, FACET_HEIGHT = 160, 240
+_LEGEND_KW = {"orient": "bottom", "direction": "vertical", "titleAnchor": "start"}
+SPREAD = "mean ± std over seeds"
+_TICKS_NOTE = {"ffdnn": "width x hidden layers", "cnn": "feature maps per conv layer"}
+X_FIELDS = {
+    "params": ("parameters (count, log scale)", ","),
+    "weights": ("quantized weights (count, log scale)", ","),
+    "weight_bits": ("weight memory (bits, log scale)", ",.0f"),
+}
+
+
+def precision_label(bits: int) -> str:
+    """``32 -> '32-bit float'``, ``2 -> '2-bit (ternary)'``, ``3 -> '3-bit'``."""
+    bits = int(bits)
+    if bits >= results.FLOAT_BITS:
+        return f"{bits}-bit float"
+    return "2-bit (ternary)" if bits == 2 else f"{bits}-bit"
+
+
+def method_scale(methods: Sequence[str]) -> alt.Scale:
+    """The colour scale of ``methods`` (keys of :data:`METHOD_LABELS`), in book order."""
+    methods = [m for m in METHOD_LABELS if m in methods]
+    return alt.Scale(domain=[METHOD_LABELS[m] for m in methods], range=[METHOD_COLORS[m] for m in methods])
+
+
+def _sorted_bits(bits: Sequence[int]) -> list[int]:
+    return sorted({int(b) for b in bits}, key=lambda b: (b < results.FLOAT_BITS, b))  # 32 first, then 2, 3
+
+
+def precision_scales(bits: Sequence[int]) -> tuple[alt.Scale, alt.Scale]:
+    """``(dash scale, shape scale)`` of the precision legend for the bit widths ``bits``."""
+    bits = _sorted_bits(bits)
+    domain = [precision_label(b) for b in bits]
+    dash = alt.Scale(domain=domain, range=[PRECISION_DASH.get(b, OTHER_DASH) for b in bits])
+    shape = alt.Scale(domain=domain, range=[PRECISION_SHAPES.get(b, OTHER_SHAPE) for b in bits])
+    return dash, shape
+
+
+def _seeds_text(summary_rows: Sequence[Mapping[str, Any]]) -> str:
+    counts = sorted({int(r["seeds"]) for r in summary_rows})
+    if not counts:
+        return "no seeds"
+    n = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return f"{n} seed" + ("" if counts == [1] else "s")
+
+
+def dataset_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The dataset(s) of ``rows`` by display name, e.g. ``Fashion-MNIST``."""
+    names = []
+    for r in rows:
+        name = results.dataset_name(r["dataset"])
+        if name not in names:
+            names.append(name)
+    return " + ".join(names) or "no data"
+
+
+def subtitle(summary_rows: Sequence[Mapping[str, Any]], *extra: str) -> list[str]:
+    """``["Fashion-MNIST, 3 seeds", *extra]``: the subtitle lines of a sweep chart: its dataset and
+    seeds, then what it shows."""
+    return [f"{dataset_text(summary_rows)}, {_seeds_text(summary_rows)}", *(e for e in extra if e)]
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else round(100.0 * float(x), 4)
+
+
+def chart_rows(summary_rows: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """JSON-ready chart data from :func:`quantlab.results.summary` rows: errors in percent,
+    ``lo``/``hi`` of the mean +- std bars, labels for the legends and tooltips."""
+    out = []
+    for r in summary_rows:
+        err, std = _pct(r["test_error"]), _pct(r["test_error_std"]) or 0.0
+        gap, gap_std = _pct(r.get("gap")), _pct(r.get("gap_std")) or 0.0
+        out.append({
+            "trial": r["trial"], "size_label": r["size_label"], "family": r["family"],
+            "width": r.get("width"), "depth": r.get("depth"), "maps": r.get("maps"),
+            "params": int(r["params"]), "weights": int(r["weights"]), "weight_bits": int(r["weight_bits"]),
+            "weight_kib": round(r["weight_bits"] / 8 / 1024, 3),
+            "method": METHOD_LABELS.get(r["method"], r["method"]), "bits": int(r["bits"]),
+            "precision": precision_label(r["bits"]), "seeds": int(r["seeds"]),
+            "error": err, "error_std": std, "error_hi": round(err + std, 4),
+            # an error rate is never below 0 (and a log axis has no 0): clip the bar's lower end
+            "error_lo": round(max(err - std, min(err, 0.01)), 4),
+            "val_error": _pct(r["val_error"]),
+            "gap": gap, "gap_std": gap_std,
+            "gap_lo": None if gap is None else round(gap - gap_std, 4),
+            "gap_hi": None if gap is None else round(gap + gap_std, 4),
+        })
+    return out
+
+
+_PRECISION_LEGEND = alt.Legend(symbolStrokeWidth=2, symbolSize=140, symbolStrokeColor="#444444",
+                               symbolFillColor="white", **_LEGEND_KW)
+
+
+def _selections() -> tuple[Any, Any]:
+    method = alt.selection_point(name="method_pick", fields=["method"], bind="legend")
+    precision = alt.selection_point(name="precision_pick", fields=["precision"], bind="legend")
+    return method, precision
+
+
+def _tooltips(x_field: str, gap: bool) -> list[alt.Tooltip]:
+    tips = [
+        alt.Tooltip("trial:N", title="network"),
+        alt.Tooltip("method:N", title="method"),
+        alt.Tooltip("precision:N", title="weights"),
+        alt.Tooltip("params:Q", title="parameters", format=","),
+        alt.Tooltip("weights:Q", title="quantized weights", format=","),
+        alt.Tooltip("weight_kib:Q", title="weight memory (KiB)", format=",.1f"),
+        alt.Tooltip("error:Q", title="test error, mean (%)", format=".2f"),
+        alt.Tooltip("error_std:Q", title="test error, std (%)", format=".2f"),
+        alt.Tooltip("gap:Q", title="gap to float (points)", format="+.2f"),
+        alt.Tooltip("gap_std:Q", title="gap, std (points)", format=".2f"),
+        alt.Tooltip("val_error:Q", title="validation error, mean (%)", format=".2f"),
+        alt.Tooltip("seeds:Q", title="seeds"),
+    ]
+    if x_field == "depth":
+        tips.insert(3, alt.Tooltip("depth:Q", title="hidden layers"))
+    if not gap:
+        tips = [t for t in tips if not str(t.to_dict()["field"]).startswith("gap")]
+    return tips
+
+
+def _size_axis(data: Sequence[Mapping[str, Any]], x_field: str, size_ticks: bool) -> alt.Axis:
+    """A log axis; with ``size_ticks`` the ticks sit at the networks of the sweep and read
+    ``[size label, count]`` (two lines)."""
+    if not size_ticks:
+        return alt.Axis(format="~s", grid=True)
+    fmt = X_FIELDS[x_field][1]
+    ticks: dict[int, str] = {}
+    for r in data:
+        ticks.setdefault(int(r[x_field]), r["size_label"])
+    expr = "''"
+    for value, label in sorted(ticks.items(), reverse=True):
+        expr = f"datum.value == {value} ? [{label!r}, format(datum.value, {fmt!r})] : {expr}"
+    return alt.Axis(values=sorted(ticks), labelExpr=expr, labelAngle=0, labelOverlap=False, grid=True)
+
+
+def _sweep_layers(data, x: alt.X, y_field: str, y_title: str, y_scale: alt.Scale, lo: str, hi: str,
+                  tooltips, methods, bits, zero_line: bool = False, group: str | None = None) -> alt.LayerChart:
+    detail = ["precision:N"] + ([f"{group}:N"] if group else [])
+    axis = alt.Axis(values=_symlog_ticks(data, lo, hi), format="~g") if y_scale.type == "symlog" else alt.Axis()
+    method_sel, precision_sel = _selections()
+    dash, shape = precision_scales(bits)
+    highlight = method_sel & precision_sel
+    color = alt.Color("method:N", scale=method_scale(methods), title="method",
+                      legend=alt.Legend(symbolStrokeWidth=3, **_LEGEND_KW))
+    base = alt.Chart().encode(x=x, color=color, opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.12)))
+    y = alt.Y(f"{y_field}:Q", title=y_title, scale=y_scale, axis=axis)
+    line = base.mark_line(strokeWidth=2).encode(
+        y=y, strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=_PRECISION_LEGEND),
+        detail=detail,
+    )
+    bars = base.mark_rule(strokeWidth=1.5).encode(y=alt.Y(f"{lo}:Q", scale=y_scale), y2=f"{hi}:Q", detail=detail)
+    zoom = alt.selection_interval(name="zoom", bind="scales")
+    points = base.mark_point(filled=True, size=70).encode(
+        y=y, shape=alt.Shape("precision:N", scale=shape, title="weights", legend=_PRECISION_LEGEND), tooltip=tooltips,
+    ).add_params(method_sel, precision_sel, zoom)
+    layers = [line, bars, points]
+    if zero_line:
+        layers.insert(0, alt.Chart().mark_rule(color="#888888", strokeDash=[3, 3]).encode(y=alt.datum(0)))
+    return alt.layer(*layers)
+
+
+def _title(title: str | None, default: str, sub: list[str]) -> alt.TitleParams:
+    return alt.TitleParams(text=title or default, subtitle=sub, anchor="start")
+
+
+def _summarise(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list[dict]:
+    rows = [r for r in rows if r["method"] in methods]
+    if not rows:
+        raise ValueError(f"no rows for methods {list(methods)}")
+    return results.summary(rows) if "seed" in rows[0] else [dict(r) for r in rows]
+
+
+def _y_scale(kind: str, field: str) -> alt.Scale:
+    if kind not in ("linear", "log", "symlog"):
+        raise ValueError(f"y_scale must be 'linear', 'log' or 'symlog'; got {kind!r}")
+    if kind == "log":
+        return alt.Scale(type="log", nice=False, padding=12)
+    if kind == "symlog":  # linear within +-1 point, logarithmic beyond: small and large gaps both visible
+        return alt.Scale(type="symlog", constant=1, nice=False, padding=12)
+    return alt.Scale(zero=field.startswith("gap"), nice=True)
+
+
+def _symlog_ticks(data: Sequence[Mapping[str, Any]], lo: str, hi: str) -> list[float]:
+    """Readable ticks (0, ±0.5, ±1, ±2, ±5, ±10, ...) spanning the data of a symlog axis."""
+    values = [v for r in data for v in (r.get(lo), r.get(hi)) if v is not None] or [0.0]
+    low, high = min(0.0, min(values)), max(0.0, max(values))
+    steps = [0.5, 1, 2, 5, 10, 20, 50, 100]
+    return sorted({0.0, *(-t for t in steps if -t >= low * 1.05), *(t for t in steps if t <= high * 1.05)})
+
+
+_Y_NOTE = {"linear": "", "log": ", log scale", "symlog": ", symmetric log scale"}
+
+
+def error_vs_params(
+    rows: Sequence[Mapping[str, Any]],
+    title: str | None = None,
+    x: str = "params",
+    methods: Sequence[str] = results.METHODS,
+    y_scale: str = "log",
+    size_ticks: bool = True,
+    group: str | None = None,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> alt.LayerChart:
+    """Test error (mean +- std over seeds) against network size on a log axis, one colour per
+    method, one dash/shape per precision.
+
+    Args:
+      rows: :func:`quantlab.results.tidy` rows (or :func:`~quantlab.results.summary` rows).
+      x: ``params`` (all parameters), ``weights`` (quantized kernels) or ``weight_bits`` (memory).
+      methods: which of float / direct / retrain to draw.
+      y_scale: ``log`` (default: errors from a few to tens of percent stay readable) or ``linear``.
+      size_ticks: ticks at the sweep's networks, labelled with their size (e.g. ``8x3``, ``8-8-16``).
+      group: a row field (e.g. ``width``) whose values get separate lines; by default one line joins
+        all sizes of a method and precision.
+    """
+    if x not in X_FIELDS:
+        raise ValueError(f"x must be one of {tuple(X_FIELDS)}; got {x!r}")
+    summ = _summarise(rows, methods)
+    data = chart_rows(summ)
+    x_title = X_FIELDS[x][0]
+    if size_ticks:
+        x_title += "; ticks: " + _TICKS_NOTE.get(data[0]["family"], "networks")
+    enc_x = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log", nice=False, padding=18),
+                  axis=_size_axis(data, x, size_ticks))
+    layers = _sweep_layers(
+        data, enc_x, "error", f"test error (%{_Y_NOTE.get(y_scale, '')})",
+        _y_scale(y_scale, "error"), "error_lo", "error_hi", _tooltips(x, gap=True), {r["method"] for r in summ},
+        [r["bits"] for r in summ], group=group,
+    )
+    sub = subtitle(summ, f"test error, {SPREAD}")
+    return layers.properties(data=alt.Data(values=data), width=width, height=height,
+                             title=_title(title, "Test error against network size", sub))
+
+
+def gap_vs_params(
+    rows: Sequence[Mapping[str, Any]],
+    title: str | None = None,
+    x: str = "params",
+    methods: Sequence[str] = ("retrain",),
+    size_ticks: bool = True,
+    y_scale: str = "symlog",
+    group: str | None = None,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> alt.LayerChart:
+    """The gap to float (quantized minus float test error, percentage points; mean +- std over seeds
+    of the per-seed difference) against network size on a log axis. A zero line marks "no gap".
+    ``y_scale``: ``symlog`` (default: linear within ±1 point, logarithmic beyond, so that gaps of a
+    few tenths and of tens of points are both readable) or ``linear``; ``group`` as in
+    :func:`error_vs_params`."""
+    if x not in X_FIELDS:
+        raise ValueError(f"x must be one of {tuple(X_FIELDS)}; got {x!r}")
+    methods = [m for m in methods if m != "float"]
+    summ = [r for r in _summarise(rows, ["float", *methods]) if r["method"] != "float" and r["gap"] is not None]
+    if not summ:
+        raise ValueError("no quantized rows with a float counterpart: cannot draw gaps")
+    data = chart_rows(summ)
+    x_title = X_FIELDS[x][0]
+    if size_ticks:
+        x_title += "; ticks: " + _TICKS_NOTE.get(data[0]["family"], "networks")
+    enc_x = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log", nice=False, padding=18),
+                  axis=_size_axis(data, x, size_ticks))
+    layers = _sweep_layers(
+        data, enc_x, "gap", f"gap to float (percentage points{_Y_NOTE.get(y_scale, '')})", _y_scale(y_scale, "gap"),
+        "gap_lo", "gap_hi", _tooltips(x, gap=True), {r["method"] for r in summ}, [r["bits"] for r in summ],
+        zero_line=True, group=group,
+    )
+    sub = subtitle(summ, f"quantized minus float test error, {SPREAD}")
+    return layers.properties(
+        data=alt.Data(values=data), width=width, height=height,
+        title=_title(title, "Gap between float and quantized networks against size", sub),
+    )
+
+
+def _depth_facet(layers: alt.LayerChart, data: list[dict], title: alt.TitleParams) -> alt.FacetChart:
+    widths = sorted({r["width"] for r in data})
+    for r in data:
+        r["width_label"] = f"{r['width']} units per layer"
+    return layers.properties(width=FACET_WIDTH, height=FACET_HEIGHT).facet(
+        data=alt.Data(values=data),
+        column=alt.Column("width_label:N", title=None, sort=[f"{w} units per layer" for w in widths],
+                          header=alt.Header(labelFontSize=12, labelFontWeight="bold")),
+        title=title,
+    )
+
+
+def _depth_x(data: Sequence[Mapping[str, Any]]) -> alt.X:
+    depths = sorted({int(r["depth"]) for r in data})
+    return alt.X("depth:Q", title="hidden layers (count)",
+                 scale=alt.Scale(domain=[depths[0] - 0.3, depths[-1] + 0.3], nice=False),
+                 axis=alt.Axis(values=depths, format="d", grid=True))
+
+
+def error_vs_depth(
+    rows: Sequence[Mapping[str, Any]],
+    title: str | None = None,
+    methods: Sequence[str] = results.METHODS,
+    y_scale: str = "log",
+) -> alt.FacetChart:
+    """Test error (mean +- std over seeds) against the number of hidden layers, one panel per width."""
+    summ = _summarise(rows, methods)
+    if any(r["family"] != "ffdnn" for r in summ):
+        raise ValueError("error_vs_depth needs FFDNN rows (width and depth)")
+    data = chart_rows(summ)
+    layers = _sweep_layers(
+        data, _depth_x(data), "error", f"test error (%{_Y_NOTE.get(y_scale, '')})",
+        _y_scale(y_scale, "error"), "error_lo", "error_hi", _tooltips("depth", gap=True),
+        {r["method"] for r in summ}, [r["bits"] for r in summ],
+    )
+    sub = subtitle(summ, f"test error, {SPREAD}")
+    return _depth_facet(layers, data, _title(title, "Test error against depth", sub))
+
+
+def gap_vs_depth(
+    rows: Sequence[Mapping[str, Any]],
+    title: str | None = None,
+    methods: Sequence[str] = ("retrain",),
+    y_scale: str = "symlog",
+) -> alt.FacetChart:
+    """The gap to float (percentage points, mean +- std over seeds) against the number of hidden
+    layers, one panel per width (``y_scale`` as in :func:`gap_vs_params`)."""
+    methods = [m for m in methods if m != "float"]
+    summ = [r for r in _summarise(rows, ["float", *methods]) if r["method"] != "float" and r["gap"] is not None]
+    if not summ or any(r["family"] != "ffdnn" for r in summ):
+        raise ValueError("gap_vs_depth needs quantized FFDNN rows with float counterparts")
+    data = chart_rows(summ)
+    layers = _sweep_layers(
+        data, _depth_x(data), "gap", f"gap to float (percentage points{_Y_NOTE.get(y_scale, '')})",
+        _y_scale(y_scale, "gap"),
+        "gap_lo", "gap_hi", _tooltips("depth", gap=True), {r["method"] for r in summ}, [r["bits"] for r in summ],
+        zero_line=True,
+    )
+    sub = subtitle(summ, f"quantized minus float test error, {SPREAD}")
+    return _depth_facet(layers, data,
+                        _title(title, "Gap between float and quantized networks against depth", sub))
+
+
+# -- a single layer: the quantizer ---------------------------------------------------------------
+
+def step_error_curve(w: Any, bits: int, num: int = 241, max_step: float | None = None) -> list[dict]:
+    """The relative L2 quantization error ``sum (Q_D(w) - w)^2 / sum w^2`` of weights ``w`` over a
+    grid of ``num`` steps ``D`` from ``max_step / num`` to ``max_step`` (default: 2.5 times the
+    L2-optimal ternary step), plus the optimum itself. Rows: ``{"bits", "step", "error",
+    "optimal"}`` with ``error`` a fraction. Uses :func:`quantlab.quantize.quantize` and
+    :func:`~quantlab.quantize.optimal_step`."""
+    import jax
+    import jax.numpy as jnp
+
+    from quantlab import quantize as qz
+
+    w = jnp.asarray(w, jnp.float32).ravel()
+    energy = float(jnp.sum(w * w))
+    if energy == 0:
+        raise ValueError("all weights are zero: the relative error is undefined")
+    best = float(qz.optimal_step(w, bits))
+    if max_step is None:
+        max_step = 2.5 * float(qz.optimal_step(w, 2))
+    grid = np.linspace(max_step / num, max_step, num, dtype=np.float32)
+    errs = jax.jit(jax.vmap(lambda d: qz.quantization_error(w, d, bits)))(jnp.asarray(grid))
+    rows = [{"bits": int(bits), "step": float(d), "error": float(e) / energy, "optimal": False}
+            for d, e in zip(grid, np.asarray(errs))]
+    rows.append({"bits": int(bits), "step": best,
+                 "error": float(qz.quantization_error(w, best, bits)) / energy, "optimal": True})
+    return sorted(rows, key=lambda r: r["step"])
+
+
+def quantizer_error_curve(
+    w: Any,
+    bits: Sequence[int] = (2, 3),
+    title: str | None = None,
+    dataset: str | None = None,
+    layer: str | None = None,
+    num: int = 241,
+    width: int = WIDTH,
+    height: int = 280,
+) -> alt.LayerChart:
+    """The relative L2 error of quantizing one layer's weights ``w`` against the step ``D``, one curve
+    per bit width (dash as elsewhere), with the L2-optimal step of
+    :func:`quantlab.quantize.optimal_step` marked by a rule and a point (tooltips give the numbers)."""
+    bits = _sorted_bits(bits)
+    from quantlab import quantize as qz
+
+    max_step = 2.5 * max(float(qz.optimal_step(np.asarray(w), b)) for b in bits)
+    rows = [r for b in bits for r in step_error_curve(w, b, num, max_step)]
+    for r in rows:
+        r["precision"] = precision_label(r["bits"])
+        r["error_pct"] = round(100 * r["error"], 4)
+    dash, shape = precision_scales(bits)
+    precision_sel = alt.selection_point(name="precision_pick", fields=["precision"], bind="legend")
+    opacity = alt.condition(precision_sel, alt.value(1.0), alt.value(0.15))
+    color = METHOD_COLORS["direct"]
+    x = alt.X("step:Q", title="step D (weight units)", scale=alt.Scale(domain=[0, max_step], nice=False))
+    y = alt.Y("error_pct:Q", title="relative L2 error (% of sum of w²)", scale=alt.Scale(domain=[0, 100]))
+    tips = [alt.Tooltip("precision:N", title="weights"), alt.Tooltip("step:Q", title="step D", format=".5f"),
+            alt.Tooltip("error_pct:Q", title="relative L2 error (%)", format=".3f")]
+    curve = alt.Chart().mark_line(color=color, strokeWidth=2).encode(
+        x=x, y=y, strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=_PRECISION_LEGEND),
+        opacity=opacity,
+    ).transform_filter("!datum.optimal")
+    hover = alt.Chart().transform_filter("!datum.optimal").mark_point(color=color, size=20, opacity=0).encode(
+        x=x, y=y, tooltip=tips)
+    best = alt.Chart().transform_filter("datum.optimal")
+    rule = best.mark_rule(color=METHOD_COLORS["retrain"], strokeWidth=1.5).encode(
+        x=x, strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=_PRECISION_LEGEND),
+        opacity=opacity)
+    dot = best.mark_point(color=METHOD_COLORS["retrain"], filled=True, size=110).encode(
+        x=x, y=y, shape=alt.Shape("precision:N", scale=shape, title="weights", legend=_PRECISION_LEGEND),
+        opacity=opacity,
+        tooltip=[alt.Tooltip("precision:N", title="weights"),
+                 alt.Tooltip("step:Q", title="L2-optimal step D*", format=".5f"),
+                 alt.Tooltip("error_pct:Q", title="relative L2 error at D* (%)", format=".3f")],
+    ).add_params(precision_sel)
+    label = best.mark_text(align="left", dx=7, dy=-10, color=METHOD_COLORS["retrain"], fontSize=11).encode(
+        x=x, y=y, text=alt.Text("step:Q", format=".4f"), opacity=opacity)
+    sub = [p for p in [dataset, layer, "blue: the L2-optimal step D* (quantlab.quantize.optimal_step)"] if p]
+    return alt.layer(curve, hover, rule, dot, label).properties(
+        data=alt.Data(values=rows), width=width, height=height,
+        title=_title(title, "Quantization error of one layer against the step D", sub),
+    )
+
+
+def weight_histogram(
+    w: Any,
+    step: float,
+    bits: int = 2,
+    title: str | None = None,
+    dataset: str | None = None,
+    layer: str | None = None,
+    bins: int = 81,
+    width: int = WIDTH,
+    height: int = 260,
+) -> alt.LayerChart:
+    """Histogram of one layer's weights with the quantization levels ``k D`` (solid) and the
+    decision thresholds ``(k - 1/2) D`` (dashed) of a ``bits``-bit quantizer with step ``D = step``
+    marked; for ternary the levels are 0 and ±D and the thresholds ±D/2."""
+    from quantlab import quantize as qz
+
+    w = np.asarray(w, np.float32).ravel()
+    step = float(step)
+    top = qz.max_level(bits)
+    edge = max(float(np.abs(w).max()), (top + 0.5) * step) * 1.02
+    counts, edges = np.histogram(w, bins=bins, range=(-edge, edge))
+    hist = [{"kind": "bin", "lo": float(a), "hi": float(b), "count": int(c), "share": float(c) / w.size}
+            for a, b, c in zip(edges[:-1], edges[1:], counts)]
+    marks = []
+    for k in range(-top, top + 1):
+        name = "0" if k == 0 else f"{k:+d}D".replace("+1D", "+D").replace("-1D", "-D")
+        marks.append({"kind": "level", "x": k * step, "name": f"level {name}"})
+    for k in range(1, top + 1):
+        for sign in (-1, 1):
+            name = f"{'-' if sign < 0 else '+'}{'' if k == 1 else 2 * k - 1}D/2"
+            marks.append({"kind": "threshold", "x": sign * (k - 0.5) * step, "name": f"threshold {name}"})
+    zero_share = float(np.mean(np.abs(w) < 0.5 * step))
+    bar_color = "#9aa5b1"
+    x_scale = alt.Scale(domain=[-edge, edge], nice=False)
+    bars = alt.Chart().transform_filter("datum.kind == 'bin'").mark_bar(color=bar_color, binSpacing=0).encode(
+        x=alt.X("lo:Q", title="weight value", scale=x_scale), x2="hi:Q",
+        y=alt.Y("count:Q", title="weights (count)", scale=alt.Scale(domainMin=0, nice=True)), y2=alt.datum(0),
+        tooltip=[alt.Tooltip("lo:Q", title="from", format=".4f"), alt.Tooltip("hi:Q", title="to", format=".4f"),
+                 alt.Tooltip("count:Q", title="weights", format=","),
+                 alt.Tooltip("share:Q", title="share", format=".2%")],
+    )
+    kinds = alt.Scale(domain=["level", "threshold"], range=[[1, 0], [5, 3]])
+    pick = alt.selection_point(name="mark_pick", fields=["kind"], bind="legend")
+    rule_mark = alt.Chart().transform_filter("datum.kind != 'bin'").mark_rule(
+        color=METHOD_COLORS["retrain"], strokeWidth=2)
+    rules = rule_mark.encode(
+        x=alt.X("x:Q", scale=x_scale),
+        strokeDash=alt.StrokeDash("kind:N", scale=kinds, title=f"{precision_label(bits)} quantizer",
+                                  legend=alt.Legend(symbolStrokeWidth=2, symbolStrokeColor=METHOD_COLORS["retrain"],
+                                                    **_LEGEND_KW)),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
+        tooltip=[alt.Tooltip("name:N", title="mark"), alt.Tooltip("x:Q", title="weight value", format=".5f")],
+    ).add_params(pick)
+    sub = [", ".join(p for p in [dataset, layer] if p),
+           f"{w.size:,} weights, D = {step:.4f}: {zero_share:.1%} of them fall within ±D/2 and become 0"]
+    return alt.layer(bars, rules).properties(
+        data=alt.Data(values=hist + marks), width=width, height=height,
+        title=_title(title, "Weights of one layer and the quantizer's levels", sub),
+    )
+
+
+def error_bars(
+    rows: Sequence[Mapping[str, Any]],
+    title: str | None = None,
+    dataset: str | None = None,
+    network: str | None = None,
+    width: int = 360,
+    height: int = 200,
+) -> alt.LayerChart:
+    """Test error of one network per method and precision, as horizontal bars (colour = method,
+    as elsewhere) with the exact value printed at the end of each bar.
+
+    Args:
+      rows: ``{"method", "bits", "test_error"}`` dicts (errors as fractions), e.g. the float network
+        (bits 32) and its direct and retrained ternary and 3-bit versions.
+    """
+    data = []
+    for r in rows:
+        data.append({
+            "method": METHOD_LABELS.get(r["method"], r["method"]), "precision": precision_label(r["bits"]),
+            "bits": int(r["bits"]), "error": round(100 * float(r["test_error"]), 4),
+            "bar": f"{METHOD_LABELS.get(r['method'], r['method'])}, {precision_label(r['bits'])}",
+        })
+    order = [d["bar"] for d in sorted(data, key=lambda d: (
+        list(METHOD_LABELS.values()).index(d["method"]) if d["method"] in METHOD_LABELS.values() else 9,
+        d["bits"] < results.FLOAT_BITS, d["bits"]))]
+    methods = [m for m, label in METHOD_LABELS.items() if label in {d["method"] for d in data}]
+    y = alt.Y("bar:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    x = alt.X("error:Q", title="test error (%)", scale=alt.Scale(zero=True, nice=True))
+    bars = alt.Chart().mark_bar(height={"band": 0.7}).encode(
+        x=x, y=y, color=alt.Color("method:N", scale=method_scale(methods), title="method", legend=None),
+        tooltip=[alt.Tooltip("method:N"), alt.Tooltip("precision:N", title="weights"),
+                 alt.Tooltip("error:Q", title="test error (%)", format=".2f")],
+    )
+    text = alt.Chart().mark_text(align="left", dx=4, fontSize=11).encode(
+        x=x, y=y, text=alt.Text("error:Q", format=".2f"))
+    sub = [", ".join(p for p in [dataset, network] if p), "test error of one network (one seed)"]
+    return alt.layer(bars, text).properties(
+        data=alt.Data(values=data), width=width, height=height,
+        title=_title(title, "Direct quantization against retraining", sub),
+    )
+
+
+def _epoch_values(history: Sequence[Mapping[str, Any]], key: str, seed: int) -> list[tuple[int, float]]:
+    out = []
+    for h in history:
+        v = h[key]
+        if isinstance(v, (list, tuple, np.ndarray)):
+            v = v[seed]
+        out.append((int(h["epoch"]), float(v)))
+    return out
+
+
+def learning_curve(
+    float_history: Sequence[Mapping[str, Any]],
+    retrain_histories: Mapping[int, Sequence[Mapping[str, Any]]],
+    direct_errors: Mapping[int, float] | None = None,
+    title: str | None = None,
+    dataset: str | None = None,
+    seed: int = 0,
+    width: int = WIDTH,
+    height: int = 280,
+) -> alt.LayerChart:
+    """Validation error per epoch: float training, then (after a rule marking the quantization)
+    the retraining of each bit width, starting from the directly quantized network's error.
+
+    Args:
+      float_history: :class:`quantlab.train.FitResult` ``history`` (per-seed lists) or a record's
+        ``history`` (per-seed values).
+      retrain_histories: ``{bits: history}`` of the retrainings.
+      direct_errors: ``{bits: validation error}`` of direct quantization (drawn at the junction).
+      seed: which seed's curve to draw when the histories hold several.
+    """
+    float_pts = _epoch_values(float_history, "val_error", seed)
+    last = float_pts[-1][0] if float_pts else 0
+    rows = [{"method": METHOD_LABELS["float"], "bits": 32, "epoch": e, "stage_epoch": e, "error": 100 * v}
+            for e, v in float_pts]
+    direct_errors = dict(direct_errors or {})
+    for bits, hist in retrain_histories.items():
+        if int(bits) in direct_errors:
+            v = float(direct_errors[int(bits)])
+            rows.append({"method": METHOD_LABELS["direct"], "bits": int(bits), "epoch": last, "stage_epoch": 0,
+                         "error": 100 * v})
+            rows.append({"method": METHOD_LABELS["retrain"], "bits": int(bits), "epoch": last, "stage_epoch": 0,
+                         "error": 100 * v, "junction": True})
+        for e, v in _epoch_values(hist, "val_error", seed):
+            rows.append({"method": METHOD_LABELS["retrain"], "bits": int(bits), "epoch": last + e, "stage_epoch": e,
+                         "error": 100 * v})
+    for r in rows:
+        r["precision"] = precision_label(r["bits"])
+        r["error"] = round(r["error"], 4)
+        r.setdefault("junction", False)
+    methods = ["float", *(["direct"] if direct_errors else []), "retrain"]
+    bits = [32, *retrain_histories]
+    dash, shape = precision_scales(bits)
+    method_sel, precision_sel = _selections()
+    opacity = alt.condition(method_sel & precision_sel, alt.value(1.0), alt.value(0.12))
+    color = alt.Color("method:N", scale=method_scale(methods), title="method",
+                      legend=alt.Legend(symbolStrokeWidth=3, **_LEGEND_KW))
+    x = alt.X("epoch:Q", title="epoch (float training, then retraining)",
+              axis=alt.Axis(values=sorted({r["epoch"] for r in rows}), format="d"))
+    y = alt.Y("error:Q", title="validation error (%)", scale=alt.Scale(zero=False, nice=True, padding=8))
+    tips = [alt.Tooltip("method:N"), alt.Tooltip("precision:N", title="weights"),
+            alt.Tooltip("stage_epoch:Q", title="epoch of this stage"),
+            alt.Tooltip("error:Q", title="validation error (%)", format=".2f")]
+    not_direct = f"datum.method != '{METHOD_LABELS['direct']}'"
+    lines = alt.Chart().transform_filter(not_direct).mark_line(strokeWidth=2).encode(
+        x=x, y=y, detail="precision:N", opacity=opacity,
+        color=color,
+        strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=_PRECISION_LEGEND),
+    )
+    points = alt.Chart().transform_filter("!datum.junction").mark_point(filled=True, size=70).encode(
+        x=x, y=y, color=color, shape=alt.Shape("precision:N", scale=shape, title="weights", legend=_PRECISION_LEGEND),
+        opacity=opacity, tooltip=tips,
+    ).add_params(method_sel, precision_sel)
+    junction = alt.Chart(alt.Data(values=[{"epoch": last, "text": "quantize"}]))
+    quantize_rule = junction.mark_rule(color="#888888", strokeDash=[3, 3]).encode(x=alt.X("epoch:Q"))
+    note = junction.mark_text(align="left", dx=4, dy=-4, color="#666666", baseline="bottom").encode(
+        x=alt.X("epoch:Q"), y=alt.value(height), text="text:N")
+    sub = [p for p in [dataset, "validation error of one network (one seed); retraining starts from the "
+                                 "directly quantized network"] if p]
+    return alt.layer(quantize_rule, note, lines, points).properties(
+        data=alt.Data(values=rows), width=width, height=height,
+        title=_title(title, "Learning curve: float training, quantization, retraining", sub),
+    )

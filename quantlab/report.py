@@ -1,0 +1,635 @@
+"""Computed verdicts for the paper's claims (Sung, Shin & Hwang 2015; ``shared/paper.md``).
+
+Each claim is data (:data:`CLAIMS`: its words, what this book measures for it, which sweeps test
+it) plus a function from tidy result rows to a :class:`Finding`: the evidence (numbers) and a
+verdict in :data:`VERDICTS`. Verdicts follow from the rows and the thresholds below only; nothing is
+written by hand. The thresholds are module constants, each justified where it is defined.
+
+Conventions:
+
+* **Gap**: the retrained quantized network's test error minus the float network's, in
+  **percentage points** (pp). It is paired per seed: each seed's quantized network is retrained from
+  that seed's float network, so the per-seed differences carry the seed noise of the gap itself.
+  ``gap`` is their mean; ``gap_std`` their sample standard deviation; ``gap_se = gap_std / sqrt(n)``
+  the standard error of the mean gap over ``n`` seeds.
+* **Size** is the parameter count (all parameters): the smallest / largest network of a sweep is
+  the one with the fewest / most parameters, whatever the sweep varies (width, depth, feature maps).
+* Rows are tidy rows (``quantlab.results.tidy``): one dict per (trial, seed, method, bits) with at
+  least ``params, weights, seed, method, bits, test_error`` (errors as fractions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from quantlab import compression
+
+VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
+REPRODUCED, PARTLY, NOT_REPRODUCED = VERDICTS
+
+SWEEPS = ("ffdnn-width", "ffdnn-depth", "cnn-maps")
+"""The reference sweeps (``quantlab/specs``) whose committed records the report reads."""
+
+TERNARY = 2
+
+# -- thresholds ------------------------------------------------------------------------------
+
+MIN_SMALL_GAP_PP = 1.0
+"""Claim 1: the smallest network's retrained-ternary gap must be at least 1 pp to count as a gap.
+
+One percentage point is a difference of 100 test images out of Fashion-MNIST's 10,000, an order of
+magnitude above the binomial noise of a single error estimate near 10-20 % error (~0.35 pp), and a
+difference a practitioner would not dismiss. A smaller gap fails claim 1 whatever its significance.
+"""
+
+NOISE_SE_FACTOR = 2.0
+"""Claims 1 and 2: "beyond seed noise" means more than 2 standard errors of the mean paired gap.
+
+The standard error (seed std / sqrt(n)) is the uncertainty of the *mean* gap the claim is about;
+the seed std itself is the spread of one run and would demand that every single seed show the gap
+clearly, a test that 3 seeds of a tiny, sometimes unstable network cannot pass even when every seed
+has a large gap. Two standard errors is the usual ~95 % normal band; with only 3 seeds a t-quantile
+would be larger (2.9 one-sided), so this is a screening threshold, not a significance test, and the
+practical thresholds in pp carry the weight of each verdict.
+"""
+
+VANISHED_GAP_PP = 0.5
+"""Claim 2: the largest network's gap has "almost vanished" when it is at most 0.5 pp, or at most
+0.5 pp plus :data:`NOISE_SE_FACTOR` standard errors (not distinguishable from 0.5 pp by the seeds).
+
+Half a point is 50 test images out of 10,000, a few times the seed-to-seed standard deviation of
+the large float networks themselves (0.1-0.3 pp here), i.e. not far from what separates two float
+trainings of the same network.
+"""
+
+SHRINK_FRACTION = 0.1
+"""Claim 2, partly: the gap at the largest network is at most 10 % of the gap at the smallest.
+
+The gap then shrinks by an order of magnitude across the sweep, the trend the claim describes, even
+if the sweep's largest network is not large enough for the gap to have vanished.
+"""
+
+SPEARMAN_MAX = -0.7
+"""Claim 3: the gap decreases with size when the Spearman rank correlation between parameter count
+and gap is at most -0.7, for every bit width (2 and 3 bits).
+
+Rank correlation asks for a monotone trend without assuming its shape; -0.7 is a conventional
+"strong" correlation and tolerates a swap of neighbours among the large networks, whose gaps are
+within noise of each other (with 5 sizes, two swaps of neighbours still give rho = -0.8).
+"""
+
+MIN_SIZES = 3
+"""Claim 3 needs at least 3 sizes for a rank correlation to say anything."""
+
+ECR_WELL_BELOW = 0.5
+"""Claim 4, part (a): the ternary ECR of the sweep's largest network is "well below" the naive
+16x when it is at most half of it (<= 8x for ternary).
+
+ECR is the memory ratio that quantization really buys at equal test error; when the float curve
+has flattened (data-limited networks), a much smaller float network matches the big quantized one
+and ECR falls far below 32 / b: the naive ratio misleads the size-vs-precision choice, which is the
+reason the paper introduces ECR. A lower bound (the quantized network beats every float network)
+never satisfies this part.
+"""
+
+BUDGET_WIN_SHARE = 0.5
+"""Claim 4, part (b): under a memory budget the best retrained quantized network beats the best
+float network of at most that memory for *most* budgets: more than half of the budget range where
+both kinds were measured (the overlap of their memory ranges), measured on a log memory axis
+(:func:`quantlab.compression.budget_comparison`).
+
+This is the trade-off ECR is meant to guide: with memory limited, is it better spent on more
+weights at fewer bits? More than half (a majority of the range) is the plain reading of "most
+budgets".
+"""
+
+
+# -- claims as data --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One claim of the paper: ``number`` (1-4), ``short`` title, ``text`` (the paper's claim in
+    paper.md's words), ``measure`` (what this book computes to test it), ``sweeps`` (which reference
+    sweeps test it) and ``check`` (tidy rows -> :class:`Finding`)."""
+
+    number: int
+    short: str
+    text: str
+    measure: str
+    sweeps: tuple[str, ...]
+    check: Callable[[Sequence[Mapping[str, Any]]], "Finding"]
+
+
+@dataclasses.dataclass
+class Finding:
+    """The verdict on one claim for one sweep: ``verdict`` (one of :data:`VERDICTS`), ``evidence``
+    (named numbers; errors and gaps in pp, sizes in parameters, ratios plain), ``summary`` (one
+    sentence built from the evidence) and ``reason`` (which thresholds decided)."""
+
+    claim: int
+    verdict: str
+    evidence: dict
+    summary: str
+    reason: str
+    sweep: str | None = None
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}; got {self.verdict!r}")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+_FIELDS = ("params", "weights", "seed", "method", "bits", "test_error")
+
+
+def _check(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows is empty: there are no results to judge")
+    for i, r in enumerate(rows):
+        missing = [f for f in _FIELDS if f not in r]
+        if missing:
+            raise ValueError(f"row {i} lacks field(s) {', '.join(missing)}; tidy rows need {', '.join(_FIELDS)}")
+    return rows
+
+
+def _label(row: Mapping[str, Any]) -> str:
+    if row.get("trial"):
+        return str(row["trial"])
+    size = row.get("size")
+    if size is None:
+        return f"{row['params']:,} params"
+    text = size if isinstance(size, str) else "-".join(map(str, size))
+    return f"{row.get('family', 'net')}-{text}"
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation of ``x`` and ``y`` (ties get average ranks); NaN when either is
+    constant or there are fewer than 2 points."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-d sequences of equal length; got {x.shape} and {y.shape}")
+    if len(x) < 2:
+        return float("nan")
+
+    def ranks(v):
+        order = np.argsort(v, kind="mergesort")
+        r = np.empty(len(v))
+        r[order] = np.arange(1, len(v) + 1)
+        for value in np.unique(v):  # average ranks of ties
+            tied = v == value
+            r[tied] = r[tied].mean()
+        return r
+
+    rx, ry = ranks(x), ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain") -> list[dict]:
+    """Per network (sorted by parameter count): the paired gap between ``method`` at ``bits`` and
+    float, in pp. Each dict: ``label, params, seeds, float_pp, quantized_pp`` (mean test errors),
+    ``gap`` (mean of the per-seed gaps), ``gap_std`` (sample std, NaN for one seed), ``gap_se``.
+    Seeds that lack either result are left out; networks without any paired seed are skipped."""
+    rows = _check(rows)
+    by_net: dict[int, dict[str, dict[int, float]]] = {}
+    labels: dict[int, str] = {}
+    for r in rows:
+        p = int(r["params"])
+        labels.setdefault(p, _label(r))
+        if r["method"] == "float":
+            by_net.setdefault(p, {}).setdefault("float", {})[int(r["seed"])] = float(r["test_error"])
+        elif r["method"] == method and int(r["bits"]) == bits:
+            by_net.setdefault(p, {}).setdefault("q", {})[int(r["seed"])] = float(r["test_error"])
+    out = []
+    for p in sorted(by_net):
+        f, q = by_net[p].get("float", {}), by_net[p].get("q", {})
+        seeds = sorted(set(f) & set(q))
+        if not seeds:
+            continue
+        d = np.array([100 * (q[s] - f[s]) for s in seeds])
+        std = float(d.std(ddof=1)) if len(d) > 1 else float("nan")
+        out.append({
+            "label": labels[p], "params": p, "seeds": len(seeds),
+            "float_pp": 100 * float(np.mean([f[s] for s in seeds])),
+            "quantized_pp": 100 * float(np.mean([q[s] for s in seeds])),
+            "gap": float(d.mean()), "gap_std": std, "gap_se": std / math.sqrt(len(d)),
+        })
+    if not out:
+        raise ValueError(f"rows hold no paired float / {method} {bits}-bit results (same network and seed)")
+    return out
+
+
+def _beyond_noise(g: dict) -> bool:
+    return not math.isnan(g["gap_se"]) and g["gap"] > NOISE_SE_FACTOR * g["gap_se"]
+
+
+def _fmt_gap(g: dict) -> str:
+    se = "" if math.isnan(g["gap_se"]) else f" ± {g['gap_se']:.2f} SE"
+    return f"{g['gap']:+.2f} pp{se} ({g['seeds']} seeds) at {g['label']} ({g['params']:,} params)"
+
+
+def _gap_evidence(g: dict, prefix: str) -> dict:
+    keys = ("label", "params", "seeds", "float_pp", "quantized_pp", "gap", "gap_std", "gap_se")
+    return {f"{prefix}_{k}": g[k] for k in keys}
+
+
+# -- the four checks -------------------------------------------------------------------------
+
+def claim1(rows: Sequence[Mapping[str, Any]]) -> Finding:
+    """Claim 1: a gap exists between float and retrained ternary networks when the network is small.
+
+    Evidence: the paired ternary gap at the sweep's smallest network. Verdict:
+    reproduced if the gap >= :data:`MIN_SMALL_GAP_PP` and > :data:`NOISE_SE_FACTOR` standard errors;
+    partly reproduced if it is >= :data:`MIN_SMALL_GAP_PP` but within seed noise (or has one seed);
+    not reproduced if it is below :data:`MIN_SMALL_GAP_PP`.
+    """
+    g = gaps(rows, TERNARY)[0]
+    big, sig = g["gap"] >= MIN_SMALL_GAP_PP, _beyond_noise(g)
+    verdict = REPRODUCED if big and sig else PARTLY if big else NOT_REPRODUCED
+    reason = (f"gap {'>=' if big else '<'} {MIN_SMALL_GAP_PP:g} pp; "
+              f"{'more' if sig else 'not more'} than {NOISE_SE_FACTOR:g} SE")
+    return Finding(1, verdict, {**_gap_evidence(g, "small"), "beyond_noise": sig},
+                   f"ternary gap {_fmt_gap(g)}", reason)
+
+
+def claim2(rows: Sequence[Mapping[str, Any]]) -> Finding:
+    """Claim 2: the gap almost vanishes in large networks.
+
+    Evidence: the paired ternary gap at the sweep's largest network, and at its smallest for
+    comparison. Verdict: reproduced if the large gap <= :data:`VANISHED_GAP_PP` +
+    :data:`NOISE_SE_FACTOR` standard errors; partly reproduced if instead it is at most
+    :data:`SHRINK_FRACTION` of a positive small-network gap (shrunk by an order of magnitude but not
+    gone); not reproduced otherwise.
+    """
+    gs = gaps(rows, TERNARY)
+    small, large = gs[0], gs[-1]
+    se = 0.0 if math.isnan(large["gap_se"]) else large["gap_se"]
+    limit = VANISHED_GAP_PP + NOISE_SE_FACTOR * se
+    vanished = large["gap"] <= limit
+    ratio = large["gap"] / small["gap"] if small["gap"] > 0 else float("nan")
+    shrunk = small["gap"] > 0 and large["gap"] <= SHRINK_FRACTION * small["gap"]
+    verdict = REPRODUCED if vanished else PARTLY if shrunk else NOT_REPRODUCED
+    if vanished:
+        reason = f"large-network gap <= {VANISHED_GAP_PP:g} pp + {NOISE_SE_FACTOR:g} SE = {limit:.2f} pp"
+    else:
+        reason = (f"large-network gap > {limit:.2f} pp; "
+                  f"{'at most' if shrunk else 'more than'} {SHRINK_FRACTION:g} x the small-network gap")
+    ev = {**_gap_evidence(large, "large"), **_gap_evidence(small, "small"),
+          "vanished_limit": limit, "shrink_ratio": ratio}
+    return Finding(2, verdict, ev, f"ternary gap {_fmt_gap(large)}", reason)
+
+
+def claim3(rows: Sequence[Mapping[str, Any]]) -> Finding:
+    """Claim 3: the gap decreases with network size (large networks absorb severe quantization
+    through retraining; connection-limited ones are less resilient), at 2 and 3 bits.
+
+    Evidence: Spearman's rho between parameter count and retrained gap, per bit width in the rows.
+    Verdict: reproduced if rho <= :data:`SPEARMAN_MAX` for every bit width; partly reproduced if for
+    some; not reproduced if for none. Needs :data:`MIN_SIZES` sizes.
+    """
+    rows = _check(rows)
+    bits = sorted({int(r["bits"]) for r in rows if r["method"] == "retrain"})
+    if not bits:
+        raise ValueError("rows hold no retrained results (method 'retrain'): claim 3 cannot be judged")
+    ev: dict[str, Any] = {"bits": bits}
+    ok = []
+    for b in bits:
+        gs = gaps(rows, b)
+        if len(gs) < MIN_SIZES:
+            raise ValueError(f"claim 3 needs at least {MIN_SIZES} sizes with {b}-bit results; got {len(gs)}")
+        # rounded to 1e-6 pp so that floating-point noise in equal gaps does not rank them
+        rho = spearman([g["params"] for g in gs], [round(g["gap"], 6) for g in gs])
+        ev[f"rho_{b}"] = rho
+        ev[f"sizes_{b}"] = len(gs)
+        ev[f"gaps_{b}"] = [g["gap"] for g in gs]
+        ok.append(not math.isnan(rho) and rho <= SPEARMAN_MAX)
+    ev["params"] = [g["params"] for g in gaps(rows, bits[0])]
+    verdict = REPRODUCED if all(ok) else PARTLY if any(ok) else NOT_REPRODUCED
+    rhos = ", ".join(f"{b} bits {ev[f'rho_{b}']:+.2f}" for b in bits)
+    passed = [f"{b} bits" for b, o in zip(bits, ok) if o]
+    reason = f"rho <= {SPEARMAN_MAX:g} for {', '.join(passed) if passed else 'no bit width'}"
+    return Finding(3, verdict, ev, f"Spearman rho(params, gap): {rhos} over {ev[f'sizes_{bits[0]}']} sizes", reason)
+
+
+def claim4(rows: Sequence[Mapping[str, Any]]) -> Finding:
+    """Claim 4: the effective compression ratio guides the size-vs-precision trade-off under a
+    memory limit.
+
+    Evidence: (a) the ternary ECR of the largest network against the naive 16x; (b) the share of the
+    measured memory-budget range (log axis) in which the best retrained quantized network beats the
+    best float network that fits (:func:`quantlab.compression.budget_comparison`). Verdict:
+    reproduced if (a) ECR <= :data:`ECR_WELL_BELOW` x naive (an exact or upper-bound ECR) and (b)
+    share > :data:`BUDGET_WIN_SHARE`; partly reproduced if one of them; not reproduced if neither.
+    """
+    rows = _check(rows)
+    table = compression.ecr_table(rows)
+    tern = [t for t in table if t["bits"] == TERNARY]
+    if not tern:
+        raise ValueError("rows hold no retrained ternary results: claim 4 cannot be judged")
+    largest = max(tern, key=lambda t: t["params"])
+    a = largest["relation"] in ("=", "<=") and largest["ecr"] <= ECR_WELL_BELOW * largest["naive"]
+    budget = compression.budget_comparison(rows)
+    b = not math.isnan(budget["share"]) and budget["share"] > BUDGET_WIN_SHARE
+    verdict = REPRODUCED if a and b else PARTLY if a or b else NOT_REPRODUCED
+    ev = {
+        "ecr_label": _label(largest), "ecr_params": largest["params"], "ecr": largest["ecr"],
+        "ecr_relation": largest["relation"], "ecr_text": largest["ecr_text"], "naive": largest["naive"],
+        "ecr_float_params": largest["float_params"], "ecr_error_pp": 100 * largest["test_error"],
+        "ecr_well_below": a, "budget_share": budget["share"], "budget_lo_bits": budget["lo_bits"],
+        "budget_hi_bits": budget["hi_bits"], "budget_quantized_wins": b,
+        "ecr_max": max(t["ecr"] for t in table), "ecr_max_text": max(table, key=lambda t: t["ecr"])["ecr_text"],
+    }
+    summary = (f"ternary ECR {largest['ecr_text']} (naive {largest['naive']:g}) at {_label(largest)}; "
+               f"best quantized network beats best float one on {100 * budget['share']:.0f} % of the memory-budget range")
+    reason = (f"(a) ECR {'<=' if a else 'not <='} {ECR_WELL_BELOW:g} x naive; "
+              f"(b) quantized wins on {'more' if b else 'not more'} than {BUDGET_WIN_SHARE:.0%} of the budgets")
+    return Finding(4, verdict, ev, summary, reason)
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(1, "Gap in small networks",
+          "A performance gap exists between float and retrain-based ternary networks when the network "
+          "is small (complexity / connection limited).",
+          "retrained-ternary minus float test error at the sweep's smallest network",
+          SWEEPS, claim1),
+    Claim(2, "Gap vanishes in large networks",
+          "The gap almost vanishes in large networks, whose capability is limited by the training data "
+          "rather than by the number of connections.",
+          "retrained-ternary minus float test error at the sweep's largest network",
+          SWEEPS, claim2),
+    Claim(3, "Resiliency grows with complexity",
+          "Highly complex DNNs absorb severe weight quantization through retraining; connection-limited "
+          "networks are less resilient.",
+          "rank correlation between parameter count and retrained gap, ternary and 3-bit",
+          SWEEPS, claim3),
+    Claim(4, "ECR guides size vs precision",
+          "An effective compression ratio (ECR) guides the trade-off between network size and precision "
+          "when hardware memory is limited.",
+          "ternary ECR of the largest network vs the naive 16x; share of memory budgets where the best "
+          "quantized network beats the best float one",
+          ("ffdnn-width", "cnn-maps"), claim4),
+)
+"""The paper's four claims (paper.md, "Claims"). Claim 4 is judged on the width and feature-map
+sweeps, whose float networks form one size curve; the depth sweep mixes three widths."""
+
+
+# -- loading and assessing -------------------------------------------------------------------
+
+def load_rows(spec_name: str) -> list[dict]:
+    """Tidy rows of a sweep (:func:`quantlab.results.tidy`: the store at ``$QUANTLAB_RESULTS`` or
+    the repository's ``results/``; missing records are computed first)."""
+    from quantlab import results
+
+    return [dict(r) for r in results.tidy(spec_name)]
+
+
+def assess(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Finding]:
+    """Every claim on every sweep of ``rows_by_sweep`` that tests it, in claim then sweep order."""
+    out = []
+    for claim in CLAIMS:
+        for sweep in claim.sweeps:
+            if sweep in rows_by_sweep:
+                f = claim.check(rows_by_sweep[sweep])
+                f.sweep = sweep
+                out.append(f)
+    return out
+
+
+def assess_all(sweeps: Sequence[str] = SWEEPS) -> list[Finding]:
+    """:func:`assess` on the stored rows of ``sweeps`` (those with no rows are left out)."""
+    rows = {s: r for s in sweeps if (r := load_rows(s))}
+    return assess(rows)
+
+
+def overall(findings: Sequence[Finding], claim: int) -> str:
+    """One verdict for a claim over its sweeps: reproduced if reproduced on every sweep, not
+    reproduced if on none (all "not reproduced"), partly reproduced otherwise."""
+    vs = [f.verdict for f in findings if f.claim == claim]
+    if not vs:
+        raise ValueError(f"no findings for claim {claim}")
+    if all(v == REPRODUCED for v in vs):
+        return REPRODUCED
+    if all(v == NOT_REPRODUCED for v in vs):
+        return NOT_REPRODUCED
+    return PARTLY
+
+
+def claim_table(findings: Sequence[Finding]) -> list[dict]:
+    """Rows for display: ``claim, title, sweep, evidence (summary), decided by (reason), verdict``."""
+    titles = {c.number: c.short for c in CLAIMS}
+    return [{"claim": f.claim, "title": titles[f.claim], "sweep": f.sweep, "evidence": f.summary,
+             "decided by": f.reason, "verdict": f.verdict} for f in findings]
+
+
+def depth_trend(rows: Sequence[Mapping[str, Any]], bits: int = TERNARY) -> list[dict]:
+    """FFDNN rows with several depths per width: per width, the retrained gap (pp) at each depth and
+    Spearman's rho between depth and gap (positive: deeper networks of that width have *larger*
+    gaps). Supplementary evidence for claim 3 on the depth sweep, where the pooled correlation with
+    the parameter count mixes widths. Each dict: ``width, depths, gaps, rho``."""
+    rows = _check(rows)
+    widths = sorted({int(r["width"]) for r in rows if r.get("width") is not None})
+    if not widths:
+        raise ValueError("rows have no 'width' field (FFDNN rows from quantlab.results.tidy)")
+    out = []
+    for w in widths:
+        sub = [r for r in rows if r.get("width") == w]
+        depth_of = {int(r["params"]): int(r["depth"]) for r in sub}
+        gs = gaps(sub, bits)
+        depths = [depth_of[g["params"]] for g in gs]
+        out.append({"width": w, "depths": depths, "gaps": [g["gap"] for g in gs],
+                    "rho": spearman(depths, [round(g["gap"], 6) for g in gs]) if len(gs) >= 2 else float("nan")})
+    return out
+
+
+def key_of(sweep: str) -> str:
+    """A glue-key fragment of a sweep name: ``ffdnn-width -> ffdnn_width``."""
+    return sweep.replace("-", "_")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return "n/a" if math.isnan(value) else f"{value:.2f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+def glue_items(findings: Sequence[Finding]) -> dict[str, str]:
+    """Display strings to glue into the report, all computed: per finding
+    ``c{claim}_{sweep}_{verdict|summary|reason}`` and ``c{claim}_{sweep}_{evidence key}``
+    (numbers formatted: counts with thousands separators, other numbers with 2 decimals), per claim
+    ``c{claim}_overall``, and the thresholds as ``threshold_{name}``."""
+    out: dict[str, str] = {}
+    for f in findings:
+        k = f"c{f.claim}_{key_of(f.sweep or 'rows')}"
+        out[f"{k}_verdict"], out[f"{k}_summary"], out[f"{k}_reason"] = f.verdict, f.summary, f.reason
+        for name, value in f.evidence.items():
+            out[f"{k}_{name}"] = _text(value)
+    for c in sorted({f.claim for f in findings}):
+        out[f"c{c}_overall"] = overall(findings, c)
+    for name in ("MIN_SMALL_GAP_PP", "NOISE_SE_FACTOR", "VANISHED_GAP_PP", "SHRINK_FRACTION", "SPEARMAN_MAX",
+                 "ECR_WELL_BELOW", "BUDGET_WIN_SHARE"):
+        out[f"threshold_{name}"] = f"{globals()[name]:g}"
+    return out
+
+
+# -- charts of chapters 6 and 7 (ECR-specific; the book's shared visual language is quantlab.charts)
+
+def _precision(bits: int) -> str:
+    from quantlab import charts
+
+    return charts.precision_label(bits)
+
+
+def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 480, height: int = 320):
+    """ECR of every retrained quantized network against its parameter count (both axes log), one
+    line per precision through the interpolated values (dash and shape as in :mod:`quantlab.charts`,
+    the retrained colour), with the
+    naive ratio 32 / b of each precision as a grey dashed rule and ECR = 1 (break-even) as a thin
+    rule. Bounds are hollow points labelled ``>=`` (the quantized network beats every float network
+    of the sweep: ECR is a lower bound) or ``<=`` (worse than the smallest float network: an upper
+    bound). Tooltips give the exact numbers."""
+    import altair as alt
+
+    from quantlab import charts, results
+
+    table = compression.ecr_table(rows)
+    if not table:
+        raise ValueError("rows hold no retrained quantized networks: no ECR to chart")
+    data = [{
+        "network": _label(t), "precision": _precision(t["bits"]), "bits": t["bits"], "params": t["params"],
+        "weights": t["weights"], "memory_bits": t["memory_bits"], "error": round(100 * t["test_error"], 4),
+        "float_params": round(t["float_params"]), "float_bits": round(t["float_bits"]), "ecr": t["ecr"],
+        "ecr_text": t["ecr_text"], "relation": t["relation"], "naive": t["naive"],
+        "exact": t["relation"] == "=", "mark": {"=": "", ">=": "≥", "<=": "≤"}[t["relation"]],
+        "bound": {"=": "interpolated", ">=": "lower bound (beats every float network)",
+                  "<=": "upper bound (worse than the smallest float network)"}[t["relation"]],
+    } for t in table]
+    bits = sorted({t["bits"] for t in table})
+    dash, shape = charts.precision_scales(bits)
+    color = charts.METHOD_COLORS["retrain"]
+    sel = alt.selection_point(name="ecr_precision", fields=["precision"], bind="legend")
+    opacity = alt.condition(sel, alt.value(1.0), alt.value(0.15))
+    lo = min(min(d["ecr"] for d in data), 1.0) / 1.5
+    hi = max(max(d["ecr"] for d in data), max(d["naive"] for d in data)) * 1.5
+    x = alt.X("params:Q", title="parameters of the quantized network (count, log scale)",
+              scale=alt.Scale(type="log", nice=False, padding=18), axis=alt.Axis(format="~s"))
+    y = alt.Y("ecr:Q", title="effective compression ratio (x, log scale)",
+              scale=alt.Scale(type="log", domain=[lo, hi], nice=False))
+    tips = [alt.Tooltip("network:N"), alt.Tooltip("precision:N", title="weights"),
+            alt.Tooltip("params:Q", title="parameters", format=","),
+            alt.Tooltip("memory_bits:Q", title="memory (bits)", format=","),
+            alt.Tooltip("error:Q", title="test error, mean (%)", format=".2f"),
+            alt.Tooltip("float_params:Q", title="N_F: float parameters for that error", format=","),
+            alt.Tooltip("float_bits:Q", title="float memory N_F x 32 (bits)", format=","),
+            alt.Tooltip("ecr_text:N", title="ECR"), alt.Tooltip("bound:N", title="ECR is"),
+            alt.Tooltip("naive:Q", title="naive ratio 32/b", format=".2f")]
+    base = alt.Chart().encode(x=x, opacity=opacity)
+    legend = alt.Legend(symbolStrokeWidth=2, symbolSize=140, symbolStrokeColor=color, symbolFillColor="white", labelLimit=220)
+    line = base.transform_filter("datum.exact").mark_line(color=color, strokeWidth=2).encode(
+        y=y, strokeDash=alt.StrokeDash("precision:N", scale=dash, title="retrained weights", legend=legend),
+        detail="precision:N")
+    pts = base.mark_point(size=80, strokeWidth=2, color=color).encode(
+        y=y, shape=alt.Shape("precision:N", scale=shape, title="retrained weights", legend=legend),
+        fill=alt.condition("datum.exact", alt.value(color), alt.value("white")), tooltip=tips,
+    ).add_params(sel)
+    marks = base.mark_text(dy=-13, fontSize=13, fontWeight="bold", color=color).encode(y=y, text="mark:N")
+    naive_rows = [{"precision": _precision(b), "naive": 32 / b, "label": f"naive 32/{b} = {32 / b:.3g}x"} for b in bits]
+    naive = [alt.Chart(alt.Data(values=[r])).mark_rule(color="#888888", strokeWidth=1.2,
+                                                       strokeDash=charts.PRECISION_DASH.get(b, charts.OTHER_DASH)).encode(
+        y=alt.Y("naive:Q"), tooltip=[alt.Tooltip("label:N", title="naive compression")]) for b, r in zip(bits, naive_rows)]
+    naive_text = alt.Chart(alt.Data(values=naive_rows)).mark_text(align="right", dx=-4, dy=-6, color="#666666").encode(
+        x=alt.value(width), y=alt.Y("naive:Q"), text="label:N")
+    one = alt.Chart(alt.Data(values=[{"one": 1.0}])).mark_rule(color="#bbbbbb", strokeDash=[2, 4]).encode(y="one:Q")
+    spec = {r.get("spec") for r in rows} - {None}
+    sub = charts.subtitle(results.summary([r for r in rows if r["method"] in ("float", "retrain")]),
+                          "ECR = N_F(error) x 32 / quantized memory; hollow ≥ / ≤: bound outside the float sweep")
+    layered = alt.layer(one, *naive, naive_text, alt.layer(line, pts, marks, data=alt.Data(values=data)))
+    return layered.properties(width=width, height=height, title=alt.TitleParams(
+        text=title or f"Effective compression ratio against size{' (' + ', '.join(sorted(spec)) + ')' if spec else ''}",
+        subtitle=sub, anchor="start"))
+
+
+def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 440, height: int = 340):
+    """Mean test error against weight memory (bits; both axes log) for every network of ``rows``:
+    float, directly quantized and retrained, colours and shapes as in :mod:`quantlab.charts`. The
+    Pareto front (the best network under each memory budget, :func:`quantlab.compression.pareto_front`)
+    is the black step line; its networks are ringed. Tooltips give the exact numbers."""
+    import altair as alt
+
+    from quantlab import charts, results
+
+    pts = compression.memory_points(rows)
+    data = [{
+        "network": _label(p), "method": charts.METHOD_LABELS[p["method"]], "precision": _precision(p["bits"]),
+        "params": p["params"], "memory_bits": p["memory_bits"], "memory_kib": round(p["memory_bits"] / 8192, 3),
+        "error": round(100 * p["test_error"], 4), "error_std": round(100 * p["test_error_std"], 4),
+        "seeds": p["seeds"], "pareto": p["pareto"], "on_front": "yes" if p["pareto"] else "no",
+    } for p in pts]
+    front = sorted((d for d in data if d["pareto"]), key=lambda d: d["memory_bits"])
+    hi_mem = max(d["memory_bits"] for d in data)
+    step_rows = [{**d, "order": i} for i, d in enumerate(front)] + [{**front[-1], "memory_bits": hi_mem, "order": len(front)}]
+    methods = {p["method"] for p in pts}
+    dash, shape = charts.precision_scales(sorted({p["bits"] for p in pts}))
+    sel = alt.selection_point(name="mem_method", fields=["method"], bind="legend")
+    opacity = alt.condition(sel, alt.value(0.95), alt.value(0.12))
+    x = alt.X("memory_bits:Q", title="weight memory (bits, log scale)",
+              scale=alt.Scale(type="log", nice=False, padding=14), axis=alt.Axis(format="~s"))
+    y = alt.Y("error:Q", title="test error, mean over seeds (%, log scale)",
+              scale=alt.Scale(type="log", nice=False, padding=12))
+    tips = [alt.Tooltip("network:N"), alt.Tooltip("method:N"), alt.Tooltip("precision:N", title="weights"),
+            alt.Tooltip("params:Q", title="parameters", format=","),
+            alt.Tooltip("memory_bits:Q", title="memory (bits)", format=","),
+            alt.Tooltip("memory_kib:Q", title="memory (KiB)", format=",.1f"),
+            alt.Tooltip("error:Q", title="test error, mean (%)", format=".2f"),
+            alt.Tooltip("error_std:Q", title="test error, std (%)", format=".2f"),
+            alt.Tooltip("seeds:Q"), alt.Tooltip("on_front:N", title="on the Pareto front")]
+    color = alt.Color("method:N", scale=charts.method_scale(methods), title="method", legend=alt.Legend(labelLimit=220))
+    prec_legend = alt.Legend(symbolStrokeWidth=2, symbolSize=140, symbolStrokeColor="#444444", symbolFillColor="white",
+                             labelLimit=220)
+    base = alt.Chart(alt.Data(values=data)).encode(x=x, y=y, color=color, opacity=opacity)
+    lines = base.mark_line(strokeWidth=1.2).encode(
+        strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=prec_legend), detail="precision:N",
+        order="memory_bits:Q")
+    points = base.mark_point(filled=True, size=60).encode(
+        shape=alt.Shape("precision:N", scale=shape, title="weights", legend=prec_legend), tooltip=tips).add_params(sel)
+    ring = alt.Chart(alt.Data(values=front)).mark_point(size=260, color="black", strokeWidth=1.5, filled=False).encode(
+        x=x, y=y, tooltip=tips)
+    step = alt.Chart(alt.Data(values=step_rows)).mark_line(color="black", strokeWidth=1.5, interpolate="step-after").encode(
+        x=x, y=y, order="order:Q")
+    sub = charts.subtitle(results.summary(list(rows)),
+                          "black step: Pareto front (best network under a memory budget), ringed networks on it")
+    return alt.layer(step, lines, points, ring).properties(width=width, height=height, title=alt.TitleParams(
+        text=title or "Test error against weight memory: which network under a memory budget", subtitle=sub,
+        anchor="start"))
+
+
+def html_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str], numeric: Sequence[str] = (),
+               wrap: Sequence[str] = ()) -> str:
+    """An HTML table (for ``IPython.display.HTML`` in the book: myst-nb renders Markdown outputs as
+    CommonMark, without tables) of ``rows`` with ``columns`` (field -> header). Values are written
+    as they are (format them before) and escaped; ``numeric`` columns are right-aligned, and only
+    ``wrap`` columns may wrap their text."""
+    import html
+
+    def cell(tag, field, text, wrap):
+        style = "padding:0.25em 0.6em;" + ("text-align:right;" if field in numeric else "")
+        style += "" if wrap else "white-space:nowrap;"
+        return f'<{tag} style="{style}">{html.escape(str(text))}</{tag}>'
+
+    head = "".join(cell("th", c, h, True) for c, h in columns.items())
+    body = "".join("<tr>" + "".join(cell("td", c, r.get(c, ""), c in wrap) for c in columns) + "</tr>" for r in rows)
+    return (f'<table class="table" style="font-size:0.85em;width:auto">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")

@@ -1,0 +1,294 @@
+"""The reference results as tidy rows: what the book's chapters read, chart and discuss.
+
+* :func:`tidy` makes sure a spec's records exist (running only what is missing, with progress bars)
+  and flattens them into one row per (trial, seed, method, bit width).
+* :func:`summary` aggregates those rows over seeds: mean and sample standard deviation per
+  (trial, method, bits) and the gap to the float network of the same trial.
+* :func:`provenance` and :func:`provenance_note` say what produced the records (commit, device,
+  packages, dates, wall time) and with which budget, for the note under each chart.
+
+Errors are fractions in [0, 1] everywhere here; charts convert them to percent for display.
+Weight memory is :func:`quantlab.compression.memory_bits` (quantized kernels at ``bits`` each, biases at 32
+bits; float networks ``params x 32``). Reading results imports neither Altair nor the sweep runner; JAX
+comes in through the spec's trial configs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from quantlab.compression import memory_bits  # the book's one definition of weight memory
+from quantlab.spec import SweepSpec, load_spec
+from quantlab.store import Store, config_dict, default_results_dir, trial_label
+
+FLOAT_BITS = 32
+METHODS = ("float", "direct", "retrain")
+DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+# What the paper most likely used for each family (its full text was not available; see paper.md).
+PAPER_DATASETS = {"ffdnn": "TIMIT", "cnn": "CIFAR-10"}
+
+
+def dataset_name(dataset: str) -> str:
+    """A dataset's display name: ``fashion_mnist`` -> ``Fashion-MNIST``."""
+    return DATASET_NAMES.get(dataset, dataset)
+
+
+def _spec(spec_or_name: SweepSpec | str) -> SweepSpec:
+    return spec_or_name if isinstance(spec_or_name, SweepSpec) else load_spec(spec_or_name)
+
+
+def _store(spec: SweepSpec, store: Store | None) -> Store:
+    return store if store is not None else Store(default_results_dir(spec))
+
+
+def size_fields(family: str, size: Sequence[int]) -> dict:
+    """``width``, ``depth`` (ffdnn) or ``maps`` (cnn, e.g. ``"8-8-16"``), and a short ``size_label``."""
+    size = tuple(int(s) for s in size)
+    if family == "ffdnn":
+        width, depth = size
+        return {"width": width, "depth": depth, "maps": None, "size_label": f"{width}x{depth}"}
+    maps = "-".join(map(str, size))
+    return {"width": None, "depth": None, "maps": maps, "size_label": maps}
+
+
+def ensure_records(spec_or_name: SweepSpec | str, store: Store | None = None) -> int:
+    """Runs whatever records of the spec are missing (progress bars on stderr) and returns how many
+    were missing. Prints nothing when every record exists."""
+    spec = _spec(spec_or_name)
+    store = _store(spec, store)
+    missing = sum(1 for config in spec.trials() for s in spec.seeds if not store.has(config, s))
+    if missing:
+        from quantlab import sweep
+
+        sweep.run_sweep(spec, store, progress=True)
+    return missing
+
+
+def record_rows(
+    record: Mapping[str, Any], methods: Sequence[str] = METHODS, spec_name: str | None = None
+) -> list[dict]:
+    """The tidy rows of one store record (see :func:`tidy`)."""
+    cfg, metrics = record["config"], record["metrics"]
+    family, size = cfg["family"], tuple(int(s) for s in cfg["size"])
+    params, weights = int(metrics["params"]), int(metrics["weights"])
+    base = {
+        "spec": spec_name, "trial": record.get("label") or trial_label(cfg), "family": family,
+        "dataset": cfg["dataset"], "size": size, **size_fields(family, size),
+        "params": params, "weights": weights, "seed": int(record["seed"]),
+    }
+
+    def row(method: str, bits: int, m: Mapping[str, Any]) -> dict:
+        return {**base, "method": method, "bits": bits,
+                "test_error": float(m["test_error"]), "val_error": float(m["val_error"]),
+                "weight_bits": memory_bits(params, weights, bits)}
+
+    rows = []
+    if "float" in methods:
+        rows.append(row("float", FLOAT_BITS, metrics["float"]))
+    for bits in cfg["bits"]:
+        for method in ("direct", "retrain"):
+            stage = metrics.get(method, {}).get(str(bits))
+            if method in methods and stage is not None:
+                rows.append(row(method, int(bits), stage))
+    return rows
+
+
+def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, ensure: bool = True) -> list[dict]:
+    """One row per (trial, seed, method, bits) of a spec's records, in spec order.
+
+    With ``ensure`` (the default) the records that are missing are computed first, with progress
+    bars (nothing is printed when none is missing); without it, trials or seeds without a record
+    are left out.
+
+    Row fields: ``spec, trial`` (e.g. ``ffdnn-w256-d3``), ``family, dataset, size`` (tuple),
+    ``width, depth`` (ffdnn; else None), ``maps`` (cnn, e.g. ``"8-8-16"``; else None),
+    ``size_label, params, weights`` (quantized kernels), ``seed, method`` (``float | direct |
+    retrain``), ``bits`` (32 for float), ``test_error, val_error`` (fractions) and ``weight_bits``
+    (:func:`memory_bits`).
+    """
+    spec = _spec(spec_or_name)
+    store = _store(spec, store)
+    if ensure:
+        ensure_records(spec, store)
+    rows = []
+    for record in store.records(spec):
+        rows.extend(record_rows(record, spec.methods, spec.name))
+    return rows
+
+
+def _std(values: Sequence[float]) -> float | None:
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
+_GROUP_FIELDS = ("spec", "trial", "family", "dataset", "size", "width", "depth", "maps", "size_label",
+                 "params", "weights", "method", "bits", "weight_bits")
+
+
+def summary(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Aggregates :func:`tidy` rows over seeds: one row per (trial, method, bits), in first-seen order.
+
+    Fields: the trial's fields of :func:`tidy` (without ``seed``), ``seeds`` (how many),
+    ``seed_list``, ``test_error`` and ``val_error`` (means), ``test_error_std`` and
+    ``val_error_std`` (sample standard deviations; None for one seed), ``gap`` (mean test error
+    minus the float network's mean test error for the same trial; None for float or when the trial
+    has no float row) and ``gap_std`` (sample standard deviation over seeds of the per-seed
+    difference to float, on the seeds both have; None when fewer than two).
+    """
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r.get("spec"), r["trial"], r["method"], int(r["bits"])), []).append(r)
+    floats = {(spec, trial): members for (spec, trial, method, _), members in groups.items() if method == "float"}
+    out = []
+    for (spec, trial, method, bits), members in groups.items():
+        first = members[0]
+        test = [float(m["test_error"]) for m in members]
+        val = [float(m["val_error"]) for m in members]
+        row = {k: first.get(k) for k in _GROUP_FIELDS}
+        row.update({
+            "seeds": len(members), "seed_list": [m["seed"] for m in members],
+            "test_error": statistics.fmean(test), "test_error_std": _std(test),
+            "val_error": statistics.fmean(val), "val_error_std": _std(val),
+            "gap": None, "gap_std": None,
+        })
+        base = floats.get((spec, trial))
+        if method != "float" and base:
+            row["gap"] = row["test_error"] - statistics.fmean(float(b["test_error"]) for b in base)
+            by_seed = {b["seed"]: float(b["test_error"]) for b in base}
+            paired = [float(m["test_error"]) - by_seed[m["seed"]] for m in members if m["seed"] in by_seed]
+            row["gap_std"] = _std(paired)
+        out.append(row)
+    return out
+
+
+def pick(summary_rows: Iterable[Mapping[str, Any]], method: str, bits: int, which: str = "smallest", **match) -> dict:
+    """The summary row of ``method`` at ``bits`` for the smallest or largest network (by
+    parameters), among rows whose fields equal ``match`` (e.g. ``depth=1``)."""
+    if which not in ("smallest", "largest"):
+        raise ValueError(f"which must be 'smallest' or 'largest'; got {which!r}")
+    chosen = [r for r in summary_rows if r["method"] == method and int(r["bits"]) == int(bits)
+              and all(r.get(k) == v for k, v in match.items())]
+    if not chosen:
+        raise LookupError(f"no summary row for method {method!r} at {bits} bits matching {match}")
+    return (min if which == "smallest" else max)(chosen, key=lambda r: r["params"])
+
+
+# -- provenance ----------------------------------------------------------------------------------
+
+def _device_text(device: Any, cpu_count: Any) -> str:
+    if not isinstance(device, Mapping):
+        return "unknown device"
+    kind, platform, count = device.get("kind"), device.get("platform"), device.get("count") or 1
+    if platform == "cpu":
+        return f"CPU ({cpu_count} cores)" if cpu_count else "CPU"
+    return f"{count} x {kind}" if count > 1 else str(kind or platform)
+
+
+def _budget(train: Mapping[str, Any]) -> str:
+    return (f"{train['epochs']} epochs of {train['optimizer']}, peak learning rate {train['learning_rate']:g}, "
+            f"{train['schedule']} schedule, batch {train['batch_size']}")
+
+
+def provenance(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
+    """What produced the records of a spec: one entry per producing environment (git commit,
+    device, packages, Python, platform), with how many records, trials and seeds it produced, its
+    first and last date, and its wall time (trials run with several seeds at once are counted
+    once). Every entry also carries the spec's ``dataset``, ``bits``, ``spec_seeds``, training
+    budgets (``float_train``, ``retrain``: plain dicts) and the records ``expected`` by the spec.
+    """
+    spec = _spec(spec_or_name)
+    store = _store(spec, store)
+    records = store.records(spec)
+    spec_fields = {
+        "spec": spec.name, "dataset": spec.dataset, "family": spec.family, "bits": list(spec.bits),
+        "spec_seeds": list(spec.seeds), "float_train": config_dict(spec.float_train),
+        "retrain": config_dict(spec.retrain), "train_subset": spec.train_subset,
+        "expected": len(spec.trials()) * len(spec.seeds),
+    }
+    groups: dict[tuple, dict] = {}
+    for r in records:
+        p = r.get("provenance") or {}
+        git = p.get("git") or {}
+        packages = dict(sorted((p.get("packages") or {}).items()))
+        device = _device_text(p.get("device"), p.get("cpu_count"))
+        key = (git.get("commit"), git.get("dirty"), device, tuple(packages.items()), p.get("python"), p.get("platform"))
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = {
+                **spec_fields, "git_commit": git.get("commit"), "git_dirty": git.get("dirty"),
+                "device": device, "packages": packages, "python": p.get("python"), "platform": p.get("platform"),
+                "quantlab": p.get("quantlab"), "numerics_version": r["numerics_version"],
+                "records": 0, "trials": [], "seeds": [], "dates": [], "wall_seconds": 0.0, "_runs": set(),
+            }
+        g["records"] += 1
+        if r["label"] not in g["trials"]:
+            g["trials"].append(r["label"])
+        if r["seed"] not in g["seeds"]:
+            g["seeds"].append(r["seed"])
+        if p.get("date"):
+            g["dates"].append(p["date"])
+        run = (r["label"], p.get("date"), p.get("wall_seconds"), tuple(p.get("trial_seeds") or [r["seed"]]))
+        if run not in g["_runs"] and isinstance(p.get("wall_seconds"), (int, float)):
+            g["_runs"].add(run)
+            g["wall_seconds"] += float(p["wall_seconds"])
+    out = []
+    for g in groups.values():
+        dates = sorted(g.pop("dates"))
+        g.pop("_runs")
+        g["seeds"] = sorted(g["seeds"])
+        g["first_date"], g["last_date"] = (dates[0], dates[-1]) if dates else (None, None)
+        g["wall_seconds"] = round(g["wall_seconds"], 3)
+        out.append(g)
+    return out
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def provenance_note(spec_or_name: SweepSpec | str, store: Store | None = None) -> str:
+    """A short Markdown paragraph for under a chart: the spec, dataset, budget and seeds, and for
+    each producing environment its records, device, commit, packages, dates and wall time."""
+    spec = _spec(spec_or_name)
+    entries = provenance(spec, store)
+    seeds = ", ".join(map(str, spec.seeds))
+    subset = f", first {spec.train_subset:,} training examples" if spec.train_subset else ""
+    head = (f"**Provenance.** Spec `{spec.name}` on {dataset_name(spec.dataset)}{subset}; seeds {seeds}; "
+            f"float training: {_budget(config_dict(spec.float_train))}; "
+            f"each retraining: {_budget(config_dict(spec.retrain))}.")
+    if not entries:
+        return head + " No records yet."
+    parts = []
+    for e in entries:
+        commit = (e["git_commit"] or "unknown commit")[:7] + (" (uncommitted changes)" if e["git_dirty"] else "")
+        packages = ", ".join(f"{k} {v}" for k, v in e["packages"].items() if v)
+        day = (e["first_date"] or "?")[:10]
+        last = (e["last_date"] or "?")[:10]
+        when = day if day == last else f"{day} to {last}"
+        parts.append(
+            f"{e['records']} of {e['expected']} records computed on {e['device']} from commit {commit} "
+            f"on {when} ({packages}; Python {e['python']}; quantlab {e['quantlab']}, numerics version "
+            f"{e['numerics_version']}), {format_duration(e['wall_seconds'])} of training in all."
+        )
+    return " ".join([head, *parts])
+
+
+def describe(spec_or_name: SweepSpec | str) -> str:
+    """One line naming the data of a spec and the paper's dataset it stands in for, e.g.
+    ``Fashion-MNIST (a stand-in for the paper's TIMIT)``."""
+    spec = _spec(spec_or_name)
+    paper = PAPER_DATASETS.get(spec.family)
+    name = dataset_name(spec.dataset)
+    return f"{name} (a stand-in for the paper's {paper})" if paper and name != paper else name
+
+
+__all__ = [
+    "FLOAT_BITS", "METHODS", "dataset_name", "describe", "ensure_records", "memory_bits", "pick", "provenance",
+    "provenance_note", "record_rows", "size_fields", "summary", "tidy",
+]

@@ -1,0 +1,335 @@
+"""quantlab.charts: the chart specs (Vega-Lite dicts) have the encodings, scales, tooltips and
+colours the book relies on. Rows are small synthetic ones (unit tests only)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from quantlab import charts, results
+from quantlab import quantize as qz
+
+SEEDS = (0, 1, 2)
+
+
+def record(family, size, seed, err=0.2, bits=(2, 3)):
+    params = 5000 * (size[0] if family == "ffdnn" else sum(size)) + 10
+    metrics = {"params": params, "weights": params - 10,
+               "float": {"test_error": err + 0.001 * seed, "val_error": err},
+               "direct": {}, "retrain": {}}
+    for b in bits:
+        metrics["direct"][str(b)] = {"test_error": err + 0.3 / b + 0.01 * seed, "val_error": err + 0.3 / b}
+        metrics["retrain"][str(b)] = {"test_error": err + 0.05 / b + 0.002 * seed, "val_error": err + 0.05 / b}
+    return {"config": {"family": family, "size": list(size), "dataset": "fashion_mnist", "bits": list(bits)},
+            "seed": seed, "metrics": metrics}
+
+
+def rows_for(family, sizes, seeds=SEEDS):
+    out = []
+    for i, size in enumerate(sizes):
+        for s in seeds:
+            out += results.record_rows(record(family, size, s, err=0.3 - 0.05 * i))
+    return out
+
+
+@pytest.fixture(scope="module")
+def width_rows():
+    return rows_for("ffdnn", [(8, 3), (64, 3), (512, 3)])
+
+
+@pytest.fixture(scope="module")
+def depth_rows():
+    return rows_for("ffdnn", [(w, d) for w in (32, 128) for d in (1, 2, 3)])
+
+
+@pytest.fixture(scope="module")
+def cnn_rows():
+    return rows_for("cnn", [(2, 2, 4), (8, 8, 16)])
+
+
+def layers(spec):
+    """Every unit spec (with a mark) inside a layered / faceted spec."""
+    if "mark" in spec:
+        yield spec
+    for key in ("layer",):
+        for sub in spec.get(key, []):
+            yield from layers(sub)
+    if "spec" in spec:
+        yield from layers(spec["spec"])
+
+
+def mark_type(unit):
+    return unit["mark"]["type"] if isinstance(unit["mark"], dict) else unit["mark"]
+
+
+def by_mark(spec, mark):
+    found = [u for u in layers(spec) if mark_type(u) == mark]
+    assert found, f"no {mark} layer"
+    return found
+
+
+def params_of(spec):
+    out = list(spec.get("params", []))
+    for u in layers(spec):
+        out += u.get("params", [])
+    if "spec" in spec:
+        out += spec["spec"].get("params", [])
+    return out
+
+
+def data_values(spec):
+    return spec["data"]["values"]
+
+
+def tooltip_fields(unit):
+    return {t["field"]: t for t in unit["encoding"]["tooltip"]}
+
+
+def assert_method_colours(enc):
+    scale = enc["color"]["scale"]
+    for label, colour in zip(scale["domain"], scale["range"]):
+        method = {v: k for k, v in charts.METHOD_LABELS.items()}[label]
+        assert colour == charts.METHOD_COLORS[method]
+
+
+def assert_legend_selections(spec):
+    bound = {tuple(p["select"]["fields"]) for p in params_of(spec)
+             if p.get("bind") == "legend" and isinstance(p.get("select"), dict)}
+    assert ("method",) in bound and ("precision",) in bound
+    for u in layers(spec):
+        op = u["encoding"].get("opacity")
+        if op and "condition" in op:
+            assert {c["param"] for c in op["condition"]["test"]["and"]} == {"method_pick", "precision_pick"}
+
+
+def test_error_vs_params_encodings(width_rows):
+    spec = charts.error_vs_params(width_rows, title="T").to_dict()
+    line, = by_mark(spec, "line")
+    point, = by_mark(spec, "point")
+    rule, = by_mark(spec, "rule")
+    enc = point["encoding"]
+    # log x over parameters, with the networks' sizes as tick labels
+    assert enc["x"]["field"] == "params" and enc["x"]["scale"]["type"] == "log"
+    assert "parameters" in enc["x"]["title"] and "log" in enc["x"]["title"]
+    assert enc["x"]["axis"]["values"] == sorted({r["params"] for r in width_rows})
+    assert "'8x3'" in enc["x"]["axis"]["labelExpr"]
+    # y: test error in percent
+    assert enc["y"]["field"] == "error" and "%" in enc["y"]["title"]
+    # error bars: mean +- std
+    assert rule["encoding"]["y"]["field"] == "error_lo" and rule["encoding"]["y2"]["field"] == "error_hi"
+    # colour per method, dash/shape per precision
+    assert enc["color"]["field"] == "method"
+    assert_method_colours(enc)
+    assert enc["color"]["scale"]["domain"] == ["float", "direct quantization", "retrained"]
+    assert line["encoding"]["strokeDash"]["field"] == "precision"
+    assert line["encoding"]["strokeDash"]["scale"]["domain"] == ["32-bit float", "2-bit (ternary)", "3-bit"]
+    assert line["encoding"]["strokeDash"]["scale"]["range"] == [charts.PRECISION_DASH[b] for b in (32, 2, 3)]
+    assert enc["shape"]["field"] == "precision"
+    assert enc["shape"]["scale"]["range"] == [charts.PRECISION_SHAPES[b] for b in (32, 2, 3)]
+    # tooltips with exact numbers
+    tips = tooltip_fields(point)
+    assert tips["params"]["format"] == ","
+    assert tips["error"]["format"] == ".2f" and "%" in tips["error"]["title"]
+    assert {"trial", "method", "precision", "error_std", "gap", "seeds"} <= set(tips)
+    assert_legend_selections(spec)
+    assert spec["title"]["text"] == "T"
+    assert spec["title"]["subtitle"][0] == "Fashion-MNIST, 3 seeds"
+    assert "mean ± std over seeds" in " ".join(spec["title"]["subtitle"])
+
+
+def test_error_vs_params_data_is_percent_mean_and_std(width_rows):
+    spec = charts.error_vs_params(width_rows).to_dict()
+    values = data_values(spec)
+    assert len(values) == 3 * 5
+    summ = results.summary(width_rows)
+    for v, s in zip(values, summ):
+        assert v["error"] == pytest.approx(100 * s["test_error"], abs=1e-3)
+        assert v["error_lo"] == pytest.approx(100 * (s["test_error"] - s["test_error_std"]), abs=1e-3)
+        assert v["error_hi"] == pytest.approx(100 * (s["test_error"] + s["test_error_std"]), abs=1e-3)
+        assert v["params"] == s["params"]
+
+
+def test_error_vs_params_other_x_and_linear_y(width_rows):
+    spec = charts.error_vs_params(width_rows, x="weight_bits", y_scale="linear", size_ticks=False).to_dict()
+    point, = by_mark(spec, "point")
+    assert point["encoding"]["x"]["field"] == "weight_bits" and point["encoding"]["x"]["scale"]["type"] == "log"
+    assert "bits" in point["encoding"]["x"]["title"]
+    assert point["encoding"]["y"]["scale"].get("type") in (None, "linear")
+    with pytest.raises(ValueError):
+        charts.error_vs_params(width_rows, x="nope")
+
+
+def test_gap_vs_params(width_rows):
+    spec = charts.gap_vs_params(width_rows).to_dict()
+    point, = by_mark(spec, "point")
+    enc = point["encoding"]
+    assert enc["y"]["field"] == "gap" and "percentage points" in enc["y"]["title"]
+    # symmetric log: gaps of tenths and of tens of points are both readable; ticks include 0 and 1
+    assert enc["y"]["scale"]["type"] == "symlog" and enc["y"]["scale"]["constant"] == 1
+    assert {0, 1} <= set(enc["y"]["axis"]["values"])
+    assert enc["x"]["scale"]["type"] == "log"
+    assert enc["color"]["scale"]["domain"] == ["retrained"]
+    assert_method_colours(enc)
+    zero = [u for u in by_mark(spec, "rule") if u["encoding"]["y"].get("datum") == 0]
+    assert zero, "no zero line"
+    values = data_values(spec)
+    assert {v["method"] for v in values} == {"retrained"}
+    summ = [s for s in results.summary(width_rows) if s["method"] == "retrain"]
+    for v, s in zip(values, summ):
+        assert v["gap"] == pytest.approx(100 * s["gap"], abs=1e-3)
+        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s["gap_std"], abs=1e-3)
+    assert tooltip_fields(point)["gap"]["format"] == "+.2f"
+    assert_legend_selections(spec)
+
+
+def test_gap_vs_params_linear(width_rows):
+    point, = by_mark(charts.gap_vs_params(width_rows, y_scale="linear").to_dict(), "point")
+    assert point["encoding"]["y"]["scale"].get("type") in (None, "linear")
+    assert point["encoding"]["y"]["scale"]["zero"] is True
+    with pytest.raises(ValueError):
+        charts.gap_vs_params(width_rows, y_scale="sqrt")
+
+
+def test_group_draws_one_line_per_width(depth_rows):
+    spec = charts.gap_vs_params(depth_rows, size_ticks=False, group="width").to_dict()
+    line, = by_mark(spec, "line")
+    assert {d["field"] for d in line["encoding"]["detail"]} == {"precision", "width"}
+    plain, = by_mark(charts.gap_vs_params(depth_rows, size_ticks=False).to_dict(), "line")
+    assert [d["field"] for d in plain["encoding"]["detail"]] == ["precision"]
+
+
+def test_depth_charts_facet_by_width(depth_rows):
+    for make, field in ((charts.error_vs_depth, "error"), (charts.gap_vs_depth, "gap")):
+        spec = make(depth_rows).to_dict()
+        assert spec["facet"]["column"]["field"] == "width_label"
+        assert spec["facet"]["column"]["sort"] == ["32 units per layer", "128 units per layer"]
+        point, = by_mark(spec, "point")
+        assert point["encoding"]["x"]["field"] == "depth" and "hidden layers" in point["encoding"]["x"]["title"]
+        assert point["encoding"]["x"]["axis"]["values"] == [1, 2, 3]
+        assert point["encoding"]["y"]["field"] == field
+        assert "depth" in tooltip_fields(point)
+        assert_method_colours(point["encoding"])
+        assert_legend_selections(spec)
+        assert spec["title"]["subtitle"][0] == "Fashion-MNIST, 3 seeds"
+    with pytest.raises(ValueError):
+        charts.error_vs_depth(rows_for("cnn", [(2, 2, 4)]))
+
+
+def test_cnn_ticks_name_feature_maps(cnn_rows):
+    spec = charts.error_vs_params(cnn_rows).to_dict()
+    point, = by_mark(spec, "point")
+    assert "'8-8-16'" in point["encoding"]["x"]["axis"]["labelExpr"]
+    assert "feature maps" in point["encoding"]["x"]["title"]
+
+
+def test_colours_are_the_same_in_every_chart(width_rows, depth_rows):
+    seen = {}
+    specs = [charts.error_vs_params(width_rows), charts.gap_vs_params(width_rows, methods=("direct", "retrain")),
+             charts.error_vs_depth(depth_rows),
+             charts.error_bars([{"method": "float", "bits": 32, "test_error": 0.1},
+                                {"method": "retrain", "bits": 2, "test_error": 0.12}])]
+    for chart in specs:
+        for u in layers(chart.to_dict()):
+            color = u["encoding"].get("color")
+            if color and "scale" in color:
+                for label, colour in zip(color["scale"]["domain"], color["scale"]["range"]):
+                    assert seen.setdefault(label, colour) == colour
+    assert seen == {charts.METHOD_LABELS[m]: charts.METHOD_COLORS[m] for m in charts.METHOD_LABELS}
+
+
+def test_precision_labels_and_order():
+    assert charts.precision_label(32) == "32-bit float"
+    assert charts.precision_label(2) == "2-bit (ternary)"
+    assert charts.precision_label(4) == "4-bit"
+    dash, shape = charts.precision_scales([3, 2, 32])
+    assert dash.to_dict()["domain"] == ["32-bit float", "2-bit (ternary)", "3-bit"]
+
+
+def test_step_error_curve_marks_the_exact_optimum():
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.05, (64, 64)).astype(np.float32)
+    for b in (2, 3):
+        curve = charts.step_error_curve(w, b, num=101)
+        best = [r for r in curve if r["optimal"]]
+        assert len(best) == 1 and len(curve) == 102
+        assert best[0]["step"] == pytest.approx(float(qz.optimal_step(w, b)))
+        assert all(best[0]["error"] <= r["error"] + 1e-6 for r in curve)
+        # the relative error is sum (Q - w)^2 / sum w^2
+        r = curve[40]
+        q = np.asarray(qz.quantize(w, np.float32(r["step"]), b))
+        assert r["error"] == pytest.approx(float(np.sum((q - w) ** 2) / np.sum(w * w)), rel=1e-4)
+    steps = [r["step"] for r in charts.step_error_curve(w, 2, num=11)]
+    assert steps == sorted(steps)
+
+
+def test_quantizer_error_curve_spec():
+    rng = np.random.default_rng(1)
+    w = rng.normal(0, 0.05, (32, 32)).astype(np.float32)
+    spec = charts.quantizer_error_curve(w, (2, 3), dataset="Fashion-MNIST").to_dict()
+    line, = by_mark(spec, "line")
+    assert line["encoding"]["x"]["field"] == "step" and "step D" in line["encoding"]["x"]["title"]
+    assert "%" in line["encoding"]["y"]["title"]
+    assert line["encoding"]["strokeDash"]["scale"]["domain"] == ["2-bit (ternary)", "3-bit"]
+    optima = [v for v in data_values(spec) if v["optimal"]]
+    assert sorted(v["step"] for v in optima) == pytest.approx(sorted(float(qz.optimal_step(w, b)) for b in (2, 3)))
+    tips = [tooltip_fields(u) for u in by_mark(spec, "point") if "tooltip" in u["encoding"]]
+    assert any(t.get("step", {}).get("format") == ".5f" for t in tips)
+    assert spec["title"]["subtitle"][0].startswith("Fashion-MNIST")
+
+
+def test_weight_histogram_levels_and_thresholds():
+    rng = np.random.default_rng(2)
+    w = rng.normal(0, 0.05, 5000).astype(np.float32)
+    step = float(qz.optimal_step(w, 2))
+    spec = charts.weight_histogram(w, step, bits=2, dataset="Fashion-MNIST").to_dict()
+    values = data_values(spec)
+    bins = [v for v in values if v["kind"] == "bin"]
+    assert sum(v["count"] for v in bins) == w.size
+    levels = sorted(v["x"] for v in values if v["kind"] == "level")
+    thresholds = sorted(v["x"] for v in values if v["kind"] == "threshold")
+    assert levels == pytest.approx([-step, 0.0, step])
+    assert thresholds == pytest.approx([-step / 2, step / 2])
+    bar, = by_mark(spec, "bar")
+    assert tooltip_fields(bar)["count"]["format"] == ","
+    rule, = by_mark(spec, "rule")
+    assert rule["encoding"]["strokeDash"]["field"] == "kind"
+    zeros = float(np.mean(np.abs(w) < step / 2))
+    assert f"{zeros:.1%}" in " ".join(spec["title"]["subtitle"])
+    spec3 = charts.weight_histogram(w, step, bits=3).to_dict()
+    assert len([v for v in data_values(spec3) if v["kind"] == "level"]) == 7
+
+
+def test_learning_curve_continues_epochs_after_float_training():
+    fh = [{"epoch": e, "train_loss": [1.0], "val_error": [0.3 - 0.05 * e]} for e in (1, 2, 3)]
+    rh = [{"epoch": e, "train_loss": 0.5, "val_error": 0.2 - 0.01 * e} for e in (1, 2)]
+    spec = charts.learning_curve(fh, {2: rh}, direct_errors={2: 0.5}, dataset="Fashion-MNIST").to_dict()
+    values = data_values(spec)
+    floats = [v for v in values if v["method"] == "float"]
+    retrains = sorted((v for v in values if v["method"] == "retrained"), key=lambda v: v["epoch"])
+    assert [v["epoch"] for v in floats] == [1, 2, 3]
+    assert [v["epoch"] for v in retrains] == [3, 4, 5]  # starts at the directly quantized network
+    assert retrains[0]["error"] == pytest.approx(50.0) and retrains[-1]["error"] == pytest.approx(18.0)
+    direct = [v for v in values if v["method"] == "direct quantization"]
+    assert len(direct) == 1 and direct[0]["epoch"] == 3
+    point, = by_mark(spec, "point")
+    assert_method_colours(point["encoding"])
+    assert "%" in point["encoding"]["y"]["title"]
+
+
+def test_error_bars_chart():
+    rows = [{"method": "float", "bits": 32, "test_error": 0.1}, {"method": "direct", "bits": 2, "test_error": 0.3},
+            {"method": "retrain", "bits": 2, "test_error": 0.12}]
+    spec = charts.error_bars(rows, dataset="Fashion-MNIST").to_dict()
+    bar, = by_mark(spec, "bar")
+    assert bar["encoding"]["x"]["field"] == "error" and "%" in bar["encoding"]["x"]["title"]
+    assert_method_colours(bar["encoding"])
+    assert [v["error"] for v in data_values(spec)] == pytest.approx([10.0, 30.0, 12.0])
+    assert bar["encoding"]["y"]["sort"][0] == "float, 32-bit float"
+
+
+def test_importing_quantlab_does_not_import_altair():
+    code = "import sys, quantlab, quantlab.results; assert 'altair' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

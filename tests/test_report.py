@@ -1,0 +1,237 @@
+"""quantlab.report: computed verdicts for the paper's claims, on synthetic rows and on the committed
+reference records (edited in a temporary copy of the store, the verdicts must flip)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from quantlab import report as R
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# -- synthetic rows ---------------------------------------------------------------------------
+
+PARAMS = [1_000, 4_000, 16_000, 64_000, 256_000]
+FLOAT = [0.30, 0.20, 0.15, 0.12, 0.11]
+
+
+def make_rows(gaps2, gaps3=None, noise=(0.0, 0.0, 0.0), params=PARAMS, floats=FLOAT):
+    """Tidy rows: per size the float error, and retrained 2/3-bit errors = float + gap (in pp) +
+    a per-seed offset (pp) from ``noise``."""
+    gaps3 = gaps3 if gaps3 is not None else [g / 2 for g in gaps2]
+    rows = []
+    for p, f, g2, g3 in zip(params, floats, gaps2, gaps3):
+        for seed, n in enumerate(noise):
+            base = {"trial": f"net-{p}", "family": "ffdnn", "params": p, "weights": p - p // 100, "seed": seed}
+            rows.append({**base, "method": "float", "bits": 32, "test_error": f})
+            rows.append({**base, "method": "retrain", "bits": 2, "test_error": f + (g2 + n) / 100})
+            rows.append({**base, "method": "retrain", "bits": 3, "test_error": f + (g3 + n) / 100})
+            rows.append({**base, "method": "direct", "bits": 2, "test_error": min(1.0, max(0.0, f + 3 * (g2 + 1) / 100))})
+    return rows
+
+
+DECREASING = [10.0, 4.0, 1.5, 0.6, 0.2]
+
+
+def test_gaps_are_paired_per_seed_in_pp():
+    g = R.gaps(make_rows(DECREASING, noise=(-1.0, 0.0, 1.0)), 2)
+    assert [x["params"] for x in g] == PARAMS
+    assert g[0]["gap"] == pytest.approx(10.0)
+    assert g[0]["gap_std"] == pytest.approx(1.0)
+    assert g[0]["gap_se"] == pytest.approx(1.0 / math.sqrt(3))
+    assert g[0]["float_pp"] == pytest.approx(30.0) and g[0]["seeds"] == 3
+
+
+def test_claim1_verdicts():
+    assert R.claim1(make_rows(DECREASING, noise=(-0.5, 0, 0.5))).verdict == R.REPRODUCED
+    # a big gap buried in seed noise: partly
+    noisy = R.claim1(make_rows([3.0, 1, 1, 1, 1], noise=(-9.0, 0, 9.0)))
+    assert noisy.verdict == R.PARTLY and not noisy.evidence["beyond_noise"]
+    # a tiny gap, however consistent: not reproduced
+    tiny = R.claim1(make_rows([0.3, 0.2, 0.1, 0.1, 0.1], noise=(0.01, 0, -0.01)))
+    assert tiny.verdict == R.NOT_REPRODUCED
+    assert tiny.evidence["small_gap"] == pytest.approx(0.3)
+    # one seed: no noise estimate, at most partly
+    assert R.claim1(make_rows(DECREASING, noise=(0.0,))).verdict == R.PARTLY
+
+
+def test_claim2_verdicts():
+    assert R.claim2(make_rows(DECREASING)).verdict == R.REPRODUCED
+    # a large-network gap of 0.8 pp with 3 seeds of spread 0.5: within 0.5 pp + 2 SE
+    f = R.claim2(make_rows([10, 4, 2, 1, 0.8], noise=(-0.5, 0, 0.5)))
+    assert f.verdict == R.REPRODUCED and f.evidence["vanished_limit"] == pytest.approx(0.5 + 2 * 0.5 / math.sqrt(3))
+    # shrunk by more than 10x but not gone: partly
+    assert R.claim2(make_rows([20, 10, 5, 3, 1.5])).verdict == R.PARTLY
+    # not shrunk: not reproduced
+    f = R.claim2(make_rows([3, 3, 3, 3, 3]))
+    assert f.verdict == R.NOT_REPRODUCED and f.evidence["shrink_ratio"] == pytest.approx(1.0)
+
+
+def test_claim3_verdicts():
+    assert R.claim3(make_rows(DECREASING)).verdict == R.REPRODUCED
+    f = R.claim3(make_rows(DECREASING, gaps3=[0.1, 0.2, 0.3, 0.4, 0.5]))
+    assert f.verdict == R.PARTLY
+    assert f.evidence["rho_2"] == pytest.approx(-1.0) and f.evidence["rho_3"] == pytest.approx(1.0)
+    assert R.claim3(make_rows([1, 2, 3, 4, 5], gaps3=[1, 1, 1, 1, 1])).verdict == R.NOT_REPRODUCED  # rho_3 NaN
+    with pytest.raises(ValueError, match="sizes"):
+        R.claim3(make_rows(DECREASING[:2], params=PARAMS[:2], floats=FLOAT[:2]))
+
+
+def test_claim4_verdicts():
+    # float curve flat at the top: the big ternary network is matched by a much smaller float one
+    floats = [0.30, 0.20, 0.150, 0.149, 0.148]
+    f = R.claim4(make_rows([10, 3, 0.5, 0.2, 0.2], params=PARAMS, floats=floats))
+    assert f.evidence["ecr_relation"] == "=" and f.evidence["ecr"] <= 8
+    assert f.evidence["budget_share"] > 0.5
+    assert f.verdict == R.REPRODUCED
+    # quantized networks useless: ECR is an upper bound far below naive, but float wins every budget
+    bad = R.claim4(make_rows([60, 60, 60, 60, 60], gaps3=[60] * 5))
+    assert bad.evidence["budget_share"] == 0.0
+    assert bad.verdict == R.PARTLY
+    # quantized networks better than every float one: ECR only a lower bound, and they win
+    great = R.claim4(make_rows([-5.0] * 5, gaps3=[-5.0] * 5))
+    assert great.evidence["ecr_relation"] == ">=" and not great.evidence["ecr_well_below"]
+    assert great.verdict == R.PARTLY
+
+
+def test_spearman_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    x = [1, 2, 3, 4, 5, 6, 7]
+    y = [3.0, 1.0, 2.0, 2.0, 0.5, 0.1, 0.1]
+    assert R.spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert math.isnan(R.spearman([1, 2, 3], [1, 1, 1]))
+
+
+def test_bad_rows_raise_clear_errors():
+    with pytest.raises(ValueError, match="empty"):
+        R.claim1([])
+    rows = make_rows(DECREASING)
+    with pytest.raises(ValueError, match="seed"):
+        R.claim1([{k: v for k, v in r.items() if k != "seed"} for r in rows])
+    with pytest.raises(ValueError, match="2-bit"):
+        R.claim1([r for r in rows if r["bits"] != 2])
+    with pytest.raises(ValueError, match="verdict"):
+        R.Finding(1, "sort of", {}, "", "")
+
+
+def test_assess_and_overall():
+    rows = {"ffdnn-width": make_rows(DECREASING, noise=(-0.1, 0, 0.1)), "cnn-maps": make_rows([3, 3, 3, 3, 3])}
+    findings = R.assess(rows)
+    assert [(f.claim, f.sweep) for f in findings] == [
+        (1, "ffdnn-width"), (1, "cnn-maps"), (2, "ffdnn-width"), (2, "cnn-maps"),
+        (3, "ffdnn-width"), (3, "cnn-maps"), (4, "ffdnn-width"), (4, "cnn-maps")]
+    assert R.overall(findings, 2) == R.PARTLY
+    assert R.overall(findings, 1) == R.REPRODUCED
+    table = R.claim_table(findings)
+    assert set(table[0]) == {"claim", "title", "sweep", "evidence", "decided by", "verdict"}
+    assert [c.number for c in R.CLAIMS] == [1, 2, 3, 4]
+
+
+# -- the committed reference records ----------------------------------------------------------
+
+
+@pytest.fixture
+def store_copy(tmp_path, monkeypatch):
+    """A temporary copy of results/ that the report reads (``$QUANTLAB_RESULTS``)."""
+    dst = tmp_path / "results"
+    shutil.copytree(ROOT / "results", dst)
+    monkeypatch.setenv("QUANTLAB_RESULTS", str(dst))
+    return dst
+
+
+def edit_records(root: Path, label: str, edit) -> int:
+    """Applies ``edit(metrics)`` to every record of trial ``label`` in the store at ``root``,
+    rewriting each as a valid record (new checksum) through the store."""
+    from quantlab.store import Store
+
+    store, n = Store(root), 0
+    for path in sorted(root.glob(f"{label}-s*.json")):
+        rec = json.loads(path.read_text())
+        if rec["label"] != label:
+            continue
+        edit(rec["metrics"])
+        store.put(rec["config"], rec["seed"], rec["metrics"], rec["provenance"])
+        n += 1
+    assert n > 0, f"no records of {label}"
+    return n
+
+
+def verdict(claim: int, sweep: str) -> R.Finding:
+    check = {c.number: c.check for c in R.CLAIMS}[claim]
+    return check(R.load_rows(sweep))
+
+
+def test_reference_records_load():
+    rows = R.load_rows("ffdnn-width")
+    assert len({r["params"] for r in rows}) == 8
+    assert {r["method"] for r in rows} == {"float", "direct", "retrain"}
+
+
+def test_claim2_flips_when_the_largest_network_gap_is_made_big(store_copy):
+    before = verdict(2, "ffdnn-width")
+    assert before.verdict == R.REPRODUCED, before
+
+    def worse(m):
+        m["retrain"]["2"]["test_error"] = m["float"]["test_error"] + 0.05  # +5 pp
+
+    edit_records(store_copy, "ffdnn-w1024-d3", worse)
+    after = verdict(2, "ffdnn-width")
+    assert after.evidence["large_gap"] == pytest.approx(5.0)
+    assert after.verdict == R.NOT_REPRODUCED, after
+
+
+def test_claim1_flips_when_the_smallest_network_gap_is_made_tiny(store_copy):
+    before = verdict(1, "ffdnn-width")
+    assert before.verdict == R.REPRODUCED, before
+
+    def tiny(m):
+        m["retrain"]["2"]["test_error"] = m["float"]["test_error"] + 0.001  # +0.1 pp
+
+    edit_records(store_copy, "ffdnn-w8-d3", tiny)
+    after = verdict(1, "ffdnn-width")
+    assert after.evidence["small_gap"] == pytest.approx(0.1)
+    assert after.verdict == R.NOT_REPRODUCED, after
+
+
+def test_depth_trend_per_width():
+    rows = []
+    for width, gaps in ((32, [1.0, 2.0, 3.0]), (512, [0.3, 0.2, 0.1])):
+        for depth, g in zip((1, 2, 3), gaps):
+            p = width * 100 + depth
+            for seed in (0, 1):
+                base = {"trial": f"w{width}-d{depth}", "params": p, "weights": p - 10, "seed": seed,
+                        "width": width, "depth": depth}
+                rows.append({**base, "method": "float", "bits": 32, "test_error": 0.1})
+                rows.append({**base, "method": "retrain", "bits": 2, "test_error": 0.1 + g / 100})
+    trend = R.depth_trend(rows, 2)
+    assert [t["width"] for t in trend] == [32, 512]
+    assert trend[0]["depths"] == [1, 2, 3] and trend[0]["rho"] == pytest.approx(1.0)
+    assert trend[1]["rho"] == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="width"):
+        R.depth_trend(make_rows(DECREASING), 2)
+
+
+def test_glue_items_and_html_table():
+    findings = R.assess({"ffdnn-width": make_rows(DECREASING, noise=(-0.1, 0, 0.1))})
+    items = R.glue_items(findings)
+    assert items["c1_ffdnn_width_verdict"] == R.REPRODUCED
+    assert items["c1_ffdnn_width_small_params"] == "1,000"
+    assert items["c1_ffdnn_width_small_gap"] == "10.00"
+    assert items["c1_overall"] == R.REPRODUCED
+    assert items["threshold_SPEARMAN_MAX"] == "-0.7"
+    assert all(isinstance(v, str) for v in items.values())
+    html = R.html_table([{"a": "<x>", "b": 1}], {"a": "A", "b": "B"}, numeric=("b",))
+    assert "&lt;x&gt;" in html and "text-align:right" in html and html.count("<tr>") == 2
+
+
+def test_charts_build_from_reference_rows():
+    pytest.importorskip("altair")
+    rows = R.load_rows("cnn-maps")
+    for chart in (R.ecr_chart(rows), R.memory_chart(rows)):
+        spec = chart.to_dict()
+        assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")

@@ -1,0 +1,239 @@
+"""quantlab.results: tidy rows, seed summaries and provenance, on small synthetic records in a
+temporary store (synthetic numbers are for these unit tests only; the book reads results/)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from quantlab import results
+from quantlab.spec import spec_from_dict
+from quantlab.store import Store, provenance as store_provenance
+
+SEEDS = (0, 1, 2)
+
+
+def make_spec(widths=(8, 64), seeds=SEEDS, family="ffdnn"):
+    data = {"dataset": "fashion_mnist", "family": family, "bits": [2, 3], "seeds": list(seeds),
+            "float_train": {"epochs": 1}, "retrain": {"epochs": 1}}
+    if family == "ffdnn":
+        data.update(widths=list(widths), depths=[2])
+    else:
+        data.update(feature_maps=[[2, 2, 4], [8, 8, 16]])
+    return spec_from_dict(data, name="synthetic")
+
+
+def fake_metrics(config, seed):
+    """Deterministic synthetic metrics: errors fall with size; the gap falls with size too."""
+    width = config.size[0]
+    params, weights = 1000 * width + 10, 1000 * width
+    base = 0.10 + 1.0 / width + 0.001 * seed
+
+    def stage(extra, history=False):
+        m = {"val_error": base + extra + 0.002, "test_error": base + extra, "steps": [0.1], "zero_fraction": 0.4}
+        if history:
+            m["best_epoch"] = 1
+            m["history"] = [{"epoch": 1, "train_loss": 0.5, "val_error": base + extra + 0.002}]
+        return m
+
+    return {
+        "params": params, "weights": weights,
+        "float": {**stage(0.0, history=True)},
+        "direct": {"2": stage(0.5 / width + 0.01 * seed), "3": stage(0.2 / width)},
+        "retrain": {"2": stage(0.1 / width + 0.002 * seed), "3": stage(0.05 / width)},
+    }
+
+
+def fill(store, spec, seeds=None, device=None, commit="a" * 40, wall=10.0, date="2026-01-02T03:04:05+00:00"):
+    for config in spec.trials():
+        chosen = list(seeds if seeds is not None else spec.seeds)
+        prov = {**store_provenance(wall, chosen), "device": device, "git": {"commit": commit, "dirty": False},
+                "date": date}
+        for s in chosen:
+            store.put(config, s, fake_metrics(config, s), prov)
+
+
+@pytest.fixture()
+def spec():
+    return make_spec()
+
+
+@pytest.fixture()
+def store(tmp_path, spec):
+    st = Store(tmp_path / "results")
+    fill(st, spec, device={"platform": "gpu", "kind": "Test GPU 80GB", "count": 1})
+    return st
+
+
+def test_tidy_rows_one_per_trial_seed_method_bits(spec, store):
+    rows = results.tidy(spec, store, ensure=False)
+    assert len(rows) == 2 * len(SEEDS) * 5  # float + direct/retrain x 2 bit widths
+    first = rows[0]
+    assert first["family"] == "ffdnn" and first["dataset"] == "fashion_mnist"
+    assert first["size"] == (8, 2) and first["width"] == 8 and first["depth"] == 2 and first["maps"] is None
+    assert first["trial"] == "ffdnn-w8-d2" and first["size_label"] == "8x2"
+    assert (first["method"], first["bits"], first["seed"]) == ("float", 32, 0)
+    assert [(r["method"], r["bits"]) for r in rows[:5]] == [
+        ("float", 32), ("direct", 2), ("retrain", 2), ("direct", 3), ("retrain", 3)]
+    m = fake_metrics(spec.trials()[0], 0)
+    by = {(r["method"], r["bits"]): r for r in rows[:5]}
+    assert by[("retrain", 2)]["test_error"] == pytest.approx(m["retrain"]["2"]["test_error"])
+    assert by[("direct", 3)]["val_error"] == pytest.approx(m["direct"]["3"]["val_error"])
+    assert all(0 <= r["test_error"] <= 1 for r in rows)
+
+
+def test_weight_bits_counts_quantized_kernels_at_b_bits_and_biases_at_32(spec, store):
+    rows = results.tidy(spec, store, ensure=False)
+    for r in rows:
+        biases = r["params"] - r["weights"]
+        expect = r["params"] * 32 if r["method"] == "float" else r["weights"] * r["bits"] + biases * 32
+        assert r["weight_bits"] == expect
+    assert results.memory_bits(100, 90, 2) == 90 * 2 + 10 * 32
+    assert results.memory_bits(100, 90, 32) == 3200
+
+
+def test_cnn_rows_carry_the_maps_label(tmp_path):
+    spec = make_spec(family="cnn")
+    st = Store(tmp_path / "r")
+    fill(st, spec)
+    rows = results.tidy(spec, st, ensure=False)
+    assert {r["maps"] for r in rows} == {"2-2-4", "8-8-16"}
+    assert all(r["width"] is None and r["depth"] is None for r in rows)
+    assert rows[0]["size"] == (2, 2, 4) and rows[0]["size_label"] == "2-2-4"
+
+
+def test_tidy_without_ensure_leaves_out_missing_records(tmp_path, spec):
+    st = Store(tmp_path / "r")
+    fill(st, spec, seeds=[0, 1])
+    rows = results.tidy(spec, st, ensure=False)
+    assert {r["seed"] for r in rows} == {0, 1}
+
+
+def test_tidy_with_everything_present_trains_nothing_and_prints_nothing(spec, store, monkeypatch, capsys):
+    import quantlab.experiment
+
+    def boom(*a, **k):
+        raise AssertionError("run_trial must not be called when every record exists")
+
+    monkeypatch.setattr(quantlab.experiment, "run_trial", boom)
+    rows = results.tidy(spec, store)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert len(rows) == 30
+
+
+def test_tidy_with_missing_records_runs_only_those(tmp_path, spec, monkeypatch):
+    import quantlab.experiment
+
+    st = Store(tmp_path / "r")
+    fill(st, spec, seeds=[0])
+    calls = []
+
+    def fake_run_trial(config, seeds, progress=None):
+        calls.append((config.size, list(seeds)))
+        return [fake_metrics(config, s) for s in seeds]
+
+    monkeypatch.setattr(quantlab.experiment, "run_trial", fake_run_trial)
+    rows = results.tidy(spec, st)
+    assert calls == [((8, 2), [1, 2]), ((64, 2), [1, 2])]
+    assert len(rows) == 30
+    assert results.ensure_records(spec, st) == 0
+
+
+def test_summary_means_stds_and_gaps(spec, store):
+    rows = results.tidy(spec, store, ensure=False)
+    summ = results.summary(rows)
+    assert len(summ) == 2 * 5
+    config = spec.trials()[0]
+    floats = [fake_metrics(config, s)["float"]["test_error"] for s in SEEDS]
+    terns = [fake_metrics(config, s)["retrain"]["2"]["test_error"] for s in SEEDS]
+    f = next(r for r in summ if r["trial"] == "ffdnn-w8-d2" and r["method"] == "float")
+    t = next(r for r in summ if r["trial"] == "ffdnn-w8-d2" and r["method"] == "retrain" and r["bits"] == 2)
+    assert f["seeds"] == 3 and f["seed_list"] == [0, 1, 2] and "seed" not in f
+    assert f["test_error"] == pytest.approx(statistics.fmean(floats))
+    assert f["test_error_std"] == pytest.approx(statistics.stdev(floats))
+    assert f["gap"] is None and f["gap_std"] is None
+    assert t["gap"] == pytest.approx(statistics.fmean(terns) - statistics.fmean(floats))
+    assert t["gap_std"] == pytest.approx(statistics.stdev([a - b for a, b in zip(terns, floats)]))
+    assert t["weight_bits"] == t["weights"] * 2 + (t["params"] - t["weights"]) * 32
+
+
+def test_summary_single_seed_has_no_std():
+    record = {"config": {"family": "ffdnn", "size": [8, 2], "dataset": "fashion_mnist", "bits": [2]},
+              "label": "ffdnn-w8-d2", "seed": 5,
+              "metrics": {"params": 10, "weights": 8, "float": {"test_error": 0.2, "val_error": 0.2},
+                          "direct": {"2": {"test_error": 0.5, "val_error": 0.5}},
+                          "retrain": {"2": {"test_error": 0.25, "val_error": 0.26}}}}
+    summ = results.summary(results.record_rows(record))
+    t = next(r for r in summ if r["method"] == "retrain")
+    assert t["test_error_std"] is None and t["gap_std"] is None
+    assert t["gap"] == pytest.approx(0.05)
+
+
+def test_pick_smallest_and_largest(spec, store):
+    summ = results.summary(results.tidy(spec, store, ensure=False))
+    small = results.pick(summ, "retrain", 2, "smallest")
+    large = results.pick(summ, "retrain", 2, "largest")
+    assert small["width"] == 8 and large["width"] == 64
+    assert small["gap"] > large["gap"] > 0
+    assert results.pick(summ, "float", 32, "largest", width=8)["width"] == 8
+    with pytest.raises(LookupError):
+        results.pick(summ, "retrain", 4)
+    with pytest.raises(ValueError):
+        results.pick(summ, "retrain", 2, "middle")
+
+
+def test_provenance_groups_by_environment_and_counts_each_trial_run_once(tmp_path, spec):
+    st = Store(tmp_path / "r")
+    fill(st, spec, seeds=[0, 1], device={"platform": "gpu", "kind": "Test GPU 80GB", "count": 1},
+         commit="b" * 40, wall=30.0, date="2026-01-01T00:00:00+00:00")
+    fill(st, spec, seeds=[2], device={"platform": "cpu", "kind": "cpu", "count": 1},
+         commit="c" * 40, wall=100.0, date="2026-01-03T00:00:00+00:00")
+    prov = results.provenance(spec, st)
+    assert len(prov) == 2
+    gpu = next(p for p in prov if p["device"] == "Test GPU 80GB")
+    cpu = next(p for p in prov if p["device"].startswith("CPU"))
+    assert gpu["records"] == 4 and gpu["seeds"] == [0, 1] and gpu["trials"] == ["ffdnn-w8-d2", "ffdnn-w64-d2"]
+    assert gpu["wall_seconds"] == pytest.approx(60.0)  # 2 trials x 30 s, not x 2 seeds
+    assert cpu["records"] == 2 and cpu["wall_seconds"] == pytest.approx(200.0)
+    assert gpu["git_commit"] == "b" * 40 and gpu["git_dirty"] is False
+    assert gpu["first_date"].startswith("2026-01-01")
+    for p in prov:
+        assert p["expected"] == 6 and p["spec_seeds"] == [0, 1, 2] and p["bits"] == [2, 3]
+        assert p["float_train"]["epochs"] == 1 and p["retrain"]["epochs"] == 1
+        assert p["dataset"] == "fashion_mnist"
+        assert set(p["packages"]) >= {"jax", "flax", "optax", "numpy"}
+    note = results.provenance_note(spec, st)
+    assert "Test GPU 80GB" in note and "bbbbbbb" in note and "ccccccc" in note
+    assert "4 of 6 records" in note and "2 of 6 records" in note
+    assert "Fashion-MNIST" in note and "seeds 0, 1, 2" in note
+
+
+def test_provenance_of_an_empty_store(tmp_path, spec):
+    st = Store(tmp_path / "empty")
+    assert results.provenance(spec, st) == []
+    assert "No records yet" in results.provenance_note(spec, st)
+
+
+def test_describe_names_the_substitute():
+    assert results.describe("ffdnn-width") == "Fashion-MNIST (a stand-in for the paper's TIMIT)"
+    assert results.describe("cnn-maps") == "Fashion-MNIST (a stand-in for the paper's CIFAR-10)"
+    assert results.dataset_name("cifar10") == "CIFAR-10"
+
+
+def test_shipped_reference_results_are_complete():
+    """The committed records cover every shipped sweep spec (the book trains nothing)."""
+    for name in ("ffdnn-width", "ffdnn-depth", "cnn-maps"):
+        rows = results.tidy(name, ensure=False)
+        spec = results._spec(name)
+        assert len({(r["trial"], r["seed"]) for r in rows}) == len(spec.trials()) * len(spec.seeds)
+        assert all(math.isfinite(r["test_error"]) for r in rows)
+
+
+def test_importing_results_does_not_import_altair():
+    code = "import sys, quantlab.results; assert 'altair' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
