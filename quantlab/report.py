@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from quantlab import compression
+from quantlab.results import network_label
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
 REPRODUCED, PARTLY, NOT_REPRODUCED = VERDICTS
@@ -159,16 +160,6 @@ def _check(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return rows
 
 
-def _label(row: Mapping[str, Any]) -> str:
-    if row.get("trial"):
-        return str(row["trial"])
-    size = row.get("size")
-    if size is None:
-        return f"{row['params']:,} params"
-    text = size if isinstance(size, str) else "-".join(map(str, size))
-    return f"{row.get('family', 'net')}-{text}"
-
-
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman's rank correlation of ``x`` and ``y`` (ties get average ranks); NaN when either is
     constant or there are fewer than 2 points."""
@@ -203,7 +194,7 @@ def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain") 
     labels: dict[int, str] = {}
     for r in rows:
         p = int(r["params"])
-        labels.setdefault(p, _label(r))
+        labels.setdefault(p, network_label(r))
         if r["method"] == "float":
             by_net.setdefault(p, {}).setdefault("float", {})[int(r["seed"])] = float(r["test_error"])
         elif r["method"] == method and int(r["bits"]) == bits:
@@ -340,14 +331,14 @@ def claim4(rows: Sequence[Mapping[str, Any]]) -> Finding:
     b = not math.isnan(budget["share"]) and budget["share"] > BUDGET_WIN_SHARE
     verdict = REPRODUCED if a and b else PARTLY if a or b else NOT_REPRODUCED
     ev = {
-        "ecr_label": _label(largest), "ecr_params": largest["params"], "ecr": largest["ecr"],
+        "ecr_label": network_label(largest), "ecr_params": largest["params"], "ecr": largest["ecr"],
         "ecr_relation": largest["relation"], "ecr_text": largest["ecr_text"], "naive": largest["naive"],
         "ecr_float_params": largest["float_params"], "ecr_error_pp": 100 * largest["test_error"],
         "ecr_well_below": a, "budget_share": budget["share"], "budget_lo_bits": budget["lo_bits"],
         "budget_hi_bits": budget["hi_bits"], "budget_quantized_wins": b,
         "ecr_max": max(t["ecr"] for t in table), "ecr_max_text": max(table, key=lambda t: t["ecr"])["ecr_text"],
     }
-    summary = (f"ternary ECR {largest['ecr_text']} (naive {largest['naive']:g}) at {_label(largest)}; "
+    summary = (f"ternary ECR {largest['ecr_text']} (naive {largest['naive']:g}) at {network_label(largest)}; "
                f"best quantized network beats best float one on {100 * budget['share']:.0f} % of the memory-budget range")
     reason = (f"(a) ECR {'<=' if a else 'not <='} {ECR_WELL_BELOW:g} x naive; "
               f"(b) quantized wins on {'more' if b else 'not more'} than {BUDGET_WIN_SHARE:.0%} of the budgets")
@@ -483,137 +474,6 @@ def glue_items(findings: Sequence[Finding]) -> dict[str, str]:
                  "ECR_WELL_BELOW", "BUDGET_WIN_SHARE"):
         out[f"threshold_{name}"] = f"{globals()[name]:g}"
     return out
-
-
-# -- charts of chapters 6 and 7 (ECR-specific; the book's shared visual language is quantlab.charts)
-
-def _precision(bits: int) -> str:
-    from quantlab import charts
-
-    return charts.precision_label(bits)
-
-
-def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 480, height: int = 320):
-    """ECR of every retrained quantized network against its parameter count (both axes log), one
-    line per precision through the interpolated values (dash and shape as in :mod:`quantlab.charts`,
-    the retrained colour), with the
-    naive ratio 32 / b of each precision as a grey dashed rule and ECR = 1 (break-even) as a thin
-    rule. Bounds are hollow points labelled ``>=`` (the quantized network beats every float network
-    of the sweep: ECR is a lower bound) or ``<=`` (worse than the smallest float network: an upper
-    bound). Tooltips give the exact numbers."""
-    import altair as alt
-
-    from quantlab import charts, results
-
-    table = compression.ecr_table(rows)
-    if not table:
-        raise ValueError("rows hold no retrained quantized networks: no ECR to chart")
-    data = [{
-        "network": _label(t), "precision": _precision(t["bits"]), "bits": t["bits"], "params": t["params"],
-        "weights": t["weights"], "memory_bits": t["memory_bits"], "error": round(100 * t["test_error"], 4),
-        "float_params": round(t["float_params"]), "float_bits": round(t["float_bits"]), "ecr": t["ecr"],
-        "ecr_text": t["ecr_text"], "relation": t["relation"], "naive": t["naive"],
-        "exact": t["relation"] == "=", "mark": {"=": "", ">=": "≥", "<=": "≤"}[t["relation"]],
-        "bound": {"=": "interpolated", ">=": "lower bound (beats every float network)",
-                  "<=": "upper bound (worse than the smallest float network)"}[t["relation"]],
-    } for t in table]
-    bits = sorted({t["bits"] for t in table})
-    dash, shape = charts.precision_scales(bits)
-    color = charts.METHOD_COLORS["retrain"]
-    sel = alt.selection_point(name="ecr_precision", fields=["precision"], bind="legend")
-    opacity = alt.condition(sel, alt.value(1.0), alt.value(0.15))
-    lo = min(min(d["ecr"] for d in data), 1.0) / 1.5
-    hi = max(max(d["ecr"] for d in data), max(d["naive"] for d in data)) * 1.5
-    x = alt.X("params:Q", title="parameters of the quantized network (count, log scale)",
-              scale=alt.Scale(type="log", nice=False, padding=18), axis=alt.Axis(format="~s"))
-    y = alt.Y("ecr:Q", title="effective compression ratio (x, log scale)",
-              scale=alt.Scale(type="log", domain=[lo, hi], nice=False))
-    tips = [alt.Tooltip("network:N"), alt.Tooltip("precision:N", title="weights"),
-            alt.Tooltip("params:Q", title="parameters", format=","),
-            alt.Tooltip("memory_bits:Q", title="memory (bits)", format=","),
-            alt.Tooltip("error:Q", title="test error, mean (%)", format=".2f"),
-            alt.Tooltip("float_params:Q", title="N_F: float parameters for that error", format=","),
-            alt.Tooltip("float_bits:Q", title="float memory N_F x 32 (bits)", format=","),
-            alt.Tooltip("ecr_text:N", title="ECR"), alt.Tooltip("bound:N", title="ECR is"),
-            alt.Tooltip("naive:Q", title="naive ratio 32/b", format=".2f")]
-    base = alt.Chart().encode(x=x, opacity=opacity)
-    legend = alt.Legend(symbolStrokeWidth=2, symbolSize=140, symbolStrokeColor=color, symbolFillColor="white", labelLimit=220)
-    line = base.transform_filter("datum.exact").mark_line(color=color, strokeWidth=2).encode(
-        y=y, strokeDash=alt.StrokeDash("precision:N", scale=dash, title="retrained weights", legend=legend),
-        detail="precision:N")
-    pts = base.mark_point(size=80, strokeWidth=2, color=color).encode(
-        y=y, shape=alt.Shape("precision:N", scale=shape, title="retrained weights", legend=legend),
-        fill=alt.condition("datum.exact", alt.value(color), alt.value("white")), tooltip=tips,
-    ).add_params(sel)
-    marks = base.mark_text(dy=-13, fontSize=13, fontWeight="bold", color=color).encode(y=y, text="mark:N")
-    naive_rows = [{"precision": _precision(b), "naive": 32 / b, "label": f"naive 32/{b} = {32 / b:.3g}x"} for b in bits]
-    naive = [alt.Chart(alt.Data(values=[r])).mark_rule(color="#888888", strokeWidth=1.2,
-                                                       strokeDash=charts.PRECISION_DASH.get(b, charts.OTHER_DASH)).encode(
-        y=alt.Y("naive:Q"), tooltip=[alt.Tooltip("label:N", title="naive compression")]) for b, r in zip(bits, naive_rows)]
-    naive_text = alt.Chart(alt.Data(values=naive_rows)).mark_text(align="right", dx=-4, dy=-6, color="#666666").encode(
-        x=alt.value(width), y=alt.Y("naive:Q"), text="label:N")
-    one = alt.Chart(alt.Data(values=[{"one": 1.0}])).mark_rule(color="#bbbbbb", strokeDash=[2, 4]).encode(y="one:Q")
-    spec = {r.get("spec") for r in rows} - {None}
-    sub = charts.subtitle(results.summary([r for r in rows if r["method"] in ("float", "retrain")]),
-                          "ECR = N_F(error) x 32 / quantized memory; hollow ≥ / ≤: bound outside the float sweep")
-    layered = alt.layer(one, *naive, naive_text, alt.layer(line, pts, marks, data=alt.Data(values=data)))
-    return layered.properties(width=width, height=height, title=alt.TitleParams(
-        text=title or f"Effective compression ratio against size{' (' + ', '.join(sorted(spec)) + ')' if spec else ''}",
-        subtitle=sub, anchor="start"))
-
-
-def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 440, height: int = 340):
-    """Mean test error against weight memory (bits; both axes log) for every network of ``rows``:
-    float, directly quantized and retrained, colours and shapes as in :mod:`quantlab.charts`. The
-    Pareto front (the best network under each memory budget, :func:`quantlab.compression.pareto_front`)
-    is the black step line; its networks are ringed. Tooltips give the exact numbers."""
-    import altair as alt
-
-    from quantlab import charts, results
-
-    pts = compression.memory_points(rows)
-    data = [{
-        "network": _label(p), "method": charts.METHOD_LABELS[p["method"]], "precision": _precision(p["bits"]),
-        "params": p["params"], "memory_bits": p["memory_bits"], "memory_kib": round(p["memory_bits"] / 8192, 3),
-        "error": round(100 * p["test_error"], 4), "error_std": round(100 * p["test_error_std"], 4),
-        "seeds": p["seeds"], "pareto": p["pareto"], "on_front": "yes" if p["pareto"] else "no",
-    } for p in pts]
-    front = sorted((d for d in data if d["pareto"]), key=lambda d: d["memory_bits"])
-    hi_mem = max(d["memory_bits"] for d in data)
-    step_rows = [{**d, "order": i} for i, d in enumerate(front)] + [{**front[-1], "memory_bits": hi_mem, "order": len(front)}]
-    methods = {p["method"] for p in pts}
-    dash, shape = charts.precision_scales(sorted({p["bits"] for p in pts}))
-    sel = alt.selection_point(name="mem_method", fields=["method"], bind="legend")
-    opacity = alt.condition(sel, alt.value(0.95), alt.value(0.12))
-    x = alt.X("memory_bits:Q", title="weight memory (bits, log scale)",
-              scale=alt.Scale(type="log", nice=False, padding=14), axis=alt.Axis(format="~s"))
-    y = alt.Y("error:Q", title="test error, mean over seeds (%, log scale)",
-              scale=alt.Scale(type="log", nice=False, padding=12))
-    tips = [alt.Tooltip("network:N"), alt.Tooltip("method:N"), alt.Tooltip("precision:N", title="weights"),
-            alt.Tooltip("params:Q", title="parameters", format=","),
-            alt.Tooltip("memory_bits:Q", title="memory (bits)", format=","),
-            alt.Tooltip("memory_kib:Q", title="memory (KiB)", format=",.1f"),
-            alt.Tooltip("error:Q", title="test error, mean (%)", format=".2f"),
-            alt.Tooltip("error_std:Q", title="test error, std (%)", format=".2f"),
-            alt.Tooltip("seeds:Q"), alt.Tooltip("on_front:N", title="on the Pareto front")]
-    color = alt.Color("method:N", scale=charts.method_scale(methods), title="method", legend=alt.Legend(labelLimit=220))
-    prec_legend = alt.Legend(symbolStrokeWidth=2, symbolSize=140, symbolStrokeColor="#444444", symbolFillColor="white",
-                             labelLimit=220)
-    base = alt.Chart(alt.Data(values=data)).encode(x=x, y=y, color=color, opacity=opacity)
-    lines = base.mark_line(strokeWidth=1.2).encode(
-        strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=prec_legend), detail="precision:N",
-        order="memory_bits:Q")
-    points = base.mark_point(filled=True, size=60).encode(
-        shape=alt.Shape("precision:N", scale=shape, title="weights", legend=prec_legend), tooltip=tips).add_params(sel)
-    ring = alt.Chart(alt.Data(values=front)).mark_point(size=260, color="black", strokeWidth=1.5, filled=False).encode(
-        x=x, y=y, tooltip=tips)
-    step = alt.Chart(alt.Data(values=step_rows)).mark_line(color="black", strokeWidth=1.5, interpolate="step-after").encode(
-        x=x, y=y, order="order:Q")
-    sub = charts.subtitle(results.summary(list(rows)),
-                          "black step: Pareto front (best network under a memory budget), ringed networks on it")
-    return alt.layer(step, lines, points, ring).properties(width=width, height=height, title=alt.TitleParams(
-        text=title or "Test error against weight memory: which network under a memory budget", subtitle=sub,
-        anchor="start"))
 
 
 def html_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str], numeric: Sequence[str] = (),

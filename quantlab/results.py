@@ -292,3 +292,14 @@ __all__ = [
     "FLOAT_BITS", "METHODS", "dataset_name", "describe", "ensure_records", "memory_bits", "pick", "provenance",
     "provenance_note", "record_rows", "size_fields", "summary", "tidy",
 ]
+
+
+def network_label(row: Mapping[str, Any]) -> str:
+    """A short name of a row's network: its trial label (``ffdnn-w8-d3``) or family and size."""
+    if row.get("trial"):
+        return str(row["trial"])
+    size = row.get("size")
+    if size is None:
+        return f"{row['params']:,} params"
+    text = size if isinstance(size, str) else "-".join(map(str, size))
+    return f"{row.get('family', 'net')}-{text}"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from quantlab import charts
 from quantlab import report as R
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,6 +233,6 @@ def test_glue_items_and_html_table():
 def test_charts_build_from_reference_rows():
     pytest.importorskip("altair")
     rows = R.load_rows("cnn-maps")
-    for chart in (R.ecr_chart(rows), R.memory_chart(rows)):
+    for chart in (charts.ecr_chart(rows), charts.memory_chart(rows)):
         spec = chart.to_dict()
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
