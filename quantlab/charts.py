@@ -226,6 +226,15 @@ def _symlog_ticks(data: Sequence[Mapping[str, Any]], lo: str, hi: str) -> list[f
 _Y_NOTE = {"linear": "", "log": ", log scale", "symlog": ", symmetric log scale"}
 
 
+def _size_x(data: Sequence[Mapping[str, Any]], x: str, size_ticks: bool) -> alt.X:
+    """The log-scale size axis of the sweep charts (ticks at the sweep's networks if ``size_ticks``)."""
+    title = X_FIELDS[x][0]
+    if size_ticks:
+        title += "; ticks: " + _TICKS_NOTE.get(data[0]["family"], "networks")
+    return alt.X(f"{x}:Q", title=title, scale=alt.Scale(type="log", nice=False, padding=18),
+                 axis=_size_axis(data, x, size_ticks))
+
+
 def error_vs_params(
     rows: Sequence[Mapping[str, Any]],
     title: str | None = None,
@@ -253,11 +262,7 @@ def error_vs_params(
         raise ValueError(f"x must be one of {tuple(X_FIELDS)}; got {x!r}")
     summ = _summarise(rows, methods)
     data = chart_rows(summ)
-    x_title = X_FIELDS[x][0]
-    if size_ticks:
-        x_title += "; ticks: " + _TICKS_NOTE.get(data[0]["family"], "networks")
-    enc_x = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log", nice=False, padding=18),
-                  axis=_size_axis(data, x, size_ticks))
+    enc_x = _size_x(data, x, size_ticks)
     layers = _sweep_layers(
         data, enc_x, "error", f"test error (%{_Y_NOTE.get(y_scale, '')})",
         _y_scale(y_scale, "error"), "error_lo", "error_hi", _tooltips(x, gap=True), {r["method"] for r in summ},
@@ -291,11 +296,7 @@ def gap_vs_params(
     if not summ:
         raise ValueError("no quantized rows with a float counterpart: cannot draw gaps")
     data = chart_rows(summ)
-    x_title = X_FIELDS[x][0]
-    if size_ticks:
-        x_title += "; ticks: " + _TICKS_NOTE.get(data[0]["family"], "networks")
-    enc_x = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log", nice=False, padding=18),
-                  axis=_size_axis(data, x, size_ticks))
+    enc_x = _size_x(data, x, size_ticks)
     layers = _sweep_layers(
         data, enc_x, "gap", f"gap to float (percentage points{_Y_NOTE.get(y_scale, '')})", _y_scale(y_scale, "gap"),
         "gap_lo", "gap_hi", _tooltips(x, gap=True), {r["method"] for r in summ}, [r["bits"] for r in summ],

@@ -256,14 +256,9 @@ _ROW_FIELDS = ("params", "weights", "method", "bits", "test_error")
 
 
 def _check_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    rows = list(rows)
-    if not rows:
-        raise ValueError("rows is empty: no results to compute from")
-    for i, r in enumerate(rows):
-        missing = [f for f in _ROW_FIELDS if f not in r]
-        if missing:
-            raise ValueError(f"row {i} lacks field(s) {', '.join(missing)}; tidy rows need {', '.join(_ROW_FIELDS)}")
-    return rows
+    from quantlab.results import check_rows  # noqa: PLC0415 - results imports this module
+
+    return check_rows(rows, _ROW_FIELDS, "to compute from")
 
 
 def _bits_of(row: Mapping[str, Any]) -> int:

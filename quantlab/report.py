@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from quantlab import compression
-from quantlab.results import network_label
+from quantlab.results import check_rows, network_label
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
 REPRODUCED, PARTLY, NOT_REPRODUCED = VERDICTS
@@ -150,14 +150,7 @@ _FIELDS = ("params", "weights", "seed", "method", "bits", "test_error")
 
 
 def _check(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    rows = list(rows)
-    if not rows:
-        raise ValueError("rows is empty: there are no results to judge")
-    for i, r in enumerate(rows):
-        missing = [f for f in _FIELDS if f not in r]
-        if missing:
-            raise ValueError(f"row {i} lacks field(s) {', '.join(missing)}; tidy rows need {', '.join(_FIELDS)}")
-    return rows
+    return check_rows(rows, _FIELDS, "to judge")
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:

@@ -303,3 +303,15 @@ def network_label(row: Mapping[str, Any]) -> str:
         return f"{row['params']:,} params"
     text = size if isinstance(size, str) else "-".join(map(str, size))
     return f"{row.get('family', 'net')}-{text}"
+
+
+def check_rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str], purpose: str) -> list[Mapping[str, Any]]:
+    """``rows`` as a list, or ValueError if it is empty or a row lacks one of ``fields``."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError(f"rows is empty: there are no results {purpose}")
+    for i, r in enumerate(rows):
+        missing = [f for f in fields if f not in r]
+        if missing:
+            raise ValueError(f"row {i} lacks field(s) {', '.join(missing)}; tidy rows need {', '.join(fields)}")
+    return rows
