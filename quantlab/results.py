@@ -281,11 +281,12 @@ def provenance_note(spec_or_name: SweepSpec | str, store: Store | None = None) -
 
 def describe(spec_or_name: SweepSpec | str) -> str:
     """One line naming the data of a spec and the paper's dataset it stands in for, e.g.
-    ``Fashion-MNIST (a stand-in for the paper's TIMIT)``."""
+    ``Fashion-MNIST (a stand-in for the paper's data, most likely TIMIT)``: the paper's text was not
+    available, so its datasets are inferred (shared/paper.md)."""
     spec = _spec(spec_or_name)
     paper = PAPER_DATASETS.get(spec.family)
     name = dataset_name(spec.dataset)
-    return f"{name} (a stand-in for the paper's {paper})" if paper and name != paper else name
+    return f"{name} (a stand-in for the paper's data, most likely {paper})" if paper and name != paper else name
 
 
 __all__ = [
