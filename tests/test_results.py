@@ -221,7 +221,7 @@ def test_provenance_of_an_empty_store(tmp_path, spec):
 
 def test_describe_names_the_substitute():
     assert results.describe("ffdnn-width") == "Fashion-MNIST (a stand-in for the paper's data, most likely TIMIT)"
-    assert results.describe("cnn-maps") == "Fashion-MNIST (a stand-in for the paper's CIFAR-10)"
+    assert results.describe("cnn-maps") == "Fashion-MNIST (a stand-in for the paper's data, most likely CIFAR-10)"
     assert results.dataset_name("cifar10") == "CIFAR-10"
 
 
