@@ -37,7 +37,7 @@ endif
 help:
 	@echo "make book   build the book into _build/html"
 	@echo "make test   run the test-suite"
-	@echo "make reference  regenerate the reference results (resumable; hours on a CPU)"
+	@echo "make reference  regenerate the reference results (resumable; under an hour on a CPU)"
 	@echo "make lab    JupyterLab (with jupytext) to edit and re-run the book's chapters"
 	@echo "make clean  remove build outputs (keeps .venv and the data cache); distclean also removes .venv"
 	@echo "make lock   rewrite requirements.lock from the current .venv"
@@ -85,7 +85,7 @@ test: $(VENV_STAMP) $(VEGA_STAMP) | sysdeps
 	$(PY) -m pytest tests
 
 # Regenerate the reference results behind the book (results/*.json). Resumable: finished records are
-# kept, so kill it and rerun at will. About 3 hours on a 2-core CPU; run it in the background:
+# kept, so kill it and rerun at will. Under an hour on a 2-core CPU; run it in the background:
 #   nohup make reference > reference.log 2>&1 &
 reference: $(VENV_STAMP) | sysdeps
 	for spec in ffdnn-width ffdnn-depth cnn-maps; do $(PY) -m quantlab sweep $$spec; done
@@ -111,3 +111,12 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# make bench: quantlab's training-step speed vs this machine's matmul peak and PyTorch 2.13 (CPU),
+# epoch and smoke-sweep times; prints the table and writes bench/RESULTS.md (see bench/run.py).
+# torch is an optional benchmark dependency (pyproject's `bench` extra), installed here if missing.
+# Extra arguments: make bench BENCH_ARGS="--quick" (or --cnn-impl lax --label "before: lax.conv").
+.PHONY: bench
+bench: $(VENV_STAMP)
+	@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/pip install -q torch==2.13.0
+	$(PY) bench/run.py $(BENCH_ARGS)
