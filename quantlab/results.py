@@ -176,12 +176,13 @@ def pick(summary_rows: Iterable[Mapping[str, Any]], method: str, bits: int, whic
 
 # -- provenance ----------------------------------------------------------------------------------
 
-def _device_text(device: Any, cpu_count: Any) -> str:
+def _device_text(device: Any, cpu_count: Any, cpu_model: Any = None) -> str:
     if not isinstance(device, Mapping):
         return "unknown device"
     kind, platform, count = device.get("kind"), device.get("platform"), device.get("count") or 1
     if platform == "cpu":
-        return f"CPU ({cpu_count} cores)" if cpu_count else "CPU"
+        cores = f"{cpu_count} cores" if cpu_count else None
+        return f"CPU ({', '.join(x for x in (cpu_model, cores) if x)})" if (cpu_model or cores) else "CPU"
     return f"{count} x {kind}" if count > 1 else str(kind or platform)
 
 
@@ -211,7 +212,7 @@ def provenance(spec_or_name: SweepSpec | str, store: Store | None = None) -> lis
         p = r.get("provenance") or {}
         git = p.get("git") or {}
         packages = dict(sorted((p.get("packages") or {}).items()))
-        device = _device_text(p.get("device"), p.get("cpu_count"))
+        device = _device_text(p.get("device"), p.get("cpu_count"), p.get("cpu_model"))
         key = (git.get("commit"), git.get("dirty"), device, tuple(packages.items()), p.get("python"), p.get("platform"))
         g = groups.get(key)
         if g is None:

@@ -133,7 +133,19 @@ def _static_provenance() -> dict:
         "platform": platform.platform(),
         "hostname": socket.gethostname(),
         "cpu_count": os.cpu_count(),
+        "cpu_model": _cpu_model(),
     }
+
+
+def _cpu_model() -> str | None:
+    """The processor's name from /proc/cpuinfo (Linux), else ``platform.processor()`` or None."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def _git_state(root: Path) -> dict | None:
