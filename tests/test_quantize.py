@@ -102,6 +102,11 @@ def test_ternary_step_of_two_symmetric_clusters():
     assert np.array_equal(qz.quantize(w, step, 2), [-1, -1, 1, 1, 0, 0])
 
 
+def test_level_counts():
+    assert [qz.num_levels(b) for b in (2, 3, 4)] == [3, 7, 15]
+    assert [qz.max_level(b) for b in (2, 3, 4)] == [1, 3, 7]
+
+
 def test_all_zero_weights_quantize_to_zero():
     w = np.zeros(5, np.float32)
     assert np.array_equal(qz.quantize(w, qz.optimal_step(w, 2), 2), w)
