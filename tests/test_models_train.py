@@ -94,13 +94,17 @@ def fit_ffdnn(seeds, config=train.TrainConfig(epochs=3, batch_size=50), quant_bi
     return train.fit(model, params, data, synthetic(200, 1), config, keys, quant)
 
 
-def test_training_is_deterministic_and_independent_of_seeds_trained_alongside():
+def test_training_is_deterministic_and_seeds_trained_together_match_seeds_trained_alone():
+    """Same seeds, same bits. A seed trained alone matches it trained beside others only up to
+    rounding: XLA compiles another program for another number of seeds (fusion and layout choices
+    differ; measured differences ~1e-8 here). A mix-up between the seed axes would be far larger."""
     together = fit_ffdnn([3, 4])
     again = fit_ffdnn([3, 4])
     alone = fit_ffdnn([4])
     for a, b, c in zip(jax.tree.leaves(together.params), jax.tree.leaves(again.params), jax.tree.leaves(alone.params)):
         assert np.array_equal(a, b)
-        assert np.array_equal(a[1], c[0])
+        np.testing.assert_allclose(a[1], c[0], rtol=0, atol=1e-5)
+        assert not np.allclose(a[0], c[0], rtol=0, atol=1e-3)  # the other seed really is another network
     assert together.history == again.history
     assert together.val_error[0] < 0.5  # learns (chance is 0.75)
 
