@@ -3,9 +3,13 @@
 Why: ``quantlab.train`` always trains under ``vmap`` over seeds. With a seed axis of size 1, XLA's
 CPU backend computes ``nn.Dense``'s weight gradient transposed (``dy^T @ x``, ``[out, in]``) and
 Adam's update then reads it with a stride of ``out``: about 4 ms per 1024 x 1024 layer, two thirds
-of a 784-1024x3-10 training step (bench/RESULTS.md). Here the weight gradient is spelled
-``einsum("ni,no->io", x, dy)``, which keeps the ``[in, out]`` layout of the kernel with one seed and
-with several. The 1-seed step drops from ~14.7 to ~6.6 ms, as fast per seed as 3 vmapped seeds.
+of a 784-1024x3-10 training step (bench/RESULTS.md). Here both products of the backward pass are
+spelled as einsums in the kernel's own ``[in, out]`` layout: the weight gradient
+``einsum("ni,no->io", x, dy)`` and the input gradient ``einsum("no,io->ni", dy, kernel)`` (written
+``dy @ kernel.T``, XLA materialises a transposed copy of the kernel when it is computed, as the
+straight-through quantized kernel of retraining is). One seed, 784-1024x3-10, batch 100: float
+step 14.5 -> ~6.3 ms, ternary straight-through step 14.7 -> ~6.5 ms, as fast per seed as 3
+vmapped seeds.
 
 The gradients equal ``nn.Dense``'s up to float rounding (the same products, summed in another
 order; tests/test_dense.py); the parameters and their initialisation are identical.
@@ -31,7 +35,7 @@ def _dense_fwd(x, kernel, bias):
 
 def _dense_bwd(residuals, dy):
     x, kernel = residuals
-    return dy @ kernel.T, jnp.einsum("ni,no->io", x, dy), jnp.sum(dy, axis=0)
+    return jnp.einsum("no,io->ni", dy, kernel), jnp.einsum("ni,no->io", x, dy), jnp.sum(dy, axis=0)
 
 
 dense.defvjp(_dense_fwd, _dense_bwd)
