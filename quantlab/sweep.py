@@ -40,8 +40,8 @@ _DATASETS = {  # image shape, classes, training examples after the validation ca
 _EVAL_EXAMPLES = 16_000  # validation + test, roughly
 # Seconds per multiply-accumulate of a training example (forward + backward ~ 3 MACs per weight
 # use), per seed, from bench/RESULTS.md ("after", 2-core CPU, 3 seeds vmapped, 54k-example epochs):
-# FFDNN 784-1024x3-10 10.35 s and 784-256x2-10 0.87 s per epoch -> ~7e-12; CNN (32, 32, 64) with
-# quantlab.conv 19.4 s -> ~1.4e-11.
+# FFDNN 784-1024x3-10 10.7 s and 784-256x2-10 0.79 s per epoch -> ~7e-12; CNN (32, 32, 64) with
+# quantlab.conv 20.7 s -> ~1.4e-11.
 _SECONDS_PER_MAC = {"ffdnn": 7e-12, "cnn": 1.4e-11}
 _SECONDS_PER_STEP = 1e-4  # dispatch overhead of one optimizer step, small networks
 _COMPILE_SECONDS = 5.0  # compiling one jitted training run (float, and one retraining per bit width)
