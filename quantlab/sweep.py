@@ -92,8 +92,12 @@ def _platform() -> str:
 
 def calibration(store: Store, platform: str | None = None) -> dict[str, tuple[float, int]]:
     """Per family: ``(measured / modelled time, number of records)`` over the store's records that
-    ran on ``platform`` ("cpu", "gpu", ...; None: all). A GPU's wall times say nothing about a CPU's."""
-    ratios: dict[str, list[float]] = {}
+    ran on ``platform`` ("cpu", "gpu", ...; None: all). A GPU's wall times say nothing about a CPU's.
+
+    The factor is time-weighted (total measured over total modelled time), so the large trials,
+    which dominate a sweep's time, dominate it; a median of per-trial ratios let the many small,
+    overhead-bound trials inflate the estimate of a large one about 3x."""
+    pairs: dict[str, list[tuple[float, float]]] = {}
     for record in store.scan():
         prov, cfg = record["provenance"], record["config"]
         if platform is not None and (prov.get("device") or {}).get("platform") != platform:
@@ -102,13 +106,16 @@ def calibration(store: Store, platform: str | None = None) -> dict[str, tuple[fl
         if not isinstance(wall, (int, float)) or wall <= 0:
             continue
         try:
-            ratios.setdefault(cfg["family"], []).append(wall / model_seconds(cfg, len(seeds)))
+            pairs.setdefault(cfg["family"], []).append((wall, model_seconds(cfg, len(seeds))))
         except (KeyError, TypeError, ValueError):
             continue
-    everything = [r for rs in ratios.values() for r in rs]
-    out = {family: (statistics.median(rs), len(rs)) for family, rs in ratios.items()}
-    if everything:
-        out["*"] = (statistics.median(everything), len(everything))
+
+    def factor(ps):
+        return sum(w for w, _ in ps) / sum(m for _, m in ps), len(ps)
+
+    out = {family: factor(ps) for family, ps in pairs.items()}
+    if pairs:
+        out["*"] = factor([p for ps in pairs.values() for p in ps])
     return out
 
 

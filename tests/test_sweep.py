@@ -194,6 +194,21 @@ def test_estimate_is_calibrated_by_recorded_wall_times(tmp_path):
     assert "calibrated on the wall times of 2" in sweep.format_plan(p)
 
 
+def test_calibration_is_time_weighted(tmp_path):
+    """A small, overhead-bound trial 10x slower than modelled must not dominate the factor applied
+    to large trials: the factor is total measured over total modelled time, not a per-trial median."""
+    spec = make_spec(sizes=[(8, 1), (1024, 3)], train_subset=50_000, float_train={"epochs": 100})
+    store, here = Store(tmp_path), {"platform": sweep._platform()}
+    small, large = spec.trials()
+    m_small, m_large = sweep.model_seconds(small, 1), sweep.model_seconds(large, 1)
+    assert m_large > 10 * m_small
+    store.put(small, 0, fake_metrics(small, 0), {"wall_seconds": 10 * m_small, "trial_seeds": [0], "device": here})
+    store.put(large, 0, fake_metrics(large, 0), {"wall_seconds": 0.5 * m_large, "trial_seeds": [0], "device": here})
+    factor, n = sweep.calibration(store, here["platform"])["ffdnn"]
+    assert n == 2 and factor == pytest.approx((10 * m_small + 0.5 * m_large) / (m_small + m_large))
+    assert factor < 1.5  # the median of the two ratios would be 5.25
+
+
 def test_bigger_networks_cost_more():
     small = sweep.model_seconds(make_spec(sizes=[(8, 1)]).trials()[0], 1)
     big = sweep.model_seconds(make_spec(sizes=[(1024, 3)]).trials()[0], 1)
