@@ -211,6 +211,35 @@ def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain") 
     return out
 
 
+def gap_comparison(base_rows: Iterable[Mapping[str, Any]], other_rows: Iterable[Mapping[str, Any]],
+                   bits: int) -> list[dict]:
+    """The retrained ``bits`` gaps (:func:`gaps`) of the networks that two sweeps share, side by side
+    (e.g. the same networks retrained for longer). Each dict: ``label, params``, then ``float_pp``,
+    ``gap``, ``gap_se`` of ``base_rows`` and the same keys with an ``other_`` prefix; sorted by size."""
+    other = {g["params"]: g for g in gaps(other_rows, bits)}
+    out = []
+    for g in gaps(base_rows, bits):
+        o = other.get(g["params"])
+        if o is not None:
+            out.append({"label": g["label"], "params": g["params"],
+                        "float_pp": g["float_pp"], "gap": g["gap"], "gap_se": g["gap_se"],
+                        "other_float_pp": o["float_pp"], "other_gap": o["gap"], "other_gap_se": o["gap_se"]})
+    if not out:
+        raise ValueError("the two sweeps share no network (same parameter count) with paired results")
+    return out
+
+
+def gap_change(row: Mapping[str, Any]) -> str:
+    """How the gap moved from the base to the other sweep in one :func:`gap_comparison` row:
+    ``"closed"`` (it fell by more than :data:`NOISE_SE_FACTOR` standard errors of the difference and what
+    remains is within that many standard errors of zero), ``"narrowed"`` (fell by more than that,
+    but remains), ``"not narrowed"`` (no fall beyond that noise)."""
+    noise = NOISE_SE_FACTOR * math.hypot(row["gap_se"], row["other_gap_se"])
+    if row["gap"] - row["other_gap"] <= noise:
+        return "not narrowed"
+    return "closed" if row["other_gap"] <= NOISE_SE_FACTOR * row["other_gap_se"] else "narrowed"
+
+
 def _beyond_noise(g: dict) -> bool:
     return not math.isnan(g["gap_se"]) and g["gap"] > NOISE_SE_FACTOR * g["gap_se"]
 

@@ -134,6 +134,7 @@ def _static_provenance() -> dict:
         "hostname": socket.gethostname(),
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),
+        "cpu_isa": _cpu_isa(),
     }
 
 
@@ -146,6 +147,27 @@ def _cpu_model() -> str | None:
     except OSError:
         pass
     return platform.processor() or None
+
+
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")  # what XLA's CPU code generation uses
+
+
+def _cpu_isa() -> str | None:
+    """The processor generation and vector extensions (Linux /proc/cpuinfo), e.g. ``"family 26
+    model 2: avx2 fma avx512f"``: XLA compiles for them, so equal bits need an equal value here
+    (a model name such as "AMD EPYC" spans generations)."""
+    try:
+        fields = {}
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        return None
+    if "flags" not in fields:
+        return None
+    flags = set(fields["flags"].split())
+    return (f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')}: "
+            + " ".join(f for f in ISA_FLAGS if f in flags))
 
 
 def _git_state(root: Path) -> dict | None:

@@ -7,9 +7,10 @@ would leave stale records in ``results/``, and this test would fail.
 The reference records were computed on whatever device their provenance names, with the trial's
 seeds trained together (``provenance.trial_seeds``); the re-run trains the same seeds together,
 because XLA compiles a different program for another number of seeds and the bits of a seed can
-differ by rounding (tests/test_models_train.py). On the same device (platform and CPU model) the
-re-run must match bit for bit. Across devices (the committed records came from a
-GPU; CI runs on a CPU) float rounding differs and training amplifies it, so the re-run must look
+differ by rounding (tests/test_models_train.py). On the same device (platform, CPU model and
+``cpu_isa``: generation and vector extensions, which XLA compiles for) the re-run must match bit
+for bit. Across devices (e.g. records from a GPU or another CPU model
+re-derived here) float rounding differs and training amplifies it, so the re-run must look
 like another draw of the trial's own noise: each test error within ``max(FLOOR_PP, 2 x the seed
 standard deviation of that error in the committed trial)`` (float: 0.6 pp; retrained: 0.6-0.8 pp;
 direct ternary, the noisiest: ~9 pp), and each layer's step within ``STEP_RTOL``.
@@ -57,7 +58,8 @@ def test_committed_record_is_reproduced_from_scratch():
     old = record["metrics"]
     assert fresh["params"] == old["params"] and fresh["weights"] == old["weights"]
     here = qstore.provenance(0.0)
-    if (made["device"]["platform"], made.get("cpu_model")) == (here["device"]["platform"], here.get("cpu_model")):
+    same_device = [made["device"]["platform"], made.get("cpu_model"), made.get("cpu_isa")]
+    if None not in same_device and same_device == [here["device"]["platform"], here["cpu_model"], here["cpu_isa"]]:
         assert json.loads(json.dumps(fresh)) == old
         return
     seeds = [stages(r["metrics"]) for r in all_seeds]

@@ -39,6 +39,25 @@ def make_rows(gaps2, gaps3=None, noise=(0.0, 0.0, 0.0), params=PARAMS, floats=FL
 DECREASING = [10.0, 4.0, 1.5, 0.6, 0.2]
 
 
+@pytest.mark.parametrize("gap, other, expected", [
+    (1.25, 0.10, "closed"), (1.25, 0.80, "narrowed"), (1.25, 1.10, "not narrowed"), (1.25, 1.60, "not narrowed")])
+def test_gap_change_against_seed_noise(gap, other, expected):
+    row = {"gap": gap, "gap_se": 0.1, "other_gap": other, "other_gap_se": 0.1}  # noise: 2 x 0.141 pp
+    assert R.gap_change(row) == expected
+
+
+def test_gap_comparison_joins_shared_networks():
+    base = make_rows(DECREASING)
+    longer = [r for r in make_rows([g / 4 for g in DECREASING]) if r["params"] in PARAMS[-2:]]
+    rows = R.gap_comparison(base, longer, 2)
+    assert [r["params"] for r in rows] == PARAMS[-2:]
+    assert [r["gap"] for r in rows] == pytest.approx(DECREASING[-2:])
+    assert [r["other_gap"] for r in rows] == pytest.approx([g / 4 for g in DECREASING[-2:]])
+    assert rows[0]["float_pp"] == rows[0]["other_float_pp"]
+    with pytest.raises(ValueError, match="share no network"):
+        R.gap_comparison(base, make_rows([1.0], params=[7], floats=[0.1]), 2)
+
+
 def test_gaps_are_paired_per_seed_in_pp():
     g = R.gaps(make_rows(DECREASING, noise=(-1.0, 0.0, 1.0)), 2)
     assert [x["params"] for x in g] == PARAMS

@@ -103,8 +103,10 @@ def test_put_then_get_round_trips_with_provenance(tmp_path):
     p = record["provenance"]
     assert p["quantlab"] == quantlab.__version__ and p["wall_seconds"] == 12.5 and p["trial_seeds"] == [0, 1]
     assert set(p["packages"]) == {"jax", "jaxlib", "flax", "optax", "numpy"} and p["packages"]["jax"]
-    for field in ("git", "python", "platform", "device", "hostname", "cpu_count", "date"):
+    for field in ("git", "python", "platform", "device", "hostname", "cpu_count", "cpu_model", "cpu_isa", "date"):
         assert field in p
+    if Path("/proc/cpuinfo").exists():  # Linux: generation and vector extensions, e.g. "family 25 model 1: avx2 fma"
+        assert p["cpu_isa"].startswith("family ") and ": " in p["cpu_isa"]
     assert p["date"].endswith("+00:00")
     assert check_record(record) is None
     assert [r["key"] for r in store.scan()] == [record["key"]]
