@@ -180,7 +180,8 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain") -> list[dict]:
     """Per network (sorted by parameter count): the paired gap between ``method`` at ``bits`` and
     float, in pp. Each dict: ``label, params, seeds, float_pp, quantized_pp`` (mean test errors),
-    ``gap`` (mean of the per-seed gaps), ``gap_std`` (sample std, NaN for one seed), ``gap_se``.
+    ``gap`` (mean of the per-seed gaps), ``gap_std`` (sample std, NaN for one seed), ``gap_se``,
+    ``seed_gaps`` (``{seed: gap}``).
     Seeds that lack either result are left out; networks without any paired seed are skipped."""
     rows = _check(rows)
     by_net: dict[int, dict[str, dict[int, float]]] = {}
@@ -205,6 +206,7 @@ def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain") 
             "float_pp": 100 * float(np.mean([f[s] for s in seeds])),
             "quantized_pp": 100 * float(np.mean([q[s] for s in seeds])),
             "gap": float(d.mean()), "gap_std": std, "gap_se": std / math.sqrt(len(d)),
+            "seed_gaps": dict(zip(seeds, d.tolist())),
         })
     if not out:
         raise ValueError(f"rows hold no paired float / {method} {bits}-bit results (same network and seed)")
@@ -215,15 +217,22 @@ def gap_comparison(base_rows: Iterable[Mapping[str, Any]], other_rows: Iterable[
                    bits: int) -> list[dict]:
     """The retrained ``bits`` gaps (:func:`gaps`) of the networks that two sweeps share, side by side
     (e.g. the same networks retrained for longer). Each dict: ``label, params``, then ``float_pp``,
-    ``gap``, ``gap_se`` of ``base_rows`` and the same keys with an ``other_`` prefix; sorted by size."""
+    ``gap``, ``gap_se`` of ``base_rows``, the same keys with an ``other_`` prefix, and the paired
+    ``change`` (mean over the seeds both have of base gap minus other gap, pp) with its standard
+    error ``change_se`` (NaN with fewer than two shared seeds); sorted by size."""
     other = {g["params"]: g for g in gaps(other_rows, bits)}
     out = []
     for g in gaps(base_rows, bits):
         o = other.get(g["params"])
-        if o is not None:
-            out.append({"label": g["label"], "params": g["params"],
-                        "float_pp": g["float_pp"], "gap": g["gap"], "gap_se": g["gap_se"],
-                        "other_float_pp": o["float_pp"], "other_gap": o["gap"], "other_gap_se": o["gap_se"]})
+        if o is None:
+            continue
+        shared = sorted(set(g["seed_gaps"]) & set(o["seed_gaps"]))
+        d = np.array([g["seed_gaps"][s] - o["seed_gaps"][s] for s in shared])
+        change_se = float(d.std(ddof=1)) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
+        out.append({"label": g["label"], "params": g["params"],
+                    "float_pp": g["float_pp"], "gap": g["gap"], "gap_se": g["gap_se"],
+                    "other_float_pp": o["float_pp"], "other_gap": o["gap"], "other_gap_se": o["gap_se"],
+                    "change": float(d.mean()) if len(d) else float("nan"), "change_se": change_se})
     if not out:
         raise ValueError("the two sweeps share no network (same parameter count) with paired results")
     return out
@@ -231,11 +240,10 @@ def gap_comparison(base_rows: Iterable[Mapping[str, Any]], other_rows: Iterable[
 
 def gap_change(row: Mapping[str, Any]) -> str:
     """How the gap moved from the base to the other sweep in one :func:`gap_comparison` row:
-    ``"closed"`` (it fell by more than :data:`NOISE_SE_FACTOR` standard errors of the difference and what
-    remains is within that many standard errors of zero), ``"narrowed"`` (fell by more than that,
-    but remains), ``"not narrowed"`` (no fall beyond that noise)."""
-    noise = NOISE_SE_FACTOR * math.hypot(row["gap_se"], row["other_gap_se"])
-    if row["gap"] - row["other_gap"] <= noise:
+    ``"closed"`` (the paired change exceeds :data:`NOISE_SE_FACTOR` of its standard errors and the
+    remaining gap is within that many of its own standard errors of zero), ``"narrowed"`` (the
+    change exceeds that noise, but the gap remains), ``"not narrowed"`` (it does not)."""
+    if math.isnan(row["change_se"]) or row["change"] <= NOISE_SE_FACTOR * row["change_se"]:
         return "not narrowed"
     return "closed" if row["other_gap"] <= NOISE_SE_FACTOR * row["other_gap_se"] else "narrowed"
 

@@ -39,10 +39,11 @@ def make_rows(gaps2, gaps3=None, noise=(0.0, 0.0, 0.0), params=PARAMS, floats=FL
 DECREASING = [10.0, 4.0, 1.5, 0.6, 0.2]
 
 
-@pytest.mark.parametrize("gap, other, expected", [
-    (1.25, 0.10, "closed"), (1.25, 0.80, "narrowed"), (1.25, 1.10, "not narrowed"), (1.25, 1.60, "not narrowed")])
-def test_gap_change_against_seed_noise(gap, other, expected):
-    row = {"gap": gap, "gap_se": 0.1, "other_gap": other, "other_gap_se": 0.1}  # noise: 2 x 0.141 pp
+@pytest.mark.parametrize("change, change_se, other, expected", [
+    (1.15, 0.1, 0.10, "closed"), (0.45, 0.1, 0.80, "narrowed"), (0.15, 0.1, 1.10, "not narrowed"),
+    (-0.35, 0.1, 1.60, "not narrowed"), (1.15, float("nan"), 0.10, "not narrowed")])
+def test_gap_change_against_seed_noise(change, change_se, other, expected):
+    row = {"gap": 1.25, "gap_se": 0.1, "other_gap": other, "other_gap_se": 0.1, "change": change, "change_se": change_se}
     assert R.gap_change(row) == expected
 
 
@@ -54,6 +55,8 @@ def test_gap_comparison_joins_shared_networks():
     assert [r["gap"] for r in rows] == pytest.approx(DECREASING[-2:])
     assert [r["other_gap"] for r in rows] == pytest.approx([g / 4 for g in DECREASING[-2:]])
     assert rows[0]["float_pp"] == rows[0]["other_float_pp"]
+    assert rows[0]["change"] == pytest.approx(0.75 * DECREASING[-2])
+    assert rows[0]["change_se"] == pytest.approx(0.0, abs=1e-9)  # every seed moved by the same amount
     with pytest.raises(ValueError, match="share no network"):
         R.gap_comparison(base, make_rows([1.0], params=[7], floats=[0.1]), 2)
 
