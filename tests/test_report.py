@@ -195,29 +195,20 @@ def test_reference_records_load():
     assert {r["method"] for r in rows} == {"float", "direct", "retrain"}
 
 
-def test_claim2_flips_when_the_largest_network_gap_is_made_big(store_copy):
-    before = verdict(2, "ffdnn-width")
+@pytest.mark.parametrize("claim, trial, gap_pp, evidence", [
+    (2, "ffdnn-w1024-d3", 5.0, "large_gap"),  # the largest network's gap made big
+    (1, "ffdnn-w8-d3", 0.1, "small_gap"),  # the smallest network's gap made tiny
+])
+def test_verdict_flips_when_a_committed_gap_is_edited(store_copy, claim, trial, gap_pp, evidence):
+    before = verdict(claim, "ffdnn-width")
     assert before.verdict == R.REPRODUCED, before
 
-    def worse(m):
-        m["retrain"]["2"]["test_error"] = m["float"]["test_error"] + 0.05  # +5 pp
+    def edit(m):
+        m["retrain"]["2"]["test_error"] = m["float"]["test_error"] + gap_pp / 100
 
-    edit_records(store_copy, "ffdnn-w1024-d3", worse)
-    after = verdict(2, "ffdnn-width")
-    assert after.evidence["large_gap"] == pytest.approx(5.0)
-    assert after.verdict == R.NOT_REPRODUCED, after
-
-
-def test_claim1_flips_when_the_smallest_network_gap_is_made_tiny(store_copy):
-    before = verdict(1, "ffdnn-width")
-    assert before.verdict == R.REPRODUCED, before
-
-    def tiny(m):
-        m["retrain"]["2"]["test_error"] = m["float"]["test_error"] + 0.001  # +0.1 pp
-
-    edit_records(store_copy, "ffdnn-w8-d3", tiny)
-    after = verdict(1, "ffdnn-width")
-    assert after.evidence["small_gap"] == pytest.approx(0.1)
+    edit_records(store_copy, trial, edit)
+    after = verdict(claim, "ffdnn-width")
+    assert after.evidence[evidence] == pytest.approx(gap_pp)
     assert after.verdict == R.NOT_REPRODUCED, after
 
 
