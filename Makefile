@@ -88,7 +88,7 @@ test: $(VENV_STAMP) $(VEGA_STAMP) | sysdeps
 # kept, so kill it and rerun at will. About an hour on a 2-core CPU; run it in the background:
 #   nohup make reference > reference.log 2>&1 &
 reference: $(VENV_STAMP) | sysdeps
-	for spec in ffdnn-width ffdnn-depth cnn-maps cnn-retrain; do $(PY) -m quantlab sweep $$spec; done
+	for spec in ffdnn-width ffdnn-depth cnn-maps budget-ffdnn budget-cnn; do $(PY) -m quantlab sweep $$spec; done
 
 lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)

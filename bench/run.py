@@ -165,9 +165,9 @@ class QuantlabRun:
         keys = jax.random.split(jax.random.key(0), seeds)
         params = jax.vmap(lambda k: models.init_params(model, k, SHAPE))(keys)
         config = train.TrainConfig(batch_size=BATCH, epochs=1, learning_rate=1e-3)
-        optimizer = train._optimizer(config, n // BATCH)
+        optimizer = train.make_optimizer(config, n // BATCH)
         self.quant = train.Quant(2, models.quantized_mask(jax.tree.map(lambda a: a[0], params))) if quantized else None
-        self.epoch = train._make_epoch(model, optimizer, config, n, self.quant)
+        self.epoch = train.make_epoch(model, optimizer, config, n, self.quant)
         self.params, self.opt_state = params, jax.vmap(optimizer.init)(params)
         self.keys = keys
         self.steps = train.seed_steps(params, self.quant) if quantized else jnp.zeros((seeds,))
@@ -178,8 +178,8 @@ class QuantlabRun:
 
     def __call__(self) -> float:
         t = time.perf_counter()
-        self.params, self.opt_state, loss = self.epoch(
-            self.params, self.opt_state, self.keys, self.steps, self.images, self.labels
+        self.params, self.opt_state, self.steps, loss = self.epoch(
+            self.params, self.opt_state, self.steps, self.keys, self.images, self.labels
         )
         loss.block_until_ready()
         return time.perf_counter() - t

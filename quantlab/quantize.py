@@ -104,6 +104,21 @@ def optimal_step(w: Any, bits: int) -> np.float32:
     return np.float32(step)
 
 
+def lloyd_step(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
+    """One Lloyd iteration of the step on the device: assign every weight of ``w`` (any shape) to
+    its level ``k_i`` under ``step`` (a scalar > 0), then refit ``sum k_i |w_i| / sum k_i**2``.
+
+    Never increases the L2 error (up to float32 rounding): the refit is optimal for the assignment,
+    and re-assigning to the nearest level is optimal for the refitted step. Warm-started from the
+    previous training step's value, it tracks the optimum of slowly moving weights (the
+    ``adaptive`` step policy of retraining). When every weight falls to level 0 the step is kept.
+    """
+    a = jnp.abs(w)
+    k = jnp.minimum(jnp.floor(a / step + 0.5), max_level(bits))
+    kk = jnp.sum(k * k)
+    return jnp.where(kk > 0, jnp.sum(k * a) / jnp.maximum(kk, 1.0), step).astype(jnp.result_type(step))
+
+
 def quantization_error(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
     """L2 quantization error ``sum (Q(w) - w)**2``, a scalar."""
     return jnp.sum((quantize(w, step, bits) - w) ** 2)
@@ -149,6 +164,11 @@ def tree_straight_through(params: PyTree, mask: PyTree, steps: PyTree, bits: int
     return jax.tree.map(
         lambda w, q, s: straight_through(w, s, bits) if q else w, params, mask, steps
     )
+
+
+def tree_lloyd_step(params: PyTree, mask: PyTree, steps: PyTree, bits: int) -> PyTree:
+    """:func:`lloyd_step` on every quantized leaf; the steps of float leaves pass through."""
+    return jax.tree.map(lambda w, q, s: lloyd_step(w, s, bits) if q else s, params, mask, steps)
 
 
 def zero_fraction(params: PyTree, mask: PyTree) -> jax.Array:

@@ -14,6 +14,8 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     seeds = [0, 1, 2]
     methods = ["float", "direct", "retrain"]   # which ones `results` reports (all are computed)
     train_subset = 2000                # optional: train on the first n examples only
+    step_policies = ["fixed"]          # retraining step policies: fixed (default) | adaptive
+    retrain_epochs = [1, 2, 4]         # optional: one trial per retraining budget (a budget study)
 
     [float_train]                      # fields of quantlab.train.TrainConfig; missing ones take
     epochs = 10                        # quantlab.train.default_config(family, "float")
@@ -45,8 +47,9 @@ _FALLBACK_DATASETS = ("fashion_mnist", "mnist", "cifar10")
 # Keys a spec file may use at its top level.
 TOML_FIELDS = (
     "name", "description", "dataset", "family", "widths", "depths", "sizes", "feature_maps",
-    "bits", "seeds", "methods", "train_subset", "float_train", "retrain",
+    "bits", "seeds", "methods", "train_subset", "float_train", "retrain", "step_policies", "retrain_epochs",
 )
+STEP_POLICIES = ("fixed", "adaptive")  # quantlab.train.STEP_POLICIES (this module needs no JAX)
 _STAGES = {"float_train": "float", "retrain": "retrain"}
 
 
@@ -151,8 +154,9 @@ def _train_config(where: str, field: str, family: str, value: Any):
 
 @dataclasses.dataclass(frozen=True)
 class SweepSpec:
-    """One sweep: every size of ``sizes`` is a trial (:class:`quantlab.experiment.TrialConfig`) run
-    at all ``bits`` for all ``seeds``.
+    """One sweep: every size of ``sizes`` x step policy x retraining budget is a trial
+    (:class:`quantlab.experiment.TrialConfig`) run at all ``bits`` for all ``seeds``.
+    ``retrain_epochs`` (None: ``retrain.epochs`` only) lists retraining budgets for a budget study.
 
     ``float_train`` / ``retrain`` take a ``TrainConfig`` or a mapping of overrides of the family's
     default (``quantlab.train.default_config``); after construction they are ``TrainConfig``.
@@ -169,6 +173,8 @@ class SweepSpec:
     float_train: Any = None
     retrain: Any = None
     train_subset: int | None = None
+    step_policies: tuple[str, ...] = ("fixed",)
+    retrain_epochs: tuple[int, ...] | None = None
     description: str = ""
     source: str | None = dataclasses.field(default=None, compare=False)
 
@@ -200,6 +206,17 @@ class SweepSpec:
         subset = self.train_subset
         if subset is not None and (not _is_int(subset) or subset < 1):
             raise SpecError(f"{where}: train_subset must be an integer >= 1 (or left out for all); got {subset!r}")
+        policies = self.step_policies
+        if isinstance(policies, str) or not isinstance(policies, Sequence) or not policies:
+            raise SpecError(f"{where}: step_policies must be a non-empty list; valid: {', '.join(STEP_POLICIES)}")
+        for p in policies:
+            _choice(where, "step policy", p, STEP_POLICIES)
+        if len(set(policies)) != len(policies):
+            raise SpecError(f"{where}: step_policies lists a policy more than once")
+        object.__setattr__(self, "step_policies", tuple(policies))
+        if self.retrain_epochs is not None:
+            object.__setattr__(self, "retrain_epochs", _int_list(
+                where, "retrain_epochs", self.retrain_epochs, 1, "retraining budgets must be integers >= 1"))
         if not isinstance(self.description, str):
             raise SpecError(f"{where}: description must be a string")
         for field in _STAGES:
@@ -216,14 +233,18 @@ class SweepSpec:
         return self.source is not None and Path(self.source).resolve().parent == SPECS_DIR
 
     def trials(self) -> list:
-        """One :class:`quantlab.experiment.TrialConfig` per size, in spec order."""
+        """One :class:`quantlab.experiment.TrialConfig` per size, step policy and retraining
+        budget, in spec order (sizes outermost)."""
         TrialConfig = importlib.import_module("quantlab.experiment").TrialConfig
+        budgets = [self.retrain] if self.retrain_epochs is None else [
+            dataclasses.replace(self.retrain, epochs=e) for e in self.retrain_epochs]
         out = []
-        for size in self.sizes:
+        for size, policy, retrain in itertools.product(self.sizes, self.step_policies, budgets):
             try:
                 out.append(TrialConfig(
                     dataset=self.dataset, family=self.family, size=size, bits=self.bits,
-                    float_train=self.float_train, retrain=self.retrain, train_subset=self.train_subset,
+                    float_train=self.float_train, retrain=retrain, train_subset=self.train_subset,
+                    step_policy=policy,
                 ))
             except (TypeError, ValueError) as e:
                 raise SpecError(f"{self.where}: size {list(size)}: {e}") from None
@@ -271,8 +292,8 @@ def spec_from_dict(data: Mapping[str, Any], name: str, source: str | None = None
         sizes = data[given[0]]
         if isinstance(sizes, list):
             sizes = [_check_size(where, given[0], family, s) for s in sizes]
-    kwargs = {k: data[k] for k in ("dataset", "bits", "seeds", "methods", "train_subset",
-                                    "float_train", "retrain", "description") if k in data}
+    kwargs = {k: data[k] for k in ("dataset", "bits", "seeds", "methods", "train_subset", "float_train",
+                                    "retrain", "description", "step_policies", "retrain_epochs") if k in data}
     return SweepSpec(name=name, family=family, sizes=sizes, source=source, **kwargs)
 
 

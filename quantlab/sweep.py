@@ -75,7 +75,7 @@ def model_seconds(config: Any, n_seeds: int) -> float:
     _, macs = network_cost(family, cfg["size"], dataset)
     examples = cfg.get("train_subset") or _DATASETS.get(dataset, _DATASETS["fashion_mnist"])[2]
     n_bits = len(cfg["bits"])
-    epochs = cfg["float_train"].get("epochs", 1) + n_bits * cfg["retrain"].get("epochs", 1)
+    epochs = _epochs(cfg)
     batch = cfg["float_train"].get("batch_size", 100)
     train_macs = 3 * macs * examples * epochs
     eval_macs = macs * _EVAL_EXAMPLES * (epochs + 1 + n_bits)
@@ -228,8 +228,10 @@ def _seeds(seeds: Sequence[int]) -> str:
 # -- running -------------------------------------------------------------------------------------
 
 def _epochs(config: Any) -> int:
+    """Training epochs of a trial (``quantlab.experiment.trial_epochs`` on a config dict): float,
+    float control and one retraining per bit width."""
     cfg = config_dict(config)
-    return cfg["float_train"].get("epochs", 1) + len(cfg["bits"]) * cfg["retrain"].get("epochs", 1)
+    return cfg["float_train"].get("epochs", 1) + (1 + len(cfg["bits"])) * cfg["retrain"].get("epochs", 1)
 
 
 def _check_results(results: Any, seeds: Sequence[int], label: str) -> None:

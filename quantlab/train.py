@@ -6,10 +6,19 @@ An epoch is one jitted ``lax.scan`` over shuffled mini-batches of data that stay
 the host synchronises once per epoch (to select the best epoch and to catch divergence).
 
 Retraining (``quant`` given) follows the paper: the forward and backward passes use the quantized
-weights ``Q(w)`` (straight-through), the optimiser updates the float shadow weights ``w``, which are
-re-quantized at every step. The step ``D`` of each layer is the L2-optimal one for the shadow
-weights, recomputed exactly at the start of every epoch and held during the epoch; the model that
-is evaluated (and selected) is ``Q_D(w)`` with ``D`` optimal for the weights at the end of the epoch.
+weights ``Q_D(w)`` (straight-through), the optimiser updates the float shadow weights ``w``, which
+are re-quantized at every step. The steps ``D`` (one per quantized layer) follow a *step policy*:
+
+* ``fixed`` (the 2015 paper's method): ``D`` is the L2-optimal step of the float network, computed
+  once (direct quantization) and kept through retraining;
+* ``adaptive`` (Shin, Boo & Sung 2017): after every optimiser step, ``D`` takes one Lloyd iteration
+  (:func:`quantlab.quantize.lloyd_step`) from its previous value towards the optimum of the updated
+  shadow weights, inside the jitted step.
+
+``D`` is carried with the shadow weights, so the network that is evaluated, selected and returned
+after an epoch is ``Q_D(w)`` with exactly the pair ``(w, D)`` that the next training step would
+use. Selection starts from the network given (epoch 0, e.g. the directly quantized one) when its
+validation error is passed as ``start_error``.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import optax
 from quantlab import quantize as qz
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
+STEP_POLICIES = ("fixed", "adaptive")
 SCHEDULES = ("constant", "cosine")
 
 
@@ -71,11 +81,20 @@ def default_config(family: str, stage: str) -> TrainConfig:
     return TrainConfig(learning_rate=rate[family] / 5, epochs=4)
 
 
+def check_policy(policy: Any) -> str:
+    """Returns ``policy`` or raises ValueError unless it is one of :data:`STEP_POLICIES`."""
+    if policy not in STEP_POLICIES:
+        raise ValueError(f"step_policy must be one of {STEP_POLICIES}; got {policy!r}")
+    return policy
+
+
 class Quant(NamedTuple):
-    """What retraining quantizes: ``bits`` and the model's ``mask`` of quantized leaves."""
+    """What retraining quantizes: ``bits``, the model's ``mask`` of quantized leaves and the step
+    ``policy`` (``fixed`` | ``adaptive``)."""
 
     bits: int
     mask: Any
+    policy: str = "fixed"
 
 
 class DivergenceError(RuntimeError):
@@ -87,10 +106,13 @@ class FitResult:
     """Outcome of :func:`fit` for S seeds.
 
     params: the selected (best-validation) float or shadow parameters, leading axis S.
-    steps: for retraining, the optimal steps of ``params`` (pytree, leading axis S); else None.
+    steps: for retraining, the steps ``D`` the selected ``params`` were trained and evaluated with
+      (pytree of [S]); else None.
     val_error: [S] validation error of the selected models (fraction).
-    best_epoch: [S] 1-based epoch of the selected models.
-    history: per epoch, ``{"epoch", "train_loss": [S], "val_error": [S]}``.
+    best_epoch: [S] epoch of the selected models (1-based; 0 = the starting network).
+    history: per epoch 1..E, ``{"epoch", "train_loss": [S], "val_error": [S]}``; with the adaptive
+      policy also ``"step_excess": [S]``, the largest relative excess L2 error of a layer's carried
+      step over that layer's exact optimum (0 = optimal).
     """
 
     params: Any
@@ -100,7 +122,8 @@ class FitResult:
     history: list
 
 
-def _optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTransformation:
+def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTransformation:
+    """The optimiser of a budget over ``total_steps`` steps (the cosine schedule decays to 0 there)."""
     rate = (
         optax.cosine_decay_schedule(config.learning_rate, total_steps)
         if config.schedule == "cosine"
@@ -166,30 +189,51 @@ def seed_quantize(params: Any, steps: Any, quant: Quant) -> Any:
     return fn(params, steps)
 
 
-def _make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | None) -> Callable:
+def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | None) -> Callable:
+    """The jitted epoch of S seeds on ``n`` training examples:
+    ``(params [S, ...], opt_state, steps [S], keys [S], images [N, ...], labels [N]) ->
+    (params, opt_state, steps, mean training loss [S])``; ``params`` and ``opt_state`` are donated."""
     batches = n // config.batch_size
     if batches < 1:
         raise ValueError(f"batch_size {config.batch_size} is larger than the training split ({n})")
+    adaptive = quant is not None and quant.policy == "adaptive"
 
     def loss_fn(params, x, y, steps):
         logits = _forward(model, params, x, quant, steps)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-    def one_seed(params, opt_state, key, steps, images, labels):
+    def one_seed(params, opt_state, steps, key, images, labels):
         order = jax.random.permutation(key, n)[: batches * config.batch_size]
 
         def step(carry, idx):
-            params, opt_state = carry
+            params, opt_state, steps = carry
             loss, grads = jax.value_and_grad(loss_fn)(params, images[idx], labels[idx], steps)
             updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
+            params = optax.apply_updates(params, updates)
+            if adaptive:
+                steps = qz.tree_lloyd_step(params, quant.mask, steps, quant.bits)
+            return (params, opt_state, steps), loss
 
-        (params, opt_state), losses = jax.lax.scan(
-            step, (params, opt_state), order.reshape(batches, config.batch_size)
+        (params, opt_state, steps), losses = jax.lax.scan(
+            step, (params, opt_state, steps), order.reshape(batches, config.batch_size)
         )
-        return params, opt_state, jnp.mean(losses)
+        return params, opt_state, steps, jnp.mean(losses)
 
     return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, None)), donate_argnums=(0, 1))
+
+
+def step_excess(params: Any, steps: Any, quant: Quant) -> np.ndarray:
+    """[S] largest relative excess L2 error, over the quantized layers, of ``steps`` against each
+    layer's exact optimal step (:func:`quantlab.quantize.optimal_step`); 0 means optimal."""
+    best = qz.batched_tree_steps(params, quant.mask, quant.bits)
+    params, steps = jax.device_get((params, steps))
+    excess = []
+    for w, q, s, b in zip(*(jax.tree.leaves(t) for t in (params, quant.mask, steps, best))):
+        if not q:
+            continue
+        err = lambda d: np.asarray(jax.vmap(lambda x, y: qz.quantization_error(x, y, quant.bits))(w, d))  # noqa: E731
+        excess.append((err(np.asarray(s, np.float32)) - err(b)) / np.maximum(err(b), 1e-30))
+    return np.max(np.stack(excess), axis=0)
 
 
 @jax.jit
@@ -207,6 +251,8 @@ def fit(
     config: TrainConfig,
     keys: jax.Array,
     quant: Quant | None = None,
+    steps: Any = None,
+    start_error: np.ndarray | None = None,
     label: str = "",
     progress: Callable[[int], None] | None = None,
 ) -> FitResult:
@@ -219,45 +265,48 @@ def fit(
       config: the budget.
       keys: [S] PRNG keys for shuffling.
       quant: retrain with this quantization (straight-through); None for float training.
+      steps: with ``quant``, the starting steps (pytree of [S], e.g. the direct quantization's).
+      start_error: [S] validation error of the starting network (``params``, quantized with
+        ``steps`` when retraining): it competes in the selection as epoch 0. None: it does not.
       label: names the run in error messages.
       progress: called with 1 after every epoch (e.g. a progress bar's ``update``).
     Raises:
       DivergenceError: the mean training loss of an epoch is NaN or infinite.
     """
+    if quant is not None and steps is None:
+        raise ValueError("retraining (quant given) needs the starting steps (e.g. the direct quantization's)")
     images, labels = train
     n = images.shape[0]
-    optimizer = _optimizer(config, config.epochs * (n // config.batch_size))
-    run_epoch = _make_epoch(model, optimizer, config, n, quant)
+    optimizer = make_optimizer(config, config.epochs * (n // config.batch_size))
+    run_epoch = make_epoch(model, optimizer, config, n, quant)
     params = jax.tree.map(jnp.array, params)  # a copy: the epoch donates its buffers
     opt_state = jax.vmap(optimizer.init)(params)
     seeds = keys.shape[0]
-    best = jax.tree.map(jnp.array, params)
-    best_steps = None
-    best_error = np.full(seeds, np.inf)
+    steps = jax.tree.map(jnp.asarray, steps) if quant else jnp.zeros((seeds,))
+    best, best_steps = jax.tree.map(jnp.array, params), steps
+    best_error = np.full(seeds, np.inf) if start_error is None else np.asarray(start_error, float)
     best_epoch = np.zeros(seeds, dtype=int)
     history = []
-    steps = seed_steps(params, quant) if quant else jnp.zeros((seeds,))
     for epoch in range(1, config.epochs + 1):
         epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(keys)
-        params, opt_state, loss = run_epoch(params, opt_state, epoch_keys, steps, images, labels)
+        params, opt_state, steps, loss = run_epoch(params, opt_state, steps, epoch_keys, images, labels)
         loss = np.asarray(loss)
         if not np.all(np.isfinite(loss)):
             raise DivergenceError(
                 f"training diverged (mean loss {loss.tolist()}) in epoch {epoch} of {label or 'a run'} "
                 f"with {config}; lower learning_rate or change optimizer"
             )
-        if quant:
-            steps = seed_steps(params, quant)
-            error = error_rate(model, seed_quantize(params, steps, quant), *validation)
-        else:
-            error = error_rate(model, params, *validation)
-        improved = error < best_error
-        best = _keep_best(jnp.asarray(improved), best, params)
-        if quant:
-            best_steps = steps if best_steps is None else _keep_best(jnp.asarray(improved), best_steps, steps)
+        evaluated = seed_quantize(params, steps, quant) if quant else params
+        error = error_rate(model, evaluated, *validation)
+        improved = jnp.asarray(error < best_error)
+        best = _keep_best(improved, best, params)
+        best_steps = _keep_best(improved, best_steps, steps)
         best_error = np.where(improved, error, best_error)
         best_epoch = np.where(improved, epoch, best_epoch)
-        history.append({"epoch": epoch, "train_loss": loss.tolist(), "val_error": error.tolist()})
+        entry = {"epoch": epoch, "train_loss": loss.tolist(), "val_error": error.tolist()}
+        if quant and quant.policy == "adaptive":
+            entry["step_excess"] = step_excess(params, steps, quant).tolist()
+        history.append(entry)
         if progress:
             progress(1)
-    return FitResult(best, best_steps, best_error, best_epoch, history)
+    return FitResult(best, best_steps if quant else None, best_error, best_epoch, history)

@@ -83,15 +83,16 @@ def synthetic(n=600, seed=0):
     return jnp.asarray(x.reshape(n, 8, 8, 1)), jnp.asarray(y, jnp.int32)
 
 
-def fit_ffdnn(seeds, config=train.TrainConfig(epochs=3, batch_size=50), quant_bits=None):
+def fit_ffdnn(seeds, config=train.TrainConfig(epochs=3, batch_size=50), quant_bits=None, policy="fixed"):
     model = models.make_model("ffdnn", (32, 1), num_classes=4)
     keys = jnp.stack([jax.random.key(s) for s in seeds])
     params = jax.vmap(lambda k: models.init_params(model, k, (8, 8, 1)))(keys)
     data = synthetic()
-    quant = None
+    quant = steps = None
     if quant_bits:
-        quant = train.Quant(quant_bits, models.quantized_mask(jax.tree.map(lambda a: a[0], params)))
-    return train.fit(model, params, data, synthetic(200, 1), config, keys, quant)
+        quant = train.Quant(quant_bits, models.quantized_mask(jax.tree.map(lambda a: a[0], params)), policy)
+        steps = train.seed_steps(params, quant)
+    return train.fit(model, params, data, synthetic(200, 1), config, keys, quant, steps)
 
 
 def test_training_is_deterministic_and_seeds_trained_together_match_seeds_trained_alone():
@@ -117,7 +118,37 @@ def test_retraining_keeps_quantized_model_and_its_steps():
     kernel = np.asarray(qparams["Dense_0"]["kernel"][0])
     assert len(np.unique(kernel)) <= 3
     assert [h["epoch"] for h in result.history] == [1, 2, 3]
-    assert 1 <= result.best_epoch[0] <= 3
+    assert 1 <= result.best_epoch[0] <= 3  # no start_error: epoch 0 does not compete
+
+
+@pytest.mark.parametrize("policy", train.STEP_POLICIES)
+def test_retraining_evaluates_the_network_it_trained(policy):
+    """The recorded validation error of the selected epoch is that of Q_D(w) rebuilt from the
+    returned shadow weights and steps; fixed steps never move, adaptive ones stay near the optimum."""
+    model = models.make_model("ffdnn", (32, 1), num_classes=4)
+    result = fit_ffdnn([0, 1], quant_bits=2, policy=policy)
+    quant = train.Quant(2, models.quantized_mask(jax.tree.map(lambda a: a[0], result.params)), policy)
+    rebuilt = train.error_rate(model, train.seed_quantize(result.params, result.steps, quant), *synthetic(200, 1))
+    np.testing.assert_array_equal(rebuilt, result.val_error)
+    if policy == "adaptive":
+        assert all(0 <= e < 1e-3 for h in result.history for e in h["step_excess"])
+    else:
+        keys = jnp.stack([jax.random.key(s) for s in (0, 1)])
+        start = jax.vmap(lambda k: models.init_params(model, k, (8, 8, 1)))(keys)
+        for a, b in zip(jax.tree.leaves(result.steps), jax.tree.leaves(train.seed_steps(start, quant))):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_selection_starts_from_the_given_network():
+    """With start_error, epoch 0 (the network given) competes: a start no epoch can beat is kept."""
+    config = train.TrainConfig(epochs=2, batch_size=50)
+    model = models.make_model("ffdnn", (32, 1), num_classes=4)
+    keys = jnp.stack([jax.random.key(0)])
+    params = jax.vmap(lambda k: models.init_params(model, k, (8, 8, 1)))(keys)
+    result = train.fit(model, params, synthetic(), synthetic(200, 1), config, keys, start_error=np.array([-1.0]))
+    assert result.best_epoch[0] == 0 and result.val_error[0] == -1.0
+    for a, b in zip(jax.tree.leaves(result.params), jax.tree.leaves(params)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_divergence_stops_with_a_clear_error():
