@@ -205,6 +205,24 @@ def _summarise(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> lis
     return results.summary(rows) if "seed" in rows[0] else [dict(r) for r in rows]
 
 
+BASELINE_TEXT = {"control": "float control (the float network trained on for the retraining's epochs)",
+                 "float": "float network"}
+
+
+def _gap_rows(rows: Sequence[Mapping[str, Any]], methods: Sequence[str], baseline: str) -> list[dict]:
+    """Quantized summary rows whose ``gap`` / ``gap_std`` are against ``baseline`` ("control" |
+    "float"); rows without that gap are left out."""
+    if baseline not in BASELINE_TEXT:
+        raise ValueError(f"baseline must be one of {tuple(BASELINE_TEXT)}; got {baseline!r}")
+    methods = [m for m in methods if m != "float"]
+    out = []
+    for r in _summarise(rows, ["float", *methods]):
+        gap, std = (r.get("gap_control"), r.get("gap_control_std")) if baseline == "control" else (r["gap"], r["gap_std"])
+        if r["method"] != "float" and gap is not None:
+            out.append({**r, "gap": gap, "gap_std": std})
+    return out
+
+
 def _y_scale(kind: str, field: str) -> alt.Scale:
     if kind not in ("linear", "log", "symlog"):
         raise ValueError(f"y_scale must be 'linear', 'log' or 'symlog'; got {kind!r}")
@@ -283,16 +301,17 @@ def gap_vs_params(
     group: str | None = None,
     width: int = WIDTH,
     height: int = HEIGHT,
+    baseline: str = "control",
 ) -> alt.LayerChart:
     """The gap to float (quantized minus float test error, percentage points; mean +- std over seeds
     of the per-seed difference) against network size on a log axis. A zero line marks "no gap".
     ``y_scale``: ``symlog`` (default: linear within ±1 point, logarithmic beyond, so that gaps of a
     few tenths and of tens of points are both readable) or ``linear``; ``group`` as in
-    :func:`error_vs_params`."""
+    :func:`error_vs_params`; ``baseline``: ``control`` (default: the float control, trained as
+    long as the retrained network) or ``float`` (the float network itself)."""
     if x not in X_FIELDS:
         raise ValueError(f"x must be one of {tuple(X_FIELDS)}; got {x!r}")
-    methods = [m for m in methods if m != "float"]
-    summ = [r for r in _summarise(rows, ["float", *methods]) if r["method"] != "float" and r["gap"] is not None]
+    summ = _gap_rows(rows, methods, baseline)
     if not summ:
         raise ValueError("no quantized rows with a float counterpart: cannot draw gaps")
     data = chart_rows(summ)
@@ -302,7 +321,7 @@ def gap_vs_params(
         "gap_lo", "gap_hi", _tooltips(x, gap=True), {r["method"] for r in summ}, [r["bits"] for r in summ],
         zero_line=True, group=group,
     )
-    sub = subtitle(summ, f"quantized minus float test error, {SPREAD}")
+    sub = subtitle(summ, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {SPREAD}")
     return layers.properties(
         data=alt.Data(values=data), width=width, height=height,
         title=_title(title, "Gap between float and quantized networks against size", sub),
@@ -353,11 +372,11 @@ def gap_vs_depth(
     title: str | None = None,
     methods: Sequence[str] = ("retrain",),
     y_scale: str = "symlog",
+    baseline: str = "control",
 ) -> alt.FacetChart:
     """The gap to float (percentage points, mean +- std over seeds) against the number of hidden
-    layers, one panel per width (``y_scale`` as in :func:`gap_vs_params`)."""
-    methods = [m for m in methods if m != "float"]
-    summ = [r for r in _summarise(rows, ["float", *methods]) if r["method"] != "float" and r["gap"] is not None]
+    layers, one panel per width (``y_scale`` and ``baseline`` as in :func:`gap_vs_params`)."""
+    summ = _gap_rows(rows, methods, baseline)
     if not summ or any(r["family"] != "ffdnn" for r in summ):
         raise ValueError("gap_vs_depth needs quantized FFDNN rows with float counterparts")
     data = chart_rows(summ)
@@ -367,7 +386,7 @@ def gap_vs_depth(
         "gap_lo", "gap_hi", _tooltips("depth", gap=True), {r["method"] for r in summ}, [r["bits"] for r in summ],
         zero_line=True,
     )
-    sub = subtitle(summ, f"quantized minus float test error, {SPREAD}")
+    sub = subtitle(summ, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {SPREAD}")
     return _depth_facet(layers, data,
                         _title(title, "Gap between float and quantized networks against depth", sub))
 
@@ -641,6 +660,108 @@ def learning_curve(
         data=alt.Data(values=rows), width=width, height=height,
         title=_title(title, "Learning curve: float training, quantization, retraining", sub),
     )
+
+
+CURVE_FIELDS = {"bits": "weights", "step_policy": "step policy", "seed": "seed"}
+
+
+def retraining_curves(
+    rows: Sequence[Mapping[str, Any]],
+    color: str = "bits",
+    facet: str | None = "size_label",
+    title: str | None = None,
+    dataset: str | None = None,
+    columns: int = 4,
+) -> alt.Chart:
+    """Validation error per retraining epoch, one line per seed (epoch 0 = the directly quantized
+    network every retraining starts from), so a reader can see whether retraining converged.
+
+    Args:
+      rows: :func:`quantlab.results.curve_rows` / :func:`~quantlab.results.curves` rows; only
+        ``stage == "retrain"`` rows are drawn.
+      color: the row field that picks the colour: ``bits`` (precision), ``step_policy`` or ``seed``.
+      facet: a row field with one panel per value (default: one per network), or None.
+    """
+    if color not in CURVE_FIELDS:
+        raise ValueError(f"color must be one of {tuple(CURVE_FIELDS)}; got {color!r}")
+    data = [r for r in rows if r["stage"] == "retrain"]
+    if not data:
+        raise ValueError("no retraining curves in rows (stage 'retrain')")
+    values = []
+    for r in data:
+        v = {k: r.get(k) for k in ("seed", "epoch", "bits", "step_policy", "params", facet) if k}
+        v.update({"error": round(100 * r["val_error"], 4), "precision": precision_label(r["bits"]),
+                  "line": f"{r.get('seed')}-{r['bits']}-{r.get('step_policy')}"})
+        values.append(v)
+    field = {"bits": "precision", "step_policy": "step_policy", "seed": "seed"}[color]
+    epochs = sorted({v["epoch"] for v in values})
+    base = alt.Chart().encode(
+        x=alt.X("epoch:Q", title="retraining epoch (0 = directly quantized)",
+                axis=alt.Axis(values=epochs, format="d"), scale=alt.Scale(nice=False, padding=6)),
+        y=alt.Y("error:Q", title="validation error (%)", scale=alt.Scale(zero=False, nice=True)),
+        color=alt.Color(f"{field}:N", title=CURVE_FIELDS[color], legend=alt.Legend(**_LEGEND_KW)),
+        detail="line:N",
+    )
+    tips = [alt.Tooltip("precision:N", title="weights"), alt.Tooltip("step_policy:N", title="step policy"),
+            alt.Tooltip("seed:N"), alt.Tooltip("epoch:Q"), alt.Tooltip("error:Q", title="validation error (%)", format=".2f")]
+    layers = alt.layer(base.mark_line(strokeWidth=1.5, opacity=0.8), base.mark_point(filled=True, size=30).encode(tooltip=tips))
+    sub = [p for p in [dataset, "validation error of every seed during retraining; the selected network is the "
+                                "epoch with the lowest validation error (epoch 0 included)"] if p]
+    head = _title(title, "Retraining curves", sub)
+    if facet is None:
+        return layers.properties(data=alt.Data(values=values), width=WIDTH, height=HEIGHT, title=head)
+    order = [v[facet] for v in sorted(values, key=lambda v: (v.get("params") or 0, str(v[facet])))]
+    order = list(dict.fromkeys(order))
+    return layers.properties(width=FACET_WIDTH, height=160).facet(
+        data=alt.Data(values=values), facet=alt.Facet(f"{facet}:N", title=None, sort=order), columns=columns,
+        title=head,
+    ).resolve_scale(y="independent")
+
+
+def gap_vs_budget(
+    rows: Sequence[Mapping[str, Any]],
+    bits: int = 2,
+    baseline: str = "control",
+    title: str | None = None,
+    columns: int = 3,
+) -> alt.FacetChart:
+    """A retraining-budget study: the retrained gap (percentage points, mean ± std over seeds of
+    the per-seed difference to ``baseline``, as in :func:`gap_vs_params`) against the number of
+    retraining epochs (log axis), one colour per step policy, one panel per network.
+
+    Args:
+      rows: :func:`quantlab.results.tidy` rows of a spec with several ``retrain_epochs``.
+    """
+    summ = [r for r in _gap_rows(rows, ["retrain"], baseline) if int(r["bits"]) == int(bits)]
+    if not summ:
+        raise ValueError(f"no retrained {bits}-bit rows with a float counterpart")
+    values = []
+    for r in summ:
+        gap, std = _pct(r["gap"]), _pct(r["gap_std"]) or 0.0
+        values.append({"network": r["size_label"], "params": int(r["params"]), "step_policy": r["step_policy"],
+                       "epochs": int(r["retrain_epochs"]), "gap": gap, "gap_std": std,
+                       "gap_lo": round(gap - std, 4), "gap_hi": round(gap + std, 4), "seeds": int(r["seeds"])})
+    epochs = sorted({v["epochs"] for v in values})
+    x = alt.X("epochs:Q", title="retraining epochs (log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
+              axis=alt.Axis(values=epochs, format="d"))
+    color = alt.Color("step_policy:N", title="step policy", legend=alt.Legend(**_LEGEND_KW))
+    tips = [alt.Tooltip("network:N"), alt.Tooltip("step_policy:N", title="step policy"),
+            alt.Tooltip("epochs:Q", title="retraining epochs"), alt.Tooltip("gap:Q", title="gap (points)", format="+.2f"),
+            alt.Tooltip("gap_std:Q", title="gap, std (points)", format=".2f"), alt.Tooltip("seeds:Q")]
+    y = alt.Y("gap:Q", title="gap (percentage points)", scale=alt.Scale(zero=True, nice=True))
+    base = alt.Chart()
+    layers = alt.layer(
+        base.mark_rule(color="#999999", strokeDash=[2, 2]).encode(y=alt.datum(0)),
+        base.mark_rule().encode(x=x, y=alt.Y("gap_lo:Q", title=None), y2="gap_hi:Q", color=color),
+        base.mark_line().encode(x=x, y=y, color=color),
+        base.mark_point(filled=True, size=50).encode(x=x, y=y, color=color, tooltip=tips),
+    )
+    order = [v["network"] for v in sorted(values, key=lambda v: v["params"])]
+    sub = [f"{precision_label(bits)} weights; retrained test error minus that of the {BASELINE_TEXT[baseline]}, {SPREAD}"]
+    return layers.properties(width=FACET_WIDTH, height=180).facet(
+        data=alt.Data(values=values), facet=alt.Facet("network:N", title=None, sort=list(dict.fromkeys(order))),
+        columns=columns, title=_title(title, "Gap against the retraining budget", sub),
+    ).resolve_scale(y="independent")
 
 
 # -- charts of chapters 6 and 7: effective compression ratio and memory

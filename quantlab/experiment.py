@@ -263,7 +263,7 @@ def trial_epochs(config: TrialConfig) -> int:
     return config.float_train.epochs + (1 + len(config.bits)) * config.retrain.epochs
 
 
-def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None) -> list[dict]:
+def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None, cache: bool = True) -> list[dict]:
     """Runs float training, the float control, direct quantization and retraining for every seed
     (trained together).
 
@@ -272,12 +272,14 @@ def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None) -> list[
       seeds: distinct integer seeds; each determines initialisation and shuffling.
       progress: optional callable, called with the number of finished epochs (for progress bars);
         a trial has :func:`trial_epochs` epochs.
+      cache: reuse (and store) the float network and float control (:mod:`quantlab.netcache`);
+        False trains everything from scratch.
     Returns:
       One metrics dict per seed, in the order of ``seeds``.
     """
     trial = prepare(config, seeds)
-    trained = train_float(trial, progress)
-    control = float_control(trial, trained, progress)
+    trained = train_float(trial, progress, cache)
+    control = float_control(trial, trained, progress, cache)
     one = _per_seed(trained.params, 0)
     out = [
         {"params": models.count_params(one), "weights": models.count_params(one, trial.mask),

@@ -7,8 +7,13 @@ written by hand. The thresholds are module constants, each justified where it is
 
 Conventions:
 
-* **Gap**: the retrained quantized network's test error minus the float network's, in
-  **percentage points** (pp). It is paired per seed: each seed's quantized network is retrained from
+* **Gap**: the retrained quantized network's test error minus the float baseline's, in
+  **percentage points** (pp). The baseline of the verdicts is the *float control*
+  (:data:`BASELINE`): the float network trained on for the same epochs, with the same schedule, as
+  the retraining, so that both sides of a gap had the same training budget (retraining from a float
+  network is also extra training; against the float network alone, a retrained network gets credit
+  for those extra epochs). :func:`gaps` gives the gap against the float network too.
+  The gap is paired per seed: each seed's quantized network is retrained from
   that seed's float network, so the per-seed differences carry the seed noise of the gap itself.
   ``gap`` is their mean; ``gap_std`` their sample standard deviation; ``gap_se = gap_std / sqrt(n)``
   the standard error of the mean gap over ``n`` seeds.
@@ -37,6 +42,11 @@ SWEEPS = ("ffdnn-width", "ffdnn-depth", "cnn-maps")
 """The reference sweeps (``quantlab/specs``) whose committed records the report reads."""
 
 TERNARY = 2
+
+BASELINES = ("control", "float")
+BASELINE = "control"
+"""The float baseline of every verdict: the float control (same total training budget as the
+retrained network). ``"float"`` is the float network before the extra epochs (the paper's baseline)."""
 
 # -- thresholds ------------------------------------------------------------------------------
 
@@ -177,20 +187,28 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain") -> list[dict]:
+def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain",
+         baseline: str = BASELINE) -> list[dict]:
     """Per network (sorted by parameter count): the paired gap between ``method`` at ``bits`` and
-    float, in pp. Each dict: ``label, params, seeds, float_pp, quantized_pp`` (mean test errors),
-    ``gap`` (mean of the per-seed gaps), ``gap_std`` (sample std, NaN for one seed), ``gap_se``,
+    the float ``baseline`` (``"control"`` | ``"float"``, see :data:`BASELINE`), in pp. Each dict:
+    ``label, params, seeds, float_pp`` (mean test error of the baseline), ``quantized_pp``, ``gap``
+    (mean of the per-seed gaps), ``gap_std`` (sample std, NaN for one seed), ``gap_se``,
     ``seed_gaps`` (``{seed: gap}``).
     Seeds that lack either result are left out; networks without any paired seed are skipped."""
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}; got {baseline!r}")
     rows = _check(rows)
+    field = "control_test_error" if baseline == "control" else "test_error"
     by_net: dict[int, dict[str, dict[int, float]]] = {}
     labels: dict[int, str] = {}
     for r in rows:
         p = int(r["params"])
         labels.setdefault(p, network_label(r))
         if r["method"] == "float":
-            by_net.setdefault(p, {}).setdefault("float", {})[int(r["seed"])] = float(r["test_error"])
+            if r.get(field) is None:
+                raise ValueError(f"float row of {network_label(r)} seed {r['seed']} lacks {field!r} "
+                                 f"(records without a float control: baseline 'float' only)")
+            by_net.setdefault(p, {}).setdefault("float", {})[int(r["seed"])] = float(r[field])
         elif r["method"] == method and int(r["bits"]) == bits:
             by_net.setdefault(p, {}).setdefault("q", {})[int(r["seed"])] = float(r["test_error"])
     out = []
@@ -213,39 +231,42 @@ def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain") 
     return out
 
 
-def gap_comparison(base_rows: Iterable[Mapping[str, Any]], other_rows: Iterable[Mapping[str, Any]],
-                   bits: int) -> list[dict]:
-    """The retrained ``bits`` gaps (:func:`gaps`) of the networks that two sweeps share, side by side
-    (e.g. the same networks retrained for longer). Each dict: ``label, params``, then ``float_pp``,
-    ``gap``, ``gap_se`` of ``base_rows``, the same keys with an ``other_`` prefix, and the paired
-    ``change`` (mean over the seeds both have of base gap minus other gap, pp) with its standard
-    error ``change_se`` (NaN with fewer than two shared seeds); sorted by size."""
-    other = {g["params"]: g for g in gaps(other_rows, bits)}
+def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = TERNARY, baseline: str = BASELINE) -> list[dict]:
+    """A retraining-budget study (rows of one network at several ``retrain_epochs``): per network
+    and step policy, the paired gap (:func:`gaps`, pp) at every budget and how far each is from the
+    gap at the longest budget. Each dict: ``label, params, step_policy, epochs`` (sorted budgets),
+    ``gap, gap_se`` (lists, per budget), ``change`` and ``change_se`` (lists: gap at the longest
+    budget minus gap at this one, paired by seed; negative = longer retraining lowered the gap) and
+    ``settled`` (the smallest budget from which on every change is within seed noise,
+    :func:`quantlab.anomalies.beyond_noise`). Sorted by size, then policy."""
+    from quantlab.anomalies import beyond_noise
+
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in _check(rows):
+        groups.setdefault((int(r["params"]), r.get("step_policy", "fixed"), int(r["retrain_epochs"])), []).append(r)
+    nets = sorted({(p, pol) for p, pol, _ in groups})
     out = []
-    for g in gaps(base_rows, bits):
-        o = other.get(g["params"])
-        if o is None:
-            continue
-        shared = sorted(set(g["seed_gaps"]) & set(o["seed_gaps"]))
-        d = np.array([g["seed_gaps"][s] - o["seed_gaps"][s] for s in shared])
-        change_se = float(d.std(ddof=1)) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
-        out.append({"label": g["label"], "params": g["params"],
-                    "float_pp": g["float_pp"], "gap": g["gap"], "gap_se": g["gap_se"],
-                    "other_float_pp": o["float_pp"], "other_gap": o["gap"], "other_gap_se": o["gap_se"],
-                    "change": float(d.mean()) if len(d) else float("nan"), "change_se": change_se})
+    for p, pol in nets:
+        budgets = sorted(e for q, o, e in groups if (q, o) == (p, pol))
+        per = {e: gaps(groups[(p, pol, e)], bits, baseline=baseline)[0] for e in budgets}
+        last = per[budgets[-1]]["seed_gaps"]
+        change, change_se = [], []
+        for e in budgets:
+            shared = sorted(set(per[e]["seed_gaps"]) & set(last))
+            d = np.array([last[s] - per[e]["seed_gaps"][s] for s in shared])
+            change.append(float(d.mean()))
+            change_se.append(float(d.std(ddof=1)) / math.sqrt(len(d)) if len(d) > 1 else float("nan"))
+        settled = budgets[-1]
+        for e, c, se in reversed(list(zip(budgets, change, change_se))):
+            if beyond_noise(abs(c), se):
+                break
+            settled = e
+        out.append({"label": per[budgets[-1]]["label"], "params": p, "step_policy": pol, "epochs": budgets,
+                    "gap": [per[e]["gap"] for e in budgets], "gap_se": [per[e]["gap_se"] for e in budgets],
+                    "change": change, "change_se": change_se, "settled": settled})
     if not out:
-        raise ValueError("the two sweeps share no network (same parameter count) with paired results")
+        raise ValueError("rows hold no retraining budgets")
     return out
-
-
-def gap_change(row: Mapping[str, Any]) -> str:
-    """How the gap moved from the base to the other sweep in one :func:`gap_comparison` row:
-    ``"closed"`` (the paired change exceeds :data:`NOISE_SE_FACTOR` of its standard errors and the
-    remaining gap is within that many of its own standard errors of zero), ``"narrowed"`` (the
-    change exceeds that noise, but the gap remains), ``"not narrowed"`` (it does not)."""
-    if math.isnan(row["change_se"]) or row["change"] <= NOISE_SE_FACTOR * row["change_se"]:
-        return "not narrowed"
-    return "closed" if row["other_gap"] <= NOISE_SE_FACTOR * row["other_gap_se"] else "narrowed"
 
 
 def _beyond_noise(g: dict) -> bool:
@@ -406,7 +427,8 @@ sweeps, whose float networks form one size curve; the depth sweep mixes three wi
 
 def load_rows(spec_name: str) -> list[dict]:
     """Tidy rows of a sweep (:func:`quantlab.results.tidy`: the store at ``$QUANTLAB_RESULTS`` or
-    the repository's ``results/``; missing records are computed first)."""
+    the repository's ``results/``). Reads only: missing records raise
+    :class:`quantlab.results.MissingRecordsError`."""
     from quantlab import results
 
     return [dict(r) for r in results.tidy(spec_name)]

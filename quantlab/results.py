@@ -1,7 +1,8 @@
 """The reference results as tidy rows: what the book's chapters read, chart and discuss.
 
-* :func:`tidy` makes sure a spec's records exist (running only what is missing, with progress bars)
-  and flattens them into one row per (trial, seed, method, bit width).
+* :func:`tidy` flattens a spec's records into one row per (trial, seed, method, bit width). It only
+  reads: when records are missing it says which command computes them
+  (``python -m quantlab sweep``, or :func:`quantlab.sweep.ensure` from code); it never trains.
 * :func:`summary` aggregates those rows over seeds: mean and sample standard deviation per
   (trial, method, bits) and the gap to the float network of the same trial.
 * :func:`provenance` and :func:`provenance_note` say what produced the records (commit, device,
@@ -53,17 +54,15 @@ def size_fields(family: str, size: Sequence[int]) -> dict:
     return {"width": None, "depth": None, "maps": maps, "size_label": maps}
 
 
-def ensure_records(spec_or_name: SweepSpec | str, store: Store | None = None) -> int:
-    """Runs whatever records of the spec are missing (progress bars on stderr) and returns how many
-    were missing. Prints nothing when every record exists."""
+class MissingRecordsError(LookupError):
+    """A spec's records are not all in the store; the message names the command that computes them."""
+
+
+def missing_records(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[tuple[str, int]]:
+    """``(trial label, seed)`` of every record of the spec that the store lacks (reading only)."""
     spec = _spec(spec_or_name)
     store = _store(spec, store)
-    missing = sum(1 for config in spec.trials() for s in spec.seeds if not store.has(config, s))
-    if missing:
-        from quantlab import sweep
-
-        sweep.run_sweep(spec, store, progress=True)
-    return missing
+    return [(trial_label(c), s) for c in spec.trials() for s in spec.seeds if not store.has(c, s)]
 
 
 def record_rows(
@@ -73,10 +72,13 @@ def record_rows(
     cfg, metrics = record["config"], record["metrics"]
     family, size = cfg["family"], tuple(int(s) for s in cfg["size"])
     params, weights = int(metrics["params"]), int(metrics["weights"])
+    control = metrics.get("float_control") or {}
     base = {
         "spec": spec_name, "trial": record.get("label") or trial_label(cfg), "family": family,
         "dataset": cfg["dataset"], "size": size, **size_fields(family, size),
         "params": params, "weights": weights, "seed": int(record["seed"]),
+        "step_policy": cfg.get("step_policy", "fixed"), "retrain_epochs": (cfg.get("retrain") or {}).get("epochs"),
+        "control_test_error": control.get("test_error"), "control_val_error": control.get("val_error"),
     }
 
     def row(method: str, bits: int, m: Mapping[str, Any]) -> dict:
@@ -95,27 +97,72 @@ def record_rows(
     return rows
 
 
-def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, ensure: bool = True) -> list[dict]:
-    """One row per (trial, seed, method, bits) of a spec's records, in spec order.
+def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, allow_missing: bool = False) -> list[dict]:
+    """One row per (trial, seed, method, bits) of a spec's records, in spec order. Reads only.
 
-    With ``ensure`` (the default) the records that are missing are computed first, with progress
-    bars (nothing is printed when none is missing); without it, trials or seeds without a record
-    are left out.
+    Raises :class:`MissingRecordsError` (naming the command that computes them) when records are
+    missing, unless ``allow_missing``: then trials or seeds without a record are left out.
 
     Row fields: ``spec, trial`` (e.g. ``ffdnn-w256-d3``), ``family, dataset, size`` (tuple),
     ``width, depth`` (ffdnn; else None), ``maps`` (cnn, e.g. ``"8-8-16"``; else None),
-    ``size_label, params, weights`` (quantized kernels), ``seed, method`` (``float | direct |
-    retrain``), ``bits`` (32 for float), ``test_error, val_error`` (fractions) and ``weight_bits``
-    (:func:`memory_bits`).
+    ``size_label, params, weights`` (quantized kernels), ``seed, step_policy`` (``fixed |
+    adaptive``), ``retrain_epochs`` (the retraining budget), ``method`` (``float | direct |
+    retrain``), ``bits`` (32 for float), ``test_error, val_error`` (fractions), ``weight_bits``
+    (:func:`memory_bits`) and ``control_test_error, control_val_error``: the seed's float control
+    (the float network trained on for the retraining's epochs, unquantized).
     """
     spec = _spec(spec_or_name)
     store = _store(spec, store)
-    if ensure:
-        ensure_records(spec, store)
+    if not allow_missing and (missing := missing_records(spec, store)):
+        where = "" if store.root == default_results_dir(spec) else f" --results {store.root}"
+        raise MissingRecordsError(
+            f"{len(missing)} record(s) of spec {spec.name!r} are not in {store.root} "
+            f"(e.g. {missing[0][0]} seed {missing[0][1]}); compute them with: "
+            f"python -m quantlab sweep {spec.source if spec.source and not spec.shipped else spec.name}{where}")
     rows = []
     for record in store.records(spec):
         rows.extend(record_rows(record, spec.methods, spec.name))
     return rows
+
+
+def curve_rows(metrics: Mapping[str, Any], **fields: Any) -> list[dict]:
+    """Validation curves of one seed's metrics (a record's ``metrics`` or a trial's per-seed dict):
+    one row per (stage, bits, epoch) with ``stage`` (``float | control | retrain``), ``bits`` (32
+    for float stages), ``epoch`` (0 = the stage's starting network: the float network for the
+    control, the directly quantized one for a retraining), ``val_error`` and ``train_loss``
+    (fractions; None at epoch 0), plus ``fields`` (e.g. ``trial, seed``) on every row."""
+    out = []
+
+    def add(stage: str, bits: int, history: Sequence[Mapping[str, Any]], start: float | None) -> None:
+        if start is not None:
+            out.append({**fields, "stage": stage, "bits": bits, "epoch": 0, "val_error": float(start),
+                        "train_loss": None, "step_excess": None})
+        for h in history:
+            out.append({**fields, "stage": stage, "bits": bits, "epoch": int(h["epoch"]),
+                        "val_error": float(h["val_error"]), "train_loss": float(h["train_loss"]),
+                        "step_excess": h.get("step_excess")})
+
+    add("float", FLOAT_BITS, metrics["float"].get("history") or [], None)
+    if "float_control" in metrics:
+        add("control", FLOAT_BITS, metrics["float_control"].get("history") or [], metrics["float"]["val_error"])
+    for bits, stage in metrics.get("retrain", {}).items():
+        add("retrain", int(bits), stage.get("history") or [], metrics["direct"][bits]["val_error"])
+    return out
+
+
+def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
+    """:func:`curve_rows` of every record of a spec (reading only; missing records are left out),
+    with the fields ``spec, trial, size_label, params, seed, step_policy, retrain_epochs``."""
+    spec = _spec(spec_or_name)
+    out = []
+    for record in _store(spec, store).records(spec):
+        cfg = record["config"]
+        out.extend(curve_rows(
+            record["metrics"], spec=spec.name, trial=record["label"],
+            size_label=size_fields(cfg["family"], cfg["size"])["size_label"],
+            params=int(record["metrics"]["params"]), seed=int(record["seed"]),
+            step_policy=cfg.get("step_policy", "fixed"), retrain_epochs=int(cfg["retrain"]["epochs"])))
+    return out
 
 
 def _std(values: Sequence[float]) -> float | None:
@@ -123,25 +170,29 @@ def _std(values: Sequence[float]) -> float | None:
 
 
 _GROUP_FIELDS = ("spec", "trial", "family", "dataset", "size", "width", "depth", "maps", "size_label",
-                 "params", "weights", "method", "bits", "weight_bits")
+                 "params", "weights", "step_policy", "retrain_epochs", "method", "bits", "weight_bits")
 
 
 def summary(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Aggregates :func:`tidy` rows over seeds: one row per (trial, method, bits), in first-seen order.
+    """Aggregates :func:`tidy` rows over seeds: one row per (trial, step policy, retraining budget,
+    method, bits), in first-seen order.
 
     Fields: the trial's fields of :func:`tidy` (without ``seed``), ``seeds`` (how many),
     ``seed_list``, ``test_error`` and ``val_error`` (means), ``test_error_std`` and
     ``val_error_std`` (sample standard deviations; None for one seed), ``gap`` (mean test error
     minus the float network's mean test error for the same trial; None for float or when the trial
     has no float row) and ``gap_std`` (sample standard deviation over seeds of the per-seed
-    difference to float, on the seeds both have; None when fewer than two).
+    difference to float, on the seeds both have; None when fewer than two); ``control_error``
+    (mean test error of the float control), ``gap_control`` and ``gap_control_std`` (the same
+    against the float control, for every method; None where rows lack it).
     """
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r.get("spec"), r["trial"], r["method"], int(r["bits"])), []).append(r)
-    floats = {(spec, trial): members for (spec, trial, method, _), members in groups.items() if method == "float"}
+        trial = (r.get("spec"), r["trial"], r.get("step_policy"), r.get("retrain_epochs"))
+        groups.setdefault((trial, r["method"], int(r["bits"])), []).append(r)
+    floats = {trial: members for (trial, method, _), members in groups.items() if method == "float"}
     out = []
-    for (spec, trial, method, bits), members in groups.items():
+    for (trial, method, bits), members in groups.items():
         first = members[0]
         test = [float(m["test_error"]) for m in members]
         val = [float(m["val_error"]) for m in members]
@@ -150,9 +201,14 @@ def summary(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
             "seeds": len(members), "seed_list": [m["seed"] for m in members],
             "test_error": statistics.fmean(test), "test_error_std": _std(test),
             "val_error": statistics.fmean(val), "val_error_std": _std(val),
-            "gap": None, "gap_std": None,
+            "gap": None, "gap_std": None, "control_error": None, "gap_control": None, "gap_control_std": None,
         })
-        base = floats.get((spec, trial))
+        if all(m.get("control_test_error") is not None for m in members):
+            control = [float(m["control_test_error"]) for m in members]
+            row["control_error"] = statistics.fmean(control)
+            row["gap_control"] = row["test_error"] - row["control_error"]
+            row["gap_control_std"] = _std([t - c for t, c in zip(test, control)])
+        base = floats.get(trial)
         if method != "float" and base:
             row["gap"] = row["test_error"] - statistics.fmean(float(b["test_error"]) for b in base)
             by_seed = {b["seed"]: float(b["test_error"]) for b in base}
@@ -291,7 +347,7 @@ def describe(spec_or_name: SweepSpec | str) -> str:
 
 
 __all__ = [
-    "FLOAT_BITS", "METHODS", "dataset_name", "describe", "ensure_records", "memory_bits", "pick", "provenance",
+    "FLOAT_BITS", "METHODS", "dataset_name", "curve_rows", "curves", "describe", "MissingRecordsError", "missing_records", "memory_bits", "pick", "provenance",
     "provenance_note", "record_rows", "size_fields", "summary", "tidy",
 ]
 

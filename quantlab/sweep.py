@@ -331,6 +331,21 @@ def run_sweep(
             "seconds": time.perf_counter() - start}
 
 
+def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = True) -> int:
+    """Runs whatever records of ``spec`` (a spec or a shipped spec's name) are missing from
+    ``store`` (default: the spec's results directory) and returns how many were missing. The one
+    call a chapter makes to compute its own records; prints nothing when none is missing."""
+    from quantlab.spec import load_spec
+    from quantlab.store import default_results_dir
+
+    spec = load_spec(spec) if isinstance(spec, str) else spec
+    store = store if store is not None else Store(default_results_dir(spec))
+    missing = sum(len(store.missing_seeds(c, spec.seeds)) for c in spec.trials())
+    if missing:
+        run_sweep(spec, store, progress=progress)
+    return missing
+
+
 # -- results -------------------------------------------------------------------------------------
 
 def _size_text(family: str, size: Sequence[int]) -> str:
@@ -353,6 +368,10 @@ def results_table(spec: SweepSpec, store: Store, only: str | None = None) -> lis
         cfg = config_dict(config)
         metrics = [r["metrics"] for r in records]
         label = trial_label(config)
+        if len(spec.step_policies) > 1:
+            label += f" {cfg['step_policy']}"
+        if spec.retrain_epochs:
+            label += f" {cfg['retrain']['epochs']}ep"
 
         def errors(method: str, bits: int | None) -> list[float]:
             try:

@@ -19,6 +19,7 @@ def record(family, size, seed, err=0.2, bits=(2, 3)):
     params = 5000 * (size[0] if family == "ffdnn" else sum(size)) + 10
     metrics = {"params": params, "weights": params - 10,
                "float": {"test_error": err + 0.001 * seed, "val_error": err},
+               "float_control": {"test_error": err - 0.002 + 0.001 * seed, "val_error": err - 0.002},
                "direct": {}, "retrain": {}}
     for b in bits:
         metrics["direct"][str(b)] = {"test_error": err + 0.3 / b + 0.01 * seed, "val_error": err + 0.3 / b}
@@ -178,9 +179,14 @@ def test_gap_vs_params(width_rows):
     values = data_values(spec)
     assert {v["method"] for v in values} == {"retrained"}
     summ = [s for s in results.summary(width_rows) if s["method"] == "retrain"]
-    for v, s in zip(values, summ):
+    for v, s in zip(values, summ):  # against the float control by default
+        assert v["gap"] == pytest.approx(100 * s["gap_control"], abs=1e-3)
+        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s["gap_control_std"], abs=1e-3)
+    against_float = data_values(charts.gap_vs_params(width_rows, baseline="float").to_dict())
+    for v, s in zip(against_float, summ):
         assert v["gap"] == pytest.approx(100 * s["gap"], abs=1e-3)
-        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s["gap_std"], abs=1e-3)
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        charts.gap_vs_params(width_rows, baseline="best")
     assert tooltip_fields(point)["gap"]["format"] == "+.2f"
     assert_legend_selections(spec)
 
@@ -333,3 +339,42 @@ def test_error_bars_chart():
 def test_importing_quantlab_does_not_import_altair():
     code = "import sys, quantlab, quantlab.results; assert 'altair' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_retraining_curves_start_at_the_direct_network():
+    metrics = record("ffdnn", (8, 3), 0)["metrics"]
+    metrics["float"]["history"] = [{"epoch": 1, "train_loss": 1.0, "val_error": 0.3}]
+    metrics["float_control"]["history"] = [{"epoch": 1, "train_loss": 0.9, "val_error": 0.29}]
+    for b in ("2", "3"):
+        metrics["retrain"][b]["history"] = [{"epoch": e, "train_loss": 0.5, "val_error": 0.25 - 0.01 * e} for e in (1, 2)]
+    rows = results.curve_rows(metrics, trial="net", seed=0, size_label="8x3", params=100, step_policy="fixed")
+    stages = {(r["stage"], r["bits"], r["epoch"]) for r in rows}
+    assert ("control", 32, 0) in stages and ("retrain", 2, 0) in stages and ("float", 32, 1) in stages
+    start = next(r for r in rows if r["stage"] == "retrain" and r["bits"] == 2 and r["epoch"] == 0)
+    assert start["val_error"] == metrics["direct"]["2"]["val_error"] and start["train_loss"] is None
+    spec = charts.retraining_curves(rows).to_dict()
+    values = spec["data"]["values"]
+    assert len(values) == 6 and {v["epoch"] for v in values} == {0, 1, 2}
+    assert spec["facet"]["field"] == "size_label"
+    single = charts.retraining_curves(rows, color="step_policy", facet=None).to_dict()
+    assert single["layer"][0]["encoding"]["color"]["field"] == "step_policy"
+    with pytest.raises(ValueError, match="color must be one of"):
+        charts.retraining_curves(rows, color="network")
+    with pytest.raises(ValueError, match="no retraining curves"):
+        charts.retraining_curves([r for r in rows if r["stage"] != "retrain"])
+
+
+def test_gap_vs_budget_one_point_per_policy_and_budget():
+    rows = []
+    for epochs in (1, 4):
+        for policy in ("fixed", "adaptive"):
+            for s in SEEDS:
+                for r in results.record_rows(record("ffdnn", (8, 3), s)):
+                    rows.append({**r, "retrain_epochs": epochs, "step_policy": policy})
+    spec = charts.gap_vs_budget(rows).to_dict()
+    values = spec["data"]["values"]
+    assert sorted((v["step_policy"], v["epochs"]) for v in values) == [
+        ("adaptive", 1), ("adaptive", 4), ("fixed", 1), ("fixed", 4)]
+    assert spec["spec"]["layer"][1]["encoding"]["x"]["scale"]["type"] == "log"
+    with pytest.raises(ValueError, match="no retrained 5-bit"):
+        charts.gap_vs_budget(rows, bits=5)

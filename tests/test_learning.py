@@ -8,8 +8,9 @@ of the loss); CNN (4, 8) measured float 0.31, direct 0.36, retrained 0.31. Chanc
 import numpy as np
 import pytest
 
+from quantlab import experiment
 from quantlab.experiment import TrialConfig, run_trial
-from quantlab.train import TrainConfig
+from quantlab.train import TrainConfig, error_rate
 
 pytestmark = pytest.mark.slow
 
@@ -44,3 +45,23 @@ def test_float_direct_retrain(family, size, subset, rate, min_gap, min_recovery)
         layers = size[1] + 1 if family == "ffdnn" else len(size) + 1
         assert len(ternary["steps"]) == layers
         assert all(step > 0 for step in ternary["steps"])
+
+
+@pytest.mark.parametrize("policy", ["fixed", "adaptive"])
+def test_retraining_records_the_network_it_trained(policy):
+    """The retrained network is the one whose forward pass was trained and the selection starts
+    at the direct network: its validation error, rebuilt from the selected shadow weights and
+    steps, equals the recorded one and is never above the direct network's; with the fixed policy
+    the recorded steps are the direct quantization's."""
+    config = TrialConfig(size=(32, 2), bits=(2, 3), train_subset=3000, step_policy=policy,
+                         float_train=TrainConfig(epochs=2), retrain=TrainConfig(learning_rate=2e-4, epochs=2))
+    trial = experiment.prepare(config, [0, 1])
+    trained = experiment.train_float(trial, cache=False)
+    for bits in config.bits:
+        direct = experiment.quantize_direct(trial, trained, bits)
+        retrained = experiment.retrain(trial, direct)
+        rebuilt = error_rate(trial.model, retrained.network(trial), *trial.validation)
+        np.testing.assert_array_equal(rebuilt, retrained.val_error)
+        assert np.all(retrained.val_error <= direct.val_error)
+        for new, old in zip(retrained.metrics(trial), direct.metrics(trial)):
+            assert (new["steps"] == old["steps"]) == (policy == "fixed")

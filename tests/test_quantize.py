@@ -150,3 +150,25 @@ def test_tree_functions_quantize_only_masked_leaves():
     assert len(np.unique(q["dense"]["kernel"])) <= 3
     assert qz.masked_steps(steps, mask) == [pytest.approx(float(steps["dense"]["kernel"]))]
     assert float(qz.zero_fraction(q, mask)) == pytest.approx(0.25)
+
+
+@settings(max_examples=40, deadline=None)
+@given(WEIGHTS, BITS, st.floats(0.3, 3.0))
+def test_lloyd_step_never_increases_the_error_and_keeps_the_optimum(w, bits, scale):
+    """One Lloyd iteration from any step lowers (or keeps) the L2 error; from the exact optimum it
+    stays there (up to float32 rounding of the refit)."""
+    best = qz.optimal_step(w, bits)
+    start = np.float32(best * scale)
+    moved = qz.lloyd_step(jnp.asarray(w), start, bits)
+    assert error64(w, moved, bits) <= error64(w, start, bits) * (1 + 1e-5) + 1e-9
+    at_best = float(qz.lloyd_step(jnp.asarray(w), best, bits))
+    assert error64(w, at_best, bits) <= error64(w, best, bits) * (1 + 1e-5) + 1e-9
+
+
+def test_lloyd_step_keeps_the_step_when_every_weight_rounds_to_zero():
+    w = jnp.array([0.1, -0.2, 0.05], jnp.float32)
+    assert float(qz.lloyd_step(w, 10.0, 2)) == 10.0
+    tree = {"a": {"kernel": w, "bias": jnp.ones(3)}}
+    mask = {"a": {"kernel": True, "bias": False}}
+    steps = qz.tree_lloyd_step(tree, mask, {"a": {"kernel": jnp.float32(0.1), "bias": jnp.float32(0.0)}}, 2)
+    assert float(steps["a"]["bias"]) == 0.0 and float(steps["a"]["kernel"]) > 0

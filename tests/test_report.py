@@ -28,7 +28,8 @@ def make_rows(gaps2, gaps3=None, noise=(0.0, 0.0, 0.0), params=PARAMS, floats=FL
     rows = []
     for p, f, g2, g3 in zip(params, floats, gaps2, gaps3):
         for seed, n in enumerate(noise):
-            base = {"trial": f"net-{p}", "family": "ffdnn", "params": p, "weights": p - p // 100, "seed": seed}
+            base = {"trial": f"net-{p}", "family": "ffdnn", "params": p, "weights": p - p // 100, "seed": seed,
+                    "control_test_error": f}
             rows.append({**base, "method": "float", "bits": 32, "test_error": f})
             rows.append({**base, "method": "retrain", "bits": 2, "test_error": f + (g2 + n) / 100})
             rows.append({**base, "method": "retrain", "bits": 3, "test_error": f + (g3 + n) / 100})
@@ -39,26 +40,21 @@ def make_rows(gaps2, gaps3=None, noise=(0.0, 0.0, 0.0), params=PARAMS, floats=FL
 DECREASING = [10.0, 4.0, 1.5, 0.6, 0.2]
 
 
-@pytest.mark.parametrize("change, change_se, other, expected", [
-    (1.15, 0.1, 0.10, "closed"), (0.45, 0.1, 0.80, "narrowed"), (0.15, 0.1, 1.10, "not narrowed"),
-    (-0.35, 0.1, 1.60, "not narrowed"), (1.15, float("nan"), 0.10, "not narrowed")])
-def test_gap_change_against_seed_noise(change, change_se, other, expected):
-    row = {"gap": 1.25, "gap_se": 0.1, "other_gap": other, "other_gap_se": 0.1, "change": change, "change_se": change_se}
-    assert R.gap_change(row) == expected
-
-
-def test_gap_comparison_joins_shared_networks():
-    base = make_rows(DECREASING)
-    longer = [r for r in make_rows([g / 4 for g in DECREASING]) if r["params"] in PARAMS[-2:]]
-    rows = R.gap_comparison(base, longer, 2)
-    assert [r["params"] for r in rows] == PARAMS[-2:]
-    assert [r["gap"] for r in rows] == pytest.approx(DECREASING[-2:])
-    assert [r["other_gap"] for r in rows] == pytest.approx([g / 4 for g in DECREASING[-2:]])
-    assert rows[0]["float_pp"] == rows[0]["other_float_pp"]
-    assert rows[0]["change"] == pytest.approx(0.75 * DECREASING[-2])
-    assert rows[0]["change_se"] == pytest.approx(0.0, abs=1e-9)  # every seed moved by the same amount
-    with pytest.raises(ValueError, match="share no network"):
-        R.gap_comparison(base, make_rows([1.0], params=[7], floats=[0.1]), 2)
+def test_budget_study_finds_where_the_gap_settles():
+    rows = []
+    for epochs, gap in ((1, 6.0), (2, 3.0), (4, 1.1), (8, 1.0)):
+        for policy in ("fixed", "adaptive"):
+            for r in make_rows([gap + (policy == "adaptive")] * 5, noise=(-0.1, 0.0, 0.1)):
+                if r["params"] == PARAMS[0]:
+                    rows.append({**r, "retrain_epochs": epochs, "step_policy": policy})
+    study = R.budget_study(rows)
+    assert [s["step_policy"] for s in study] == ["adaptive", "fixed"]
+    fixed = study[1]
+    assert fixed["epochs"] == [1, 2, 4, 8]
+    assert fixed["gap"] == pytest.approx([6.0, 3.0, 1.1, 1.0])
+    assert fixed["change"] == pytest.approx([-5.0, -2.0, -0.1, 0.0])
+    assert fixed["settled"] == 4  # 0.1 pp from the longest budget: within noise; 2 pp is not
+    assert study[0]["gap"] == pytest.approx([7.0, 4.0, 2.1, 2.0])
 
 
 def test_gaps_are_paired_per_seed_in_pp():
@@ -204,7 +200,7 @@ def test_verdict_flips_when_a_committed_gap_is_edited(store_copy, claim, trial, 
     assert before.verdict == R.REPRODUCED, before
 
     def edit(m):
-        m["retrain"]["2"]["test_error"] = m["float"]["test_error"] + gap_pp / 100
+        m["retrain"]["2"]["test_error"] = m["float_control"]["test_error"] + gap_pp / 100
 
     edit_records(store_copy, trial, edit)
     after = verdict(claim, "ffdnn-width")
@@ -219,7 +215,7 @@ def test_depth_trend_per_width():
             p = width * 100 + depth
             for seed in (0, 1):
                 base = {"trial": f"w{width}-d{depth}", "params": p, "weights": p - 10, "seed": seed,
-                        "width": width, "depth": depth}
+                        "width": width, "depth": depth, "control_test_error": 0.1}
                 rows.append({**base, "method": "float", "bits": 32, "test_error": 0.1})
                 rows.append({**base, "method": "retrain", "bits": 2, "test_error": 0.1 + g / 100})
     trend = R.depth_trend(rows, 2)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from quantlab import results
+from quantlab import results, sweep
 from quantlab.spec import spec_from_dict
 from quantlab.store import Store, provenance as store_provenance
 
@@ -70,7 +70,7 @@ def store(tmp_path, spec):
 
 
 def test_tidy_rows_one_per_trial_seed_method_bits(spec, store):
-    rows = results.tidy(spec, store, ensure=False)
+    rows = results.tidy(spec, store, allow_missing=True)
     assert len(rows) == 2 * len(SEEDS) * 5  # float + direct/retrain x 2 bit widths
     first = rows[0]
     assert first["family"] == "ffdnn" and first["dataset"] == "fashion_mnist"
@@ -87,7 +87,7 @@ def test_tidy_rows_one_per_trial_seed_method_bits(spec, store):
 
 
 def test_weight_bits_counts_quantized_kernels_at_b_bits_and_biases_at_32(spec, store):
-    rows = results.tidy(spec, store, ensure=False)
+    rows = results.tidy(spec, store, allow_missing=True)
     for r in rows:
         biases = r["params"] - r["weights"]
         expect = r["params"] * 32 if r["method"] == "float" else r["weights"] * r["bits"] + biases * 32
@@ -100,7 +100,7 @@ def test_cnn_rows_carry_the_maps_label(tmp_path):
     spec = make_spec(family="cnn")
     st = Store(tmp_path / "r")
     fill(st, spec)
-    rows = results.tidy(spec, st, ensure=False)
+    rows = results.tidy(spec, st, allow_missing=True)
     assert {r["maps"] for r in rows} == {"2-2-4", "8-8-16"}
     assert all(r["width"] is None and r["depth"] is None for r in rows)
     assert rows[0]["size"] == (2, 2, 4) and rows[0]["size_label"] == "2-2-4"
@@ -109,7 +109,7 @@ def test_cnn_rows_carry_the_maps_label(tmp_path):
 def test_tidy_without_ensure_leaves_out_missing_records(tmp_path, spec):
     st = Store(tmp_path / "r")
     fill(st, spec, seeds=[0, 1])
-    rows = results.tidy(spec, st, ensure=False)
+    rows = results.tidy(spec, st, allow_missing=True)
     assert {r["seed"] for r in rows} == {0, 1}
 
 
@@ -126,7 +126,7 @@ def test_tidy_with_everything_present_trains_nothing_and_prints_nothing(spec, st
     assert len(rows) == 30
 
 
-def test_tidy_with_missing_records_runs_only_those(tmp_path, spec, monkeypatch):
+def test_tidy_with_missing_records_names_the_command_and_ensure_runs_only_those(tmp_path, spec, monkeypatch):
     import quantlab.experiment
 
     st = Store(tmp_path / "r")
@@ -138,14 +138,17 @@ def test_tidy_with_missing_records_runs_only_those(tmp_path, spec, monkeypatch):
         return [fake_metrics(config, s) for s in seeds]
 
     monkeypatch.setattr(quantlab.experiment, "run_trial", fake_run_trial)
-    rows = results.tidy(spec, st)
+    with pytest.raises(results.MissingRecordsError, match=r"4 record\(s\).*python -m quantlab sweep"):
+        results.tidy(spec, st)  # reading never trains
+    assert calls == []
+    assert sweep.ensure(spec, st, progress=False) == 4
     assert calls == [((8, 2), [1, 2]), ((64, 2), [1, 2])]
-    assert len(rows) == 30
-    assert results.ensure_records(spec, st) == 0
+    assert len(results.tidy(spec, st)) == 30
+    assert sweep.ensure(spec, st) == 0
 
 
 def test_summary_means_stds_and_gaps(spec, store):
-    rows = results.tidy(spec, store, ensure=False)
+    rows = results.tidy(spec, store, allow_missing=True)
     summ = results.summary(rows)
     assert len(summ) == 2 * 5
     config = spec.trials()[0]
@@ -175,7 +178,7 @@ def test_summary_single_seed_has_no_std():
 
 
 def test_pick_smallest_and_largest(spec, store):
-    summ = results.summary(results.tidy(spec, store, ensure=False))
+    summ = results.summary(results.tidy(spec, store, allow_missing=True))
     small = results.pick(summ, "retrain", 2, "smallest")
     large = results.pick(summ, "retrain", 2, "largest")
     assert small["width"] == 8 and large["width"] == 64
@@ -228,7 +231,7 @@ def test_describe_names_the_substitute():
 def test_shipped_reference_results_are_complete():
     """The committed records cover every shipped sweep spec (the book trains nothing)."""
     for name in ("ffdnn-width", "ffdnn-depth", "cnn-maps"):
-        rows = results.tidy(name, ensure=False)
+        rows = results.tidy(name, allow_missing=True)
         spec = results._spec(name)
         assert len({(r["trial"], r["seed"]) for r in rows}) == len(spec.trials()) * len(spec.seeds)
         assert all(math.isfinite(r["test_error"]) for r in rows)

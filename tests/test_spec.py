@@ -11,7 +11,7 @@ from quantlab import spec as specmod
 from quantlab.spec import SpecError, SweepSpec, describe_specs, load_spec, shipped_specs, spec_from_dict
 from quantlab.train import TrainConfig, default_config
 
-SHIPPED = {"smoke", "ffdnn-width", "ffdnn-depth", "cnn-maps", "cnn-retrain"}
+SHIPPED = {"smoke", "ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn"}
 
 
 def write(tmp_path, text: str, name: str = "my-sweep"):

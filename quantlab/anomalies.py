@@ -1,0 +1,192 @@
+"""What a skeptical reviewer would question in a set of results, found from the records and rows.
+
+Each check returns data (the cases it found, with their numbers), so that a test can assert that
+the reference records hold none and a chapter can say, computed, why a surprising point is there:
+
+* :func:`validation_jumps`: a retraining whose validation error jumps between consecutive epochs
+  while its mean training loss stays flat (the symptom of evaluating another network than the
+  trained one, or of a volatile retraining trajectory: the snapshot at an epoch's end is one point
+  of it, the mean loss averages the whole epoch);
+* :func:`retrained_worse_than_direct`: a retrained network selected with a worse validation error
+  than its directly quantized start (impossible when the start competes in the selection);
+* :func:`more_bits_worse`: a network whose retrained ``b + 1``-bit error exceeds its ``b``-bit error
+  by more than seed noise;
+* :func:`quantized_beats_float`: a retrained network below its float network's test error, with the
+  float control beside it (the extra epochs, not quantization, usually explain it).
+
+Errors are fractions in the inputs; the returned cases give differences in percentage points (pp).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+JUMP_PP = 3.0
+"""A validation error change of more than 3 pp between consecutive epochs counts as a jump ..."""
+FLAT_LOSS = 0.05
+"""... when the mean training loss changed by less than 5 % (relative) between those epochs."""
+RESTART_FACTOR = 2.0
+"""A retraining *restarts* when its start (the directly quantized network) has at least twice the float
+network's validation error: it has to re-learn much of the network, with every weight update able to
+move weights across a rounding threshold, and its end-of-epoch snapshots are noisy points of a volatile
+trajectory. A validation jump there is that volatility; anywhere else it is a warning sign."""
+REVIEW_PP = 0.5
+"""Smallest difference of seed means (pp) worth flagging: half a point is 50 of 10,000 test images."""
+NOISE_SE_FACTOR = 2.0
+"""A paired difference is beyond seed noise when it exceeds this many standard errors (and REVIEW_PP)."""
+
+
+def validation_jumps(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Retraining epochs whose validation error moved by more than :data:`JUMP_PP` from the previous
+    epoch while the mean training loss moved by less than :data:`FLAT_LOSS` (relative), from
+    :func:`quantlab.results.curve_rows` rows. Each case: the curve's fields (``trial, seed,
+    step_policy, retrain_epochs, bits`` where present), ``epoch, val_change_pp, loss_change`` and,
+    for context, ``start_val_pp`` (the directly quantized network's validation error, where the
+    retraining started), ``float_val_pp`` (the float network's best validation error) and
+    ``restart`` (the start is at least :data:`RESTART_FACTOR` times worse than float)."""
+    curves = list(curves)
+    keys = ("spec", "trial", "seed", "step_policy", "retrain_epochs")
+    floats: dict[tuple, float] = {}
+    runs: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in curves:
+        net = tuple(r.get(k) for k in keys)
+        if r["stage"] == "float":
+            floats[net] = min(floats.get(net, 1.0), float(r["val_error"]))
+        elif r["stage"] == "retrain":
+            runs.setdefault((*net, int(r["bits"])), []).append(r)
+    out = []
+    for run, rows in runs.items():
+        rows = sorted(rows, key=lambda r: r["epoch"])
+        start = next((r["val_error"] for r in rows if r["epoch"] == 0), None)
+        trained = [r for r in rows if r["epoch"] >= 1]
+        for a, b in zip(trained, trained[1:]):
+            val = 100 * abs(b["val_error"] - a["val_error"])
+            loss = abs(b["train_loss"] - a["train_loss"]) / abs(a["train_loss"])
+            if val > JUMP_PP and loss < FLAT_LOSS:
+                base = floats.get(run[:-1])
+                out.append({**dict(zip(keys, run[:-1])), "bits": run[-1], "epoch": int(b["epoch"]),
+                            "val_change_pp": val, "loss_change": loss,
+                            "start_val_pp": None if start is None else 100 * start,
+                            "float_val_pp": None if base is None else 100 * base,
+                            "restart": start is not None and base is not None and start >= RESTART_FACTOR * base})
+    return out
+
+
+def retrained_worse_than_direct(record: Mapping[str, Any]) -> list[int]:
+    """Bit widths of one record whose retrained validation error exceeds the direct one's."""
+    m = record["metrics"]
+    return [int(b) for b, r in m.get("retrain", {}).items()
+            if b in m.get("direct", {}) and r["val_error"] > m["direct"][b]["val_error"]]
+
+
+def _networks(rows: Iterable[Mapping[str, Any]]) -> dict[tuple, dict[tuple, dict[int, float]]]:
+    """``{network: {(method, bits): {seed: test_error}}}``, a network being one trial of one spec,
+    step policy and retraining budget."""
+    out: dict[tuple, dict[tuple, dict[int, float]]] = {}
+    for r in rows:
+        net = (r.get("spec"), r["trial"], r.get("step_policy"), r.get("retrain_epochs"))
+        out.setdefault(net, {}).setdefault((r["method"], int(r["bits"])), {})[int(r["seed"])] = float(r["test_error"])
+    return out
+
+
+def _paired(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float, int]:
+    """Mean and standard error (NaN for one seed) of ``a - b`` in pp over the shared seeds."""
+    seeds = sorted(set(a) & set(b))
+    d = [100 * (a[s] - b[s]) for s in seeds]
+    if not d:
+        return math.nan, math.nan, 0
+    se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.nan
+    return statistics.fmean(d), se, len(d)
+
+
+def beyond_noise(diff_pp: float, se_pp: float) -> bool:
+    """Whether a mean paired difference exceeds :data:`REVIEW_PP` and :data:`NOISE_SE_FACTOR` SE."""
+    noise = 0.0 if math.isnan(se_pp) else NOISE_SE_FACTOR * se_pp
+    return diff_pp > max(REVIEW_PP, noise)
+
+
+def more_bits_worse(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
+    """Networks whose ``method`` error at a wider bit width exceeds the next narrower one's by more
+    than seed noise (:func:`beyond_noise`), from tidy rows. Each case: ``spec, trial, step_policy,
+    retrain_epochs, low_bits, high_bits, diff_pp`` (high minus low), ``se_pp, seeds``."""
+    out = []
+    for (spec, trial, policy, epochs), by in _networks(rows).items():
+        widths = sorted(b for m, b in by if m == method)
+        for lo, hi in zip(widths, widths[1:]):
+            diff, se, n = _paired(by[(method, hi)], by[(method, lo)])
+            if beyond_noise(diff, se):
+                out.append({"spec": spec, "trial": trial, "step_policy": policy, "retrain_epochs": epochs,
+                            "low_bits": lo, "high_bits": hi, "diff_pp": diff, "se_pp": se, "seeds": n})
+    return out
+
+
+def quantized_beats_float(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
+    """Networks whose ``method`` error is below the float network's by more than seed noise, with
+    the float control beside it. Each case: ``spec, trial, bits, below_float_pp`` (float minus
+    quantized), ``se_pp``, ``below_control_pp`` (control minus quantized; NaN without a control)
+    and ``control_gain_pp`` (float minus control: what the extra epochs alone did)."""
+    rows = list(rows)
+    controls: dict[tuple, dict[int, float]] = {}
+    for r in rows:
+        if r["method"] == "float" and r.get("control_test_error") is not None:
+            net = (r.get("spec"), r["trial"], r.get("step_policy"), r.get("retrain_epochs"))
+            controls.setdefault(net, {})[int(r["seed"])] = float(r["control_test_error"])
+    out = []
+    for net, by in _networks(rows).items():
+        floats = by.get(("float", 32), {})
+        for (m, bits), errors in by.items():
+            if m != method:
+                continue
+            below, se, _ = _paired(floats, errors)
+            if beyond_noise(below, se):
+                control = controls.get(net, {})
+                out.append({"spec": net[0], "trial": net[1], "bits": bits, "below_float_pp": below, "se_pp": se,
+                            "below_control_pp": _paired(control, errors)[0] if control else math.nan,
+                            "control_gain_pp": _paired(floats, control)[0] if control else math.nan})
+    return out
+
+
+def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
+    """One sentence for a chapter about the cases of :func:`more_bits_worse` (``kind="more_bits"``),
+    :func:`quantized_beats_float` (``kind="beats_float"``) or :func:`validation_jumps`
+    (``kind="jumps"``); says so when there are none."""
+    if kind == "jumps":
+        if not cases:
+            return (f"No retraining's validation error jumps by more than {JUMP_PP:g} points between epochs "
+                    "while its training loss stays flat.")
+        nets = sorted({(c["trial"], c["bits"]) for c in cases})
+        restart = all(c["restart"] for c in cases)
+        starts = [c["start_val_pp"] for c in cases if c["start_val_pp"] is not None]
+        text = (f"{len(cases)} retraining epoch(s) ({', '.join(f'{t} {b}-bit' for t, b in nets)}) move the validation "
+                f"error by more than {JUMP_PP:g} points while the epoch's mean training loss stays within "
+                f"{FLAT_LOSS:.0%}.")
+        if restart:
+            text += (f" All of them restart from a network that direct quantization broke (validation error "
+                     f"{min(starts):.0f}-{max(starts):.0f} % at the start, at least {RESTART_FACTOR:g} times the "
+                     "float network's): such a retraining re-learns much of the network, its weights cross "
+                     "rounding thresholds all along, and the network at the end of an epoch is one noisy point of "
+                     "that trajectory, while the mean loss averages the whole epoch. The evaluated network is the "
+                     "trained one (same shadow weights, same steps); selecting the best epoch on validation "
+                     "absorbs the noise.")
+        return text
+    if kind == "more_bits":
+        if not cases:
+            return ("No network's retrained error grows with more bits beyond seed noise "
+                    f"(more than {REVIEW_PP:g} pp and {NOISE_SE_FACTOR:g} standard errors).")
+        items = "; ".join(f"{c['trial']}: {c['high_bits']}-bit {c['diff_pp']:+.2f} pp against {c['low_bits']}-bit"
+                          for c in cases)
+        return (f"{len(cases)} network(s) retrain worse with more bits beyond seed noise ({items}).")
+    if kind == "beats_float":
+        if not cases:
+            return ("No retrained quantized network beats its float network beyond seed noise "
+                    f"(more than {REVIEW_PP:g} pp and {NOISE_SE_FACTOR:g} standard errors).")
+        items = "; ".join(
+            f"{c['trial']} {c['bits']}-bit: {c['below_float_pp']:.2f} pp below float, "
+            f"{c['below_control_pp']:+.2f} pp against the float control (whose extra epochs alone gain "
+            f"{c['control_gain_pp']:+.2f} pp)" for c in cases)
+        return (f"{len(cases)} retrained network(s) beat their float network beyond seed noise: {items}. "
+                "The float control, trained for the same extra epochs, is the fair comparison.")
+    raise ValueError(f"kind must be 'more_bits' or 'beats_float'; got {kind!r}")

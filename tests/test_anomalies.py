@@ -1,0 +1,77 @@
+"""quantlab.anomalies on synthetic rows and records: each check finds what it should, and only that."""
+
+import math
+
+import pytest
+
+from quantlab import anomalies, results
+
+
+def record(vals, losses, direct_val=0.5):
+    history = [{"epoch": i + 1, "val_error": v, "train_loss": l} for i, (v, l) in enumerate(zip(vals, losses))]
+    return {"metrics": {"float": {"val_error": 0.12, "history": [{"epoch": 1, "val_error": 0.12, "train_loss": 0.3}]},
+                        "direct": {"2": {"val_error": direct_val}},
+                        "retrain": {"2": {"val_error": min(vals), "history": history}}}}
+
+
+def test_validation_jumps_need_a_flat_loss():
+    jumpy = results.curve_rows(record([0.16, 0.22, 0.15], [0.356, 0.345, 0.355])["metrics"], trial="net", seed=1)
+    cases = anomalies.validation_jumps(jumpy)
+    assert [(j["trial"], j["seed"], j["bits"], j["epoch"]) for j in cases] == [("net", 1, 2, 2), ("net", 1, 2, 3)]
+    assert cases[0]["start_val_pp"] == pytest.approx(50.0) and cases[0]["float_val_pp"] == pytest.approx(12.0)
+    learning = results.curve_rows(record([0.30, 0.20], [1.0, 0.6])["metrics"])  # a move with the loss: learning
+    assert anomalies.validation_jumps(learning) == []
+    assert anomalies.retrained_worse_than_direct(record([0.2], [1.0], direct_val=0.1)) == [2]
+    assert anomalies.retrained_worse_than_direct(record([0.2], [1.0], direct_val=0.3)) == []
+
+
+def rows(errors, control=None):
+    """Tidy rows of one network: ``errors`` maps (method, bits) to per-seed test errors."""
+    out = []
+    for (method, bits), errs in errors.items():
+        for seed, e in enumerate(errs):
+            out.append({"spec": "s", "trial": "net", "seed": seed, "method": method, "bits": bits, "test_error": e,
+                        "control_test_error": None if control is None else control[seed]})
+    return out
+
+
+@pytest.mark.parametrize("three, flagged", [
+    ([0.140, 0.141, 0.139], False),   # better than ternary
+    ([0.152, 0.153, 0.151], False),   # 0.2 pp worse: below REVIEW_PP
+    ([0.160, 0.161, 0.159], True),    # 1 pp worse, tight seeds
+    ([0.120, 0.200, 0.130], False),   # 0.67 pp worse on average but within 2 SE of the seeds' spread
+])
+def test_more_bits_worse_is_judged_against_seed_noise(three, flagged):
+    r = rows({("retrain", 2): [0.150, 0.151, 0.149], ("retrain", 3): three})
+    cases = anomalies.more_bits_worse(r)
+    assert bool(cases) == flagged
+    if flagged:
+        assert cases[0]["diff_pp"] == pytest.approx(1.0) and (cases[0]["low_bits"], cases[0]["high_bits"]) == (2, 3)
+        assert "net: 3-bit +1.00 pp against 2-bit" in anomalies.explain(cases, "more_bits")
+
+
+def test_quantized_beats_float_reports_the_control():
+    r = rows({("float", 32): [0.15, 0.15, 0.15], ("retrain", 3): [0.14, 0.14, 0.14]}, control=[0.139, 0.14, 0.141])
+    (case,) = anomalies.quantized_beats_float(r)
+    assert case["below_float_pp"] == pytest.approx(1.0)
+    assert case["below_control_pp"] == pytest.approx(0.0, abs=1e-9)
+    assert case["control_gain_pp"] == pytest.approx(1.0)
+    assert "float control" in anomalies.explain([case], "beats_float")
+    assert anomalies.quantized_beats_float(rows({("float", 32): [0.15] * 3, ("retrain", 3): [0.149] * 3})) == []
+    assert "No retrained" in anomalies.explain([], "beats_float")
+    with pytest.raises(ValueError, match="kind must be"):
+        anomalies.explain([], "other")
+    assert math.isnan(anomalies.quantized_beats_float(
+        rows({("float", 32): [0.15] * 3, ("retrain", 2): [0.14] * 3}))[0]["below_control_pp"])
+
+
+def test_jumps_are_explained_only_when_every_retraining_restarted():
+    jumpy = results.curve_rows(record([0.16, 0.22, 0.15], [0.356, 0.345, 0.355], direct_val=0.5)["metrics"], trial="n")
+    cases = anomalies.validation_jumps(jumpy)
+    assert all(c["restart"] for c in cases)
+    assert "restart from a network that direct quantization broke" in anomalies.explain(cases, "jumps")
+    near = results.curve_rows(record([0.16, 0.22, 0.15], [0.356, 0.345, 0.355], direct_val=0.15)["metrics"], trial="n")
+    cases = anomalies.validation_jumps(near)
+    assert not any(c["restart"] for c in cases)
+    assert "broke" not in anomalies.explain(cases, "jumps")
+    assert anomalies.explain([], "jumps").startswith("No retraining")
