@@ -55,14 +55,16 @@ def size_fields(family: str, size: Sequence[int]) -> dict:
 
 def ensure_records(spec_or_name: SweepSpec | str, store: Store | None = None) -> int:
     """Runs whatever records of the spec are missing (progress bars on stderr) and returns how many
-    were missing. Prints nothing when every record exists."""
+    were missing. Prints nothing when every record exists; raises RuntimeError when some diverged."""
     spec = _spec(spec_or_name)
     store = _store(spec, store)
     missing = sum(1 for config in spec.trials() for s in spec.seeds if not store.has(config, s))
     if missing:
         from quantlab import sweep
 
-        sweep.run_sweep(spec, store, progress=True)
+        diverged = sweep.run_sweep(spec, store, progress=True)["diverged"]
+        if diverged:
+            raise RuntimeError(f"spec {spec.name!r}: {sweep.format_diverged(diverged)}")
     return missing
 
 

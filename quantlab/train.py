@@ -241,11 +241,11 @@ def fit(
         epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(keys)
         params, opt_state, loss = run_epoch(params, opt_state, epoch_keys, steps, images, labels)
         loss = np.asarray(loss)
-        if not np.all(np.isfinite(loss)):
-            raise DivergenceError(
-                f"training diverged (mean loss {loss.tolist()}) in epoch {epoch} of {label or 'a run'} "
-                f"with {config}; lower learning_rate or change optimizer"
-            )
+        from quantlab.divergence import loss_reason  # noqa: PLC0415 - the rule lives there
+
+        if reason := loss_reason(loss.tolist(), model.num_classes):
+            raise DivergenceError(f"training diverged in epoch {epoch} of {label or 'a run'}: {reason}; "
+                                  f"lower learning_rate (now {config.learning_rate:g}) or change optimizer")
         if quant:
             steps = seed_steps(params, quant)
             error = error_rate(model, seed_quantize(params, steps, quant), *validation)
