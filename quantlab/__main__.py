@@ -12,7 +12,6 @@ import os
 import shlex
 import signal
 import sys
-import threading
 import warnings
 from typing import NoReturn
 
@@ -118,16 +117,7 @@ def _warn_one_line(message, category, filename, lineno, file=None, line=None):
     tqdm.write(f"warning: {message}", file=sys.stderr)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C."""
-
-
-def _on_sigterm(signum, frame):
-    raise Terminated
-
-
-def _interrupted(error: KeyboardInterrupt) -> int:
-    return 128 + (signal.SIGTERM if isinstance(error, Terminated) else signal.SIGINT)
+_interrupt_message = "interrupted"  # what an interrupt prints; a sweep names its store and command
 
 
 def _store(spec, args) -> Store:
@@ -161,12 +151,10 @@ def _cmd_sweep(args) -> int:
     if args.dry_run:
         print(sweep.format_plan(sweep.plan(spec, store, args.only)))
         return 0
-    try:
-        summary = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress)
-    except KeyboardInterrupt as e:
-        print(f"\ninterrupted: finished records are kept in {store.root}; to resume, rerun: "
-              f"{_command(args, 'sweep')}", file=sys.stderr)
-        return _interrupted(e)
+    global _interrupt_message
+    _interrupt_message = (f"interrupted: finished records are kept in {store.root}; to resume, rerun: "
+                          f"{_command(args, 'sweep')}")
+    summary = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress)
     others = summary["records_by_others"]
     print(
         f"sweep {spec.name!r}: {summary['trials_run']} trial(s) run, {summary['records_written']} record(s) "
@@ -205,11 +193,9 @@ def _cmd_results(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the command line ``argv``; returns the exit code (SIGTERM is handled like Ctrl-C)."""
+    """Runs the command line ``argv`` in this process; returns the exit code (130 on Ctrl-C)."""
     args = _parser().parse_args(argv)
     commands = {"specs": _cmd_specs, "sweep": _cmd_sweep, "results": _cmd_results}
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     with warnings.catch_warnings():
         warnings.simplefilter("always", CorruptRecordWarning)
         warnings.showwarning = _warn_one_line
@@ -218,30 +204,39 @@ def main(argv: list[str] | None = None) -> int:
         except (SpecError, StoreError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt as e:
-            print("\ninterrupted", file=sys.stderr)
-            return _interrupted(e)
-        finally:
-            if in_main_thread:
-                signal.signal(signal.SIGTERM, previous)
+        except KeyboardInterrupt:
+            print(f"\n{_interrupt_message}", file=sys.stderr)
+            return 128 + signal.SIGINT
+
+
+def _exit_on_signal(signum, frame) -> NoReturn:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - e.g. the signal came in the middle of a write to it
+            pass
+    os.write(2, f"\n{_interrupt_message}\n".encode())
+    os._exit(128 + signum)
 
 
 def run(argv: list[str] | None = None) -> NoReturn:
-    """:func:`main` as a process: exits with its code.
+    """:func:`main` as a process (``python -m quantlab``): exits with its code, and on SIGINT
+    (Ctrl-C) or SIGTERM at once, with 130 / 143 and the interrupt message.
 
-    After an interrupt the process ends without Python's teardown (``os._exit``). The interrupt
-    cuts the main thread out of a JAX call, but the XLA work it started (a compilation, an epoch)
-    goes on in XLA's own threads; a normal exit then destroys the XLA client under that work and
-    the process dies of a segmentation fault (exit 139) after the "interrupted" message. Nothing is
-    left to save at that point: records are written atomically and fsync-ed as trials finish, the
-    data cache likewise, and the kernel releases the trial locks.
+    The signal ends the process in its handler (``os._exit``), without raising KeyboardInterrupt
+    and without Python's teardown. Letting KeyboardInterrupt unwind, then exit normally, crashed:
+    the interrupt pulls the main thread out of a JAX call, but the XLA work that call started (a
+    compilation, an epoch) goes on in XLA's own threads, and the normal exit destroys the XLA client
+    under it (SIGSEGV in ``xla::ifrt::PjRtLoadedExecutable::Create`` while the main thread ran
+    ``~PjRtClient``; exit 139 in 3 of 10 tries). Raised during ``import jax`` the exception aborted
+    the process (SIGABRT / SIGSEGV), and raised inside JAX's garbage-collection callback it was
+    swallowed and the sweep ran on. Nothing is lost by ending at once: records and the data cache
+    are written atomically (an interrupted write leaves at most a ``.*.tmp`` file, ignored), and
+    the kernel releases the trial locks.
     """
-    code = main(argv)
-    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_on_signal)
+    sys.exit(main(argv))
 
 
 if __name__ == "__main__":

@@ -335,7 +335,7 @@ class Store:
     def _read(self, path: Path) -> dict | None:
         try:
             raw = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no record (or no store) there
             return None
         except OSError as e:
             raise StoreError(f"cannot read record {path}: {e.strerror}") from None
