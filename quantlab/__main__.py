@@ -166,7 +166,7 @@ def _cmd_sweep(args) -> int:
     )
     if summary["diverged"]:
         print(f"{sweep.format_diverged(summary['diverged'])}\n"
-              f"change the budget in {args.spec} (e.g. a lower learning_rate) and rerun: {_command(args, 'sweep')}",
+              f"change the budget in {spec.source} (e.g. a lower learning_rate) and rerun: {_command(args, 'sweep')}",
               file=sys.stderr)
         return 1
     return 0

@@ -305,7 +305,7 @@ def run_sweep(
 
     foreign = store.foreign_files()
     if foreign:
-        say(f"{store.root}: {len(foreign)} JSON file(s) that are not records left alone: {', '.join(foreign)}", True)
+        say(f"{store.root}: left alone {len(foreign)} JSON file(s) not named like records: {', '.join(foreign)}", True)
     if summary["records_skipped"]:
         say(f"{spec.name}: {summary['records_skipped']} record(s) already in {store.root}, skipped")
 

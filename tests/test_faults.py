@@ -380,7 +380,7 @@ def test_foreign_files_are_left_alone_and_listed_once(tmp_path, fake_spec, monke
         warnings.simplefilter("error")
         assert len(list(Store(results).scan())) == 12
     err = capsys.readouterr().err
-    assert "corrupt" not in err and err.count("not records left alone: broken.json, notes.json") == 1
+    assert "corrupt" not in err and err.count("not named like records: broken.json, notes.json") == 1
     for name, text in foreign.items():
         assert (results / name).read_text() == text
     assert not list(results.glob("*.corrupt*"))
