@@ -351,6 +351,9 @@ def load_spec(name_or_path: str | Path) -> SweepSpec:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"spec file {str(path)!r} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise SpecError(f"spec file {str(path)!r} is not UTF-8 text (TOML must be): byte {e.object[e.start]:#04x} "
+                        f"at offset {e.start}") from None
     except OSError as e:
         raise SpecError(f"cannot read spec file {str(path)!r}: {e.strerror}") from None
     return spec_from_dict(data, name=path.stem, source=str(path))

@@ -296,6 +296,9 @@ class Store:
 
     def check_writable(self) -> None:
         """Raises :class:`StoreError` unless records can be written here (creates the directory)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"the results directory {self.root} is a file; give a directory with --results DIR "
+                             f"or ${ENV_RESULTS}")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=self.root)

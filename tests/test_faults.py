@@ -354,6 +354,21 @@ def test_invalid_spec_is_one_line_before_anything_runs(tmp_path, name):
     assert not results.exists()
 
 
+def test_a_spec_that_is_not_text(tmp_path):
+    spec = tmp_path / "binary.toml"
+    spec.write_bytes(b"widths = [8]\ndepths = [1]\n# \xff\xfe\n")
+    proc = quantlab("sweep", str(spec), "--dry-run", timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr == f"error: spec file '{spec}' is not UTF-8 text (TOML must be): byte 0xff at offset 28\n"
+
+
+def test_a_results_directory_that_is_a_file(tmp_path, fake_spec, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(["sweep", str(fake_spec), "--results", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err == f"error: the results directory {tmp_path / 'file'} is a file; give a " \
+        "directory with --results DIR or $QUANTLAB_RESULTS\n"
+
+
 @pytest.mark.parametrize("how", ["path", "name"])
 def test_a_directory_as_spec(tmp_path, how):
     (tmp_path / "specs").mkdir()
