@@ -20,9 +20,12 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     [retrain]
     epochs = 4                         # ... and default_config(family, "retrain")
 
-Every bad value raises :class:`SpecError`, whose message names the field and the valid choices.
-This module needs only the standard library to parse and check a spec; the budgets
-(``quantlab.train``) and :meth:`SweepSpec.trials` (``quantlab.experiment``) are imported lazily.
+Every bad value raises :class:`SpecError`, whose message names the field and the valid choices,
+when the spec is built, so before anything trains. That includes what only the dataset can judge:
+``train_subset`` and both ``batch_size`` within the training split, CNN depth within what the image
+size can pool, bit widths up to ``quantlab.quantize.MAX_BITS``. This module needs only the standard
+library to parse a spec; what checks it (``quantlab.train``, ``data``, ``quantize``, ``models``) and
+:meth:`SweepSpec.trials` (``quantlab.experiment``) are imported lazily.
 """
 
 from __future__ import annotations
