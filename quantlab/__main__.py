@@ -1,10 +1,19 @@
-"""Command line: ``python -m quantlab sweep|results|specs`` (``--help`` on each for examples)."""
+"""Command line: ``python -m quantlab sweep|results|specs`` (``--help`` on each for examples).
+
+Exit codes: 0 done; 1 some trials diverged (the others finished and were stored); 2 bad input
+(spec, options, results directory), one line on stderr; 130 / 143 interrupted by SIGINT (Ctrl-C) /
+SIGTERM, finished records kept.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import signal
 import sys
 import warnings
+from typing import NoReturn
 
 from quantlab.spec import SpecError, describe_specs, load_spec
 from quantlab.store import ENV_RESULTS, CorruptRecordWarning, Store, StoreError, default_results_dir
@@ -17,6 +26,8 @@ examples:
   python -m quantlab results smoke               # mean/std test error per size, bits, method
 
 SPEC is a shipped spec name or a path to a .toml file (see quantlab/spec.py for the format).
+
+exit codes: 0 done, 1 some trials diverged, 2 bad input, 130 / 143 interrupted (SIGINT / SIGTERM)
 """
 
 RESULTS_DIR_HELP = (
@@ -29,7 +40,15 @@ Runs every (trial, seed) of SPEC that has no record in the results directory yet
 trial train together. Each record is written atomically as soon as its trial finishes, so the sweep
 can be stopped at any point (Ctrl-C, kill) and rerun with the same command: finished records are
 never recomputed, at most the trial in flight is lost. A corrupted record is reported, moved aside
-(*.corrupt) and recomputed.
+(*.corrupt) and recomputed; files not named like records are left alone.
+
+Before any training the sweep checks that the results directory is writable; the spec's values
+were checked when it was read. Sweeps that share a results directory split its trials: each trial
+is locked while it trains (the lock dies with its process), so none is trained twice.
+
+A trial diverges when its training loss becomes NaN or infinite or exceeds 10 x ln(classes) (23 for
+10 classes), or when its float network ends within 2 points of chance: it is reported in one line,
+nothing of it is stored, the sweep goes on, and the summary lists it (exit code 1).
 
 Trials are named like ffdnn-w256-d3 (width 256, 3 hidden layers) or cnn-4-4-8 (feature maps).
 
@@ -46,7 +65,7 @@ RESULTS_EPILOG = """\
 Prints one row per trial, bit width and method (float, direct quantization, retraining) over the
 seeds in the results directory: parameters, number of seeds, mean and sample std of the test error
 (in percent) and the gap to the float network (percentage points). Missing records are left out and
-counted on stderr.
+counted on stderr. In the CSV, bits is 32 for the float rows.
 
 examples:
   python -m quantlab results smoke
@@ -90,15 +109,29 @@ _showwarning = warnings.showwarning
 
 
 def _warn_one_line(message, category, filename, lineno, file=None, line=None):
-    if not issubclass(category, CorruptRecordWarning):
+    """quantlab's own warnings (store, data cache) as one line each; others as Python prints them."""
+    if not (category.__module__.startswith("quantlab") or str(message).startswith("quantlab")):
         return _showwarning(message, category, filename, lineno, file, line)
     from tqdm import tqdm
 
     tqdm.write(f"warning: {message}", file=sys.stderr)
 
 
+_interrupt_message = "interrupted"  # what an interrupt prints; a sweep names its store and command
+
+
 def _store(spec, args) -> Store:
     return Store(args.results if args.results else default_results_dir(spec))
+
+
+def _command(args, command: str) -> str:
+    """The command that does ``command`` on what the user's command named (spec, --only, --results)."""
+    words = ["python", "-m", "quantlab", command, args.spec]
+    if args.only:
+        words += ["--only", args.only]
+    if args.results:
+        words += ["--results", args.results]
+    return shlex.join(words)
 
 
 def _cmd_specs(args) -> int:
@@ -118,19 +151,24 @@ def _cmd_sweep(args) -> int:
     if args.dry_run:
         print(sweep.format_plan(sweep.plan(spec, store, args.only)))
         return 0
-    try:
-        summary = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished records are kept in {store.root}; rerun the same command to resume",
-              file=sys.stderr)
-        return 130
+    global _interrupt_message
+    _interrupt_message = (f"interrupted: finished records are kept in {store.root}; to resume, rerun: "
+                          f"{_command(args, 'sweep')}")
+    summary = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress)
+    others = summary["records_by_others"]
     print(
         f"sweep {spec.name!r}: {summary['trials_run']} trial(s) run, {summary['records_written']} record(s) "
-        f"written, {summary['records_skipped']} already present, in {sweep.format_duration(summary['seconds'])}; "
-        f"results in {store.root}\nsee them with: python -m quantlab results {args.spec}"
-        + (f" --results {args.results}" if args.results else ""),
+        f"written, {summary['records_skipped']} already present"
+        + (f", {others} written meanwhile by another process" if others else "")
+        + f", in {sweep.format_duration(summary['seconds'])}; results in {store.root}\n"
+        f"see them with: {_command(args, 'results')}",
         file=sys.stderr,
     )
+    if summary["diverged"]:
+        print(f"{sweep.format_diverged(summary['diverged'])}\n"
+              f"change the budget in {spec.source} (e.g. a lower learning_rate) and rerun: {_command(args, 'sweep')}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -150,11 +188,12 @@ def _cmd_results(args) -> int:
         print(sweep.format_results(rows))
     if present < expected:
         print(f"{expected - present} of {expected} records missing in {store.root}; "
-              f"run: python -m quantlab sweep {args.spec}", file=sys.stderr)
+              f"run: {_command(args, 'sweep')}", file=sys.stderr)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs the command line ``argv`` in this process; returns the exit code (130 on Ctrl-C)."""
     args = _parser().parse_args(argv)
     commands = {"specs": _cmd_specs, "sweep": _cmd_sweep, "results": _cmd_results}
     with warnings.catch_warnings():
@@ -165,7 +204,40 @@ def main(argv: list[str] | None = None) -> int:
         except (SpecError, StoreError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            print(f"\n{_interrupt_message}", file=sys.stderr)
+            return 128 + signal.SIGINT
+
+
+def _exit_on_signal(signum, frame) -> NoReturn:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - e.g. the signal came in the middle of a write to it
+            pass
+    os.write(2, f"\n{_interrupt_message}\n".encode())
+    os._exit(128 + signum)
+
+
+def run(argv: list[str] | None = None) -> NoReturn:
+    """:func:`main` as a process (``python -m quantlab``): exits with its code, and on SIGINT
+    (Ctrl-C) or SIGTERM at once, with 130 / 143 and the interrupt message.
+
+    The signal ends the process in its handler (``os._exit``), without raising KeyboardInterrupt
+    and without Python's teardown. Letting KeyboardInterrupt unwind, then exit normally, crashed:
+    the interrupt pulls the main thread out of a JAX call, but the XLA work that call started (a
+    compilation, an epoch) goes on in XLA's own threads, and the normal exit destroys the XLA client
+    under it (SIGSEGV in ``xla::ifrt::PjRtLoadedExecutable::Create`` while the main thread ran
+    ``~PjRtClient``; exit 139 in 3 of 10 tries). Raised during ``import jax`` the exception aborted
+    the process (SIGABRT / SIGSEGV), and raised inside JAX's garbage-collection callback it was
+    swallowed and the sweep ran on. Nothing is lost by ending at once: records and the data cache
+    are written atomically (an interrupted write leaves at most a ``.*.tmp`` file, ignored), and
+    the kernel releases the trial locks.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_on_signal)
+    sys.exit(main(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

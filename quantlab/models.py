@@ -97,6 +97,14 @@ def check_size(family: str, size: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(s) for s in size)
 
 
+def max_cnn_depth(image_shape: Sequence[int]) -> int:
+    """The most conv layers a CNN can have on ``(H, W, C)`` images: each layer's 2x2 max pooling
+    halves the height and width (rounding down), and at least one pixel must remain (4 for 28x28,
+    5 for 32x32)."""
+    h, w = image_shape[:2]
+    return int(min(h, w)).bit_length() - 1
+
+
 def make_model(family: str, size: Sequence[int], num_classes: int = 10) -> nn.Module:
     """The module for ``family`` ("ffdnn" | "cnn") at ``size`` (see :func:`check_size`)."""
     size = check_size(family, size)

@@ -10,10 +10,10 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     depths = [3]
     # sizes = [[32, 3], [128, 2]]      # ... or explicit [width, depth] pairs
     # feature_maps = [[4, 4, 8]]       # cnn: maps per conv layer (also accepted as `sizes`)
-    bits = [2, 3]                      # weight bit widths, >= 2 (2 = ternary)
+    bits = [2, 3]                      # weight bit widths, 2..8 (2 = ternary; quantize.MAX_BITS)
     seeds = [0, 1, 2]
     methods = ["float", "direct", "retrain"]   # which ones `results` reports (all are computed)
-    train_subset = 2000                # optional: train on the first n examples only
+    train_subset = 2000                # optional: train on the first n examples only (<= the split)
     step_policies = ["fixed"]          # retraining step policies: fixed (default) | adaptive
     retrain_epochs = [1, 2, 4]         # optional: one trial per retraining budget (a budget study)
 
@@ -22,9 +22,12 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     [retrain]
     epochs = 4                         # ... and default_config(family, "retrain")
 
-Every bad value raises :class:`SpecError`, whose message names the field and the valid choices.
-This module needs only the standard library to parse and check a spec; the budgets
-(``quantlab.train``) and :meth:`SweepSpec.trials` (``quantlab.experiment``) are imported lazily.
+Every bad value raises :class:`SpecError`, whose message names the field and the valid choices,
+when the spec is built, so before anything trains. That includes what only the dataset can judge:
+``train_subset`` and both ``batch_size`` within the training split, CNN depth within what the image
+size can pool, bit widths up to ``quantlab.quantize.MAX_BITS``. This module needs only the standard
+library to parse a spec; what checks it (``quantlab.train``, ``data``, ``quantize``, ``models``) and
+:meth:`SweepSpec.trials` (``quantlab.experiment``) are imported lazily.
 """
 
 from __future__ import annotations
@@ -69,14 +72,15 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _int_list(where: str, field: str, value: Any, minimum: int, rule: str) -> tuple[int, ...]:
-    """A non-empty list of distinct integers >= minimum, as a tuple."""
+def _int_list(where: str, field: str, value: Any, minimum: int, rule: str,
+              maximum: int | None = None) -> tuple[int, ...]:
+    """A non-empty list of distinct integers in minimum..maximum, as a tuple."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise SpecError(f"{where}: {field} must be a list of integers ({rule}); got {value!r}")
     if len(value) == 0:
         raise SpecError(f"{where}: {field} is empty; give at least one value ({rule})")
     for v in value:
-        if not _is_int(v) or v < minimum:
+        if not _is_int(v) or v < minimum or (maximum is not None and v > maximum):
             raise SpecError(f"{where}: {field} has invalid value {v!r}; {rule}")
     dupes = sorted({int(v) for v in value if list(value).count(v) > 1})
     if dupes:
@@ -194,7 +198,9 @@ class SweepSpec:
         if dupes:
             raise SpecError(f"{where}: sizes lists {[list(s) for s in dupes]} more than once")
         object.__setattr__(self, "sizes", sizes)
-        bits = _int_list(where, "bits", self.bits, 2, "bit widths must be integers >= 2 (2 = ternary)")
+        top = importlib.import_module("quantlab.quantize").MAX_BITS
+        bits = _int_list(where, "bits", self.bits, 2, f"bit widths must be integers >= 2 and <= {top} "
+                         "(2 = ternary)", maximum=top)
         object.__setattr__(self, "bits", bits)
         object.__setattr__(self, "seeds", _int_list(where, "seeds", self.seeds, 0, "seeds must be integers >= 0"))
         methods = self.methods
@@ -221,6 +227,33 @@ class SweepSpec:
             raise SpecError(f"{where}: description must be a string")
         for field in _STAGES:
             object.__setattr__(self, field, _train_config(where, field, self.family, getattr(self, field)))
+        self._check_fits_the_data()
+
+    def _check_fits_the_data(self) -> None:
+        """Every trial can run on the dataset: ``train_subset`` within the training split, batch
+        sizes within the training examples, CNNs no deeper than the images can be pooled."""
+        where, name = self.where, self.dataset
+        meta = importlib.import_module("quantlab.data").info(name)
+        split = meta["splits"]["train"]
+        subset = self.train_subset
+        if subset is not None and subset > split:
+            raise SpecError(f"{where}: train_subset {subset} is larger than the {name} training split "
+                            f"({split} examples after the validation carve); valid: 1..{split}, or leave it out")
+        examples = subset or split
+        for field in _STAGES:
+            batch = getattr(self, field).batch_size
+            if batch > examples:
+                what = "train_subset" if subset else f"the {name} training split"
+                raise SpecError(f"{where}: [{field}] batch_size {batch} is larger than the {examples} training "
+                                f"examples ({what}); valid: 1..{examples}")
+        if self.family == "cnn":
+            h, w = meta["image_shape"][:2]
+            limit = importlib.import_module("quantlab.models").max_cnn_depth(meta["image_shape"])
+            for size in self.sizes:
+                if len(size) > limit:
+                    raise SpecError(
+                        f"{where}: sizes entry {list(size)} has {len(size)} conv layers; {name}'s {h}x{w} "
+                        f"images allow 1..{limit} (each layer halves them by 2x2 max pooling)")
 
     @property
     def where(self) -> str:
@@ -318,9 +351,13 @@ def describe_specs() -> list[tuple[str, str]]:
 def load_spec(name_or_path: str | Path) -> SweepSpec:
     """A shipped spec by name (``smoke``, ``ffdnn-width``, ...) or a spec file by path."""
     text = str(name_or_path)
-    is_path = isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text
+    is_path = (isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text
+               or (Path(text).is_dir() and text not in shipped_specs()))
     if is_path:
-        path = Path(text)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            inside = ", ".join(sorted(p.name for p in path.glob("*.toml"))) or "none"
+            raise SpecError(f"spec {text!r} is a directory; give a .toml file (.toml files in it: {inside})")
         if not path.is_file():
             raise SpecError(f"spec file {text!r} does not exist")
     else:
@@ -338,6 +375,9 @@ def load_spec(name_or_path: str | Path) -> SweepSpec:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"spec file {str(path)!r} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise SpecError(f"spec file {str(path)!r} is not UTF-8 text (TOML must be): byte {e.object[e.start]:#04x} "
+                        f"at offset {e.start}") from None
     except OSError as e:
         raise SpecError(f"cannot read spec file {str(path)!r}: {e.strerror}") from None
     return spec_from_dict(data, name=path.stem, source=str(path))

@@ -6,11 +6,16 @@
   and ends with the key: ``ffdnn-w256-d3-s0-<key>.json``.
 * **Atomic writes.** A record is written to a temporary file in the same directory, flushed,
   fsync-ed and renamed over its final name (``os.replace``): a killed run leaves either the whole
-  record or none (at worst an ignored ``.*.tmp`` file).
+  record or none (at worst an ignored ``.*.tmp`` file). Records are readable by all (mode 0644).
+* **Its own files only.** A record is a file named like a record (``RECORD_NAME``); the store
+  reads, moves aside and writes nothing else (besides its ``.*.tmp`` and ``.*.lock`` files), so
+  other files in the directory, JSON or not, are left alone (:meth:`Store.foreign_files`).
 * **Corruption.** Reading checks the JSON, the record schema, that the stored key equals the key
   recomputed from the stored config, seed and numerics version, and a sha256 of the record's
   content. A record failing any check is reported by name (:class:`CorruptRecordWarning`), moved
   aside to ``<name>.corrupt`` and treated as missing, so the sweep recomputes it.
+* **Locks.** :meth:`Store.lock` is a per-trial lock (:mod:`quantlab.lock`), released even when its
+  holder dies: processes sharing a store split its trials instead of training them twice.
 * **Provenance.** Every record says what produced it: quantlab version and git commit (with a
   dirty flag), jax/jaxlib/flax/optax/numpy versions, Python, platform, device, host, CPU count,
   wall time and UTC date (:func:`provenance`).
@@ -27,6 +32,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -38,8 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import quantlab
+from quantlab.lock import Lock
 
 RECORD_FORMAT = 1
+RECORD_NAME = re.compile(r"(?P<label>[^.].*)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{16})\.json")
 ENV_RESULTS = "QUANTLAB_RESULTS"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _REQUIRED = {
@@ -77,6 +85,12 @@ def record_key(config: Any, seed: int, numerics_version: int | None = None) -> s
     if numerics_version is None:
         numerics_version = quantlab.NUMERICS_VERSION
     payload = canonical_json([config_dict(config), int(seed), int(numerics_version)])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def trial_key(config: Any) -> str:
+    """The content-hash key of a trial, all seeds together: ``(config, NUMERICS_VERSION)``."""
+    payload = canonical_json([config_dict(config), int(quantlab.NUMERICS_VERSION)])
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -222,7 +236,7 @@ def default_results_dir(spec: Any = None) -> Path:
     shipped specs (the book reads them there) and next to the spec file for other specs."""
     env = os.environ.get(ENV_RESULTS)
     if env:
-        return Path(env)
+        return Path(env).expanduser()
     source = getattr(spec, "source", None)
     if source and not getattr(spec, "shipped", False):
         return Path(source).resolve().parent / "results"
@@ -232,10 +246,10 @@ def default_results_dir(spec: Any = None) -> Path:
 
 
 class Store:
-    """A directory of records (created on the first write)."""
+    """A directory of records (created on the first write; ``~`` is expanded)."""
 
     def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
+        self.root = Path(root).expanduser()
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -280,15 +294,41 @@ class Store:
         self._write_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
         return path
 
+    def check_writable(self) -> None:
+        """Raises :class:`StoreError` unless records can be written here (creates the directory)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"the results directory {self.root} is a file; give a directory with --results DIR "
+                             f"or ${ENV_RESULTS}")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=self.root)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as e:
+            raise self._unwritable(e) from None
+
+    def lock(self, config: Any) -> Lock:
+        """The lock of trial ``config`` (all its seeds), not yet acquired."""
+        return Lock(self.root / f".{trial_label(config)}-{trial_key(config)}.lock")
+
+    def foreign_files(self) -> list[str]:
+        """Names of the ``*.json`` files in the directory that are not records (left alone)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.glob("*.json") if not RECORD_NAME.fullmatch(p.name))
+
     def records(self, spec: Any) -> list[dict]:
         """The valid records of every trial and seed of ``spec`` that exist, in spec order."""
         return [r for config in spec.trials() for s in spec.seeds if (r := self.get(config, s)) is not None]
 
     def scan(self) -> Iterator[dict]:
-        """Every valid record in the directory (corrupt ones are reported and moved aside)."""
+        """Every valid record in the directory (corrupt ones are reported and moved aside; files
+        not named like records are left alone)."""
         if not self.root.is_dir():
             return
         for path in sorted(self.root.glob("*.json")):
+            if not RECORD_NAME.fullmatch(path.name):
+                continue
             record = self._read(path)
             if record is not None:
                 yield record
@@ -298,7 +338,7 @@ class Store:
     def _read(self, path: Path) -> dict | None:
         try:
             raw = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no record (or no store) there
             return None
         except OSError as e:
             raise StoreError(f"cannot read record {path}: {e.strerror}") from None
@@ -331,17 +371,22 @@ class Store:
             stacklevel=3,
         )
 
+    def _unwritable(self, error: OSError) -> StoreError:
+        return StoreError(f"cannot write to the results directory {self.root}: {error.strerror}; "
+                          f"give a writable one with --results DIR or ${ENV_RESULTS}")
+
     def _write_atomic(self, path: Path, text: str) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.root)
         except OSError as e:
-            raise StoreError(f"cannot write to the results directory {self.root}: {e.strerror}") from None
+            raise self._unwritable(e) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a shared store is read by others
             os.replace(tmp, path)
         except BaseException:
             try:

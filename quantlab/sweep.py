@@ -27,6 +27,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from quantlab import divergence
 from quantlab.spec import SpecError, SweepSpec
 from quantlab.store import Store, config_dict, provenance, trial_label
 
@@ -258,9 +259,30 @@ def run_sweep(
     records are written as soon as it returns. ``run_trial`` defaults to
     :func:`quantlab.experiment.run_trial`. Progress bars (tqdm, on stderr): the whole sweep, with
     an ETA that starts from the cost model and adapts to the measured speed, and the trial in
-    flight, per epoch. Returns ``{"trials_run", "records_written", "records_skipped", "seconds"}``.
+    flight, per epoch.
+
+    * **Preflight.** Before any training the store must be writable (else :class:`StoreError`);
+      the spec's trials were checked against the dataset when the spec was built.
+    * **Shared stores.** Each trial runs under its lock (:meth:`Store.lock`). A trial locked by
+      another process is put off to the end and then waited for; its seeds that the other process
+      wrote meanwhile are counted, not recomputed.
+    * **Divergence** (:mod:`quantlab.divergence`): a trial whose loss is NaN, infinite or explodes,
+      or a seed whose float network ends no better than chance, is reported in one line and
+      stored nowhere; the sweep goes on with the other trials.
+
+    Returns ``{"trials_run", "records_written", "records_skipped", "records_by_others", "diverged",
+    "seconds"}``; ``diverged`` lists ``{"trial", "seeds", "reason"}``.
     """
     p = plan(spec, store, only)
+    todo = [r for r in p.runs if r.missing]
+    summary = {"trials_run": 0, "records_written": 0, "records_skipped": sum(len(r.done) for r in p.runs),
+               "records_by_others": 0, "diverged": [], "seconds": 0.0}
+    if not todo:
+        if progress:
+            print(f"{spec.name}: all {summary['records_skipped']} record(s) already in {store.root}, nothing to run",
+                  file=sys.stderr)
+        return summary
+    store.check_writable()
     if run_trial is None:
         run_trial = importlib.import_module("quantlab.experiment").run_trial
     try:
@@ -269,66 +291,114 @@ def run_sweep(
             v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values())
     except (TypeError, ValueError):
         takes_progress = False
+    diverging = importlib.import_module("quantlab.train").DivergenceError
+    num_classes = importlib.import_module("quantlab.data").info(spec.dataset)["num_classes"]
 
-    todo = [r for r in p.runs if r.missing]
-    skipped = sum(len(r.done) for r in p.runs)
-    written = trials_run = 0
     start = time.perf_counter()
-    if not todo:
-        if progress:
-            print(f"{spec.name}: all {skipped} record(s) already in {store.root}, nothing to run", file=sys.stderr)
-        return {"trials_run": 0, "records_written": 0, "records_skipped": skipped, "seconds": 0.0}
     overall = tqdm(
         total=max(p.estimate, 1e-9), desc=f"{spec.name}: 0/{len(todo)} trials", file=sys.stderr,
         disable=not progress, smoothing=0, dynamic_ncols=True, position=0,
         bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
     )
-    if progress and skipped:
-        overall.write(f"{spec.name}: {skipped} record(s) already in {store.root}, skipped")
-    try:
-        for i, run in enumerate(todo, 1):
-            missing = store.missing_seeds(run.config, run.missing)  # another process may have run some
-            if not missing:
-                overall.update(run.estimate)
+
+    def say(message: str, always: bool = False) -> None:
+        if progress or always:
+            tqdm.write(message, file=sys.stderr)
+
+    foreign = store.foreign_files()
+    if foreign:
+        say(f"{store.root}: left alone {len(foreign)} JSON file(s) not named like records: {', '.join(foreign)}", True)
+    if summary["records_skipped"]:
+        say(f"{spec.name}: {summary['records_skipped']} record(s) already in {store.root}, skipped")
+
+    def run_locked(run: PlannedRun) -> None:
+        """Runs what ``run`` still misses; the caller holds its lock."""
+        missing = store.missing_seeds(run.config, run.missing)
+        summary["records_by_others"] += len(run.missing) - len(missing)
+        if not missing:
+            overall.update(run.estimate)
+            return
+        epochs = _epochs(run.config)
+        bar = tqdm(
+            total=epochs, desc=f"{run.label} seeds {_seeds(missing)}", unit="epoch", file=sys.stderr,
+            disable=not progress, leave=False, position=1, dynamic_ncols=True,
+        )
+        credited = 0.0
+
+        def on_epoch(n: int = 1) -> None:
+            nonlocal credited
+            bar.update(n)
+            step = min(run.estimate * n / epochs, run.estimate - credited)
+            credited += step
+            overall.update(step)
+
+        t0 = time.perf_counter()
+        try:
+            if takes_progress:
+                results = run_trial(run.config, missing, progress=on_epoch)
+            else:
+                results = run_trial(run.config, missing)
+        except diverging as e:
+            results = e
+        finally:
+            bar.close()
+        wall = time.perf_counter() - t0
+        overall.update(run.estimate - credited)
+        summary["trials_run"] += 1
+        if isinstance(results, diverging):
+            summary["diverged"].append({"trial": run.label, "seeds": missing, "reason": str(results)})
+            say(f"diverged: {run.label} seeds {_seeds(missing)}: {results}", True)
+            return
+        _check_results(results, missing, run.label)
+        prov = provenance(wall, missing)
+        for seed, metrics in zip(missing, results):
+            error = metrics["float"].get("val_error")
+            reason = divergence.chance_reason(error, num_classes) if isinstance(error, (int, float)) else None
+            if reason:
+                summary["diverged"].append({"trial": run.label, "seeds": [seed], "reason": reason})
+                say(f"diverged: {run.label} seed {seed}: {reason}", True)
                 continue
-            overall.set_description_str(f"{spec.name}: {i - 1}/{len(todo)} trials")
-            epochs = _epochs(run.config)
-            bar = tqdm(
-                total=epochs, desc=f"{run.label} seeds {_seeds(missing)}", unit="epoch", file=sys.stderr,
-                disable=not progress, leave=False, position=1, dynamic_ncols=True,
-            )
-            credited = 0.0
+            store.put(run.config, seed, metrics, prov)
+            summary["records_written"] += 1
+        say(f"{run.label} seeds {_seeds(missing)}: {format_duration(wall)}")
 
-            def on_epoch(n: int = 1) -> None:
-                nonlocal credited
-                bar.update(n)
-                step = min(run.estimate * n / epochs, run.estimate - credited)
-                credited += step
-                overall.update(step)
+    finished = 0
 
-            t0 = time.perf_counter()
-            try:
-                if takes_progress:
-                    results = run_trial(run.config, missing, progress=on_epoch)
-                else:
-                    results = run_trial(run.config, missing)
-            finally:
-                bar.close()
-            wall = time.perf_counter() - t0
-            _check_results(results, missing, run.label)
-            prov = provenance(wall, missing)
-            for seed, metrics in zip(missing, results):
-                store.put(run.config, seed, metrics, prov)
-                written += 1
-            trials_run += 1
-            overall.update(run.estimate - credited)
-            overall.set_description_str(f"{spec.name}: {i}/{len(todo)} trials")
-            if progress:
-                overall.write(f"{run.label} seeds {_seeds(missing)}: {format_duration(wall)}")
+    def locked(run: PlannedRun, blocking: bool) -> bool:
+        nonlocal finished
+        lock = store.lock(run.config)
+        if not lock.acquire(blocking=blocking):
+            return False
+        try:
+            run_locked(run)
+        finally:
+            lock.release()
+        finished += 1
+        overall.set_description_str(f"{spec.name}: {finished}/{len(todo)} trials")
+        return True
+
+    try:
+        later = []
+        for run in todo:
+            if not locked(run, blocking=False):
+                later.append(run)
+                say(f"{run.label}: being trained by another process ({store.lock(run.config).holder()}); "
+                    "back to it at the end", True)
+        for run in later:
+            overall.set_description_str(f"{spec.name}: waiting for {run.label} (another process)")
+            locked(run, blocking=True)
     finally:
         overall.close()
-    return {"trials_run": trials_run, "records_written": written, "records_skipped": skipped,
-            "seconds": time.perf_counter() - start}
+    summary["seconds"] = time.perf_counter() - start
+    return summary
+
+
+def format_diverged(diverged: Sequence[dict]) -> str:
+    """The end-of-sweep list of what diverged (one line per trial and seeds), for messages."""
+    trials = len({d["trial"] for d in diverged})
+    lines = [f"{trials} trial(s) diverged; these seeds were not stored:"]
+    lines += [f"  {d['trial']} seeds {_seeds(d['seeds'])}: {d['reason']}" for d in diverged]
+    return "\n".join(lines)
 
 
 def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = True) -> int:
@@ -342,7 +412,9 @@ def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = T
     store = store if store is not None else Store(default_results_dir(spec))
     missing = sum(len(store.missing_seeds(c, spec.seeds)) for c in spec.trials())
     if missing:
-        run_sweep(spec, store, progress=progress)
+        diverged = run_sweep(spec, store, progress=progress)["diverged"]
+        if diverged:
+            raise RuntimeError(f"spec {spec.name!r}: {format_diverged(diverged)}")
     return missing
 
 
@@ -430,10 +502,16 @@ CSV_COLUMNS = ("trial", "size", "params", "weights", "bits", "method", "seeds",
 
 
 def write_csv(rows: Sequence[dict], file=None) -> None:
-    """Writes :func:`results_table` rows as CSV (errors as fractions; empty cell for None)."""
+    """Writes :func:`results_table` rows as CSV (errors as fractions; ``bits`` 32 for float rows;
+    empty cell for other None values)."""
     import csv
+
+    from quantlab.compression import FLOAT_BITS
 
     writer = csv.DictWriter(file or sys.stdout, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: ("" if r.get(k) is None else r[k]) for k in CSV_COLUMNS})
+        row = {k: ("" if r.get(k) is None else r[k]) for k in CSV_COLUMNS}
+        if r.get("bits") is None:
+            row["bits"] = FLOAT_BITS  # an integer column: 32 for the float rows
+        writer.writerow(row)

@@ -35,6 +35,7 @@ import numpy as np
 import optax
 
 from quantlab import quantize as qz
+from quantlab.divergence import loss_reason
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 STEP_POLICIES = ("fixed", "adaptive")
@@ -291,11 +292,9 @@ def fit(
         epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(keys)
         params, opt_state, steps, loss = run_epoch(params, opt_state, steps, epoch_keys, images, labels)
         loss = np.asarray(loss)
-        if not np.all(np.isfinite(loss)):
-            raise DivergenceError(
-                f"training diverged (mean loss {loss.tolist()}) in epoch {epoch} of {label or 'a run'} "
-                f"with {config}; lower learning_rate or change optimizer"
-            )
+        if reason := loss_reason(loss.tolist(), model.num_classes):
+            raise DivergenceError(f"training diverged in epoch {epoch} of {label or 'a run'}: {reason}; "
+                                  f"lower learning_rate (now {config.learning_rate:g}) or change optimizer")
         evaluated = seed_quantize(params, steps, quant) if quant else params
         error = error_rate(model, evaluated, *validation)
         improved = jnp.asarray(error < best_error)

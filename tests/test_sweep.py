@@ -258,7 +258,7 @@ def test_results_table_means_spreads_and_gaps(tmp_path):
     out = io.StringIO()
     sweep.write_csv(rows, out)
     parsed = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert len(parsed) == len(rows) and parsed[0]["bits"] == "" and parsed[1]["bits"] == "2"
+    assert len(parsed) == len(rows) and parsed[0]["bits"] == "32" and parsed[1]["bits"] == "2"
     assert float(parsed[1]["gap_to_float"]) == pytest.approx(0.1)
 
 
@@ -281,7 +281,7 @@ widths = [1, 2, 3, 4, 5, 6]
 depths = [1]
 bits = [2]
 seeds = [0, 1]
-train_subset = 10
+train_subset = 100
 [float_train]
 epochs = 1
 [retrain]
