@@ -28,13 +28,22 @@ from typing import Any
 import numpy as np
 
 from quantlab import compression
-from quantlab.results import check_rows, network_label
+from quantlab.results import FLOAT_BITS, check_rows, network_label
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
 REPRODUCED, PARTLY, NOT_REPRODUCED = VERDICTS
 
 SWEEPS = ("ffdnn-width", "ffdnn-depth", "cnn-maps")
 """The reference sweeps (``quantlab/specs``) whose committed records the report reads."""
+
+SWEEP_TITLES = {"ffdnn-width": "FFDNN width", "ffdnn-depth": "FFDNN depth", "cnn-maps": "CNN feature maps",
+                "cnn-retrain": "CNN, longer retraining"}
+"""Display names of the reference sweeps (tables, verdict lines, chart panels)."""
+
+
+def sweep_title(sweep: str | None) -> str:
+    """The display name of a sweep (:data:`SWEEP_TITLES`; the spec name itself for others)."""
+    return SWEEP_TITLES.get(sweep or "", sweep or "rows")
 
 TERNARY = 2
 
@@ -523,3 +532,144 @@ def html_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str], nu
     body = "".join("<tr>" + "".join(cell("td", c, r.get(c, ""), c in wrap) for c in columns) + "</tr>" for r in rows)
     return (f'<table class="table" style="font-size:0.85em;width:auto">'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+# -- one-line verdicts, counts in words, anomalies --------------------------------------------
+
+def verdict_lines(findings: Sequence[Finding]) -> dict[int, str]:
+    """One Markdown line per claim of ``findings``: its short title, its overall verdict in bold
+    (:func:`overall`) and, when the sweeps disagree, the verdict of each sweep, e.g.
+    ``Gap vanishes in large networks: **partly reproduced** (FFDNN width: reproduced; CNN feature
+    maps: not reproduced)``. Keys are claim numbers."""
+    titles = {c.number: c.short for c in CLAIMS}
+    out = {}
+    for number in sorted({f.claim for f in findings}):
+        mine = [f for f in findings if f.claim == number]
+        line = f"{titles[number]}: **{overall(findings, number)}**"
+        if len({f.verdict for f in mine}) > 1:
+            line += " (" + "; ".join(f"{sweep_title(f.sweep)}: {f.verdict}" for f in mine) + ")"
+        out[number] = line
+    return out
+
+
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """``singular`` for n == 1, else ``plural_form`` (default: ``singular + "s"``)."""
+    return singular if int(n) == 1 else (plural_form or singular + "s")
+
+
+def count_phrase(k: int, n: int, noun: str, verb_singular: str, verb_plural: str, noun_plural: str | None = None) -> str:
+    """``k of n <nouns> <verb>`` with the verb agreeing with ``k``: ``count_phrase(1, 3, "width",
+    "has", "have")`` is ``1 of 3 widths has``; ``(2, 3, ...)`` is ``2 of 3 widths have``; ``(1, 1,
+    ...)`` is ``1 of 1 width has``."""
+    return f"{k} of {n} {plural(n, noun, noun_plural)} {verb_singular if int(k) == 1 else verb_plural}"
+
+
+def _paired_pp(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float, int]:
+    """Mean and standard error (pp) of ``a - b`` over the seeds both have, and how many."""
+    seeds = sorted(set(a) & set(b))
+    d = np.array([100 * (a[s] - b[s]) for s in seeds])
+    if not len(d):
+        return float("nan"), float("nan"), 0
+    se = float(d.std(ddof=1)) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
+    return float(d.mean()), se, len(d)
+
+
+def anomalies(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
+    """What a reader of the gap and error charts may find surprising, found in tidy rows:
+
+    * ``"3-bit worse"``: a network whose ``method`` network at 3 bits has a higher mean test error
+      than at 2 bits (ternary), although it has more levels;
+    * ``"negative gap"``: a ``method`` network with a lower mean test error than its float network.
+
+    Each dict: ``kind, label, params, bits, diff, diff_se, seeds`` (the paired per-seed difference
+    in pp, mean and standard error: 3-bit minus ternary, or quantized minus float),
+    ``within_noise`` (``|diff|`` at most :data:`NOISE_SE_FACTOR` standard errors, or a single seed)
+    and, for ``"3-bit worse"``, ``val_diff`` (the same difference on the validation split, which
+    selects each network's epoch; None without validation errors). Sorted by size, then kind."""
+    rows = _check(rows)
+    test: dict[tuple, dict[int, float]] = {}
+    val: dict[tuple, dict[int, float]] = {}
+    labels: dict[int, str] = {}
+    for r in rows:
+        p = int(r["params"])
+        labels.setdefault(p, network_label(r))
+        key = (p, r["method"], int(r["bits"]))
+        test.setdefault(key, {})[int(r["seed"])] = float(r["test_error"])
+        if r.get("val_error") is not None:
+            val.setdefault(key, {})[int(r["seed"])] = float(r["val_error"])
+    out = []
+
+    def noise(diff, se, n):
+        return n < 2 or math.isnan(se) or abs(diff) <= NOISE_SE_FACTOR * se
+
+    for p in sorted(labels):
+        three, two = test.get((p, method, 3)), test.get((p, method, TERNARY))
+        if three and two:
+            diff, se, n = _paired_pp(three, two)
+            if n and diff > 0:
+                v3, v2 = val.get((p, method, 3)), val.get((p, method, TERNARY))
+                val_diff = _paired_pp(v3, v2)[0] if v3 and v2 else None
+                out.append({"kind": "3-bit worse", "label": labels[p], "params": p, "bits": 3, "diff": diff,
+                            "diff_se": se, "seeds": n, "within_noise": noise(diff, se, n), "val_diff": val_diff})
+        flt = test.get((p, "float", FLOAT_BITS))
+        for b in sorted({k[2] for k in test if k[0] == p and k[1] == method}):
+            q = test[(p, method, b)]
+            if not flt:
+                continue
+            diff, se, n = _paired_pp(q, flt)
+            if n and diff < 0:
+                out.append({"kind": "negative gap", "label": labels[p], "params": p, "bits": b, "diff": diff,
+                            "diff_se": se, "seeds": n, "within_noise": noise(diff, se, n), "val_diff": None})
+    return out
+
+
+def _precision(bits: int) -> str:
+    return "ternary" if int(bits) == TERNARY else f"{int(bits)}-bit"
+
+
+def _pm(diff: float, se: float) -> str:
+    return f"{diff:+.2f}" + ("" if math.isnan(se) else f" ± {se:.2f}")
+
+
+def anomaly_note(rows: Iterable[Mapping[str, Any]], retrain_epochs: int | None = None) -> str:
+    """A Markdown note on the :func:`anomalies` of ``rows``, one bullet per case, each with its
+    computed reason; the empty string when there are none.
+
+    The reasons are tests, not stories: whether the difference is within seed noise
+    (:data:`NOISE_SE_FACTOR` standard errors of the paired per-seed difference); for a 3-bit network
+    worse than ternary, whether the validation split (on which each network's epoch is selected)
+    shows the same order; for a negative gap, that retraining continues training from the float
+    network (``retrain_epochs`` more epochs, when given), so that a retrained network has had more
+    training than its float counterpart."""
+    found = anomalies(rows)
+    if not found:
+        return ""
+    k = f"{NOISE_SE_FACTOR:g}"
+    lines = []
+    for a in (a for a in found if a["kind"] == "3-bit worse"):
+        noise = (f"within seed noise ({k} standard errors)" if a["within_noise"]
+                 else f"beyond seed noise ({k} standard errors)")
+        text = (f"At {a['label']} the retrained 3-bit network is worse than the ternary one by "
+                f"{_pm(a['diff'], a['diff_se'])} pp ({a['seeds']} seeds, paired): {noise}")
+        if a["val_diff"] is not None:
+            order = "better" if a["val_diff"] < 0 else "also worse" if a["val_diff"] > 0 else "level"
+            text += (f"; on the validation split, which selects each network's epoch, the 3-bit network is "
+                     f"{order} ({a['val_diff']:+.2f} pp)")
+        lines.append(f"- {text}.")
+    negative = [a for a in found if a["kind"] == "negative gap"]
+    if negative:
+        cases = ", ".join(f"{a['label']} {_precision(a['bits'])} ({_pm(a['diff'], a['diff_se'])})" for a in negative)
+        beyond = [a for a in negative if not a["within_noise"]]
+        if not beyond:
+            noise = (f"{'all' if len(negative) > 1 else ''} within seed noise ({k} standard errors) of no gap"
+                     ).lstrip()
+        else:
+            noise = (f"{count_phrase(len(beyond), len(negative), 'case', 'is', 'are')} beyond seed noise "
+                     f"({k} standard errors): " + ", ".join(f"{a['label']} {_precision(a['bits'])}" for a in beyond))
+        more = f"{retrain_epochs} more epochs" if retrain_epochs else "more epochs"
+        lines.append(f"- Retrained networks with a lower test error than their float network (gap, pp): {cases}; "
+                     f"{noise}. Retraining continues from the trained float network for {more}, so a retrained "
+                     "network has had more training than the float network it is compared with.")
+    head = ("**Surprises in these charts, and what the records say about them** (differences as mean ± "
+            "standard error over seeds, percentage points):")
+    return "\n".join([head, "", *lines])

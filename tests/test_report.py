@@ -249,3 +249,48 @@ def test_charts_build_from_reference_rows():
     for chart in (charts.ecr_chart(rows), charts.memory_chart(rows)):
         spec = chart.to_dict()
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+
+
+# -- verdict lines, counts in words, anomalies ------------------------------------------------
+
+def test_verdict_lines_one_per_claim():
+    rows = {"ffdnn-width": make_rows(DECREASING, noise=(-0.1, 0, 0.1)), "cnn-maps": make_rows([3, 3, 3, 3, 3])}
+    findings = R.assess(rows)
+    lines = R.verdict_lines(findings)
+    assert sorted(lines) == [1, 2, 3, 4]
+    assert lines[1] == f"{R.CLAIMS[0].short}: **{R.REPRODUCED}**"  # the sweeps agree: no per-sweep list
+    assert lines[2].startswith(f"{R.CLAIMS[1].short}: **{R.PARTLY}** (")  # they disagree: each sweep named
+    assert f"{R.SWEEP_TITLES['ffdnn-width']}: {R.REPRODUCED}" in lines[2]
+    assert f"{R.SWEEP_TITLES['cnn-maps']}: {R.NOT_REPRODUCED}" in lines[2]
+    assert all("\n" not in line for line in lines.values())
+
+
+@pytest.mark.parametrize("k, n, expected", [
+    (1, 3, "1 of 3 widths has"), (2, 3, "2 of 3 widths have"), (0, 3, "0 of 3 widths have"),
+    (1, 1, "1 of 1 width has")])
+def test_count_phrase_agrees(k, n, expected):
+    assert R.count_phrase(k, n, "width", "has", "have") == expected
+
+
+def test_anomalies_find_3bit_worse_and_negative_gaps():
+    # net-1000: 3-bit worse than ternary, clearly; net-256000: both beat float, within noise
+    rows = make_rows([10.0, 4.0, 1.5, 0.6, -0.05], gaps3=[12.0, 2.0, 0.7, 0.3, -0.1], noise=(-0.2, 0.0, 0.2))
+    found = R.anomalies(rows)
+    kinds = [(a["kind"], a["label"], a["bits"]) for a in found]
+    assert kinds == [("3-bit worse", "net-1000", 3), ("negative gap", "net-256000", 2), ("negative gap", "net-256000", 3)]
+    worse, negative, _ = found
+    assert worse["diff"] == pytest.approx(2.0) and worse["diff_se"] == pytest.approx(0.0, abs=1e-9)
+    assert worse["within_noise"] is False and worse["val_diff"] is None  # no validation errors in these rows
+    assert negative["diff"] == pytest.approx(-0.05) and negative["within_noise"] is True
+    note = R.anomaly_note(rows, retrain_epochs=4)
+    assert "net-1000" in note and "beyond seed noise" in note
+    assert "net-256000 ternary (-0.05 ± 0.12)" in note and "within seed noise" in note and "4 more epochs" in note
+    assert R.anomaly_note(make_rows(DECREASING)) == ""
+
+
+def test_anomaly_note_reads_the_validation_split():
+    rows = make_rows([5.0, 4.0, 3.0, 2.0, 1.0], gaps3=[6.0, 2.0, 1.0, 0.5, 0.2], noise=(-1.0, 0.0, 1.5))
+    for r in rows:  # on validation the 3-bit network is the better one
+        r["val_error"] = r["test_error"] - (0.02 if r["bits"] == 3 else 0.0)
+    note = R.anomaly_note(rows)
+    assert "on the validation split, which selects each network's epoch, the 3-bit network is better" in note
