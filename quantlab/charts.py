@@ -128,18 +128,21 @@ def chart_rows(summary_rows: Sequence[Mapping[str, Any]]) -> list[dict]:
 
 
 def _dash_channel(dash: alt.Scale, title: str = "weights", color: str = "#444444") -> alt.StrokeDash:
-    """The precision as line dash, with its own legend of line samples ("<title> (line)"): a merged
-    legend would draw the dash on the outline of a marker, where it cannot be read."""
-    return alt.StrokeDash("precision:N", scale=dash, title=f"{title} (line)", legend=alt.Legend(
+    """The precision as line dash, with the precision legend: line samples in each entry's dash."""
+    return alt.StrokeDash("precision:N", scale=dash, title=title, legend=alt.Legend(
         symbolType="stroke", symbolSize=500, symbolStrokeWidth=2, symbolStrokeColor=color, labelLimit=220,
         **_LEGEND_KW))
 
 
-def _shape_channel(shape: alt.Scale, title: str = "weights", color: str = "#444444") -> alt.Shape:
-    """The precision as marker shape, with its own legend ("<title> (marker)")."""
-    return alt.Shape("precision:N", scale=shape, title=f"{title} (marker)", legend=alt.Legend(
-        symbolSize=110, symbolStrokeWidth=1.5, symbolStrokeColor=color, symbolFillColor=color, labelLimit=220,
-        **_LEGEND_KW))
+def _shape_channel(shape: alt.Scale) -> alt.Shape:
+    """The precision as marker shape, repeating the line's dash on the points, without a legend: the
+    markers sit on the lines that the dash legend explains. Vega-Lite merges the legends of scales
+    with equal domains, and a merged legend draws the dash on the outline of a marker, where it
+    cannot be read; the shape scale therefore lists the same precisions in reverse order (same
+    mapping, another domain), which keeps it out of the dash legend."""
+    scale = shape.to_dict()
+    return alt.Shape("precision:N", legend=None,
+                     scale=alt.Scale(domain=scale["domain"][::-1], range=scale["range"][::-1]))
 
 
 def _selections() -> tuple[Any, Any]:
@@ -707,7 +710,7 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
     line = base.transform_filter("datum.exact").mark_line(color=color, strokeWidth=2).encode(
         y=y, strokeDash=_dash_channel(dash, "retrained weights", color), detail="precision:N")
     pts = base.mark_point(size=80, strokeWidth=2, color=color).encode(
-        y=y, shape=_shape_channel(shape, "retrained weights", color),
+        y=y, shape=_shape_channel(shape),
         fill=alt.condition("datum.exact", alt.value(color), alt.value("white")), tooltip=tips,
     ).add_params(sel)
     marks = base.mark_text(dy=-13, fontSize=13, fontWeight="bold", color=color).encode(y=y, text="mark:N")

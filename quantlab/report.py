@@ -524,7 +524,7 @@ def html_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str], nu
     import html
 
     def cell(tag, field, text, wrap):
-        style = "padding:0.25em 0.6em;" + ("text-align:right;" if field in numeric else "")
+        style = "padding:0.25em 0.45em;" + ("text-align:right;" if field in numeric else "")
         style += "" if wrap else "white-space:nowrap;"
         return f'<{tag} style="{style}">{html.escape(str(text))}</{tag}>'
 
