@@ -41,23 +41,27 @@ BOX_TITLE = "How to re-run this chapter"
 @dataclasses.dataclass(frozen=True)
 class Page:
     """One chapter: ``specs`` whose records it reads, ``csv`` the specs whose tidy rows it offers as
-    CSV files (a subset of ``specs``), and ``computes``: what else it does, in words (live training,
-    the data), or None."""
+    CSV files (a subset of ``specs``), ``computes``: what else it does, in words (live training,
+    the data), or None, and where its re-run ``box`` goes: under the title (``"top"``) or at the end
+    of the page (``"end"``: the front page, whose result comes first)."""
 
     specs: tuple[str, ...] = ()
     csv: tuple[str, ...] = ()
     computes: str | None = None
+    box: str = "top"
 
     def __post_init__(self):
         extra = set(self.csv) - set(self.specs)
         if extra:
             raise ValueError(f"csv specs {sorted(extra)} are not among the specs the page reads {self.specs}")
+        if self.box not in ("top", "end"):
+            raise ValueError(f"box must be 'top' (under the title) or 'end' (of the page); got {self.box!r}")
 
 
 REFERENCE_SPECS = ("ffdnn-width", "ffdnn-depth", "cnn-maps", "cnn-retrain")
 
 PAGES: dict[str, Page] = {
-    "intro": Page(specs=REFERENCE_SPECS,
+    "intro": Page(specs=REFERENCE_SPECS, box="end",
                   computes="counts and provenance of the reference records, the verdicts of "
                            "`quantlab.report` and the sweep planner's CPU estimate"),
     "quantizer": Page(computes="trains its own small FFDNN live, from scratch (network and budget in its "
@@ -104,7 +108,7 @@ def _spec_text(spec_name: str) -> str:
     from quantlab.spec import load_spec
 
     spec = load_spec(spec_name)
-    return f"`{spec.name}` ({len(spec.trials())} networks x {len(spec.seeds)} seeds)"
+    return f"`{spec.name}` ({len(spec.trials())} networks x {len(spec.seeds)} seeds, `quantlab/specs/{spec.name}.toml`)"
 
 
 def _and(items: list[str]) -> str:
@@ -121,23 +125,20 @@ def rerun_box(page: str, source: str | None = None) -> str:
     source = source or f"book/{page}.md"
     stem = Path(source).stem
     lines = [
-        f"This page is the MyST notebook `{source}`; building the book executes it. To run it yourself:",
-        "",
         f"- **In JupyterLab**: `make lab`, then right-click `{source}` and choose *Open With > Jupytext Notebook*.",
-        f"- **Without a browser** (once `make lab` has installed jupytext): "
+        f"- **Without a browser** (after `make lab`): "
         f"`.venv/bin/jupytext --execute --to ipynb -o /tmp/{stem}.ipynb {source}`",
     ]
     if entry.specs:
         specs = _and([_spec_text(s) for s in entry.specs])
-        lines.append(f"- **It reads** the result records (`results/`) of the {'spec' if len(entry.specs) == 1 else 'specs'} "
-                     f"{specs}, defined in `quantlab/specs/<spec>.toml`. A record missing there is trained "
-                     "first, with a progress bar.")
+        lines.append(f"- **It reads** the records in `results/` of {'spec' if len(entry.specs) == 1 else 'specs'} "
+                     f"{specs}; a missing record is trained first.")
     if entry.computes:
         lines.append(f"- **It {'also ' if entry.specs else ''}computes**: {entry.computes}.")
     if entry.csv:
         links = ", ".join(f"{{download}}`{s}.csv <{csv_name(s)}>`" for s in entry.csv)
-        lines.append(f"- **Download** the tidy results it draws: {links} (one row per network, seed, method "
-                     "and bit width; errors as fractions).")
+        lines.append(f"- **Data**: {links}, the tidy results it draws (one row per network, seed, method and "
+                     "bit width).")
     body = "\n".join(lines)
     return f"````{{admonition}} {BOX_TITLE}\n:class: tip rerun-box\n\n{body}\n````\n"
 
@@ -146,9 +147,11 @@ _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _TITLE = re.compile(r"^# .*$", re.M)
 
 
-def insert_box(text: str, box: str) -> str:
-    """``text`` (a MyST notebook's source) with ``box`` inserted after its first ``# title`` line,
-    or after its front matter when it has no title."""
+def insert_box(text: str, box: str, where: str = "top") -> str:
+    """``text`` (a MyST notebook's source) with ``box`` inserted after its first ``# title`` line
+    (or after its front matter when it has no title), or appended with ``where="end"``."""
+    if where == "end":
+        return f"{text.rstrip()}\n\n{box}"
     front = _FRONT_MATTER.match(text)
     start = front.end() if front else 0
     title = _TITLE.search(text, start)
@@ -174,7 +177,7 @@ def _source_read(app, docname: str, source: list[str]) -> None:
             location=docname)
         return
     rel = Path(app.env.doc2path(docname)).resolve().relative_to(Path(app.srcdir).resolve()).as_posix()
-    source[0] = insert_box(source[0], rerun_box(page, rel))
+    source[0] = insert_box(source[0], rerun_box(page, rel), PAGES[page].box)
 
 
 def _thebe_on(app) -> bool:

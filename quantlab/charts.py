@@ -824,7 +824,7 @@ def gap_overview(
     x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
               axis=alt.Axis(format="~s", grid=True, tickCount=4))
     layers = _sweep_layers(
-        data, x, "gap", "gap to float (percentage points, symmetric log scale)", _y_scale("symlog", "gap"),
+        data, x, "gap", "gap to float (percentage points)", _y_scale("symlog", "gap"),
         "gap_lo", "gap_hi", _tooltips("params", gap=True), {r["method"] for r in summ_all},
         [r["bits"] for r in summ_all], zero_line=True, group="line_group",
     )
@@ -854,8 +854,9 @@ def ecr_envelope(
     e_Q to the envelope and down to the axis at N_F(e_Q). The subtitle gives the ECR arithmetic.
 
     Args:
-      trial: Q's network label (e.g. ``ffdnn-w1024-d3``); default: the largest retrained
-        ``bits``-bit network whose N_F is interpolated (not a bound), else the largest.
+      trial: Q's network label (e.g. ``ffdnn-w1024-d3``); default: among the retrained ``bits``-bit
+        networks whose N_F is interpolated (not a bound), the one with the largest ratio of its own
+        size to N_F, where the read-off is widest and easiest to see (else the largest network).
     """
     from quantlab import compression
 
@@ -870,7 +871,8 @@ def ecr_envelope(
         q = chosen[0]
     else:
         exact = [t for t in table if t["relation"] == "="]
-        q = max(exact or table, key=lambda t: t["params"])
+        q = (max(exact, key=lambda t: (t["params"] / t["float_params"], t["params"])) if exact
+             else max(table, key=lambda t: t["params"]))
     curve = compression.float_curve(*compression.float_sweep(rows))
     floats = [n for n in compression.network_means(rows) if n["method"] == "float"]
     prec = precision_label(bits)

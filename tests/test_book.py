@@ -44,7 +44,7 @@ def test_rerun_box_routes_reads_and_downloads():
     assert "`.venv/bin/jupytext --execute --to ipynb -o /tmp/cnn_maps.ipynb book/cnn_maps.md`" in box
     for name in ("cnn-maps", "cnn-retrain"):
         spec = load_spec(name)
-        assert f"`{name}` ({len(spec.trials())} networks x {len(spec.seeds)} seeds)" in box
+        assert f"`{name}` ({len(spec.trials())} networks x {len(spec.seeds)} seeds, `quantlab/specs/{name}.toml`)" in box
         assert f"{{download}}`{name}.csv <{book.csv_name(name)}>`" in box
     quantizer = book.rerun_box("quantizer")
     assert "It reads" not in quantizer and "download" not in quantizer and "trains its own" in quantizer
@@ -60,6 +60,11 @@ def test_insert_box_goes_under_the_title():
     assert out.startswith("---\njupytext:")
     untitled = book.insert_box("---\na: 1\n---\nbody\n", "BOX\n")
     assert untitled.index("BOX") < untitled.index("body") and untitled.startswith("---\na: 1\n---\n")
+    end = book.insert_box(text, "BOX\n", "end")
+    assert end.startswith(text.rstrip()) and end.endswith("\n\nBOX\n")
+    assert book.PAGES["intro"].box == "end" and book.PAGES["ffdnn_width"].box == "top"
+    with pytest.raises(ValueError, match="box"):
+        book.Page(box="middle")
 
 
 def test_write_csv_one_file_per_spec(tmp_path):

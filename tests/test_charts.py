@@ -415,10 +415,11 @@ def test_ecr_envelope_reads_nf_off_the_float_envelope(width_rows):
     assert "ffdnn-w64-d3" in sub and q["ecr_text"] in sub and f"{q['memory_bits']:,}" in sub
     labels = next(d for d in datasets if d and "text" in d[0])
     assert any(lab["text"].startswith("N_F(e_Q)") and f"{q['float_params']:,.0f}" in lab["text"] for lab in labels)
-    # the default network: the largest one whose N_F is interpolated, not a bound
+    # the default network: of those whose N_F is interpolated (not a bound), the one with the largest N_Q / N_F
     default = charts.ecr_envelope(width_rows).to_dict()
     exact = [t for t in table.values() if t["relation"] == "="]
-    if exact:
-        assert max(exact, key=lambda t: t["params"])["trial"] in " ".join(default["title"]["subtitle"])
+    assert exact
+    best = max(exact, key=lambda t: t["params"] / t["float_params"])
+    assert f"Q = {best['trial']}," in " ".join(default["title"]["subtitle"])
     with pytest.raises(ValueError, match="no retrained 2-bit network"):
         charts.ecr_envelope(width_rows, trial="nope")

@@ -353,7 +353,10 @@ def test_chapter_has_its_rerun_box(probed, page):
     body = elements(dom)
     box = re.search(r'<div class="[^"]*\brerun-box\b[^"]*">(.*?)</div>', body, re.S)
     assert box, f"{page}: no 'How to re-run this chapter' box"
-    assert body.index(box.group(0)) < body.find('<div class="cell'), f"{page}: the box is not above the first cell"
+    if book.PAGES[book.page_of(page)].box == "top":
+        assert body.index(box.group(0)) < body.find('<div class="cell'), f"{page}: the box is not above the first cell"
+    else:
+        assert body.index(box.group(0)) > body.rfind('<div class="cell'), f"{page}: the box is not at the end"
     text = htmllib.unescape(re.sub(r"<[^>]+>", "", box.group(1)))
     assert book.BOX_TITLE in text
     name = book.page_of(page)
