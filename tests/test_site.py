@@ -369,9 +369,18 @@ def csv_links(dom: str) -> list[str]:
     return re.findall(r'<a class="reference download internal"[^>]*href="([^"]+\.csv)"', dom)
 
 
-@pytest.mark.parametrize("page", [p for p in toc_files() if p.rsplit("/", 1)[-1] in
-                                  __import__("quantlab.book", fromlist=["PAGES"]).PAGES
-                                  and __import__("quantlab.book", fromlist=["PAGES"]).PAGES[p.rsplit("/", 1)[-1]].csv])
+def csv_pages() -> list[str]:
+    """The pages that offer CSV files (quantlab.book.PAGES)."""
+    from quantlab import book
+
+    return [p for p in toc_files() if book.page_of(p) in book.PAGES and book.PAGES[book.page_of(p)].csv]
+
+
+def test_sweep_chapters_offer_csv():
+    assert {"book/ffdnn_width", "book/ffdnn_depth", "book/cnn_maps"} <= set(csv_pages())
+
+
+@pytest.mark.parametrize("page", csv_pages())
 def test_chapter_csv_downloads_read_back(site, probed, page):
     """Each CSV the box links is in the site and holds the tidy rows of its spec's records."""
     from quantlab import book, results
