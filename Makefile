@@ -106,7 +106,7 @@ lock: $(VENV_STAMP)
 	@mv requirements.lock.tmp requirements.lock && echo "wrote requirements.lock"
 
 clean:
-	rm -rf _build book/_static/vega .pytest_cache *.egg-info
+	rm -rf _build book/_static/vega book/_csv .pytest_cache *.egg-info
 	find . -path ./.venv -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
 
 distclean: clean

@@ -6,8 +6,11 @@
 * Interactive: tooltips with the exact numbers (errors in %, parameter counts with thousands
   separators); click a legend entry to highlight that method or precision (shift-click for more);
   drag to pan and scroll to zoom where the axes are numeric.
-* Seed spread as error bars: mean +- one sample standard deviation over seeds, said in the subtitle
-  together with the dataset and the number of seeds.
+* One meaning of "±" per kind of quantity, said in every subtitle: a **test error** is drawn as
+  mean ± one sample standard deviation over seeds (the spread of one training run, :data:`SPREAD`);
+  a **gap** to float as mean ± its standard error over seeds (the uncertainty of the mean of the
+  paired per-seed differences, :data:`GAP_SPREAD`), the same "±" as the verdicts of
+  :mod:`quantlab.report`.
 
 The sweep charts take :func:`quantlab.results.tidy` rows and aggregate them with
 :func:`quantlab.results.summary`. Chart data is inlined in the chart (``alt.Data(values=...)``), so no
@@ -16,6 +19,7 @@ data frame library is needed. Altair is imported here and nowhere else in quantl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +37,7 @@ WIDTH, HEIGHT = 520, 300  # fits the book's content column with the legends belo
 FACET_WIDTH, FACET_HEIGHT = 160, 240
 _LEGEND_KW = {"orient": "bottom", "direction": "vertical", "titleAnchor": "start"}
 SPREAD = "mean ± std over seeds"
+GAP_SPREAD = "mean ± standard error over seeds"
 _TICKS_NOTE = {"ffdnn": "width x hidden layers", "cnn": "feature maps per conv layer"}
 X_FIELDS = {
     "params": ("parameters (count, log scale)", ","),
@@ -98,11 +103,12 @@ def _pct(x: float | None) -> float | None:
 
 def chart_rows(summary_rows: Sequence[Mapping[str, Any]]) -> list[dict]:
     """JSON-ready chart data from :func:`quantlab.results.summary` rows: errors in percent,
-    ``lo``/``hi`` of the mean +- std bars, labels for the legends and tooltips."""
+    ``error_lo``/``error_hi`` of the mean ± std bars, ``gap_lo``/``gap_hi`` of the mean ± standard
+    error bars of the gaps, labels for the legends and tooltips."""
     out = []
     for r in summary_rows:
         err, std = _pct(r["test_error"]), _pct(r["test_error_std"]) or 0.0
-        gap, gap_std = _pct(r.get("gap")), _pct(r.get("gap_std")) or 0.0
+        gap, gap_std, gap_se = _pct(r.get("gap")), _pct(r.get("gap_std")) or 0.0, _pct(r.get("gap_se")) or 0.0
         out.append({
             "trial": r["trial"], "size_label": r["size_label"], "family": r["family"],
             "width": r.get("width"), "depth": r.get("depth"), "maps": r.get("maps"),
@@ -114,15 +120,29 @@ def chart_rows(summary_rows: Sequence[Mapping[str, Any]]) -> list[dict]:
             # an error rate is never below 0 (and a log axis has no 0): clip the bar's lower end
             "error_lo": round(max(err - std, min(err, 0.01)), 4),
             "val_error": _pct(r["val_error"]),
-            "gap": gap, "gap_std": gap_std,
-            "gap_lo": None if gap is None else round(gap - gap_std, 4),
-            "gap_hi": None if gap is None else round(gap + gap_std, 4),
+            "gap": gap, "gap_std": gap_std, "gap_se": gap_se,
+            "gap_lo": None if gap is None else round(gap - gap_se, 4),
+            "gap_hi": None if gap is None else round(gap + gap_se, 4),
         })
     return out
 
 
-_PRECISION_LEGEND = alt.Legend(symbolStrokeWidth=2, symbolSize=140, symbolStrokeColor="#444444",
-                               symbolFillColor="white", **_LEGEND_KW)
+def _dash_channel(dash: alt.Scale, title: str = "weights", color: str = "#444444") -> alt.StrokeDash:
+    """The precision as line dash, with the precision legend: line samples in each entry's dash."""
+    return alt.StrokeDash("precision:N", scale=dash, title=title, legend=alt.Legend(
+        symbolType="stroke", symbolSize=500, symbolStrokeWidth=2, symbolStrokeColor=color, labelLimit=220,
+        **_LEGEND_KW))
+
+
+def _shape_channel(shape: alt.Scale) -> alt.Shape:
+    """The precision as marker shape, repeating the line's dash on the points, without a legend: the
+    markers sit on the lines that the dash legend explains. Vega-Lite merges the legends of scales
+    with equal domains, and a merged legend draws the dash on the outline of a marker, where it
+    cannot be read; the shape scale therefore lists the same precisions in reverse order (same
+    mapping, another domain), which keeps it out of the dash legend."""
+    scale = shape.to_dict()
+    return alt.Shape("precision:N", legend=None,
+                     scale=alt.Scale(domain=scale["domain"][::-1], range=scale["range"][::-1]))
 
 
 def _selections() -> tuple[Any, Any]:
@@ -142,7 +162,8 @@ def _tooltips(x_field: str, gap: bool) -> list[alt.Tooltip]:
         alt.Tooltip("error:Q", title="test error, mean (%)", format=".2f"),
         alt.Tooltip("error_std:Q", title="test error, std (%)", format=".2f"),
         alt.Tooltip("gap:Q", title="gap to float (points)", format="+.2f"),
-        alt.Tooltip("gap_std:Q", title="gap, std (points)", format=".2f"),
+        alt.Tooltip("gap_se:Q", title="gap, standard error (points)", format=".2f"),
+        alt.Tooltip("gap_std:Q", title="gap, std over seeds (points)", format=".2f"),
         alt.Tooltip("val_error:Q", title="validation error, mean (%)", format=".2f"),
         alt.Tooltip("seeds:Q", title="seeds"),
     ]
@@ -171,7 +192,10 @@ def _size_axis(data: Sequence[Mapping[str, Any]], x_field: str, size_ticks: bool
 def _sweep_layers(data, x: alt.X, y_field: str, y_title: str, y_scale: alt.Scale, lo: str, hi: str,
                   tooltips, methods, bits, zero_line: bool = False, group: str | None = None) -> alt.LayerChart:
     detail = ["precision:N"] + ([f"{group}:N"] if group else [])
-    axis = alt.Axis(values=_symlog_ticks(data, lo, hi), format="~g") if y_scale.type == "symlog" else alt.Axis()
+    # Vega formats the ticks of a symlog axis with a scale-derived precision (10 reads "1e+1"): the
+    # label expression formats each tick value on its own.
+    axis = (alt.Axis(values=_symlog_ticks(data, lo, hi), labelExpr="format(datum.value, '~g')")
+            if y_scale.type == "symlog" else alt.Axis())
     method_sel, precision_sel = _selections()
     dash, shape = precision_scales(bits)
     highlight = method_sel & precision_sel
@@ -180,13 +204,12 @@ def _sweep_layers(data, x: alt.X, y_field: str, y_title: str, y_scale: alt.Scale
     base = alt.Chart().encode(x=x, color=color, opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.12)))
     y = alt.Y(f"{y_field}:Q", title=y_title, scale=y_scale, axis=axis)
     line = base.mark_line(strokeWidth=2).encode(
-        y=y, strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=_PRECISION_LEGEND),
-        detail=detail,
+        y=y, strokeDash=_dash_channel(dash), detail=detail,
     )
     bars = base.mark_rule(strokeWidth=1.5).encode(y=alt.Y(f"{lo}:Q", scale=y_scale), y2=f"{hi}:Q", detail=detail)
     zoom = alt.selection_interval(name="zoom", bind="scales")
     points = base.mark_point(filled=True, size=70).encode(
-        y=y, shape=alt.Shape("precision:N", scale=shape, title="weights", legend=_PRECISION_LEGEND), tooltip=tooltips,
+        y=y, shape=_shape_channel(shape), tooltip=tooltips,
     ).add_params(method_sel, precision_sel, zoom)
     layers = [line, bars, points]
     if zero_line:
@@ -210,16 +233,16 @@ BASELINE_TEXT = {"control": "float control (the float network trained on for the
 
 
 def _gap_rows(rows: Sequence[Mapping[str, Any]], methods: Sequence[str], baseline: str) -> list[dict]:
-    """Quantized summary rows whose ``gap`` / ``gap_std`` are against ``baseline`` ("control" |
-    "float"); rows without that gap are left out."""
+    """Quantized summary rows whose ``gap``, ``gap_std`` and ``gap_se`` are against ``baseline``
+    ("control" | "float"); rows without that gap are left out."""
     if baseline not in BASELINE_TEXT:
         raise ValueError(f"baseline must be one of {tuple(BASELINE_TEXT)}; got {baseline!r}")
     methods = [m for m in methods if m != "float"]
+    prefix = "gap_control" if baseline == "control" else "gap"
     out = []
     for r in _summarise(rows, ["float", *methods]):
-        gap, std = (r.get("gap_control"), r.get("gap_control_std")) if baseline == "control" else (r["gap"], r["gap_std"])
-        if r["method"] != "float" and gap is not None:
-            out.append({**r, "gap": gap, "gap_std": std})
+        if r["method"] != "float" and r.get(prefix) is not None:
+            out.append({**r, "gap": r[prefix], "gap_std": r.get(f"{prefix}_std"), "gap_se": r.get(f"{prefix}_se")})
     return out
 
 
@@ -303,8 +326,8 @@ def gap_vs_params(
     height: int = HEIGHT,
     baseline: str = "control",
 ) -> alt.LayerChart:
-    """The gap to float (quantized minus float test error, percentage points; mean +- std over seeds
-    of the per-seed difference) against network size on a log axis. A zero line marks "no gap".
+    """The gap to float (quantized minus float test error, percentage points; mean ± standard error
+    over seeds of the per-seed difference) against network size on a log axis. A zero line marks "no gap".
     ``y_scale``: ``symlog`` (default: linear within ±1 point, logarithmic beyond, so that gaps of a
     few tenths and of tens of points are both readable) or ``linear``; ``group`` as in
     :func:`error_vs_params`; ``baseline``: ``control`` (default: the float control, trained as
@@ -321,7 +344,7 @@ def gap_vs_params(
         "gap_lo", "gap_hi", _tooltips(x, gap=True), {r["method"] for r in summ}, [r["bits"] for r in summ],
         zero_line=True, group=group,
     )
-    sub = subtitle(summ, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {SPREAD}")
+    sub = subtitle(summ, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
     return layers.properties(
         data=alt.Data(values=data), width=width, height=height,
         title=_title(title, "Gap between float and quantized networks against size", sub),
@@ -374,8 +397,8 @@ def gap_vs_depth(
     y_scale: str = "symlog",
     baseline: str = "control",
 ) -> alt.FacetChart:
-    """The gap to float (percentage points, mean +- std over seeds) against the number of hidden
-    layers, one panel per width (``y_scale`` and ``baseline`` as in :func:`gap_vs_params`)."""
+    """The gap to float (percentage points, mean ± standard error over seeds) against the number of
+    hidden layers, one panel per width (``y_scale`` and ``baseline`` as in :func:`gap_vs_params`)."""
     summ = _gap_rows(rows, methods, baseline)
     if not summ or any(r["family"] != "ffdnn" for r in summ):
         raise ValueError("gap_vs_depth needs quantized FFDNN rows with float counterparts")
@@ -386,7 +409,7 @@ def gap_vs_depth(
         "gap_lo", "gap_hi", _tooltips("depth", gap=True), {r["method"] for r in summ}, [r["bits"] for r in summ],
         zero_line=True,
     )
-    sub = subtitle(summ, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {SPREAD}")
+    sub = subtitle(summ, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
     return _depth_facet(layers, data,
                         _title(title, "Gap between float and quantized networks against depth", sub))
 
@@ -450,18 +473,15 @@ def quantizer_error_curve(
     tips = [alt.Tooltip("precision:N", title="weights"), alt.Tooltip("step:Q", title="step D", format=".5f"),
             alt.Tooltip("error_pct:Q", title="relative L2 error (%)", format=".3f")]
     curve = alt.Chart().mark_line(color=color, strokeWidth=2).encode(
-        x=x, y=y, strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=_PRECISION_LEGEND),
-        opacity=opacity,
+        x=x, y=y, strokeDash=_dash_channel(dash), opacity=opacity,
     ).transform_filter("!datum.optimal")
     hover = alt.Chart().transform_filter("!datum.optimal").mark_point(color=color, size=20, opacity=0).encode(
         x=x, y=y, tooltip=tips)
     best = alt.Chart().transform_filter("datum.optimal")
     rule = best.mark_rule(color=METHOD_COLORS["retrain"], strokeWidth=1.5).encode(
-        x=x, strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=_PRECISION_LEGEND),
-        opacity=opacity)
+        x=x, strokeDash=_dash_channel(dash), opacity=opacity)
     dot = best.mark_point(color=METHOD_COLORS["retrain"], filled=True, size=110).encode(
-        x=x, y=y, shape=alt.Shape("precision:N", scale=shape, title="weights", legend=_PRECISION_LEGEND),
-        opacity=opacity,
+        x=x, y=y, shape=_shape_channel(shape), opacity=opacity,
         tooltip=[alt.Tooltip("precision:N", title="weights"),
                  alt.Tooltip("step:Q", title="L2-optimal step D*", format=".5f"),
                  alt.Tooltip("error_pct:Q", title="relative L2 error at D* (%)", format=".3f")],
@@ -644,10 +664,10 @@ def learning_curve(
     lines = alt.Chart().transform_filter(not_direct).mark_line(strokeWidth=2).encode(
         x=x, y=y, detail="precision:N", opacity=opacity,
         color=color,
-        strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=_PRECISION_LEGEND),
+        strokeDash=_dash_channel(dash),
     )
     points = alt.Chart().transform_filter("!datum.junction").mark_point(filled=True, size=70).encode(
-        x=x, y=y, color=color, shape=alt.Shape("precision:N", scale=shape, title="weights", legend=_PRECISION_LEGEND),
+        x=x, y=y, color=color, shape=_shape_channel(shape),
         opacity=opacity, tooltip=tips,
     ).add_params(method_sel, precision_sel)
     junction = alt.Chart(alt.Data(values=[{"epoch": last, "text": "quantize"}]))
@@ -725,8 +745,8 @@ def gap_vs_budget(
     title: str | None = None,
     columns: int = 3,
 ) -> alt.FacetChart:
-    """A retraining-budget study: the retrained gap (percentage points, mean ± std over seeds of
-    the per-seed difference to ``baseline``, as in :func:`gap_vs_params`) against the number of
+    """A retraining-budget study: the retrained gap (percentage points, mean ± standard error over
+    seeds of the per-seed difference to ``baseline``, as in :func:`gap_vs_params`) against the number of
     retraining epochs (log axis), one colour per step policy, one panel per network.
 
     Args:
@@ -737,17 +757,17 @@ def gap_vs_budget(
         raise ValueError(f"no retrained {bits}-bit rows with a float counterpart")
     values = []
     for r in summ:
-        gap, std = _pct(r["gap"]), _pct(r["gap_std"]) or 0.0
+        gap, se = _pct(r["gap"]), _pct(r["gap_se"]) or 0.0
         values.append({"network": r["size_label"], "params": int(r["params"]), "step_policy": r["step_policy"],
-                       "epochs": int(r["retrain_epochs"]), "gap": gap, "gap_std": std,
-                       "gap_lo": round(gap - std, 4), "gap_hi": round(gap + std, 4), "seeds": int(r["seeds"])})
+                       "epochs": int(r["retrain_epochs"]), "gap": gap, "gap_se": se,
+                       "gap_lo": round(gap - se, 4), "gap_hi": round(gap + se, 4), "seeds": int(r["seeds"])})
     epochs = sorted({v["epochs"] for v in values})
     x = alt.X("epochs:Q", title="retraining epochs (log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
               axis=alt.Axis(values=epochs, format="d"))
     color = alt.Color("step_policy:N", title="step policy", legend=alt.Legend(**_LEGEND_KW))
     tips = [alt.Tooltip("network:N"), alt.Tooltip("step_policy:N", title="step policy"),
             alt.Tooltip("epochs:Q", title="retraining epochs"), alt.Tooltip("gap:Q", title="gap (points)", format="+.2f"),
-            alt.Tooltip("gap_std:Q", title="gap, std (points)", format=".2f"), alt.Tooltip("seeds:Q")]
+            alt.Tooltip("gap_se:Q", title="gap, standard error (points)", format=".2f"), alt.Tooltip("seeds:Q")]
     y = alt.Y("gap:Q", title="gap (percentage points)", scale=alt.Scale(zero=True, nice=True))
     base = alt.Chart()
     layers = alt.layer(
@@ -757,7 +777,7 @@ def gap_vs_budget(
         base.mark_point(filled=True, size=50).encode(x=x, y=y, color=color, tooltip=tips),
     )
     order = [v["network"] for v in sorted(values, key=lambda v: v["params"])]
-    sub = [f"{precision_label(bits)} weights; retrained test error minus that of the {BASELINE_TEXT[baseline]}, {SPREAD}"]
+    sub = [f"{precision_label(bits)} weights; retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}"]
     return layers.properties(width=FACET_WIDTH, height=180).facet(
         data=alt.Data(values=values), facet=alt.Facet("network:N", title=None, sort=list(dict.fromkeys(order))),
         columns=columns, title=_title(title, "Gap against the retraining budget", sub),
@@ -808,26 +828,30 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
             alt.Tooltip("ecr_text:N", title="ECR"), alt.Tooltip("bound:N", title="ECR is"),
             alt.Tooltip("naive:Q", title="naive ratio 32/b", format=".2f")]
     base = alt.Chart().encode(x=x, opacity=opacity)
-    legend = alt.Legend(symbolStrokeWidth=2, symbolSize=140, symbolStrokeColor=color, symbolFillColor="white", labelLimit=220)
     line = base.transform_filter("datum.exact").mark_line(color=color, strokeWidth=2).encode(
-        y=y, strokeDash=alt.StrokeDash("precision:N", scale=dash, title="retrained weights", legend=legend),
-        detail="precision:N")
+        y=y, strokeDash=_dash_channel(dash, "retrained weights", color), detail="precision:N")
     pts = base.mark_point(size=80, strokeWidth=2, color=color).encode(
-        y=y, shape=alt.Shape("precision:N", scale=shape, title="retrained weights", legend=legend),
+        y=y, shape=_shape_channel(shape),
         fill=alt.condition("datum.exact", alt.value(color), alt.value("white")), tooltip=tips,
     ).add_params(sel)
     marks = base.mark_text(dy=-13, fontSize=13, fontWeight="bold", color=color).encode(y=y, text="mark:N")
-    naive_rows = [{"precision": precision_label(b), "naive": 32 / b, "label": f"naive 32/{b} = {32 / b:.3g}x"} for b in bits]
-    naive = [alt.Chart(alt.Data(values=[r])).mark_rule(color="#888888", strokeWidth=1.2,
-                                                       strokeDash=PRECISION_DASH.get(b, OTHER_DASH)).encode(
-        y=alt.Y("naive:Q"), tooltip=[alt.Tooltip("label:N", title="naive compression")]) for b, r in zip(bits, naive_rows)]
-    naive_text = alt.Chart(alt.Data(values=naive_rows)).mark_text(align="right", dx=-4, dy=-6, color="#666666").encode(
-        x=alt.value(width), y=alt.Y("naive:Q"), text="label:N")
+    # The naive ratios are grey rules named in a legend of their own (not labels in the plot, which
+    # the ECR lines could cross).
+    naive_rows = [{"precision": precision_label(b), "naive": 32 / b,
+                   "label": f"{precision_label(b)}: 32/{b} = {32 / b:.3g}x"} for b in bits]
+    naive_dash = alt.Scale(domain=[r["label"] for r in naive_rows], range=[PRECISION_DASH.get(b, OTHER_DASH) for b in bits])
+    naive = [alt.Chart(alt.Data(values=naive_rows)).mark_rule(color="#888888", strokeWidth=1.2).encode(
+        y=alt.Y("naive:Q"),
+        strokeDash=alt.StrokeDash("label:N", scale=naive_dash, title="naive ratio 32/b", legend=alt.Legend(
+            symbolType="stroke", symbolSize=500, symbolStrokeWidth=1.5, symbolStrokeColor="#888888", labelLimit=260,
+            **_LEGEND_KW)),
+        tooltip=[alt.Tooltip("label:N", title="naive compression")])]
     one = alt.Chart(alt.Data(values=[{"one": 1.0}])).mark_rule(color="#bbbbbb", strokeDash=[2, 4]).encode(y="one:Q")
     spec = {r.get("spec") for r in rows} - {None}
     sub = subtitle(results.summary([r for r in rows if r["method"] in ("float", "retrain")]),
                           "ECR = N_F(error) x 32 / quantized memory; hollow ≥ / ≤: bound outside the float sweep")
-    layered = alt.layer(one, *naive, naive_text, alt.layer(line, pts, marks, data=alt.Data(values=data)))
+    layered = alt.layer(one, *naive, alt.layer(line, pts, marks, data=alt.Data(values=data))).resolve_scale(
+        strokeDash="independent")
     return layered.properties(width=width, height=height, title=alt.TitleParams(
         text=title or f"Effective compression ratio against size{' (' + ', '.join(sorted(spec)) + ')' if spec else ''}",
         subtitle=sub, anchor="start"))
@@ -865,15 +889,12 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
             alt.Tooltip("error:Q", title="test error, mean (%)", format=".2f"),
             alt.Tooltip("error_std:Q", title="test error, std (%)", format=".2f"),
             alt.Tooltip("seeds:Q"), alt.Tooltip("on_front:N", title="on the Pareto front")]
-    color = alt.Color("method:N", scale=method_scale(methods), title="method", legend=alt.Legend(labelLimit=220))
-    prec_legend = alt.Legend(symbolStrokeWidth=2, symbolSize=140, symbolStrokeColor="#444444", symbolFillColor="white",
-                             labelLimit=220)
+    color = alt.Color("method:N", scale=method_scale(methods), title="method",
+                      legend=alt.Legend(labelLimit=220, symbolStrokeWidth=3, **_LEGEND_KW))
     base = alt.Chart(alt.Data(values=data)).encode(x=x, y=y, color=color, opacity=opacity)
-    lines = base.mark_line(strokeWidth=1.2).encode(
-        strokeDash=alt.StrokeDash("precision:N", scale=dash, title="weights", legend=prec_legend), detail="precision:N",
-        order="memory_bits:Q")
-    points = base.mark_point(filled=True, size=60).encode(
-        shape=alt.Shape("precision:N", scale=shape, title="weights", legend=prec_legend), tooltip=tips).add_params(sel)
+    lines = base.mark_line(strokeWidth=1.2).encode(strokeDash=_dash_channel(dash), detail="precision:N",
+                                                   order="memory_bits:Q")
+    points = base.mark_point(filled=True, size=60).encode(shape=_shape_channel(shape), tooltip=tips).add_params(sel)
     ring = alt.Chart(alt.Data(values=front)).mark_point(size=260, color="black", strokeWidth=1.5, filled=False).encode(
         x=x, y=y, tooltip=tips)
     step = alt.Chart(alt.Data(values=step_rows)).mark_line(color="black", strokeWidth=1.5, interpolate="step-after").encode(
@@ -883,3 +904,157 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
     return alt.layer(step, lines, points, ring).properties(width=width, height=height, title=alt.TitleParams(
         text=title or "Test error against weight memory: which network under a memory budget", subtitle=sub,
         anchor="start"))
+
+
+# -- the book's front page and the ECR picture ---------------------------------------------------
+
+def gap_overview(
+    rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]],
+    titles: Mapping[str, str] | None = None,
+    title: str | None = None,
+    methods: Sequence[str] = ("retrain",),
+    width: int = 150,
+    height: int = 220,
+    baseline: str = "control",
+) -> alt.FacetChart:
+    """The gap to float (percentage points, mean ± standard error over seeds; against ``baseline``
+    as in :func:`gap_vs_params`) against the number of
+    parameters for several sweeps side by side, one panel per sweep (x scales independent, the
+    symmetric-log y axis shared), colours, dashes and shapes as in :func:`gap_vs_params`. Within a
+    panel a line joins the networks of one width where the sweep has several depths per width
+    (the depth sweep), else all networks of a precision.
+
+    Args:
+      rows_by_sweep: ``{sweep name: tidy rows}`` in panel order.
+      titles: panel titles by sweep name (default: the sweep names).
+    """
+    titles = dict(titles or {})
+    data, summ_all = [], []
+    for sweep, rows in rows_by_sweep.items():
+        summ = _gap_rows(rows, methods, baseline)
+        if not summ:
+            raise ValueError(f"sweep {sweep!r}: no quantized rows with a float counterpart")
+        summ_all += summ
+        depths_per_width: dict[Any, set] = {}
+        for r in summ:
+            depths_per_width.setdefault(r.get("width"), set()).add(r.get("depth"))
+        by_width = any(w is not None and len(d) > 1 for w, d in depths_per_width.items())
+        for d in chart_rows(summ):
+            d["panel"] = titles.get(sweep, sweep)
+            d["line_group"] = f"width {d['width']}" if by_width else "all"
+            data.append(d)
+    x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
+              axis=alt.Axis(format="~s", grid=True, tickCount=4))
+    layers = _sweep_layers(
+        data, x, "gap", "gap to float (percentage points)", _y_scale("symlog", "gap"),
+        "gap_lo", "gap_hi", _tooltips("params", gap=True), {r["method"] for r in summ_all},
+        [r["bits"] for r in summ_all], zero_line=True, group="line_group",
+    )
+    panels = list(dict.fromkeys(d["panel"] for d in data))
+    sub = subtitle(summ_all, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
+    return layers.properties(width=width, height=height).facet(
+        data=alt.Data(values=data),
+        column=alt.Column("panel:N", title=None, sort=panels, header=alt.Header(labelFontSize=12, labelFontWeight="bold")),
+        title=_title(title, "The gap to float against network size, every sweep", sub),
+    ).resolve_scale(x="independent")
+
+
+def ecr_envelope(
+    rows: Sequence[Mapping[str, Any]],
+    trial: str | None = None,
+    bits: int = 2,
+    title: str | None = None,
+    width: int = 480,
+    height: int = 300,
+) -> alt.LayerChart:
+    """How N_F(e_Q), and with it the ECR, is read off the float sweep for one quantized network.
+
+    Drawn: the float networks of ``rows`` (mean test error ± std over seeds against parameters, log
+    x), the monotone **float envelope** that :func:`quantlab.compression.float_params_for_error`
+    interpolates (log-linear between its points, a straight line on this log axis), one retrained
+    ``bits``-bit network Q at its own size and mean error e_Q, and the read-off: a dashed line at
+    e_Q to the envelope and down to the axis at N_F(e_Q). The subtitle gives the ECR arithmetic.
+
+    Args:
+      trial: Q's network label (e.g. ``ffdnn-w1024-d3``); default: among the retrained ``bits``-bit
+        networks whose N_F is interpolated (not a bound), the one with the largest ratio of its own
+        size to N_F, where the read-off is widest and easiest to see (else the largest network).
+    """
+    from quantlab import compression
+
+    table = [t for t in compression.ecr_table(rows) if int(t["bits"]) == int(bits)]
+    if not table:
+        raise ValueError(f"rows hold no retrained {bits}-bit networks: no ECR to draw")
+    if trial is not None:
+        chosen = [t for t in table if results.network_label(t) == trial]
+        if not chosen:
+            raise ValueError(f"no retrained {bits}-bit network {trial!r} in rows; have "
+                             f"{', '.join(results.network_label(t) for t in table)}")
+        q = chosen[0]
+    else:
+        exact = [t for t in table if t["relation"] == "="]
+        q = (max(exact, key=lambda t: (t["params"] / t["float_params"], t["params"])) if exact
+             else max(table, key=lambda t: t["params"]))
+    curve = compression.float_curve(*compression.float_sweep(rows))
+    floats = [n for n in compression.network_means(rows) if n["method"] == "float"]
+    prec = precision_label(bits)
+    q_name = f"{results.network_label(q)}, retrained {prec}"
+    series = ["float network", "float envelope", q_name]
+    colors = [METHOD_COLORS["float"], "#8a8a8a", METHOD_COLORS["retrain"]]
+    color = alt.Color("series:N", scale=alt.Scale(domain=series, range=colors), title=None,
+                      legend=alt.Legend(symbolStrokeWidth=2, labelLimit=320, **_LEGEND_KW))
+    nf, e_q = float(q["float_params"]), round(100 * q["test_error"], 4)
+    mark = {"=": "≈", ">=": "≥", "<=": "≤"}[q["relation"]]
+    fl_data = [{"series": series[0], "network": results.network_label(n), "params": n["params"],
+                "error": round(100 * n["test_error"], 4), "error_std": round(100 * n["test_error_std"], 4),
+                "lo": round(100 * (n["test_error"] - n["test_error_std"]), 4),
+                "hi": round(100 * (n["test_error"] + n["test_error_std"]), 4), "seeds": n["seeds"]} for n in floats]
+    env_data = [{"series": series[1], "params": int(p), "error": round(100 * float(e), 4)}
+                for p, e in zip(curve.params, curve.envelope)]
+    q_data = [{"series": series[2], "network": results.network_label(q), "precision": prec, "params": q["params"],
+               "error": e_q, "memory_bits": q["memory_bits"], "float_params": round(nf), "ecr": q["ecr_text"]}]
+    errors = [d["lo"] for d in fl_data] + [d["hi"] for d in fl_data] + [e_q]
+    y_scale = alt.Scale(type="log", nice=False, domain=[min(errors) / 1.08, max(errors) * 1.08])
+    x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=16),
+              axis=alt.Axis(format="~s", grid=True))
+    y = alt.Y("error:Q", title="test error (%, log scale)", scale=y_scale)
+    fl = alt.Chart(alt.Data(values=fl_data))
+    float_tips = [alt.Tooltip("network:N"), alt.Tooltip("params:Q", title="parameters", format=","),
+                  alt.Tooltip("error:Q", title="test error, mean (%)", format=".2f"),
+                  alt.Tooltip("error_std:Q", title="test error, std (%)", format=".2f"), alt.Tooltip("seeds:Q")]
+    float_bars = fl.mark_rule(strokeWidth=1.2, color=METHOD_COLORS["float"]).encode(
+        x=x, y=alt.Y("lo:Q", scale=y_scale), y2="hi:Q")
+    float_pts = fl.mark_point(filled=True, size=55).encode(x=x, y=y, color=color, tooltip=float_tips)
+    env = alt.Chart(alt.Data(values=env_data)).mark_line(strokeWidth=2.5, opacity=0.8).encode(x=x, y=y, color=color)
+    # the N_F label points into the plot: right of the drop line in the left half of the x range, else left
+    span = [min(int(curve.params[0]), int(q["params"])), max(int(curve.params[-1]), int(q["params"]))]
+    left_half = math.log(nf) <= (math.log(span[0]) + math.log(span[1])) / 2
+    lo_error = y_scale.domain[0]
+    read = [{"params": q["params"], "error": e_q}, {"params": nf, "error": e_q}, {"params": nf, "error": lo_error}]
+    read_line = alt.Chart(alt.Data(values=[{**r, "order": i} for i, r in enumerate(read)])).mark_line(
+        color=METHOD_COLORS["retrain"], strokeDash=[4, 3], strokeWidth=1.5).encode(x=x, y=y, order="order:Q")
+    q_tips = [alt.Tooltip("network:N"), alt.Tooltip("precision:N", title="weights"),
+              alt.Tooltip("params:Q", title="parameters N_Q", format=","),
+              alt.Tooltip("error:Q", title="test error e_Q, mean (%)", format=".2f"),
+              alt.Tooltip("memory_bits:Q", title="memory M_Q (bits)", format=","),
+              alt.Tooltip("float_params:Q", title="N_F(e_Q)", format=","), alt.Tooltip("ecr:N", title="ECR")]
+    q_pt = alt.Chart(alt.Data(values=q_data)).mark_point(filled=True, size=110, shape=PRECISION_SHAPES.get(bits, OTHER_SHAPE)).encode(
+        x=x, y=y, color=color, tooltip=q_tips)
+    nf_text = f"N_F(e_Q) {mark} {nf:,.0f}"
+    labels = alt.Chart(alt.Data(values=[
+        {"params": nf, "error": lo_error, "text": nf_text, "align": "nf"},
+        {"params": q["params"], "error": e_q, "text": "Q", "align": "q"},
+    ]))
+    nf_label = labels.transform_filter("datum.align == 'nf'").mark_text(
+        align="left" if left_half else "right", dx=5 if left_half else -5, dy=-6, fontSize=11, fontWeight="bold",
+        color=METHOD_COLORS["retrain"]).encode(x=x, y=y, text="text:N")
+    q_label = labels.transform_filter("datum.align == 'q'").mark_text(
+        align="left", dx=8, dy=-8, fontSize=12, fontWeight="bold", color=METHOD_COLORS["retrain"]).encode(
+        x=x, y=y, text="text:N")
+    sub = [f"{dataset_text(rows)}, {_seeds_text(floats)}; float networks: test error, {SPREAD}",
+           f"Q = {results.network_label(q)}, retrained {prec}: e_Q = {e_q:.2f} %, M_Q = {q['memory_bits']:,} bits",
+           f"ECR = N_F(e_Q) x 32 / M_Q {'=' if q['relation'] == '=' else q['relation']} {q['ecr_text']} "
+           f"(naive 32/{bits} = {q['naive']:.3g})"]
+    return alt.layer(float_bars, env, float_pts, read_line, q_pt, nf_label, q_label).properties(
+        width=width, height=height,
+        title=_title(title, "Reading N_F(e_Q) off the float envelope", sub))

@@ -33,13 +33,22 @@ from typing import Any
 import numpy as np
 
 from quantlab import compression
-from quantlab.results import check_rows, network_label
+from quantlab.results import FLOAT_BITS, check_rows, network_label
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
 REPRODUCED, PARTLY, NOT_REPRODUCED = VERDICTS
 
 SWEEPS = ("ffdnn-width", "ffdnn-depth", "cnn-maps")
 """The reference sweeps (``quantlab/specs``) whose committed records the report reads."""
+
+SWEEP_TITLES = {"ffdnn-width": "FFDNN width", "ffdnn-depth": "FFDNN depth", "cnn-maps": "CNN feature maps",
+                "budget-ffdnn": "FFDNN retraining budgets", "budget-cnn": "CNN retraining budgets"}
+"""Display names of the reference sweeps (tables, verdict lines, chart panels)."""
+
+
+def sweep_title(sweep: str | None) -> str:
+    """The display name of a sweep (:data:`SWEEP_TITLES`; the spec name itself for others)."""
+    return SWEEP_TITLES.get(sweep or "", sweep or "rows")
 
 TERNARY = 2
 
@@ -537,7 +546,7 @@ def html_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str], nu
     import html
 
     def cell(tag, field, text, wrap):
-        style = "padding:0.25em 0.6em;" + ("text-align:right;" if field in numeric else "")
+        style = "padding:0.25em 0.45em;" + ("text-align:right;" if field in numeric else "")
         style += "" if wrap else "white-space:nowrap;"
         return f'<{tag} style="{style}">{html.escape(str(text))}</{tag}>'
 
@@ -545,3 +554,33 @@ def html_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str], nu
     body = "".join("<tr>" + "".join(cell("td", c, r.get(c, ""), c in wrap) for c in columns) + "</tr>" for r in rows)
     return (f'<table class="table" style="font-size:0.85em;width:auto">'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+# -- one-line verdicts and counts in words ------------------------------------------------------
+
+def verdict_lines(findings: Sequence[Finding]) -> dict[int, str]:
+    """One Markdown line per claim of ``findings``: its short title, its overall verdict in bold
+    (:func:`overall`) and, when the sweeps disagree, the verdict of each sweep, e.g.
+    ``Gap vanishes in large networks: **partly reproduced** (FFDNN width: reproduced; CNN feature
+    maps: not reproduced)``. Keys are claim numbers."""
+    titles = {c.number: c.short for c in CLAIMS}
+    out = {}
+    for number in sorted({f.claim for f in findings}):
+        mine = [f for f in findings if f.claim == number]
+        line = f"{titles[number]}: **{overall(findings, number)}**"
+        if len({f.verdict for f in mine}) > 1:
+            line += " (" + "; ".join(f"{sweep_title(f.sweep)}: {f.verdict}" for f in mine) + ")"
+        out[number] = line
+    return out
+
+
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """``singular`` for n == 1, else ``plural_form`` (default: ``singular + "s"``)."""
+    return singular if int(n) == 1 else (plural_form or singular + "s")
+
+
+def count_phrase(k: int, n: int, noun: str, verb_singular: str, verb_plural: str, noun_plural: str | None = None) -> str:
+    """``k of n <nouns> <verb>`` with the verb agreeing with ``k``: ``count_phrase(1, 3, "width",
+    "has", "have")`` is ``1 of 3 widths has``; ``(2, 3, ...)`` is ``2 of 3 widths have``; ``(1, 1,
+    ...)`` is ``1 of 1 width has``."""
+    return f"{k} of {n} {plural(n, noun, noun_plural)} {verb_singular if int(k) == 1 else verb_plural}"

@@ -16,8 +16,12 @@ comes in through the spec's trial configs.
 
 from __future__ import annotations
 
+import csv
+import math
+import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from quantlab.compression import memory_bits  # the book's one definition of weight memory
@@ -181,10 +185,12 @@ def summary(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
     ``seed_list``, ``test_error`` and ``val_error`` (means), ``test_error_std`` and
     ``val_error_std`` (sample standard deviations; None for one seed), ``gap`` (mean test error
     minus the float network's mean test error for the same trial; None for float or when the trial
-    has no float row) and ``gap_std`` (sample standard deviation over seeds of the per-seed
-    difference to float, on the seeds both have; None when fewer than two); ``control_error``
-    (mean test error of the float control), ``gap_control`` and ``gap_control_std`` (the same
-    against the float control, for every method; None where rows lack it).
+    has no float row), ``gap_std`` (sample standard deviation over seeds of the per-seed
+    difference to float, on the seeds both have; None when fewer than two) and ``gap_se`` (its
+    standard error, ``gap_std / sqrt(n)`` over those ``n`` paired seeds; the book's "±" on a gap);
+    ``control_error`` (mean test error of the float control), ``gap_control``, ``gap_control_std``
+    and ``gap_control_se`` (the same against the float control, for every method; None where rows
+    lack it).
     """
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in rows:
@@ -201,19 +207,23 @@ def summary(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
             "seeds": len(members), "seed_list": [m["seed"] for m in members],
             "test_error": statistics.fmean(test), "test_error_std": _std(test),
             "val_error": statistics.fmean(val), "val_error_std": _std(val),
-            "gap": None, "gap_std": None, "control_error": None, "gap_control": None, "gap_control_std": None,
+            "gap": None, "gap_std": None, "gap_se": None,
+            "control_error": None, "gap_control": None, "gap_control_std": None, "gap_control_se": None,
         })
         if all(m.get("control_test_error") is not None for m in members):
             control = [float(m["control_test_error"]) for m in members]
             row["control_error"] = statistics.fmean(control)
             row["gap_control"] = row["test_error"] - row["control_error"]
             row["gap_control_std"] = _std([t - c for t, c in zip(test, control)])
+            row["gap_control_se"] = (None if row["gap_control_std"] is None
+                                     else row["gap_control_std"] / math.sqrt(len(members)))
         base = floats.get(trial)
         if method != "float" and base:
             row["gap"] = row["test_error"] - statistics.fmean(float(b["test_error"]) for b in base)
             by_seed = {b["seed"]: float(b["test_error"]) for b in base}
             paired = [float(m["test_error"]) - by_seed[m["seed"]] for m in members if m["seed"] in by_seed]
             row["gap_std"] = _std(paired)
+            row["gap_se"] = None if row["gap_std"] is None else row["gap_std"] / math.sqrt(len(paired))
         out.append(row)
     return out
 
@@ -245,6 +255,12 @@ def _device_text(device: Any, cpu_count: Any, cpu_model: Any = None) -> str:
 def _budget(train: Mapping[str, Any]) -> str:
     return (f"{train['epochs']} epochs of {train['optimizer']}, peak learning rate {train['learning_rate']:g}, "
             f"{train['schedule']} schedule, batch {train['batch_size']}")
+
+
+def budget_text(train_config: Any) -> str:
+    """A training budget in words, e.g. ``3 epochs of adam, peak learning rate 0.001, cosine
+    schedule, batch 100``, from a :class:`quantlab.train.TrainConfig` (or its dict)."""
+    return _budget(train_config if isinstance(train_config, Mapping) else config_dict(train_config))
 
 
 def provenance(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
@@ -346,9 +362,51 @@ def describe(spec_or_name: SweepSpec | str) -> str:
     return f"{name} (a stand-in for the paper's data, most likely {paper})" if paper and name != paper else name
 
 
+# -- export --------------------------------------------------------------------------------------
+
+CSV_FIELDS = ("spec", "trial", "family", "dataset", "size_label", "width", "depth", "maps", "params", "weights",
+              "seed", "method", "bits", "test_error", "val_error", "weight_bits")
+"""The leading columns of :func:`write_csv`, in order (the fields of :func:`tidy` rows, without the
+``size`` tuple that ``size_label`` spells out); any other scalar field of the rows follows, sorted."""
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest round-tripping form: the file holds the records' exact numbers
+    return value
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+    """Writes tidy rows (:func:`tidy`) to a CSV file at ``path`` (parent folders are created) and
+    returns its path. Columns: :data:`CSV_FIELDS` in that order, then any other scalar field the
+    rows carry (sorted by name); list, tuple and dict fields are left out. Missing values and None
+    are empty cells; floats are written in full precision (errors as fractions, as in the rows).
+    Raises ValueError for no rows."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError(f"no rows to write to {os.fspath(path)}")
+    scalar = (str, int, float, bool, type(None))
+    extra = sorted({k for r in rows for k, v in r.items()
+                    if k not in CSV_FIELDS and k != "size" and isinstance(v, scalar)})
+    fields = [f for f in CSV_FIELDS if any(f in r for r in rows)] + extra
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(fields)
+        for r in rows:
+            writer.writerow([_csv_value(r.get(k)) for k in fields])
+    os.replace(tmp, path)
+    return path
+
+
 __all__ = [
-    "FLOAT_BITS", "METHODS", "dataset_name", "curve_rows", "curves", "describe", "MissingRecordsError", "missing_records", "memory_bits", "pick", "provenance",
-    "provenance_note", "record_rows", "size_fields", "summary", "tidy",
+    "CSV_FIELDS", "FLOAT_BITS", "METHODS", "MissingRecordsError", "budget_text", "curve_rows", "curves",
+    "dataset_name", "describe", "memory_bits", "missing_records", "pick", "provenance", "provenance_note",
+    "record_rows", "size_fields", "summary", "tidy", "write_csv",
 ]
 
 

@@ -129,7 +129,8 @@ def test_error_vs_params_encodings(width_rows):
     assert line["encoding"]["strokeDash"]["scale"]["domain"] == ["32-bit float", "2-bit (ternary)", "3-bit"]
     assert line["encoding"]["strokeDash"]["scale"]["range"] == [charts.PRECISION_DASH[b] for b in (32, 2, 3)]
     assert enc["shape"]["field"] == "precision"
-    assert enc["shape"]["scale"]["range"] == [charts.PRECISION_SHAPES[b] for b in (32, 2, 3)]
+    shape_of = dict(zip(enc["shape"]["scale"]["domain"], enc["shape"]["scale"]["range"]))
+    assert shape_of == {charts.precision_label(b): charts.PRECISION_SHAPES[b] for b in (32, 2, 3)}
     # tooltips with exact numbers
     tips = tooltip_fields(point)
     assert tips["params"]["format"] == ","
@@ -181,13 +182,19 @@ def test_gap_vs_params(width_rows):
     summ = [s for s in results.summary(width_rows) if s["method"] == "retrain"]
     for v, s in zip(values, summ):  # against the float control by default
         assert v["gap"] == pytest.approx(100 * s["gap_control"], abs=1e-3)
-        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s["gap_control_std"], abs=1e-3)
+        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s["gap_control_se"], abs=1e-3)
     against_float = data_values(charts.gap_vs_params(width_rows, baseline="float").to_dict())
     for v, s in zip(against_float, summ):
         assert v["gap"] == pytest.approx(100 * s["gap"], abs=1e-3)
+        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s["gap_se"], abs=1e-3)
+        assert s["gap_se"] == pytest.approx(s["gap_std"] / 3 ** 0.5)
     with pytest.raises(ValueError, match="baseline must be one of"):
         charts.gap_vs_params(width_rows, baseline="best")
+    assert charts.GAP_SPREAD in " ".join(spec["title"]["subtitle"]) and charts.SPREAD not in " ".join(spec["title"]["subtitle"])
     assert tooltip_fields(point)["gap"]["format"] == "+.2f"
+    assert "gap_se" in tooltip_fields(point)
+    # symlog ticks formatted one by one (a scale-derived precision writes 10 as "1e+1")
+    assert enc["y"]["axis"]["labelExpr"] == "format(datum.value, '~g')" and "format" not in enc["y"]["axis"]
     assert_legend_selections(spec)
 
 
@@ -378,3 +385,86 @@ def test_gap_vs_budget_one_point_per_policy_and_budget():
     assert spec["spec"]["layer"][1]["encoding"]["x"]["scale"]["type"] == "log"
     with pytest.raises(ValueError, match="no retrained 5-bit"):
         charts.gap_vs_budget(rows, bits=5)
+
+
+def test_precision_legend_shows_line_samples(width_rows):
+    """One precision legend, of line samples in each dash: the markers repeat the dash on the points and
+    have no legend, and their scale's domain differs from the dash scale's (reversed), so that Vega-Lite
+    does not merge the two into a legend of dashed marker outlines."""
+    for chart in (charts.error_vs_params(width_rows), charts.quantizer_error_curve(np.linspace(-1, 1, 101), (2, 3)),
+                  charts.memory_chart(width_rows), charts.ecr_chart(width_rows)):
+        spec = chart.to_dict()
+        dashes = [u["encoding"]["strokeDash"] for u in layers(spec) if "strokeDash" in u.get("encoding", {})
+                  and u["encoding"]["strokeDash"].get("field") == "precision"]
+        shapes = [u["encoding"]["shape"] for u in layers(spec) if "shape" in u.get("encoding", {})]
+        assert dashes and shapes
+        for d in dashes:
+            assert d["legend"]["symbolType"] == "stroke" and d["legend"]["orient"] == "bottom"
+        for sh in shapes:
+            assert sh["legend"] is None
+            assert sh["scale"]["domain"] == dashes[0]["scale"]["domain"][::-1]
+            assert dict(zip(sh["scale"]["domain"], sh["scale"]["range"])) == {
+                label: charts.PRECISION_SHAPES[b] for b in (32, 2, 3) for label in [charts.precision_label(b)]
+                if label in sh["scale"]["domain"]}
+
+
+def test_ecr_chart_names_the_naive_ratios_in_a_legend(width_rows):
+    spec = charts.ecr_chart(width_rows).to_dict()
+    texts = [u for u in layers(spec) if mark_type(u) == "text"]
+    assert all("naive" not in str(u["encoding"].get("text")) for u in texts)  # no label inside the plot
+    naive = [u for u in layers(spec) if u.get("encoding", {}).get("strokeDash", {}).get("title") == "naive ratio 32/b"]
+    assert naive
+    assert naive[0]["encoding"]["strokeDash"]["scale"]["domain"] == ["2-bit (ternary): 32/2 = 16x", "3-bit: 32/3 = 10.7x"]
+    assert all(u["encoding"]["strokeDash"]["legend"]["orient"] == "bottom" for u in layers(spec)
+               if u.get("encoding", {}).get("strokeDash", {}).get("legend"))
+
+
+def test_gap_overview_one_panel_per_sweep(width_rows, depth_rows, cnn_rows):
+    spec = charts.gap_overview({"w": width_rows, "d": depth_rows, "c": cnn_rows},
+                               titles={"w": "FFDNN width", "d": "FFDNN depth", "c": "CNN"}).to_dict()
+    assert spec["facet"]["column"]["field"] == "panel"
+    assert spec["facet"]["column"]["sort"] == ["FFDNN width", "FFDNN depth", "CNN"]
+    assert spec["resolve"]["scale"]["x"] == "independent"
+    values = data_values(spec)
+    assert {v["panel"] for v in values} == {"FFDNN width", "FFDNN depth", "CNN"}
+    assert {v["method"] for v in values} == {"retrained"}
+    # lines join the depths of one width in the depth sweep only
+    assert {v["line_group"] for v in values if v["panel"] == "FFDNN depth"} == {"width 32", "width 128"}
+    assert {v["line_group"] for v in values if v["panel"] != "FFDNN depth"} == {"all"}
+    point, = by_mark(spec, "point")
+    assert point["encoding"]["y"]["field"] == "gap" and point["encoding"]["y"]["scale"]["type"] == "symlog"
+    assert point["encoding"]["x"]["field"] == "params" and point["encoding"]["x"]["scale"]["type"] == "log"
+    assert charts.GAP_SPREAD in " ".join(spec["title"]["subtitle"])
+    for v in values:
+        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(2 * v["gap_se"], abs=1e-3)
+    assert_legend_selections(spec)
+
+
+def test_ecr_envelope_reads_nf_off_the_float_envelope(width_rows):
+    from quantlab import compression
+
+    spec = charts.ecr_envelope(width_rows, trial="ffdnn-w64-d3", bits=2).to_dict()
+    table = {t["trial"]: t for t in compression.ecr_table(width_rows) if t["bits"] == 2}
+    q = table["ffdnn-w64-d3"]
+    units = list(layers(spec))
+    datasets = [u["data"]["values"] for u in units if "data" in u and "values" in u["data"]]
+    envelope = next(d for d in datasets if d and d[0].get("series") == "float envelope")
+    curve = compression.float_curve(*compression.float_sweep(width_rows))
+    assert [e["params"] for e in envelope] == list(curve.params)
+    assert [e["error"] for e in envelope] == pytest.approx([100 * x for x in curve.envelope], abs=1e-3)
+    read = next(d for d in datasets if d and "order" in d[0])  # the read-off: from Q along e_Q, then down at N_F
+    assert read[0]["params"] == q["params"] and read[1]["params"] == pytest.approx(q["float_params"])
+    assert read[0]["error"] == read[1]["error"] == pytest.approx(100 * q["test_error"], abs=1e-3)
+    assert read[2]["params"] == pytest.approx(q["float_params"]) and read[2]["error"] < read[1]["error"]
+    sub = " ".join(spec["title"]["subtitle"])
+    assert "ffdnn-w64-d3" in sub and q["ecr_text"] in sub and f"{q['memory_bits']:,}" in sub
+    labels = next(d for d in datasets if d and "text" in d[0])
+    assert any(lab["text"].startswith("N_F(e_Q)") and f"{q['float_params']:,.0f}" in lab["text"] for lab in labels)
+    # the default network: of those whose N_F is interpolated (not a bound), the one with the largest N_Q / N_F
+    default = charts.ecr_envelope(width_rows).to_dict()
+    exact = [t for t in table.values() if t["relation"] == "="]
+    assert exact
+    best = max(exact, key=lambda t: t["params"] / t["float_params"])
+    assert f"Q = {best['trial']}," in " ".join(default["title"]["subtitle"])
+    with pytest.raises(ValueError, match="no retrained 2-bit network"):
+        charts.ecr_envelope(width_rows, trial="nope")

@@ -245,3 +245,26 @@ def test_charts_build_from_reference_rows():
     for chart in (charts.ecr_chart(rows), charts.memory_chart(rows)):
         spec = chart.to_dict()
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+
+
+# -- verdict lines and counts in words ------------------------------------------------
+
+def test_verdict_lines_one_per_claim():
+    rows = {"ffdnn-width": make_rows(DECREASING, noise=(-0.1, 0, 0.1)), "cnn-maps": make_rows([3, 3, 3, 3, 3])}
+    findings = R.assess(rows)
+    lines = R.verdict_lines(findings)
+    assert sorted(lines) == [1, 2, 3, 4]
+    assert lines[1] == f"{R.CLAIMS[0].short}: **{R.REPRODUCED}**"  # the sweeps agree: no per-sweep list
+    assert lines[2].startswith(f"{R.CLAIMS[1].short}: **{R.PARTLY}** (")  # they disagree: each sweep named
+    assert f"{R.SWEEP_TITLES['ffdnn-width']}: {R.REPRODUCED}" in lines[2]
+    assert f"{R.SWEEP_TITLES['cnn-maps']}: {R.NOT_REPRODUCED}" in lines[2]
+    assert all("\n" not in line for line in lines.values())
+
+
+@pytest.mark.parametrize("k, n, expected", [
+    (1, 3, "1 of 3 widths has"), (2, 3, "2 of 3 widths have"), (0, 3, "0 of 3 widths have"),
+    (1, 1, "1 of 1 width has")])
+def test_count_phrase_agrees(k, n, expected):
+    assert R.count_phrase(k, n, "width", "has", "have") == expected
+
+

@@ -240,3 +240,44 @@ def test_shipped_reference_results_are_complete():
 def test_importing_results_does_not_import_altair():
     code = "import sys, quantlab.results; assert 'altair' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_summary_gap_standard_error(spec, store):
+    rows = results.tidy(spec, store, ensure=False)
+    for s in results.summary(rows):
+        if s["method"] == "float":
+            assert s["gap_se"] is None
+        else:
+            assert s["gap_se"] == pytest.approx(s["gap_std"] / math.sqrt(s["seeds"]))
+    one = results.summary([r for r in rows if r["seed"] == 0])
+    assert all(s["gap_se"] is None for s in one)
+
+
+def test_budget_text():
+    from quantlab.train import TrainConfig
+
+    text = results.budget_text(TrainConfig(epochs=3))
+    assert text.startswith("3 epochs of ") and "peak learning rate" in text and "batch" in text
+    assert "TrainConfig" not in text
+
+
+def test_write_csv_round_trips_the_tidy_rows(tmp_path, spec, store):
+    import csv
+
+    rows = results.tidy(spec, store, ensure=False)
+    rows[0] = {**rows[0], "float_control": 0.25, "history": [1, 2]}  # an extra scalar field is kept, a list is not
+    path = results.write_csv(rows, tmp_path / "out" / "synthetic.csv")
+    assert path == tmp_path / "out" / "synthetic.csv" and not list(path.parent.glob("*.tmp"))
+    with open(path, newline="") as f:
+        back = list(csv.DictReader(f))
+    header = list(back[0])
+    assert header[: len(results.CSV_FIELDS)] == list(results.CSV_FIELDS)
+    assert header[len(results.CSV_FIELDS):] == ["float_control"] and "size" not in header and "history" not in header
+    assert len(back) == len(rows)
+    for got, want in zip(back, rows):
+        assert float(got["test_error"]) == want["test_error"]  # full precision
+        assert int(got["params"]) == want["params"] and got["trial"] == want["trial"]
+        assert got["maps"] == ""  # None is an empty cell
+    assert back[0]["float_control"] == "0.25" and back[1]["float_control"] == ""
+    with pytest.raises(ValueError, match="no rows"):
+        results.write_csv([], tmp_path / "empty.csv")

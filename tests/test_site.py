@@ -1,13 +1,25 @@
-"""Browser test of the built book: every chapter that draws a chart renders it, offline, without console errors.
+"""Browser test of the built book: every page of _toc.yml, opened offline in headless Chromium, as a reader sees it.
 
-The site is built (or found up to date, in seconds) with `make book`. Each chart page is opened in headless
-Chromium; the rendered DOM must hold vega's marks for every Altair output, and the console must be free of
-messages other than the known harmless one. A screenshot of each chart page lands in _build/screenshots/.
-Chart pages are found from the sources: every page in _toc.yml whose source uses `alt.` or `charts.`.
+The site is built (or found up to date, in seconds) with `make book`. Every page must
+
+* load without a single console error or warning, uncaught error, unhandled rejection or failed resource load
+  (a probe script injected first into <head> records them into the DOM, which --dump-dom prints);
+* load no script or stylesheet from the network, and find every local one it names;
+* render every Altair output as a vega view (an SVG or canvas with class "marks"), without vega-embed errors;
+* keep every output inside the text column: no element outside the code-cell inputs sticks out to the right
+  of the article, and no output scrolls sideways (the probe measures the laid-out page at the width of the
+  screenshots and writes what it finds into the DOM);
+* and get a full-page screenshot in _build/screenshots/<page>.png (for a person to look at).
+
+Besides: every chapter of quantlab.book.PAGES shows its "How to re-run this chapter" box; every CSV it links is
+downloaded from the site and read back (same rows as the records it was written from); every notebook page
+offers its executed .ipynb in the download menu; the bibliography lists every entry of book/references.bib and
+the intro cites the paper.
 """
 
 from __future__ import annotations
 
+import csv
 import html as htmllib
 import json
 import os
@@ -15,6 +27,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import yaml
@@ -23,10 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHART_USE = re.compile(r"\balt\.|\bcharts\.")
-# Every Jupyter Book 1.x page logs this (thebe's config script is included twice); it is harmless.
-HARMLESS_CONSOLE = (re.compile(r"Identifier 'THEBE_JS_URL' has already been declared"),)
 CONSOLE_LINE = re.compile(r':CONSOLE[:(]?\d*\)?\] "(?P<msg>.*)", source: (?P<src>.*?) \((?P<line>\d+)\)$')
 VIRTUAL_TIME_MS = 15000
+WINDOW_WIDTH = 1200  # a laptop browser window; the book's text column is then about 650 px wide
+MAX_SHOT_HEIGHT = 16000
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +71,11 @@ def source_of(page: str) -> Path | None:
     return None
 
 
+def is_notebook(page: str) -> bool:
+    src = source_of(page)
+    return src is not None and (src.suffix == ".ipynb" or re.search(r"^kernelspec:", src.read_text(), re.M) is not None)
+
+
 def chart_pages() -> list[str]:
     pages = []
     for page in toc_files():
@@ -65,6 +83,11 @@ def chart_pages() -> list[str]:
         if src is not None and CHART_USE.search(src.read_text()):
             pages.append(page)
     return pages
+
+
+def chapter_pages() -> list[str]:
+    """The notebook pages of the book: each is a chapter with a re-run box."""
+    return [p for p in toc_files() if is_notebook(p)]
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +102,7 @@ def site() -> Path:
     return HTML
 
 
-def run_chromium(chromium: str, url: str, *extra: str) -> subprocess.CompletedProcess:
+def run_chromium(chromium: str, url: str, *extra: str, height: int = 3000) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="quantlab-chromium-") as profile:
         return subprocess.run(
             [
@@ -92,6 +115,8 @@ def run_chromium(chromium: str, url: str, *extra: str) -> subprocess.CompletedPr
                 "--disable-sync",
                 "--no-first-run",
                 "--disable-dev-shm-usage",
+                "--hide-scrollbars",
+                f"--window-size={WINDOW_WIDTH},{height}",
                 f"--user-data-dir={profile}",
                 f"--virtual-time-budget={VIRTUAL_TIME_MS}",
                 "--enable-logging=stderr",
@@ -105,21 +130,67 @@ def run_chromium(chromium: str, url: str, *extra: str) -> subprocess.CompletedPr
         )
 
 
-# Injected first into <head> of a copy of the page: records console.error / console.warn, uncaught errors,
-# unhandled promise rejections and failed resource loads (which Chromium's log does not show) into a
-# <pre> element that --dump-dom then prints. Chromium's own CONSOLE log lines carry no level.
-CAPTURE_ID = "quantlab-console-capture"
-CAPTURE_JS = """<script>(function () {
-  var log = [];
+# Injected first into <head> of a copy of the page. It records console.error / console.warn, uncaught errors,
+# unhandled promise rejections and failed resource loads (which Chromium's log does not show) and, every 200 ms of
+# (virtual) time after the page loaded, measures the layout: Altair outputs without a vega view, and elements that
+# stick out of the article's right edge or scroll sideways, leaving out the code-cell inputs (code may scroll).
+# Everything goes as JSON into a hidden <pre> that --dump-dom prints.
+PROBE_ID = "quantlab-probe"
+PROBE_JS = """<script>(function () {
+  var log = [], layout = null;
   function sync() {
     if (!document.body) return;
     var pre = document.getElementById("%(id)s");
     if (!pre) { pre = document.createElement("pre"); pre.id = "%(id)s"; pre.hidden = true; document.body.appendChild(pre); }
-    pre.textContent = JSON.stringify(log);
+    pre.textContent = JSON.stringify({console: log, layout: layout});
   }
   function text(a) {
     try { return a && a.stack ? String(a.stack) : (typeof a === "object" ? JSON.stringify(a) : String(a)); }
     catch (e) { return String(a); }
+  }
+  function describe(el) {
+    var d = el.tagName.toLowerCase();
+    if (el.id) d += "#" + el.id;
+    if (typeof el.className === "string" && el.className.trim()) d += "." + el.className.trim().split(/\\s+/).slice(0, 3).join(".");
+    var section = el.closest("section[id]");
+    var t = (el.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 70);
+    return d + (section ? " in section #" + section.id : "") + (t ? ' "' + t + '"' : "");
+  }
+  function measure() {
+    var article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
+    var right = article.getBoundingClientRect().right;
+    var overflow = [];
+    var all = article.querySelectorAll("*");
+    for (var i = 0; i < all.length; i++) {
+      var el = all[i];
+      if (el.closest(".cell_input") || el.closest("#%(id)s") || el.closest(".vega-actions")) continue;
+      var r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      var style = getComputedStyle(el);
+      if (style.visibility === "hidden" || style.display === "none") continue;
+      var sticks = r.right > right + 1;
+      var scrolls = (style.overflowX === "auto" || style.overflowX === "scroll" || style.overflowX === "hidden") &&
+                    el.scrollWidth > el.clientWidth + 1;
+      if (sticks || scrolls) {
+        // report the outermost offender only
+        var parent = el.parentElement, reported = false;
+        for (var j = 0; j < overflow.length; j++) if (overflow[j].el.contains(el)) { reported = true; break; }
+        if (!reported) overflow.push({el: el, what: describe(el), right: Math.round(r.right), column_right: Math.round(right),
+                                      scroll_width: el.scrollWidth, client_width: el.clientWidth, sticks_out: sticks, scrolls: scrolls});
+      }
+    }
+    var charts = [];
+    var views = document.querySelectorAll('div[id^="altair-viz-"]');
+    for (var k = 0; k < views.length; k++) {
+      charts.push({id: views[k].id, rendered: !!views[k].querySelector("svg.marks, canvas.marks")});
+    }
+    layout = {
+      overflow: overflow.map(function (o) { var c = {}; for (var key in o) if (key !== "el") c[key] = o[key]; return c; }),
+      charts: charts,
+      column_width: Math.round(article.getBoundingClientRect().width),
+      height: Math.ceil(Math.max(document.documentElement.scrollHeight, document.body.scrollHeight))
+    };
+    sync();
   }
   ["error", "warn"].forEach(function (level) {
     var original = console[level];
@@ -138,26 +209,28 @@ CAPTURE_JS = """<script>(function () {
     log.push("unhandled rejection: " + text(e.reason)); sync();
   });
   document.addEventListener("DOMContentLoaded", sync);
-  window.addEventListener("load", sync);
-})();</script>""" % {"id": CAPTURE_ID}
+  window.addEventListener("load", function () { sync(); measure(); setInterval(measure, 200); });
+})();</script>""" % {"id": PROBE_ID}
 
 
-def dump_dom_with_console(chromium: str, page: Path) -> tuple[str, list[str]]:
-    """The rendered DOM of `page` and the console problems recorded while it loaded."""
+def probe_page(chromium: str, page: Path) -> tuple[str, dict]:
+    """The rendered DOM of `page` and what the probe recorded: {"console": [...], "layout": {...}}."""
     html = page.read_text()
     head = re.search(r"<head[^>]*>", html)
     assert head, f"{page} has no <head>"
-    probe = page.with_name(f"_consolecheck_{page.name}")
-    probe.write_text(html[: head.end()] + CAPTURE_JS + html[head.end() :])
+    probe = page.with_name(f"_probe_{page.name}")
+    probe.write_text(html[: head.end()] + PROBE_JS + html[head.end() :])
     try:
         r = run_chromium(chromium, probe.as_uri(), "--dump-dom")
     finally:
         probe.unlink(missing_ok=True)
     dom = r.stdout
     assert r.returncode == 0 and "</html>" in dom, f"chromium failed on {page}:\n{r.stderr[-4000:]}"
-    m = re.search(rf'<pre id="{CAPTURE_ID}"[^>]*>(.*?)</pre>', dom, re.S)
-    assert m, f"the console probe did not run on {page}; chromium log:\n" + "\n".join(chromium_console(r.stderr))
-    return dom, json.loads(htmllib.unescape(m.group(1)))
+    m = re.search(rf'<pre id="{PROBE_ID}"[^>]*>(.*?)</pre>', dom, re.S)
+    assert m, f"the probe did not run on {page}; chromium log:\n" + "\n".join(chromium_console(r.stderr))
+    found = json.loads(htmllib.unescape(m.group(1)))
+    assert found["layout"] is not None, f"{page}: the page never finished loading (no layout measured)"
+    return dom, found
 
 
 def chromium_console(stderr: str) -> list[str]:
@@ -170,8 +243,29 @@ def chromium_console(stderr: str) -> list[str]:
     return out
 
 
-def test_chart_pages_are_discovered():
+def elements(dom: str) -> str:
+    """The DOM without script bodies (Altair's inline scripts contain its error templates as text)."""
+    return re.sub(r"<script\b[^>]*>.*?</script>", "", dom, flags=re.S)
+
+
+@pytest.fixture(scope="session")
+def probed(site, chromium):
+    """Each page probed once per session: {page: (dom, found)}."""
+    cache: dict[str, tuple[str, dict]] = {}
+
+    def get(page: str) -> tuple[str, dict]:
+        if page not in cache:
+            cache[page] = probe_page(chromium, site / f"{page}.html")
+        return cache[page]
+
+    return get
+
+
+def test_pages_are_discovered():
+    pages = toc_files()
+    assert pages[0] == "book/intro" and "book/data" in pages and "book/bibliography" in pages
     assert "book/data" in chart_pages()
+    assert set(chapter_pages()) < set(pages)
 
 
 def test_site_has_index_and_every_toc_page(site):
@@ -180,45 +274,168 @@ def test_site_has_index_and_every_toc_page(site):
         assert (site / f"{page}.html").exists(), f"{page} was not built"
 
 
-@pytest.mark.parametrize("page", chart_pages())
-def test_chart_page_local_scripts_exist(site, page):
-    """Failed script loads do not reach the console log, so check every <script src> statically."""
+@pytest.mark.parametrize("page", toc_files())
+def test_page_loads_only_local_assets(site, page):
+    """Failed loads of scripts and stylesheets are checked statically too (not every failure reaches the console)."""
     html = (site / f"{page}.html").read_text()
-    srcs = re.findall(r'<script[^>]*\ssrc="([^"]+)"', html)
-    assert any(s.split("?")[0].endswith("vega/vega.min.js") for s in srcs), "vega is not loaded from _static"
-    for src in srcs:
-        assert not re.match(r"(https?:)?//", src), f"{page} loads a script from the network: {src}"
-        path = (site / page).parent / src.split("?")[0]
-        assert path.exists(), f"{page}: script {src} is missing from the built site"
+    assets = re.findall(r'<script[^>]*\ssrc="([^"]+)"', html) + re.findall(r'<link[^>]*\shref="([^"]+\.css[^"]*)"', html)
+    for src in assets:
+        assert not re.match(r"(https?:)?//", src), f"{page} loads from the network: {src}"
+        path = (site / page).parent / unquote(src.split("?")[0])
+        assert path.exists(), f"{page}: {src} is missing from the built site"
+    assert "THEBE_JS_URL" not in html and "thebe" not in " ".join(re.findall(r"<script[^>]*>", html)), (
+        f"{page}: sphinx-thebe's scripts are in the page although Thebe is off")
+    if page in chart_pages():
+        srcs = re.findall(r'<script[^>]*\ssrc="([^"]+)"', html)
+        assert any(s.split("?")[0].endswith("vega/vega.min.js") for s in srcs), "vega is not loaded from _static"
 
 
-@pytest.mark.parametrize("page", chart_pages())
-def test_chart_page_renders_offline(site, chromium, page):
-    dom, console = dump_dom_with_console(chromium, site / f"{page}.html")
-
-    # Look at elements only: Altair's inline scripts contain its error templates as text.
-    elements = re.sub(r"<script\b[^>]*>.*?</script>", "", dom, flags=re.S)
-    containers = re.findall(r'<div[^>]*\bid="(altair-viz-[^"]+)"', elements)
-    assert containers, f"{page}: no Altair output in the page (did the chapter's cells draw a chart?)"
-    rendered = re.findall(r'<(?:svg|canvas)[^>]*\bclass="marks"', elements)
-    assert len(rendered) >= len(containers), (
-        f"{page}: {len(containers)} Altair outputs but {len(rendered)} rendered vega views"
-    )
-    assert "vega-embed" in elements
-    errors = re.findall(r'<div class="error"[^>]*>(.*?)</div>', elements)
-    assert not errors, f"{page}: Altair showed errors instead of charts: {errors}"
+@pytest.mark.parametrize("page", toc_files())
+def test_page_console_is_clean(probed, page):
+    dom, found = probed(page)
+    assert not found["console"], (
+        f"{page}: console errors or warnings, failed loads or uncaught errors:\n" + "\n".join(found["console"]))
     remote = re.findall(r'<script[^>]*\ssrc="((?:https?:)?//[^"]*)"', dom)
     assert not remote, f"{page}: scripts requested from the network (Altair's CDN fallback?): {remote}"
 
-    bad = [m for m in console if not any(h.search(m) for h in HARMLESS_CONSOLE)]
-    assert not bad, f"{page}: console errors or warnings, failed loads or uncaught errors:\n" + "\n".join(bad)
+
+@pytest.mark.parametrize("page", toc_files())
+def test_page_outputs_fit_the_column(probed, page):
+    _, found = probed(page)
+    layout = found["layout"]
+    lines = [f"{o['what']}: right edge {o['right']} px (column ends at {o['column_right']} px), "
+             f"scroll width {o['scroll_width']} > {o['client_width']} px" if o["scrolls"] else
+             f"{o['what']}: right edge {o['right']} px (column ends at {o['column_right']} px)"
+             for o in layout["overflow"]]
+    assert not lines, (f"{page}: wider than the text column ({layout['column_width']} px at a {WINDOW_WIDTH} px "
+                       "window):\n" + "\n".join(lines))
 
 
 @pytest.mark.parametrize("page", chart_pages())
-def test_chart_page_screenshot(site, chromium, page):
+def test_chart_page_renders_every_chart(probed, page):
+    dom, found = probed(page)
+    charts = found["layout"]["charts"]
+    assert charts, f"{page}: no Altair output in the page (did the chapter's cells draw a chart?)"
+    blank = [c["id"] for c in charts if not c["rendered"]]
+    assert not blank, f"{page}: {len(blank)} of {len(charts)} Altair outputs without a rendered vega view: {blank}"
+    body = elements(dom)
+    assert "vega-embed" in body
+    errors = re.findall(r'<div class="error"[^>]*>(.*?)</div>', body)
+    assert not errors, f"{page}: Altair showed errors instead of charts: {errors}"
+
+
+@pytest.mark.parametrize("page", toc_files())
+def test_page_screenshot(site, chromium, probed, page):
+    """A full-page screenshot for a person to look at (the probe measured the page's height)."""
+    _, found = probed(page)
+    height = min(max(int(found["layout"]["height"]), 800), MAX_SHOT_HEIGHT)
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / (page.replace("/", "_") + ".png")
     shot.unlink(missing_ok=True)
-    url = (site / f"{page}.html").as_uri()
-    r = run_chromium(chromium, url, f"--screenshot={shot}", "--window-size=1200,3000", "--hide-scrollbars")
+    r = run_chromium(chromium, (site / f"{page}.html").as_uri(), f"--screenshot={shot}", height=height)
     assert shot.exists() and shot.stat().st_size > 10_000, f"no screenshot of {page}:\n{r.stderr[-4000:]}"
+
+
+# -- what each chapter offers: the re-run box, its CSV files, the notebook --------------------------------
+
+def test_every_chapter_is_in_the_page_table():
+    from quantlab import book
+
+    missing = [p for p in chapter_pages() if book.page_of(p) not in book.PAGES]
+    assert not missing, f"chapters missing from quantlab.book.PAGES: {missing}"
+
+
+@pytest.mark.parametrize("page", chapter_pages())
+def test_chapter_has_its_rerun_box(probed, page):
+    from quantlab import book
+
+    dom, _ = probed(page)
+    body = elements(dom)
+    box = re.search(r'<div class="[^"]*\brerun-box\b[^"]*">(.*?)</div>', body, re.S)
+    assert box, f"{page}: no 'How to re-run this chapter' box"
+    if book.PAGES[book.page_of(page)].box == "top":
+        assert body.index(box.group(0)) < body.find('<div class="cell'), f"{page}: the box is not above the first cell"
+    else:
+        assert body.index(box.group(0)) > body.rfind('<div class="cell'), f"{page}: the box is not at the end"
+    text = htmllib.unescape(re.sub(r"<[^>]+>", "", box.group(1)))
+    assert book.BOX_TITLE in text
+    name = book.page_of(page)
+    assert "make lab" in text and f"jupytext --execute --to ipynb -o /tmp/{name}.ipynb book/{name}.md" in text
+    for spec in book.PAGES[name].specs:
+        assert f"{spec}" in text, f"{page}: the box does not name spec {spec}"
+
+
+def csv_links(dom: str) -> list[str]:
+    return re.findall(r'<a class="reference download internal"[^>]*href="([^"]+\.csv)"', dom)
+
+
+def csv_pages() -> list[str]:
+    """The pages that offer CSV files (quantlab.book.PAGES)."""
+    from quantlab import book
+
+    return [p for p in toc_files() if book.page_of(p) in book.PAGES and book.PAGES[book.page_of(p)].csv]
+
+
+def test_sweep_chapters_offer_csv():
+    assert {"book/ffdnn_width", "book/ffdnn_depth", "book/cnn_maps"} <= set(csv_pages())
+
+
+@pytest.mark.parametrize("page", csv_pages())
+def test_chapter_csv_downloads_read_back(site, probed, page):
+    """Each CSV the box links is in the site and holds the tidy rows of its spec's records."""
+    from quantlab import book, results
+
+    dom, _ = probed(page)
+    links = csv_links(dom)
+    specs = book.PAGES[book.page_of(page)].csv
+    assert sorted(Path(unquote(h)).stem for h in links) == sorted(specs), f"{page}: CSV links {links}"
+    for href in links:
+        path = ((site / page).parent / unquote(href)).resolve()
+        assert path.is_file(), f"{page}: the link {href} points at nothing in the built site"
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        spec = path.stem
+        expected = results.tidy(spec, ensure=False)
+        assert len(rows) == len(expected) > 0, f"{href}: {len(rows)} rows, the records of {spec} give {len(expected)}"
+        assert list(rows[0])[: len(results.CSV_FIELDS)] == list(results.CSV_FIELDS)
+        assert {r["spec"] for r in rows} == {spec}
+        for got, want in zip(rows, expected):
+            assert (got["trial"], int(got["seed"]), got["method"], int(got["bits"])) == (
+                want["trial"], want["seed"], want["method"], want["bits"])
+            assert float(got["test_error"]) == want["test_error"]
+
+
+@pytest.mark.parametrize("page", chapter_pages())
+def test_chapter_offers_its_notebook(site, page):
+    html = (site / f"{page}.html").read_text()
+    links = re.findall(r'<a href="([^"]+\.ipynb)"[^>]*download-notebook-button|'
+                       r'<a href="([^"]+\.ipynb)"', html)
+    hrefs = [a or b for a, b in links]
+    assert hrefs, f"{page}: no .ipynb in the download menu"
+    path = ((site / page).parent / unquote(hrefs[0])).resolve()
+    assert path.is_file(), f"{page}: {hrefs[0]} is missing from the site"
+    nb = json.loads(path.read_text())
+    assert nb["nbformat"] == 4 and any(c["cell_type"] == "code" and c.get("outputs") for c in nb["cells"]), (
+        f"{path}: not an executed notebook")
+
+
+# -- bibliography --------------------------------------------------------------------------------------------
+
+def test_bibliography_lists_every_entry_and_the_intro_cites_the_paper(site, probed):
+    keys = re.findall(r"^@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text(), re.M)
+    assert "sung2015resiliency" in keys and "xiao2017fashion" in keys
+    dom, _ = probed("book/bibliography")
+    body = elements(dom)
+    entries = re.findall(r'<div class="citation" id="id\d+"|<dt class="label" id="[^"]+"|class="citation"', body)
+    assert len(entries) >= len(keys), f"the bibliography shows {len(entries)} entries for {len(keys)} in references.bib"
+    assert "Resiliency of Deep Neural Networks under Quantization" in body
+    assert "https://arxiv.org/abs/1511.06488" in body
+    intro, _ = probed("book/intro")
+    first = re.search(r"<p>This book is a companion to (.*?)</p>", intro, re.S)
+    assert first, "the intro's first paragraph changed: update this test"
+    cite = re.search(r'<a class="reference internal" href="bibliography.html#(id\d+)"[^>]*title="([^"]*)"', first.group(1))
+    assert cite and "Resiliency of deep neural networks under quantization" in cite.group(2), (
+        "the intro's first paragraph does not cite the paper")
+    assert f'id="{cite.group(1)}"' in body, "the intro's citation does not lead to a bibliography entry"
+    assert "https://arxiv.org/abs/1511.06488" in first.group(1)
+    assert "github.com/zalandoresearch/fashion-mnist" in intro

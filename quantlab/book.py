@@ -1,0 +1,229 @@
+"""The book's page table, and the Sphinx extension that puts it on the pages.
+
+:data:`PAGES` is the one place that says, for every chapter of the book (``book/<name>.md``), which
+sweep specs (and so which result records) it reads, what else it computes, and which specs it offers
+as a CSV download. From it:
+
+* :func:`rerun_box` writes the "How to re-run this chapter" admonition (MyST Markdown) that the
+  extension puts under the title of every chapter: the ``make lab`` route, the one-line
+  ``jupytext --execute`` route, what the chapter reads, and the links to its CSV files;
+* :func:`write_csv` writes a chapter's tidy rows to the CSV files that the box links to (a chapter
+  calls it; Sphinx's ``{download}`` role then copies them into the site, and a build whose chapter
+  did not write a linked file fails, since a missing download is a warning and the build is strict);
+* :func:`setup` is the Sphinx extension (``sphinx.extra_extensions`` in ``_config.yml``). Besides
+  the box it (a) offers each notebook page as ``.ipynb`` in the download menu: sphinx-book-theme
+  1.3 does that only when an online launch service (Binder, JupyterHub, Colab, ...) is configured,
+  and any of them would add a launch button into a repository this book does not have; (b) drops
+  sphinx-thebe's scripts when Thebe is off (``launch_buttons.thebe: false``): Jupyter Book always
+  loads sphinx-thebe, whose configuration script, written into every page twice, declares
+  ``THEBE_JS_URL`` twice (a console error) and points at a CDN.
+
+Sphinx is imported only inside the extension's functions: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+CSV_DIR = "_csv"
+"""Where :func:`write_csv` writes, relative to the chapter's folder (``book/``; the kernel of a
+chapter runs there, under Jupyter Book, jupytext and JupyterLab alike). Not tracked by git."""
+
+BOX_TITLE = "How to re-run this chapter"
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One chapter: ``specs`` whose records it reads, ``csv`` the specs whose tidy rows it offers as
+    CSV files (a subset of ``specs``), ``computes``: what else it does, in words (live training,
+    the data), or None, and where its re-run ``box`` goes: under the title (``"top"``) or at the end
+    of the page (``"end"``: the front page, whose result comes first)."""
+
+    specs: tuple[str, ...] = ()
+    csv: tuple[str, ...] = ()
+    computes: str | None = None
+    box: str = "top"
+
+    def __post_init__(self):
+        extra = set(self.csv) - set(self.specs)
+        if extra:
+            raise ValueError(f"csv specs {sorted(extra)} are not among the specs the page reads {self.specs}")
+        if self.box not in ("top", "end"):
+            raise ValueError(f"box must be 'top' (under the title) or 'end' (of the page); got {self.box!r}")
+
+
+REFERENCE_SPECS = ("ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn")
+
+PAGES: dict[str, Page] = {
+    "intro": Page(specs=REFERENCE_SPECS, box="end",
+                  computes="counts and provenance of the reference records, the verdicts of "
+                           "`quantlab.report` and the sweep planner's CPU estimate"),
+    "quantizer": Page(computes="trains its own small FFDNN live (network and budget in its first cell; "
+                               "the float network is cached in `$QUANTLAB_CACHE/float`); it reads no result records"),
+    "retraining": Page(specs=("budget-ffdnn", "budget-cnn"), csv=("budget-ffdnn", "budget-cnn")),
+    "ffdnn_width": Page(specs=("ffdnn-width",), csv=("ffdnn-width",)),
+    "ffdnn_depth": Page(specs=("ffdnn-depth",), csv=("ffdnn-depth",)),
+    "cnn_maps": Page(specs=("cnn-maps",), csv=("cnn-maps",)),
+    "compression": Page(specs=("ffdnn-width", "cnn-maps")),
+    "report": Page(specs=("ffdnn-width", "ffdnn-depth", "cnn-maps")),
+    "data": Page(computes="loads Fashion-MNIST through `quantlab.data` (cached in `$QUANTLAB_CACHE`, "
+                          "default `~/.cache/quantlab`); it reads no result records"),
+}
+"""Every chapter of the book by file name (``book/<name>.md``). A notebook page missing here is
+reported by the extension (a warning: the strict build fails)."""
+
+
+def page_of(docname: str) -> str:
+    """``book/ffdnn_width`` -> ``ffdnn_width``."""
+    return docname.rsplit("/", 1)[-1]
+
+
+def csv_name(spec: str) -> str:
+    """The CSV file of a spec's tidy rows, relative to the chapter: ``_csv/<spec>.csv``."""
+    return f"{CSV_DIR}/{spec}.csv"
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = CSV_DIR) -> list[Path]:
+    """Writes tidy rows (:func:`quantlab.results.tidy`, one spec or several) to one CSV file per
+    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.results.write_csv`), and returns the paths in
+    the order the specs first appear. Rows without a ``spec`` raise ValueError."""
+    from quantlab import results
+
+    by_spec: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        if not r.get("spec"):
+            raise ValueError("rows without a 'spec' field: write_csv names its files after the spec of each row")
+        by_spec.setdefault(r["spec"], []).append(r)
+    if not by_spec:
+        raise ValueError("no rows to write")
+    return [results.write_csv(rs, Path(directory) / f"{spec}.csv") for spec, rs in by_spec.items()]
+
+
+def _spec_text(spec_name: str) -> str:
+    from quantlab.spec import load_spec
+
+    spec = load_spec(spec_name)
+    return f"`{spec.name}` ({len(spec.trials())} networks x {len(spec.seeds)} seeds, `quantlab/specs/{spec.name}.toml`)"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def rerun_box(page: str, source: str | None = None) -> str:
+    """The "How to re-run this chapter" admonition of chapter ``page`` (a key of :data:`PAGES`), as
+    MyST Markdown. ``source`` is the chapter's path in the repository (default ``book/<page>.md``).
+    Spec facts (networks, seeds) are read from the shipped specs, not typed."""
+    if page not in PAGES:
+        raise KeyError(f"chapter {page!r} is not in quantlab.book.PAGES; add what it reads there")
+    entry = PAGES[page]
+    source = source or f"book/{page}.md"
+    stem = Path(source).stem
+    lines = [
+        f"- **In JupyterLab**: `make lab`, then right-click `{source}` and choose *Open With > Jupytext Notebook*.",
+        f"- **Without a browser** (after `make lab`): "
+        f"`.venv/bin/jupytext --execute --to ipynb -o /tmp/{stem}.ipynb {source}`",
+    ]
+    if entry.specs:
+        specs = _and([_spec_text(s) for s in entry.specs])
+        lines.append(f"- **It reads** the records in `results/` of {'spec' if len(entry.specs) == 1 else 'specs'} "
+                     f"{specs}; a missing record is trained first.")
+    if entry.computes:
+        lines.append(f"- **It {'also ' if entry.specs else ''}computes**: {entry.computes}.")
+    if entry.csv:
+        links = ", ".join(f"{{download}}`{s}.csv <{csv_name(s)}>`" for s in entry.csv)
+        lines.append(f"- **Data**: {links}, the tidy results it draws (one row per network, seed, method and "
+                     "bit width).")
+    body = "\n".join(lines)
+    return f"````{{admonition}} {BOX_TITLE}\n:class: tip rerun-box\n\n{body}\n````\n"
+
+
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+_TITLE = re.compile(r"^# .*$", re.M)
+
+
+def insert_box(text: str, box: str, where: str = "top") -> str:
+    """``text`` (a MyST notebook's source) with ``box`` inserted after its first ``# title`` line
+    (or after its front matter when it has no title), or appended with ``where="end"``."""
+    if where == "end":
+        return f"{text.rstrip()}\n\n{box}"
+    front = _FRONT_MATTER.match(text)
+    start = front.end() if front else 0
+    title = _TITLE.search(text, start)
+    at = title.end() if title else start
+    return f"{text[:at]}\n\n{box}\n{text[at:]}"
+
+
+# -- the Sphinx extension ----------------------------------------------------------------------
+
+def _is_notebook_source(text: str) -> bool:
+    return bool(re.search(r"^kernelspec:", text[:2000], re.M))
+
+
+def _source_read(app, docname: str, source: list[str]) -> None:
+    if not _is_notebook_source(source[0]):
+        return
+    page = page_of(docname)
+    if page not in PAGES:
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).warning(
+            f"{docname}: a notebook chapter missing from quantlab.book.PAGES (what it reads, for its re-run box)",
+            location=docname)
+        return
+    rel = Path(app.env.doc2path(docname)).resolve().relative_to(Path(app.srcdir).resolve()).as_posix()
+    source[0] = insert_box(source[0], rerun_box(page, rel), PAGES[page].box)
+
+
+def _thebe_on(app) -> bool:
+    opts = app.config.html_theme_options or {}
+    return bool((opts.get("launch_buttons") or {}).get("thebe"))
+
+
+def _drop_thebe(app) -> None:
+    """Thebe off: disconnect sphinx-thebe's script and page-config handlers and drop its CSS."""
+    if _thebe_on(app):
+        return
+    for event, handlers in app.events.listeners.items():
+        keep = [h for h in handlers if getattr(h.handler, "__module__", "").split(".")[0] != "sphinx_thebe"
+                or event == "builder-inited"]
+        handlers[:] = keep
+    builder_css = getattr(app.builder, "css_files", None)
+    if builder_css is not None:
+        builder_css[:] = [c for c in builder_css if "sphinx-thebe" not in str(getattr(c, "filename", c))]
+    app.registry.css_files[:] = [c for c in app.registry.css_files if "sphinx-thebe" not in str(c[0])]
+
+
+def _page_context(app, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Offers the executed notebook of a MyST-notebook page as ``.ipynb`` (what sphinx-book-theme
+    does only when a launch service is configured)."""
+    if doctree is None or context.get("ipynb_source"):
+        return
+    meta = app.env.metadata.get(pagename, {})
+    if "kernelspec" not in meta or not str(context.get("sourcename", "")).endswith((".md", ".md.txt")):
+        return
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if not executed.exists():
+        return
+    target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(executed, target)
+    context["ipynb_source"] = f"{pagename}.ipynb"
+
+
+def setup(app) -> dict:
+    app.connect("source-read", _source_read)
+    app.connect("builder-inited", _drop_thebe, priority=900)
+    # before sphinx-book-theme's header buttons (priority 501), after its empty list is prepared (500)
+    app.connect("html-page-context", _page_context, priority=500)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+__all__ = ["BOX_TITLE", "CSV_DIR", "PAGES", "Page", "csv_name", "insert_box", "page_of", "rerun_box", "setup",
+           "write_csv"]

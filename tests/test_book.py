@@ -1,0 +1,155 @@
+"""quantlab.book: the page table, the re-run box it generates, the CSV files of the chapters and the Sphinx
+extension's hooks (on stand-ins for Sphinx's objects; tests/test_site.py checks the built site)."""
+
+from __future__ import annotations
+
+import csv
+import re
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+from quantlab import book, results
+from quantlab.spec import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for c in toc["chapters"]]
+
+
+def test_every_notebook_chapter_is_in_the_table_and_every_entry_is_a_chapter():
+    notebooks = [p for p in toc_pages() if re.search(r"^kernelspec:", (ROOT / f"{p}.md").read_text(), re.M)]
+    assert sorted(book.page_of(p) for p in notebooks) == sorted(book.PAGES)
+    for name, page in book.PAGES.items():
+        for spec in page.specs:
+            load_spec(spec)  # a shipped spec
+        assert set(page.csv) <= set(page.specs)
+        assert page.specs or page.computes, f"{name}: says neither what it reads nor what it computes"
+
+
+def test_page_rejects_csv_of_a_spec_it_does_not_read():
+    with pytest.raises(ValueError, match="not among"):
+        book.Page(specs=("ffdnn-width",), csv=("cnn-maps",))
+
+
+def test_rerun_box_routes_reads_and_downloads():
+    box = book.rerun_box("retraining")
+    assert box.startswith("````{admonition} " + book.BOX_TITLE) and box.rstrip().endswith("````")
+    assert "`make lab`" in box and "Open With > Jupytext Notebook" in box
+    assert "`.venv/bin/jupytext --execute --to ipynb -o /tmp/retraining.ipynb book/retraining.md`" in box
+    for name in ("budget-ffdnn", "budget-cnn"):
+        spec = load_spec(name)
+        assert f"`{name}` ({len(spec.trials())} networks x {len(spec.seeds)} seeds, `quantlab/specs/{name}.toml`)" in box
+        assert f"{{download}}`{name}.csv <{book.csv_name(name)}>`" in box
+    quantizer = book.rerun_box("quantizer")
+    assert "It reads" not in quantizer and "download" not in quantizer and "trains its own" in quantizer
+    assert "book/x/quantizer.md" in book.rerun_box("quantizer", "book/x/quantizer.md")
+    with pytest.raises(KeyError, match="PAGES"):
+        book.rerun_box("no_such_chapter")
+
+
+def test_insert_box_goes_under_the_title():
+    text = "---\njupytext:\n  x: 1\nkernelspec:\n  name: python3\n---\n\n# Title\n\nFirst paragraph.\n"
+    out = book.insert_box(text, "BOX\n")
+    assert out.index("# Title") < out.index("BOX") < out.index("First paragraph.")
+    assert out.startswith("---\njupytext:")
+    untitled = book.insert_box("---\na: 1\n---\nbody\n", "BOX\n")
+    assert untitled.index("BOX") < untitled.index("body") and untitled.startswith("---\na: 1\n---\n")
+    end = book.insert_box(text, "BOX\n", "end")
+    assert end.startswith(text.rstrip()) and end.endswith("\n\nBOX\n")
+    assert book.PAGES["intro"].box == "end" and book.PAGES["ffdnn_width"].box == "top"
+    with pytest.raises(ValueError, match="box"):
+        book.Page(box="middle")
+
+
+def test_write_csv_one_file_per_spec(tmp_path):
+    rows = [{"spec": s, "trial": f"t{i}", "seed": 0, "method": "float", "bits": 32, "test_error": 0.1 * i,
+             "params": 10, "weights": 9} for i, s in enumerate(["a", "b", "a"])]
+    paths = book.write_csv(rows, tmp_path / "csv")
+    assert paths == [tmp_path / "csv" / "a.csv", tmp_path / "csv" / "b.csv"]
+    with open(paths[0], newline="") as f:
+        back = list(csv.DictReader(f))
+    assert [r["trial"] for r in back] == ["t0", "t2"] and float(back[1]["test_error"]) == 0.2
+    with pytest.raises(ValueError, match="spec"):
+        book.write_csv([{"trial": "x"}], tmp_path)
+    with pytest.raises(ValueError, match="no rows"):
+        book.write_csv([], tmp_path)
+
+
+def test_write_csv_default_folder_is_relative_to_the_chapter(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = [{"spec": "s", "trial": "t", "seed": 0, "method": "float", "bits": 32, "test_error": 0.5}]
+    path, = book.write_csv(rows)
+    assert path == Path(book.csv_name("s")) and (tmp_path / book.csv_name("s")).is_file()
+    assert results.CSV_FIELDS[0] == "spec"
+
+
+# -- the Sphinx hooks, on stand-ins -----------------------------------------------------------------------
+
+MD = "---\nkernelspec:\n  name: python3\n---\n\n# A chapter\n\ntext\n"
+
+
+def fake_app(tmp_path, thebe=False):
+    env = types.SimpleNamespace(doc2path=lambda docname: str(tmp_path / f"{docname}.md"),
+                                metadata={"book/data": {"kernelspec": {"name": "python3"}}, "book/bibliography": {}})
+    return types.SimpleNamespace(
+        env=env, srcdir=str(tmp_path), outdir=str(tmp_path / "_build" / "html"),
+        config=types.SimpleNamespace(html_theme_options={"launch_buttons": {"thebe": thebe}}))
+
+
+def test_source_read_adds_the_box_to_notebook_chapters_only(tmp_path):
+    app = fake_app(tmp_path)
+    source = [MD]
+    book._source_read(app, "book/data", source)
+    assert book.BOX_TITLE in source[0] and "book/data.md" in source[0]
+    plain = ["# Bibliography\n\ntext\n"]
+    book._source_read(app, "book/bibliography", plain)
+    assert plain == ["# Bibliography\n\ntext\n"]
+
+
+def test_page_context_offers_the_executed_notebook(tmp_path):
+    app = fake_app(tmp_path)
+    executed = tmp_path / "_build" / "jupyter_execute" / "book" / "data.ipynb"
+    executed.parent.mkdir(parents=True)
+    executed.write_text('{"cells": [], "nbformat": 4}')
+    context = {"sourcename": "book/data.md"}
+    book._page_context(app, "book/data", "page.html", context, doctree=object())
+    assert context["ipynb_source"] == "book/data.ipynb"
+    assert (tmp_path / "_build" / "html" / "_sources" / "book" / "data.ipynb").read_text() == executed.read_text()
+    other = {"sourcename": "book/bibliography.md"}
+    book._page_context(app, "book/bibliography", "page.html", other, doctree=object())
+    assert "ipynb_source" not in other
+
+
+def test_drop_thebe_disconnects_sphinx_thebe_unless_thebe_is_on(tmp_path):
+    import sphinx_thebe
+
+    listener = types.SimpleNamespace
+    other = listener(id=2, handler=book._source_read, priority=500)
+
+    def app_with_listeners(thebe):
+        app = fake_app(tmp_path, thebe)
+        app.events = types.SimpleNamespace(listeners={
+            "env-before-read-docs": [listener(id=1, handler=sphinx_thebe.init_thebe_core, priority=500), other],
+            "doctree-resolved": [listener(id=3, handler=sphinx_thebe.update_thebe_context, priority=500)],
+            "builder-inited": [listener(id=4, handler=sphinx_thebe.st_static_path, priority=500)],
+        })
+        app.builder = types.SimpleNamespace(css_files=[types.SimpleNamespace(filename="sphinx-thebe.css"),
+                                                       types.SimpleNamespace(filename="theme.css")])
+        app.registry = types.SimpleNamespace(css_files=[("sphinx-thebe.css", {}), ("x.css", {})])
+        return app
+
+    app = app_with_listeners(thebe=False)
+    book._drop_thebe(app)
+    assert app.events.listeners["env-before-read-docs"] == [other]
+    assert app.events.listeners["doctree-resolved"] == []
+    assert [c.filename for c in app.builder.css_files] == ["theme.css"]
+    assert app.registry.css_files == [("x.css", {})]
+    on = app_with_listeners(thebe=True)
+    book._drop_thebe(on)
+    assert len(on.events.listeners["env-before-read-docs"]) == 2
