@@ -37,7 +37,7 @@ endif
 help:
 	@echo "make book   build the book into _build/html"
 	@echo "make test   run the test-suite"
-	@echo "make reference  regenerate the reference results (resumable; about an hour on a 2-core CPU)"
+	@echo "make reference  regenerate the reference results (resumable; about 1.5 hours on a 2-core CPU)"
 	@echo "make lab    JupyterLab (with jupytext) to edit and re-run the book's chapters"
 	@echo "make clean  remove build outputs (keeps .venv and the data cache); distclean also removes .venv"
 	@echo "make lock   rewrite requirements.lock from the current .venv"
@@ -85,7 +85,7 @@ test: $(VENV_STAMP) $(VEGA_STAMP) | sysdeps
 	$(PY) -m pytest tests
 
 # Regenerate the reference results behind the book (results/*.json). Resumable: finished records are
-# kept, so kill it and rerun at will. About an hour on a 2-core CPU; run it in the background:
+# kept, so kill it and rerun at will. About 1.5 hours on a 2-core CPU; run it in the background:
 #   nohup make reference > reference.log 2>&1 &
 reference: $(VENV_STAMP) | sysdeps
 	for spec in ffdnn-width ffdnn-depth cnn-maps budget-ffdnn budget-cnn; do $(PY) -m quantlab sweep $$spec; done

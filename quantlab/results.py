@@ -365,7 +365,8 @@ def describe(spec_or_name: SweepSpec | str) -> str:
 # -- export --------------------------------------------------------------------------------------
 
 CSV_FIELDS = ("spec", "trial", "family", "dataset", "size_label", "width", "depth", "maps", "params", "weights",
-              "seed", "method", "bits", "test_error", "val_error", "weight_bits")
+              "step_policy", "retrain_epochs", "seed", "method", "bits", "test_error", "val_error", "weight_bits",
+              "control_test_error", "control_val_error")
 """The leading columns of :func:`write_csv`, in order (the fields of :func:`tidy` rows, without the
 ``size`` tuple that ``size_label`` spells out); any other scalar field of the rows follows, sorted."""
 

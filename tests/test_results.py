@@ -243,7 +243,7 @@ def test_importing_results_does_not_import_altair():
 
 
 def test_summary_gap_standard_error(spec, store):
-    rows = results.tidy(spec, store, ensure=False)
+    rows = results.tidy(spec, store, allow_missing=True)
     for s in results.summary(rows):
         if s["method"] == "float":
             assert s["gap_se"] is None
@@ -264,20 +264,20 @@ def test_budget_text():
 def test_write_csv_round_trips_the_tidy_rows(tmp_path, spec, store):
     import csv
 
-    rows = results.tidy(spec, store, ensure=False)
-    rows[0] = {**rows[0], "float_control": 0.25, "history": [1, 2]}  # an extra scalar field is kept, a list is not
+    rows = results.tidy(spec, store, allow_missing=True)
+    rows[0] = {**rows[0], "note": 0.25, "history": [1, 2]}  # an extra scalar field is kept, a list is not
     path = results.write_csv(rows, tmp_path / "out" / "synthetic.csv")
     assert path == tmp_path / "out" / "synthetic.csv" and not list(path.parent.glob("*.tmp"))
     with open(path, newline="") as f:
         back = list(csv.DictReader(f))
     header = list(back[0])
     assert header[: len(results.CSV_FIELDS)] == list(results.CSV_FIELDS)
-    assert header[len(results.CSV_FIELDS):] == ["float_control"] and "size" not in header and "history" not in header
+    assert header[len(results.CSV_FIELDS):] == ["note"] and "size" not in header and "history" not in header
     assert len(back) == len(rows)
     for got, want in zip(back, rows):
         assert float(got["test_error"]) == want["test_error"]  # full precision
         assert int(got["params"]) == want["params"] and got["trial"] == want["trial"]
         assert got["maps"] == ""  # None is an empty cell
-    assert back[0]["float_control"] == "0.25" and back[1]["float_control"] == ""
+    assert back[0]["note"] == "0.25" and back[1]["note"] == ""
     with pytest.raises(ValueError, match="no rows"):
         results.write_csv([], tmp_path / "empty.csv")
