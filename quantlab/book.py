@@ -109,7 +109,7 @@ def _spec_text(spec_name: str) -> str:
     from quantlab.spec import load_spec
 
     spec = load_spec(spec_name)
-    return f"`{spec.name}` ({len(spec.trials())} networks x {len(spec.seeds)} seeds, `quantlab/specs/{spec.name}.toml`)"
+    return f"`{spec.name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/specs/{spec.name}.toml`)"
 
 
 def _and(items: list[str]) -> str:

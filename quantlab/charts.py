@@ -35,6 +35,7 @@ PRECISION_SHAPES = {32: "circle", 2: "triangle-up", 3: "square"}
 OTHER_DASH, OTHER_SHAPE = [8, 2, 2, 2], "diamond"
 WIDTH, HEIGHT = 520, 300  # fits the book's content column with the legends below the plot
 FACET_WIDTH, FACET_HEIGHT = 160, 240
+PANEL_WIDTH = 125  # panels of the three-column facet charts (each with its own y axis) fit the text column
 _LEGEND_KW = {"orient": "bottom", "direction": "vertical", "titleAnchor": "start"}
 SPREAD = "mean ± std over seeds"
 GAP_SPREAD = "mean ± standard error over seeds"
@@ -228,8 +229,9 @@ def _summarise(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> lis
     return results.summary(rows) if "seed" in rows[0] else [dict(r) for r in rows]
 
 
-BASELINE_TEXT = {"control": "float control (the float network trained on for the retraining's epochs)",
-                 "float": "float network"}
+BASELINE_TEXT = {"control": "float control", "float": "float network"}
+"""How chart subtitles name a gap's baseline (the float control: the float network trained on for the
+retraining's epochs, defined in the chapters)."""
 
 
 def _gap_rows(rows: Sequence[Mapping[str, Any]], methods: Sequence[str], baseline: str) -> list[dict]:
@@ -691,7 +693,7 @@ def retraining_curves(
     facet: str | None = "size_label",
     title: str | None = None,
     dataset: str | None = None,
-    columns: int = 4,
+    columns: int = 3,
 ) -> alt.Chart:
     """Validation error per retraining epoch, one line per seed (epoch 0 = the directly quantized
     network every retraining starts from), so a reader can see whether retraining converged.
@@ -725,14 +727,14 @@ def retraining_curves(
     tips = [alt.Tooltip("precision:N", title="weights"), alt.Tooltip("step_policy:N", title="step policy"),
             alt.Tooltip("seed:N"), alt.Tooltip("epoch:Q"), alt.Tooltip("error:Q", title="validation error (%)", format=".2f")]
     layers = alt.layer(base.mark_line(strokeWidth=1.5, opacity=0.8), base.mark_point(filled=True, size=30).encode(tooltip=tips))
-    sub = [p for p in [dataset, "validation error of every seed during retraining; the selected network is the "
-                                "epoch with the lowest validation error (epoch 0 included)"] if p]
+    sub = [p for p in [dataset, "validation error of every seed during retraining;",
+                       "the selected network is the best epoch (epoch 0 included)"] if p]
     head = _title(title, "Retraining curves", sub)
     if facet is None:
         return layers.properties(data=alt.Data(values=values), width=WIDTH, height=HEIGHT, title=head)
     order = [v[facet] for v in sorted(values, key=lambda v: (v.get("params") or 0, str(v[facet])))]
     order = list(dict.fromkeys(order))
-    return layers.properties(width=FACET_WIDTH, height=160).facet(
+    return layers.properties(width=PANEL_WIDTH, height=150).facet(
         data=alt.Data(values=values), facet=alt.Facet(f"{facet}:N", title=None, sort=order), columns=columns,
         title=head,
     ).resolve_scale(y="independent")
@@ -777,8 +779,9 @@ def gap_vs_budget(
         base.mark_point(filled=True, size=50).encode(x=x, y=y, color=color, tooltip=tips),
     )
     order = [v["network"] for v in sorted(values, key=lambda v: v["params"])]
-    sub = [f"{precision_label(bits)} weights; retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}"]
-    return layers.properties(width=FACET_WIDTH, height=180).facet(
+    sub = [f"{precision_label(bits)} weights; retrained test error minus that of the {BASELINE_TEXT[baseline]},",
+           GAP_SPREAD]
+    return layers.properties(width=PANEL_WIDTH, height=170).facet(
         data=alt.Data(values=values), facet=alt.Facet("network:N", title=None, sort=list(dict.fromkeys(order))),
         columns=columns, title=_title(title, "Gap against the retraining budget", sub),
     ).resolve_scale(y="independent")

@@ -252,8 +252,10 @@ def _device_text(device: Any, cpu_count: Any, cpu_model: Any = None) -> str:
     return f"{count} x {kind}" if count > 1 else str(kind or platform)
 
 
-def _budget(train: Mapping[str, Any]) -> str:
-    return (f"{train['epochs']} epochs of {train['optimizer']}, peak learning rate {train['learning_rate']:g}, "
+def _budget(train: Mapping[str, Any], epochs: Sequence[int] | None = None) -> str:
+    """A budget in words; ``epochs`` lists the budgets of a budget study instead of ``train``'s."""
+    count = ", ".join(map(str, epochs)) if epochs else str(train["epochs"])
+    return (f"{count} epochs of {train['optimizer']}, peak learning rate {train['learning_rate']:g}, "
             f"{train['schedule']} schedule, batch {train['batch_size']}")
 
 
@@ -334,7 +336,8 @@ def provenance_note(spec_or_name: SweepSpec | str, store: Store | None = None) -
     subset = f", first {spec.train_subset:,} training examples" if spec.train_subset else ""
     head = (f"**Provenance.** Spec `{spec.name}` on {dataset_name(spec.dataset)}{subset}; seeds {seeds}; "
             f"float training: {_budget(config_dict(spec.float_train))}; "
-            f"each retraining: {_budget(config_dict(spec.retrain))}.")
+            f"each retraining: {_budget(config_dict(spec.retrain), spec.retrain_epochs)}"
+            f"{'; step policies: ' + ', '.join(spec.step_policies) if spec.step_policies != ('fixed',) else ''}.")
     if not entries:
         return head + " No records yet."
     parts = []
