@@ -99,7 +99,7 @@ class Quant(NamedTuple):
 
 
 class DivergenceError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """Training diverged: an epoch's mean loss broke the rule of :func:`quantlab.divergence.loss_reason`."""
 
 
 @dataclasses.dataclass
@@ -272,7 +272,8 @@ def fit(
       label: names the run in error messages.
       progress: called with 1 after every epoch (e.g. a progress bar's ``update``).
     Raises:
-      DivergenceError: the mean training loss of an epoch is NaN or infinite.
+      DivergenceError: an epoch's mean training loss is NaN, infinite or exploded
+        (:func:`quantlab.divergence.loss_reason`).
     """
     if quant is not None and steps is None:
         raise ValueError("retraining (quant given) needs the starting steps (e.g. the direct quantization's)")
