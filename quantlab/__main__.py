@@ -1,8 +1,8 @@
 """Command line: ``python -m quantlab sweep|results|specs`` (``--help`` on each for examples).
 
-Exit codes: 0 done; 1 some trials diverged (the others finished and were stored); 2 bad input
-(spec, options, results directory), one line on stderr; 130 / 143 interrupted by SIGINT (Ctrl-C) /
-SIGTERM, finished records kept.
+Exit codes: 0 done; 1 some trials diverged or failed (the others finished and were stored); 2 bad
+input (spec, options, results directory, executor, data that cannot be had here), one message on
+stderr; 130 / 143 interrupted by SIGINT (Ctrl-C) / SIGTERM, finished records kept.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import sys
 import warnings
 from typing import NoReturn
 
+from quantlab.data import DataUnavailableError
+from quantlab.executors import DEFAULT_MAX_RETRIES, EXECUTORS, ExecutorError, make_executor
 from quantlab.spec import SpecError, describe_specs, load_spec
 from quantlab.store import ENV_RESULTS, CorruptRecordWarning, Store, StoreError, default_results_dir
 
@@ -27,7 +29,7 @@ examples:
 
 SPEC is a shipped spec name or a path to a .toml file (see quantlab/spec.py for the format).
 
-exit codes: 0 done, 1 some trials diverged, 2 bad input, 130 / 143 interrupted (SIGINT / SIGTERM)
+exit codes: 0 done, 1 some trials diverged or failed, 2 bad input, 130 / 143 interrupted (SIGINT / SIGTERM)
 """
 
 RESULTS_DIR_HELP = (
@@ -52,6 +54,14 @@ nothing of it is stored, the sweep goes on, and the summary lists it (exit code 
 
 Trials are named like ffdnn-w256-d3 (width 256, 3 hidden layers) or cnn-4-4-8 (feature maps).
 
+Executors: --executor local (default) trains one trial at a time in this process. --executor ray
+makes each missing trial a Ray task (pip install 'quantlab[ray]'): without --address on a local Ray
+cluster started on this machine, with --address on a running cluster (README: "Running on a
+cluster"). A task asks for a GPU when the cluster has GPUs, else --cpus-per-trial CPUs; trials run in
+parallel. This process stays the only writer of the results directory (workers return metrics and
+provenance), so the records are the same. A worker lost mid-trial is retried --max-retries times,
+then the trial is reported as failed (exit code 1); rerunning finishes what is missing.
+
 examples:
   python -m quantlab sweep smoke                           # tiny: well under a minute on a CPU
   python -m quantlab sweep ffdnn-width --dry-run           # list runs, status, estimated time
@@ -59,6 +69,8 @@ examples:
   python -m quantlab sweep ffdnn-depth --only 'w512-*'     # * and ? are wildcards
   python -m quantlab sweep my-sweep.toml --results /tmp/my-results
   {ENV_RESULTS}=/tmp/r python -m quantlab sweep smoke
+  python -m quantlab sweep ffdnn-width --executor ray                  # local Ray cluster, all CPUs
+  python -m quantlab sweep cnn-maps --executor ray --address HEAD:6379  # a running Ray cluster
 """
 
 RESULTS_EPILOG = """\
@@ -91,6 +103,17 @@ def _parser() -> argparse.ArgumentParser:
                             "(* and ? are wildcards), e.g. w64,w128 or 'w512-*'")
     sweep.add_argument("--results", metavar="DIR", help=RESULTS_DIR_HELP)
     sweep.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sweep.add_argument("--executor", choices=EXECUTORS, default="local",
+                       help="where trials run: local (this process, default) or ray (Ray tasks)")
+    sweep.add_argument("--address", metavar="ADDR",
+                       help="ray: the cluster to join (HOST:PORT, ray://HOST:PORT or auto); "
+                            "default: start a local cluster on this machine")
+    sweep.add_argument("--num-cpus", metavar="N", type=int,
+                       help="ray without --address: CPUs of the local cluster (default: all)")
+    sweep.add_argument("--cpus-per-trial", metavar="N", type=float,
+                       help="ray: CPUs a trial asks for when the cluster has no GPU (default 1)")
+    sweep.add_argument("--max-retries", metavar="N", type=int,
+                       help=f"ray: retries of a trial whose worker is lost (default {DEFAULT_MAX_RETRIES})")
 
     results = sub.add_parser("results", help="print the results table of a sweep", formatter_class=fmt,
                              description="Summarise a sweep's records.", epilog=RESULTS_EPILOG)
@@ -125,13 +148,32 @@ def _store(spec, args) -> Store:
 
 
 def _command(args, command: str) -> str:
-    """The command that does ``command`` on what the user's command named (spec, --only, --results)."""
+    """The command that does ``command`` on what the user's command named (spec, --only, --results;
+    for a sweep also the executor options)."""
     words = ["python", "-m", "quantlab", command, args.spec]
     if args.only:
         words += ["--only", args.only]
     if args.results:
         words += ["--results", args.results]
+    if command == "sweep" and getattr(args, "executor", "local") != "local":
+        words += ["--executor", args.executor]
+        for option in ("address", "num_cpus", "cpus_per_trial", "max_retries"):
+            value = getattr(args, option, None)
+            if value is not None:
+                words += [f"--{option.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
     return shlex.join(words)
+
+
+def _executor(args):
+    """The executor the options name (ExecutorError for options that do not fit it)."""
+    options = {"address": args.address, "num_cpus": args.num_cpus, "cpus_per_trial": args.cpus_per_trial,
+               "max_retries": args.max_retries}
+    if args.executor == "ray" and args.address and args.num_cpus is not None:
+        raise ExecutorError("--num-cpus sizes a local Ray cluster; a cluster joined with --address has its own")
+    try:
+        return make_executor(args.executor, **options)
+    except ValueError as e:
+        raise ExecutorError(str(e)) from None
 
 
 def _cmd_specs(args) -> int:
@@ -148,13 +190,14 @@ def _cmd_sweep(args) -> int:
 
     spec = load_spec(args.spec)
     store = _store(spec, args)
+    executor = _executor(args)
     if args.dry_run:
         print(sweep.format_plan(sweep.plan(spec, store, args.only)))
         return 0
     global _interrupt_message
     _interrupt_message = (f"interrupted: finished records are kept in {store.root}; to resume, rerun: "
                           f"{_command(args, 'sweep')}")
-    summary = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress)
+    summary = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress, executor=executor)
     others = summary["records_by_others"]
     print(
         f"sweep {spec.name!r}: {summary['trials_run']} trial(s) run, {summary['records_written']} record(s) "
@@ -164,12 +207,18 @@ def _cmd_sweep(args) -> int:
         f"see them with: {_command(args, 'results')}",
         file=sys.stderr,
     )
+    code = 0
     if summary["diverged"]:
         print(f"{sweep.format_diverged(summary['diverged'])}\n"
               f"change the budget in {spec.source} (e.g. a lower learning_rate) and rerun: {_command(args, 'sweep')}",
               file=sys.stderr)
-        return 1
-    return 0
+        code = 1
+    if summary["failed"]:
+        print(f"{sweep.format_failed(summary['failed'])}\n"
+              f"rerun to compute them (the worker logs are in the Ray session's logs/ folder): "
+              f"{_command(args, 'sweep')}", file=sys.stderr)
+        code = 1
+    return code
 
 
 def _cmd_results(args) -> int:
@@ -201,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _warn_one_line
         try:
             return commands[args.command](args)
-        except (SpecError, StoreError) as e:
+        except (SpecError, StoreError, ExecutorError, DataUnavailableError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

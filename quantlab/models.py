@@ -8,10 +8,18 @@ be split back into exactly this form at every jitted boundary.
 
 Both families take uint8 images ``[N, H, W, C]`` and return logits ``[N, num_classes]``; pixels are
 scaled to [0, 1] inside the model so that data can stay uint8 on the device.
+
+Layer implementations are chosen per platform (:func:`layer_impl`): on a CPU the layers of
+:mod:`quantlab.conv` and :mod:`quantlab.dense` (``"fused"``), written for XLA's CPU backend, where
+they are 1.1-20x faster (bench/RESULTS.md); on any other platform (GPU, TPU) the plain Flax layers
+``nn.Conv`` + ``nn.max_pool`` and ``nn.Dense`` (``"lax"``), which cuDNN / cuBLAS serve directly.
+Both have the same parameters (names, shapes, initialisation) and equal results up to float
+rounding; the record's provenance names the device (and ``layers``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +32,30 @@ from quantlab.conv import ConvReluPool
 from quantlab.dense import Dense
 
 FAMILIES = ("ffdnn", "cnn")
+LAYER_IMPLS = ("fused", "lax")
+ENV_LAYERS = "QUANTLAB_LAYERS"  # forces an implementation on every platform (benchmarks, tests)
+
+
+def layer_impl(platform: str | None = None) -> str:
+    """The layer implementation for ``platform`` (default: JAX's default backend): ``"fused"``
+    (:mod:`quantlab.conv`, :mod:`quantlab.dense`) on ``"cpu"``, ``"lax"`` (``nn.Conv``,
+    ``nn.Dense``) elsewhere. ``$QUANTLAB_LAYERS`` (``fused`` | ``lax``) overrides the choice."""
+    forced = os.environ.get(ENV_LAYERS, "").strip()
+    if forced:
+        if forced not in LAYER_IMPLS:
+            raise ValueError(f"${ENV_LAYERS} must be one of {', '.join(LAYER_IMPLS)}; got {forced!r}")
+        return forced
+    if platform is None:
+        platform = jax.default_backend()
+    return "fused" if platform == "cpu" else "lax"
+
+
+def _dense(impl: str, features: int, name: str | None = None) -> nn.Module:
+    if impl == "fused":
+        return Dense(features, name=name)
+    if impl == "lax":
+        return nn.Dense(features, name=name)
+    raise ValueError(f"impl must be 'fused' or 'lax'; got {impl!r}")
 
 
 def _to_float(images: jax.Array) -> jax.Array:
@@ -33,19 +65,22 @@ def _to_float(images: jax.Array) -> jax.Array:
 class FFDNN(nn.Module):
     """Fully connected: input -> ``depth`` hidden ReLU layers of ``width`` units -> logits.
 
-    The layers are :class:`quantlab.dense.Dense` (``nn.Dense``'s parameters, a faster backward pass).
+    ``impl``: ``"fused"``: the layers are :class:`quantlab.dense.Dense` (``nn.Dense``'s parameters,
+    a faster backward pass on CPU); ``"lax"``: ``nn.Dense``; None (default): :func:`layer_impl`.
     """
 
     width: int
     depth: int
     num_classes: int = 10
+    impl: str | None = None
 
     @nn.compact
     def __call__(self, images: jax.Array) -> jax.Array:
+        impl = self.impl or layer_impl()
         x = _to_float(images).reshape((images.shape[0], -1))
-        for _ in range(self.depth):
-            x = nn.relu(Dense(self.width)(x))
-        return Dense(self.num_classes)(x)
+        for i in range(self.depth):
+            x = nn.relu(_dense(impl, self.width, name=f"Dense_{i}")(x))
+        return _dense(impl, self.num_classes, name=f"Dense_{self.depth}")(x)
 
 
 class CNN(nn.Module):
@@ -56,28 +91,32 @@ class CNN(nn.Module):
     ``[3, 3, C, maps]``, ``Conv_i/bias``, ``Dense_0``, same initialisation) and the same results up
     to float rounding:
 
-    * ``"fused"`` (default): :func:`quantlab.conv.conv_relu_pool`, the convolution as patches @
-      kernel with a hand-written backward pass, seeds looped under ``vmap``; 3-20x faster on CPU.
-    * ``"lax"``: ``nn.Conv`` (``lax.conv``) + ``nn.relu`` + ``nn.max_pool``, the plain reference
-      (tests/test_conv.py checks the two against each other; bench/ times both).
+    * ``"fused"`` (the default on CPU): :func:`quantlab.conv.conv_relu_pool`, the convolution as
+      patches @ kernel with a hand-written backward pass, seeds looped under ``vmap``; 3-20x faster
+      on CPU; the dense layer is :class:`quantlab.dense.Dense`.
+    * ``"lax"`` (the default elsewhere): ``nn.Conv`` (``lax.conv``) + ``nn.relu`` + ``nn.max_pool``
+      and ``nn.Dense``, the plain reference (tests/test_conv.py checks the two against each other;
+      bench/ times both).
+    * None (default): :func:`layer_impl`.
     """
 
     features: tuple[int, ...]
     num_classes: int = 10
-    impl: str = "fused"
+    impl: str | None = None
 
     @nn.compact
     def __call__(self, images: jax.Array) -> jax.Array:
+        impl = self.impl or layer_impl()
         x = _to_float(images)
         for i, maps in enumerate(self.features):
-            if self.impl == "fused":
+            if impl == "fused":
                 x = ConvReluPool(maps, name=f"Conv_{i}")(x)  # the name nn.Conv gets: same params
-            elif self.impl == "lax":
-                x = nn.Conv(maps, (3, 3), padding="SAME")(x)
+            elif impl == "lax":
+                x = nn.Conv(maps, (3, 3), padding="SAME", name=f"Conv_{i}")(x)
                 x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
             else:
-                raise ValueError(f"CNN impl must be 'fused' or 'lax'; got {self.impl!r}")
-        return Dense(self.num_classes)(x.reshape((x.shape[0], -1)))
+                raise ValueError(f"CNN impl must be 'fused' or 'lax'; got {impl!r}")
+        return _dense(impl, self.num_classes, name="Dense_0")(x.reshape((x.shape[0], -1)))
 
 
 def check_size(family: str, size: Sequence[int]) -> tuple[int, ...]:
@@ -105,12 +144,16 @@ def max_cnn_depth(image_shape: Sequence[int]) -> int:
     return int(min(h, w)).bit_length() - 1
 
 
-def make_model(family: str, size: Sequence[int], num_classes: int = 10) -> nn.Module:
-    """The module for ``family`` ("ffdnn" | "cnn") at ``size`` (see :func:`check_size`)."""
+def make_model(family: str, size: Sequence[int], num_classes: int = 10, impl: str | None = None) -> nn.Module:
+    """The module for ``family`` ("ffdnn" | "cnn") at ``size`` (see :func:`check_size`), with the
+    layer implementation ``impl`` (default: :func:`layer_impl` of this process's JAX backend)."""
     size = check_size(family, size)
+    impl = impl or layer_impl()
+    if impl not in LAYER_IMPLS:
+        raise ValueError(f"impl must be one of {', '.join(LAYER_IMPLS)}; got {impl!r}")
     if family == "ffdnn":
-        return FFDNN(width=size[0], depth=size[1], num_classes=num_classes)
-    return CNN(features=size, num_classes=num_classes)
+        return FFDNN(width=size[0], depth=size[1], num_classes=num_classes, impl=impl)
+    return CNN(features=size, num_classes=num_classes, impl=impl)
 
 
 def init_params(model: nn.Module, key: jax.Array, image_shape: Sequence[int]) -> Any:

@@ -17,8 +17,8 @@
 * **Locks.** :meth:`Store.lock` is a per-trial lock (:mod:`quantlab.lock`), released even when its
   holder dies: processes sharing a store split its trials instead of training them twice.
 * **Provenance.** Every record says what produced it: quantlab version and git commit (with a
-  dirty flag), jax/jaxlib/flax/optax/numpy versions, Python, platform, device, host, CPU count,
-  wall time and UTC date (:func:`provenance`).
+  dirty flag), jax/jaxlib/flax/optax/numpy versions, Python, platform, device, layer
+  implementation, host, CPU count, wall time and UTC date (:func:`provenance`).
 
 Standard library only (JAX is consulted for the device only when the trial has imported it).
 """
@@ -219,12 +219,26 @@ def _device() -> dict | None:
         return None
 
 
+def _layers() -> str | None:
+    """The layer implementation models are built with here (``quantlab.models.layer_impl``:
+    ``fused`` on CPU, ``lax`` elsewhere), once the trial has imported the models."""
+    models = sys.modules.get("quantlab.models")
+    if models is None:
+        return None
+    try:
+        return models.layer_impl()
+    except Exception:  # noqa: BLE001 - provenance must never fail a finished run
+        return None
+
+
 def provenance(wall_seconds: float, seeds: Sequence[int] = ()) -> dict:
     """What produced a record. ``wall_seconds`` is the trial's wall time, for all of ``seeds``
-    together (they were trained at once)."""
+    together (they were trained at once). Computed where the trial ran (a Ray worker's host and
+    device for the ray executor, which adds ``executor``)."""
     return {
         **_static_provenance(),
         "device": _device(),
+        "layers": _layers(),
         "wall_seconds": round(float(wall_seconds), 3),
         "trial_seeds": [int(s) for s in seeds],
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -3,7 +3,9 @@
 * :func:`plan` lists the spec's trials with the seeds done and missing and an *estimated* time.
 * :func:`run_sweep` runs the missing seeds of each trial together (one ``run_trial`` call, seeds
   vmapped) and writes each seed's record as soon as the trial returns. Finished records are never
-  recomputed, so a sweep can be killed at any point and rerun: it loses at most the trial in flight.
+  recomputed, so a sweep can be killed at any point and rerun: it loses at most the trials in flight.
+  Trials run in this process or as Ray tasks (:mod:`quantlab.executors`); this process alone
+  writes the store either way.
 * :func:`results_table` summarises the records: mean and spread of test error across seeds per
   size, bit width and method, and the gap to float.
 
@@ -28,6 +30,7 @@ from typing import Any
 from tqdm import tqdm
 
 from quantlab import divergence
+from quantlab.executors import Executor, Job, LocalExecutor, Outcome, make_executor
 from quantlab.spec import SpecError, SweepSpec
 from quantlab.store import Store, config_dict, provenance, trial_label
 
@@ -246,12 +249,24 @@ def _check_results(results: Any, seeds: Sequence[int], label: str) -> None:
             raise RuntimeError(f"run_trial for {label} seed {seed} returned metrics without a 'float' dict")
 
 
+@dataclasses.dataclass(eq=False)
+class _Flight:
+    """The sweep's side of a job in flight: its planned run, the trial lock it holds, its epoch bar
+    (local executor) and how much of its estimate the overall bar was credited so far."""
+
+    run: PlannedRun
+    lock: Any
+    bar: Any = None
+    credited: float = 0.0
+
+
 def run_sweep(
     spec: SweepSpec,
     store: Store,
     only: str | None = None,
     progress: bool = True,
     run_trial: Callable[..., list[dict]] | None = None,
+    executor: str | Executor | None = None,
 ) -> dict:
     """Runs every missing (trial, seed) of ``spec`` and writes its record to ``store``.
 
@@ -259,24 +274,34 @@ def run_sweep(
     records are written as soon as it returns. ``run_trial`` defaults to
     :func:`quantlab.experiment.run_trial`. Progress bars (tqdm, on stderr): the whole sweep, with
     an ETA that starts from the cost model and adapts to the measured speed, and the trial in
-    flight, per epoch.
+    flight, per epoch (``local``) or the trials in flight (``ray``).
 
+    * **Executors** (:mod:`quantlab.executors`): ``executor`` is ``"local"`` (default: one trial
+      at a time in this process), ``"ray"`` (trials as Ray tasks on a local cluster of this
+      machine) or an :class:`~quantlab.executors.Executor` (e.g. ``RayExecutor(address=...)``).
+      Whichever computes, this process alone writes the store, the records are the same, and the
+      guarantees below hold. A Ray worker lost mid-trial is retried (``max_retries``), then the
+      trial is reported in one line and listed under ``failed``; the sweep goes on.
     * **Preflight.** Before any training the store must be writable (else :class:`StoreError`);
       the spec's trials were checked against the dataset when the spec was built.
-    * **Shared stores.** Each trial runs under its lock (:meth:`Store.lock`). A trial locked by
-      another process is put off to the end and then waited for; its seeds that the other process
-      wrote meanwhile are counted, not recomputed.
+    * **Shared stores.** Each trial runs under its lock (:meth:`Store.lock`), held by this process
+      while the trial is in flight on any executor. A trial locked by another process is put off to
+      the end and then waited for; its seeds that the other process wrote meanwhile are counted,
+      not recomputed.
     * **Divergence** (:mod:`quantlab.divergence`): a trial whose loss is NaN, infinite or explodes,
       or a seed whose float network ends no better than chance, is reported in one line and
       stored nowhere; the sweep goes on with the other trials.
 
     Returns ``{"trials_run", "records_written", "records_skipped", "records_by_others", "diverged",
-    "seconds"}``; ``diverged`` lists ``{"trial", "seeds", "reason"}``.
+    "failed", "retried", "executor", "seconds"}``; ``diverged`` and ``failed`` list ``{"trial",
+    "seeds", "reason"}``, ``retried`` lists ``{"trial", "seeds", "attempt", "reason"}``.
     """
     p = plan(spec, store, only)
     todo = [r for r in p.runs if r.missing]
+    ex = make_executor(executor)
     summary = {"trials_run": 0, "records_written": 0, "records_skipped": sum(len(r.done) for r in p.runs),
-               "records_by_others": 0, "diverged": [], "seconds": 0.0}
+               "records_by_others": 0, "diverged": [], "failed": [], "retried": [], "executor": ex.name,
+               "seconds": 0.0}
     if not todo:
         if progress:
             print(f"{spec.name}: all {summary['records_skipped']} record(s) already in {store.root}, nothing to run",
@@ -293,6 +318,7 @@ def run_sweep(
         takes_progress = False
     diverging = importlib.import_module("quantlab.train").DivergenceError
     num_classes = importlib.import_module("quantlab.data").info(spec.dataset)["num_classes"]
+    parallel = not isinstance(ex, LocalExecutor)
 
     start = time.perf_counter()
     overall = tqdm(
@@ -300,6 +326,8 @@ def run_sweep(
         disable=not progress, smoothing=0, dynamic_ncols=True, position=0,
         bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
     )
+    status = tqdm(total=0, desc="", file=sys.stderr, disable=not (progress and parallel), leave=False,
+                  position=1, dynamic_ncols=True, bar_format="{desc}")
 
     def say(message: str, always: bool = False) -> None:
         if progress or always:
@@ -311,86 +339,162 @@ def run_sweep(
     if summary["records_skipped"]:
         say(f"{spec.name}: {summary['records_skipped']} record(s) already in {store.root}, skipped")
 
-    def run_locked(run: PlannedRun) -> None:
-        """Runs what ``run`` still misses; the caller holds its lock."""
+    inflight: list[Job] = []
+    finished = 0
+
+    def credit(flight: _Flight, amount: float) -> None:
+        step = max(0.0, min(amount, flight.run.estimate - flight.credited))
+        flight.credited += step
+        overall.update(step)
+
+    def show_inflight() -> None:
+        if parallel:
+            names = [j.label + (f" (attempt {j.attempt})" if j.attempt > 1 else "") for j in inflight]
+            status.set_description_str(f"  running: {', '.join(names)}" if names else "")
+
+    def done(lock) -> None:
+        nonlocal finished
+        lock.release()
+        finished += 1
+        overall.set_description_str(f"{spec.name}: {finished}/{len(todo)} trials")
+
+    def begin(run: PlannedRun, lock) -> None:
+        """Submits what ``run`` still misses; the caller took its lock."""
         missing = store.missing_seeds(run.config, run.missing)
         summary["records_by_others"] += len(run.missing) - len(missing)
         if not missing:
             overall.update(run.estimate)
+            done(lock)
             return
-        epochs = _epochs(run.config)
-        bar = tqdm(
-            total=epochs, desc=f"{run.label} seeds {_seeds(missing)}", unit="epoch", file=sys.stderr,
-            disable=not progress, leave=False, position=1, dynamic_ncols=True,
-        )
-        credited = 0.0
+        flight = _Flight(run, lock)
+        job = Job(run.label, run.config, missing, state=flight)
+        if not parallel:
+            epochs = _epochs(run.config)
+            flight.bar = tqdm(
+                total=epochs, desc=f"{run.label} seeds {_seeds(missing)}", unit="epoch", file=sys.stderr,
+                disable=not progress, leave=False, position=1, dynamic_ncols=True,
+            )
 
-        def on_epoch(n: int = 1) -> None:
-            nonlocal credited
-            bar.update(n)
-            step = min(run.estimate * n / epochs, run.estimate - credited)
-            credited += step
-            overall.update(step)
+            def on_epoch(n: int = 1) -> None:
+                flight.bar.update(n)
+                credit(flight, run.estimate * n / epochs)
 
-        t0 = time.perf_counter()
-        try:
-            if takes_progress:
-                results = run_trial(run.config, missing, progress=on_epoch)
-            else:
-                results = run_trial(run.config, missing)
-        except diverging as e:
-            results = e
-        finally:
-            bar.close()
-        wall = time.perf_counter() - t0
-        overall.update(run.estimate - credited)
+            job.on_epoch = on_epoch
+        job.started = time.perf_counter()
+        inflight.append(job)
+        ex.submit(job)
+        show_inflight()
+
+    def settle(outcome: Outcome) -> None:
+        job = outcome.job
+        flight: _Flight = job.state
+        run, label, missing = flight.run, job.label, job.seeds
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.lost is not None:
+            if job.attempt <= ex.max_retries:
+                summary["retried"].append({"trial": label, "seeds": missing, "attempt": job.attempt,
+                                           "reason": outcome.lost})
+                say(f"{label} seeds {_seeds(missing)}: worker lost ({outcome.lost}); "
+                    f"retry {job.attempt} of {ex.max_retries}", True)
+                job.attempt += 1
+                job.started = time.perf_counter()
+                ex.submit(job)
+                show_inflight()
+                return
+            inflight.remove(job)
+            reason = f"its worker was lost {job.attempt} time(s), last: {outcome.lost}"
+            summary["failed"].append({"trial": label, "seeds": missing, "reason": reason})
+            say(f"failed: {label} seeds {_seeds(missing)}: {reason}; nothing stored", True)
+            credit(flight, run.estimate)
+            done(flight.lock)
+            show_inflight()
+            return
+        inflight.remove(job)
+        if flight.bar is not None:
+            flight.bar.close()
+        credit(flight, run.estimate)
         summary["trials_run"] += 1
-        if isinstance(results, diverging):
-            summary["diverged"].append({"trial": run.label, "seeds": missing, "reason": str(results)})
-            say(f"diverged: {run.label} seeds {_seeds(missing)}: {results}", True)
-            return
-        _check_results(results, missing, run.label)
-        prov = provenance(wall, missing)
-        for seed, metrics in zip(missing, results):
-            error = metrics["float"].get("val_error")
-            reason = divergence.chance_reason(error, num_classes) if isinstance(error, (int, float)) else None
-            if reason:
-                summary["diverged"].append({"trial": run.label, "seeds": [seed], "reason": reason})
-                say(f"diverged: {run.label} seed {seed}: {reason}", True)
-                continue
-            store.put(run.config, seed, metrics, prov)
-            summary["records_written"] += 1
-        say(f"{run.label} seeds {_seeds(missing)}: {format_duration(wall)}")
-
-    finished = 0
-
-    def locked(run: PlannedRun, blocking: bool) -> bool:
-        nonlocal finished
-        lock = store.lock(run.config)
-        if not lock.acquire(blocking=blocking):
-            return False
         try:
-            run_locked(run)
+            if outcome.diverged is not None:
+                summary["diverged"].append({"trial": label, "seeds": missing, "reason": outcome.diverged})
+                say(f"diverged: {label} seeds {_seeds(missing)}: {outcome.diverged}", True)
+                return
+            results = outcome.results
+            _check_results(results, missing, label)
+            prov = outcome.provenance if outcome.provenance is not None else provenance(outcome.wall, missing)
+            for seed, metrics in zip(missing, results):
+                error = metrics["float"].get("val_error")
+                reason = divergence.chance_reason(error, num_classes) if isinstance(error, (int, float)) else None
+                if reason:
+                    summary["diverged"].append({"trial": label, "seeds": [seed], "reason": reason})
+                    say(f"diverged: {label} seed {seed}: {reason}", True)
+                    continue
+                store.put(run.config, seed, metrics, prov)
+                summary["records_written"] += 1
+            where = f" on {prov.get('hostname')}" if parallel and prov.get("hostname") else ""
+            say(f"{label} seeds {_seeds(missing)}: {format_duration(outcome.wall)}{where}")
         finally:
-            lock.release()
-        finished += 1
-        overall.set_description_str(f"{spec.name}: {finished}/{len(todo)} trials")
-        return True
+            done(flight.lock)
+            show_inflight()
 
+    pending, later = list(todo), []
     try:
-        later = []
-        for run in todo:
-            if not locked(run, blocking=False):
-                later.append(run)
-                say(f"{run.label}: being trained by another process ({store.lock(run.config).holder()}); "
-                    "back to it at the end", True)
-        for run in later:
-            overall.set_description_str(f"{spec.name}: waiting for {run.label} (another process)")
-            locked(run, blocking=True)
+        ex.open(run_trial, takes_progress)
+        if parallel:
+            say(f"{spec.name}: {len(todo)} trial(s) on {ex.describe()}")
+        while pending or later or inflight:
+            while pending and len(inflight) < ex.slots():
+                run = pending.pop(0)
+                lock = store.lock(run.config)
+                if lock.acquire(blocking=False):
+                    begin(run, lock)
+                else:
+                    later.append(run)
+                    say(f"{run.label}: being trained by another process ({lock.holder()}); "
+                        "back to it at the end", True)
+            if not pending and later and len(inflight) < ex.slots():
+                if inflight:  # others are running: take a trial put off only if it is free now
+                    for run in list(later):
+                        if len(inflight) >= ex.slots():
+                            break
+                        lock = store.lock(run.config)
+                        if lock.acquire(blocking=False):
+                            later.remove(run)
+                            begin(run, lock)
+                else:  # nothing else to do: wait for the other process
+                    run = later.pop(0)
+                    overall.set_description_str(f"{spec.name}: waiting for {run.label} (another process)")
+                    lock = store.lock(run.config)
+                    lock.acquire(blocking=True)
+                    begin(run, lock)
+            if inflight:
+                for outcome in ex.wait(timeout=0.5 if parallel else None):
+                    settle(outcome)
+                if parallel:  # no epoch reports from workers: credit elapsed time, up to 90 % of the estimate
+                    now = time.perf_counter()
+                    for job in inflight:
+                        flight = job.state
+                        credit(flight, min(now - job.started, 0.9 * flight.run.estimate) - flight.credited)
     finally:
-        overall.close()
+        for job in inflight:  # an error or an interrupt: give the trials in flight back
+            if job.state.bar is not None:
+                job.state.bar.close()
+            job.state.lock.release()
+        try:
+            ex.close()
+        finally:
+            status.close()
+            overall.close()
     summary["seconds"] = time.perf_counter() - start
     return summary
+
+
+def format_failed(failed: Sequence[dict]) -> str:
+    """The end-of-sweep list of trials whose workers were lost too often (nothing stored of them)."""
+    lines = [f"{len(failed)} trial(s) failed (worker lost after all retries); nothing of them was stored:"]
+    lines += [f"  {d['trial']} seeds {_seeds(d['seeds'])}: {d['reason']}" for d in failed]
+    return "\n".join(lines)
 
 
 def format_diverged(diverged: Sequence[dict]) -> str:
@@ -401,10 +505,12 @@ def format_diverged(diverged: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = True) -> int:
+def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = True,
+           executor: str | Executor | None = None) -> int:
     """Runs whatever records of ``spec`` (a spec or a shipped spec's name) are missing from
     ``store`` (default: the spec's results directory) and returns how many were missing. The one
-    call a chapter makes to compute its own records; prints nothing when none is missing."""
+    call a chapter makes to compute its own records; prints nothing when none is missing.
+    ``executor``: as for :func:`run_sweep` (default: this process)."""
     from quantlab.spec import load_spec
     from quantlab.store import default_results_dir
 
@@ -412,9 +518,11 @@ def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = T
     store = store if store is not None else Store(default_results_dir(spec))
     missing = sum(len(store.missing_seeds(c, spec.seeds)) for c in spec.trials())
     if missing:
-        diverged = run_sweep(spec, store, progress=progress)["diverged"]
-        if diverged:
-            raise RuntimeError(f"spec {spec.name!r}: {format_diverged(diverged)}")
+        summary = run_sweep(spec, store, progress=progress, executor=executor)
+        if summary["diverged"]:
+            raise RuntimeError(f"spec {spec.name!r}: {format_diverged(summary['diverged'])}")
+        if summary["failed"]:
+            raise RuntimeError(f"spec {spec.name!r}: {format_failed(summary['failed'])}")
     return missing
 
 

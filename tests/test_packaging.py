@@ -13,8 +13,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;#,]+)")
-# Extras that environment.yml must carry; the others (bench: torch, lab: jupyterlab) are optional there.
-ENV_EXTRAS = ("book", "test")
+# Extras that environment.yml and requirements.lock must carry; the others (bench: torch, lab:
+# jupyterlab, cuda: the CUDA wheels) are optional there.
+ENV_EXTRAS = ("book", "test", "ray")
 
 
 def norm(name: str) -> str:

@@ -12,7 +12,9 @@ from quantlab import anomalies, report, results
 from quantlab.spec import load_spec, shipped_specs
 from quantlab.store import Store, default_results_dir
 
-REFERENCE = [s for s in shipped_specs() if s != "smoke"]
+# The committed reference: every shipped spec on Fashion-MNIST but smoke. The specs on the paper's
+# own datasets (mnist-width, cifar10-maps) need a download, so their records are not committed.
+REFERENCE = [s for s in shipped_specs() if s != "smoke" and load_spec(s).dataset == "fashion_mnist"]
 
 
 def records():
