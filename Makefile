@@ -32,12 +32,13 @@ ifeq ($(wildcard _build/html/index.html),)
   $(shell rm -f $(BOOK_STAMP))
 endif
 
-.PHONY: help book test venv sysdeps vega lab lock clean distclean reference
+.PHONY: help book test venv sysdeps vega lab lock clean distclean reference reference-gpu
 
 help:
 	@echo "make book   build the book into _build/html"
 	@echo "make test   run the test-suite"
 	@echo "make reference  regenerate the reference results (resumable; about 1.5 hours on a 2-core CPU)"
+	@echo "make reference-gpu  the reference set on an NVIDIA GPU into results-gpu/, with timings (README: GPUs)"
 	@echo "make lab    JupyterLab (with jupytext) to edit and re-run the book's chapters"
 	@echo "make clean  remove build outputs (keeps .venv and the data cache); distclean also removes .venv"
 	@echo "make lock   rewrite requirements.lock from the current .venv"
@@ -87,8 +88,16 @@ test: $(VENV_STAMP) $(VEGA_STAMP) | sysdeps
 # Regenerate the reference results behind the book (results/*.json). Resumable: finished records are
 # kept, so kill it and rerun at will. About 1.5 hours on a 2-core CPU; run it in the background:
 #   nohup make reference > reference.log 2>&1 &
+# REFERENCE_ARGS go to every sweep, e.g. REFERENCE_ARGS="--executor ray" (trials in parallel, README).
+REFERENCE_SPECS := ffdnn-width ffdnn-depth cnn-maps budget-ffdnn budget-cnn
 reference: $(VENV_STAMP) | sysdeps
-	for spec in ffdnn-width ffdnn-depth cnn-maps budget-ffdnn budget-cnn; do $(PY) -m quantlab sweep $$spec; done
+	for spec in $(REFERENCE_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
+
+# The same reference set on an NVIDIA GPU (README: GPUs): installs the `cuda` extra if missing, writes
+# the records to results-gpu/ (not results/: same keys, other rounding) and the wall times to
+# results-gpu/TIMINGS.md.
+reference-gpu: $(VENV_STAMP) | sysdeps
+	scripts/reference_gpu.sh results-gpu $(REFERENCE_ARGS)
 
 lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
@@ -120,3 +129,9 @@ distclean: clean
 bench: $(VENV_STAMP)
 	@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/pip install -q torch==2.13.0
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# make bench-executors: the smoke sweep and an ffdnn-width slice with the local executor and with Ray
+# on this machine (Ray's overhead per trial); writes its section of bench/RESULTS.md (bench/executors.py).
+.PHONY: bench-executors
+bench-executors: $(VENV_STAMP) | sysdeps
+	$(PY) bench/executors.py $(BENCH_ARGS)

@@ -192,7 +192,8 @@ def _cmd_sweep(args) -> int:
     store = _store(spec, args)
     executor = _executor(args)
     if args.dry_run:
-        print(sweep.format_plan(sweep.plan(spec, store, args.only)))
+        platform = {} if args.executor == "local" else {"platform": None}  # ray: trials run elsewhere
+        print(sweep.format_plan(sweep.plan(spec, store, args.only, **platform)))
         return 0
     global _interrupt_message
     _interrupt_message = (f"interrupted: finished records are kept in {store.root}; to resume, rerun: "

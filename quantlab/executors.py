@@ -30,6 +30,7 @@ import logging
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -230,10 +231,14 @@ class RayExecutor(Executor):
             if self.runtime_env:
                 kwargs["runtime_env"] = self.runtime_env
             try:
-                if self.address:
-                    ray.init(address=self.address, **kwargs)
-                else:
-                    ray.init(address="local", num_cpus=self.num_cpus, **kwargs)
+                with warnings.catch_warnings():
+                    # Ray starts its processes with fork + exec (subprocess), which is safe; JAX, already
+                    # imported by the plan, warns about any fork all the same.
+                    warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+                    if self.address:
+                        ray.init(address=self.address, **kwargs)
+                    else:
+                        ray.init(address="local", num_cpus=self.num_cpus, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as e:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray cluster"
                 raise ExecutorError(f"cannot start or join {where}: {_first_line(e)}") from None

@@ -172,9 +172,15 @@ def select(spec: SweepSpec, only: str | None = None) -> list:
     return chosen
 
 
-def plan(spec: SweepSpec, store: Store, only: str | None = None) -> Plan:
-    """Every trial of ``spec`` (matching ``only``) with its done / missing seeds and an estimate."""
-    cal = calibration(store, _platform())
+_HERE = object()
+
+
+def plan(spec: SweepSpec, store: Store, only: str | None = None, platform: Any = _HERE) -> Plan:
+    """Every trial of ``spec`` (matching ``only``) with its done / missing seeds and an estimate,
+    calibrated on the store's records from ``platform`` (default: this process's JAX platform;
+    None: records from any platform, and JAX is not started: what a Ray driver wants, whose trials
+    run elsewhere and which must not take a GPU's memory from its workers)."""
+    cal = calibration(store, _platform() if platform is _HERE else platform)
     runs = []
     for config in select(spec, only):
         cfg = config_dict(config)
@@ -296,9 +302,10 @@ def run_sweep(
     "failed", "retried", "executor", "seconds"}``; ``diverged`` and ``failed`` list ``{"trial",
     "seeds", "reason"}``, ``retried`` lists ``{"trial", "seeds", "attempt", "reason"}``.
     """
-    p = plan(spec, store, only)
-    todo = [r for r in p.runs if r.missing]
     ex = make_executor(executor)
+    parallel = not isinstance(ex, LocalExecutor)
+    p = plan(spec, store, only, platform=None) if parallel else plan(spec, store, only)
+    todo = [r for r in p.runs if r.missing]
     summary = {"trials_run": 0, "records_written": 0, "records_skipped": sum(len(r.done) for r in p.runs),
                "records_by_others": 0, "diverged": [], "failed": [], "retried": [], "executor": ex.name,
                "seconds": 0.0}
@@ -318,7 +325,6 @@ def run_sweep(
         takes_progress = False
     diverging = importlib.import_module("quantlab.train").DivergenceError
     num_classes = importlib.import_module("quantlab.data").info(spec.dataset)["num_classes"]
-    parallel = not isinstance(ex, LocalExecutor)
 
     start = time.perf_counter()
     overall = tqdm(
