@@ -68,7 +68,7 @@ def run_trial(config, seeds):
 
 def report_jax():  # the driver of a Ray sweep must not start a JAX backend (on a GPU: its memory)
     from jax._src import xla_bridge
-    sys.stderr.write(f"driver JAX backends initialised: {xla_bridge.backends_are_initialized()}\n")
+    sys.stderr.write(f"driver JAX backends initialised: {xla_bridge.backends_are_initialized()}\\n")
 
 import atexit
 atexit.register(report_jax)
