@@ -248,6 +248,14 @@ class RayExecutor(Executor):
         if gpus is None:
             gpus = 1 if resources.get("GPU", 0) >= 1 else 0
         self._gpus = gpus
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        for what, need in (("CPU", self.cpus_per_trial), ("GPU", gpus)):
+            most = max((n.get(what, 0) for n in nodes), default=0)
+            if need and most < need:  # Ray would queue the tasks for ever
+                self.close()
+                hint = "; lower --cpus-per-trial" if what == "CPU" else ""
+                raise ExecutorError(f"a trial asks for {need:g} {what}(s) but no node of the Ray cluster has "
+                                    f"that many (the largest has {most:g}){hint}")
         options = {"num_cpus": self.cpus_per_trial, "num_gpus": gpus, "max_retries": 0}
         self._task = ray.remote(_remote_trial).options(**options)
         self._run_trial_ref = ray.put(run_trial)

@@ -304,3 +304,13 @@ def test_sigkill_of_the_driver_then_rerun_finishes_only_what_is_missing(tmp_path
     third = subprocess.run(command("third", 0.0), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert third.returncode == 0 and "0 trial(s) run" in third.stderr, third.stderr
     assert snapshot() == after
+
+
+def test_a_trial_no_node_can_take_is_refused_instead_of_waiting_for_ever(tmp_path, capsys, ray_env):
+    spec_file = tmp_path / "fake.toml"
+    spec_file.write_text(FAKE_SPEC.replace("[1, 2, 3, 4, 5, 6]", "[1]"))
+    code = main(["sweep", str(spec_file), "--results", str(tmp_path / "results"), "--executor", "ray",
+                 "--num-cpus", "2", "--cpus-per-trial", "3", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: a trial asks for 3 CPU(s) but no node of the Ray cluster has that many" in err
+    assert not ray.is_initialized() and not list((tmp_path / "results").glob("*.json"))
