@@ -30,23 +30,12 @@ from quantlab.__main__ import main  # noqa: E402
 from quantlab.executors import RayExecutor  # noqa: E402
 from quantlab.spec import load_spec  # noqa: E402
 from quantlab.store import RECORD_NAME, Store, trial_label  # noqa: E402
+from fakes import TINY_SPEC_TOML  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 
-FAKE_SPEC = """
-description = "fake trials"
-family = "ffdnn"
-widths = [1, 2, 3, 4, 5, 6]
-depths = [1]
-bits = [2]
-seeds = [0, 1]
-train_subset = 100
-[float_train]
-epochs = 1
-[retrain]
-epochs = 1
-"""
+FAKE_SPEC = TINY_SPEC_TOML
 
 # The sweep command with a fake run_trial (defined in __main__, so Ray ships it to the workers by
 # value): sleeps, then logs [run, size, seeds, pid] and returns valid metrics.

@@ -29,6 +29,7 @@ from quantlab import data, divergence, experiment, lock, store as storemod
 from quantlab.__main__ import main
 from quantlab.spec import load_spec
 from quantlab.store import Store
+from fakes import TINY_SPEC_TOML
 from quantlab.train import DivergenceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,19 +74,7 @@ from quantlab.__main__ import run
 run(sys.argv[3:])
 """
 
-FAKE_SPEC = """
-description = "fake trials"
-family = "ffdnn"
-widths = [1, 2, 3, 4, 5, 6]
-depths = [1]
-bits = [2]
-seeds = [0, 1]
-train_subset = 100
-[float_train]
-epochs = 1
-[retrain]
-epochs = 1
-"""
+FAKE_SPEC = TINY_SPEC_TOML
 
 
 def fake_metrics(config, seed: int, float_error: float = 0.1) -> dict:

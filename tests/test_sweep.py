@@ -23,6 +23,7 @@ from quantlab import experiment, sweep
 from quantlab.__main__ import main
 from quantlab.spec import SpecError, SweepSpec, load_spec
 from quantlab.store import CorruptRecordWarning, Store, trial_label
+from fakes import TINY_SPEC_TOML
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -274,19 +275,7 @@ def test_results_table_partial_and_method_filter(tmp_path):
 
 # -- the command line ------------------------------------------------------------------------------
 
-SPEC_TOML = """
-description = "test sweep"
-family = "ffdnn"
-widths = [1, 2, 3, 4, 5, 6]
-depths = [1]
-bits = [2]
-seeds = [0, 1]
-train_subset = 100
-[float_train]
-epochs = 1
-[retrain]
-epochs = 1
-"""
+SPEC_TOML = TINY_SPEC_TOML
 
 
 @pytest.fixture
