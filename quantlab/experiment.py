@@ -258,11 +258,6 @@ def float_control(trial: Trial, float_stage: Stage, progress=None, cache: bool =
     return _cached(identity, float_stage.params, budget.epochs, progress, compute)
 
 
-def trial_epochs(config: TrialConfig) -> int:
-    """Training epochs of a whole trial: float, float control and one retraining per bit width."""
-    return config.float_train.epochs + (1 + len(config.bits)) * config.retrain.epochs
-
-
 def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None, cache: bool = True) -> list[dict]:
     """Runs float training, the float control, direct quantization and retraining for every seed
     (trained together).
@@ -271,7 +266,8 @@ def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None, cache: b
       config: the trial.
       seeds: distinct integer seeds; each determines initialisation and shuffling.
       progress: optional callable, called with the number of finished epochs (for progress bars);
-        a trial has :func:`trial_epochs` epochs.
+        a trial has ``float_train.epochs + (1 + len(bits)) * retrain.epochs`` epochs (float, float
+        control, one retraining per bit width; cached stages are credited at once).
       cache: reuse (and store) the float network and float control (:mod:`quantlab.netcache`);
         False trains everything from scratch.
     Returns:

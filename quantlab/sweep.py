@@ -31,8 +31,8 @@ from tqdm import tqdm
 
 from quantlab import divergence
 from quantlab.executors import Executor, Job, LocalExecutor, Outcome, make_executor
-from quantlab.spec import SpecError, SweepSpec
-from quantlab.store import Store, config_dict, provenance, trial_label
+from quantlab.spec import SpecError, SweepSpec, load_spec
+from quantlab.store import Store, config_dict, default_results_dir, provenance, trial_label
 
 # -- cost model ----------------------------------------------------------------------------------
 
@@ -238,8 +238,8 @@ def _seeds(seeds: Sequence[int]) -> str:
 # -- running -------------------------------------------------------------------------------------
 
 def _epochs(config: Any) -> int:
-    """Training epochs of a trial (``quantlab.experiment.trial_epochs`` on a config dict): float,
-    float control and one retraining per bit width."""
+    """Training epochs of a trial (as ``quantlab.experiment.run_trial`` counts them, from a config
+    dict, without importing JAX): float, float control and one retraining per bit width."""
     cfg = config_dict(config)
     return cfg["float_train"].get("epochs", 1) + (1 + len(cfg["bits"])) * cfg["retrain"].get("epochs", 1)
 
@@ -517,9 +517,6 @@ def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = T
     ``store`` (default: the spec's results directory) and returns how many were missing. The one
     call a chapter makes to compute its own records; prints nothing when none is missing.
     ``executor``: as for :func:`run_sweep` (default: this process)."""
-    from quantlab.spec import load_spec
-    from quantlab.store import default_results_dir
-
     spec = load_spec(spec) if isinstance(spec, str) else spec
     store = store if store is not None else Store(default_results_dir(spec))
     missing = sum(len(store.missing_seeds(c, spec.seeds)) for c in spec.trials())

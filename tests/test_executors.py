@@ -30,7 +30,7 @@ from quantlab.__main__ import main  # noqa: E402
 from quantlab.executors import RayExecutor  # noqa: E402
 from quantlab.spec import load_spec  # noqa: E402
 from quantlab.store import RECORD_NAME, Store, trial_label  # noqa: E402
-from fakes import TINY_SPEC_TOML  # noqa: E402
+from fakes import FAKE_METRICS_SOURCE, TINY_SPEC_TOML  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ FAKE_SPEC = TINY_SPEC_TOML
 
 # The sweep command with a fake run_trial (defined in __main__, so Ray ships it to the workers by
 # value): sleeps, then logs [run, size, seeds, pid] and returns valid metrics.
-WRAPPER = """
+WRAPPER = FAKE_METRICS_SOURCE + """
 import json, os, sys, time
 import quantlab.experiment as experiment
 
@@ -47,10 +47,7 @@ log, run_id, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
 
 def run_trial(config, seeds):
     time.sleep(delay)
-    stage = {"val_error": 0.5, "test_error": 0.5, "steps": [0.1], "zero_fraction": 0.3}
-    out = [{"params": 1, "weights": 1, "float": {"val_error": 0.1, "test_error": 0.1},
-            "direct": {str(b): stage for b in config.bits}, "retrain": {str(b): stage for b in config.bits}}
-           for _ in seeds]
+    out = fake_metrics(config, seeds)
     with open(log, "a") as f:
         f.write(json.dumps([run_id, list(config.size), list(seeds), os.getpid()]) + "\\n")
     return out

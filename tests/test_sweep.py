@@ -23,7 +23,7 @@ from quantlab import experiment, sweep
 from quantlab.__main__ import main
 from quantlab.spec import SpecError, SweepSpec, load_spec
 from quantlab.store import CorruptRecordWarning, Store, trial_label
-from fakes import TINY_SPEC_TOML
+from fakes import FAKE_METRICS_SOURCE, TINY_SPEC_TOML
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -356,7 +356,7 @@ def test_cli_subprocess_error_has_no_traceback():
 
 # -- SIGKILL mid-sweep, then resume ----------------------------------------------------------------
 
-WRAPPER = """
+WRAPPER = FAKE_METRICS_SOURCE + """
 import json, sys, time
 import quantlab.experiment as experiment
 
@@ -364,10 +364,7 @@ log, delay = sys.argv[1], float(sys.argv[2])
 
 def run_trial(config, seeds):
     time.sleep(delay)
-    stage = {"val_error": 0.5, "test_error": 0.5, "steps": [0.1], "zero_fraction": 0.3}
-    out = [{"params": 1, "weights": 1, "float": {"val_error": 0.1, "test_error": 0.1},
-            "direct": {str(b): stage for b in config.bits}, "retrain": {str(b): stage for b in config.bits}}
-           for _ in seeds]
+    out = fake_metrics(config, seeds)
     with open(log, "a") as f:
         f.write(json.dumps([list(config.size), list(seeds)]) + "\\n")
     return out
