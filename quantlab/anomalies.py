@@ -4,9 +4,8 @@ Each check returns data (the cases it found, with their numbers), so that a test
 the reference records hold none and a chapter can say, computed, why a surprising point is there:
 
 * :func:`validation_jumps`: a retraining whose validation error jumps between consecutive epochs
-  while its mean training loss stays flat (the symptom of evaluating another network than the
-  trained one, or of a volatile retraining trajectory: the snapshot at an epoch's end is one point
-  of it, the mean loss averages the whole epoch);
+  while the training loss of the same end-of-epoch network stays flat (the symptom of evaluating
+  another network than the trained one);
 * :func:`retrained_worse_than_direct`: a retrained network selected with a worse validation error
   than its directly quantized start (impossible when the start competes in the selection);
 * :func:`more_bits_worse`: a network whose retrained ``b + 1``-bit error exceeds its ``b``-bit error
@@ -27,52 +26,46 @@ from typing import Any
 JUMP_PP = 3.0
 """A validation error change of more than 3 pp between consecutive epochs counts as a jump ..."""
 FLAT_LOSS = 0.05
-"""... when the mean training loss changed by less than 5 % (relative) between those epochs."""
-RESTART_FACTOR = 2.0
-"""A retraining *restarts* when its start (the directly quantized network) has at least twice the float
-network's validation error: it has to re-learn much of the network, with every weight update able to
-move weights across a rounding threshold, and its end-of-epoch snapshots are noisy points of a volatile
-trajectory. A validation jump there is that volatility; anywhere else it is a warning sign."""
+"""... when the training loss of the end-of-epoch network (``train_loss`` of :func:`quantlab.train.fit`'s
+history: the network whose validation error is measured) changed by less than 5 % (relative)."""
 REVIEW_PP = 0.5
 """Smallest difference of seed means (pp) worth flagging: half a point is 50 of 10,000 test images."""
 NOISE_SE_FACTOR = 2.0
 """A paired difference is beyond seed noise when it exceeds this many standard errors (and REVIEW_PP)."""
 
 
-def validation_jumps(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Retraining epochs whose validation error moved by more than :data:`JUMP_PP` from the previous
-    epoch while the mean training loss moved by less than :data:`FLAT_LOSS` (relative), from
-    :func:`quantlab.results.curve_rows` rows. Each case: the curve's fields (``trial, seed,
-    step_policy, retrain_epochs, bits`` where present), ``epoch, val_change_pp, loss_change`` and,
-    for context, ``start_val_pp`` (the directly quantized network's validation error, where the
-    retraining started), ``float_val_pp`` (the float network's best validation error) and
-    ``restart`` (the start is at least :data:`RESTART_FACTOR` times worse than float)."""
-    curves = list(curves)
+def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Every retraining epoch after the first, from :func:`quantlab.results.curve_rows` rows: the curve's
+    fields (``spec, trial, seed, step_policy, retrain_epochs, bits`` where present), ``epoch``,
+    ``val_change_pp`` and ``loss_change`` (relative), both signed, against the previous epoch."""
     keys = ("spec", "trial", "seed", "step_policy", "retrain_epochs")
-    floats: dict[tuple, float] = {}
     runs: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in curves:
-        net = tuple(r.get(k) for k in keys)
-        if r["stage"] == "float":
-            floats[net] = min(floats.get(net, 1.0), float(r["val_error"]))
-        elif r["stage"] == "retrain":
-            runs.setdefault((*net, int(r["bits"])), []).append(r)
+        if r["stage"] == "retrain" and r["epoch"] >= 1:
+            runs.setdefault((*(r.get(k) for k in keys), int(r["bits"])), []).append(r)
     out = []
     for run, rows in runs.items():
         rows = sorted(rows, key=lambda r: r["epoch"])
-        start = next((r["val_error"] for r in rows if r["epoch"] == 0), None)
-        trained = [r for r in rows if r["epoch"] >= 1]
-        for a, b in zip(trained, trained[1:]):
-            val = 100 * abs(b["val_error"] - a["val_error"])
-            loss = abs(b["train_loss"] - a["train_loss"]) / abs(a["train_loss"])
-            if val > JUMP_PP and loss < FLAT_LOSS:
-                base = floats.get(run[:-1])
-                out.append({**dict(zip(keys, run[:-1])), "bits": run[-1], "epoch": int(b["epoch"]),
-                            "val_change_pp": val, "loss_change": loss,
-                            "start_val_pp": None if start is None else 100 * start,
-                            "float_val_pp": None if base is None else 100 * base,
-                            "restart": start is not None and base is not None and start >= RESTART_FACTOR * base})
+        for a, b in zip(rows, rows[1:]):
+            out.append({**dict(zip(keys, run[:-1])), "bits": run[-1], "epoch": int(b["epoch"]),
+                        "val_change_pp": 100 * (b["val_error"] - a["val_error"]),
+                        "loss_change": (b["train_loss"] - a["train_loss"]) / abs(a["train_loss"])})
     return out
+
+
+def validation_jumps(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Retraining epochs whose validation error moved by more than :data:`JUMP_PP` from the previous
+    epoch while the same networks' training loss moved by less than :data:`FLAT_LOSS` (relative), from
+    :func:`quantlab.results.curve_rows` rows. Each case: the curve's fields (``trial, seed,
+    step_policy, retrain_epochs, bits`` where present), ``epoch``, ``val_change_pp`` and
+    ``loss_change`` (signed)."""
+    return [m for m in _moves(curves) if abs(m["val_change_pp"]) > JUMP_PP and abs(m["loss_change"]) < FLAT_LOSS]
+
+
+def largest_move(curves: Iterable[Mapping[str, Any]]) -> dict | None:
+    """The retraining epoch whose validation error moved most from the previous epoch (a case like
+    :func:`validation_jumps`'), None without two retraining epochs."""
+    return max(_moves(curves), key=lambda m: abs(m["val_change_pp"]), default=None)
 
 
 def retrained_worse_than_direct(record: Mapping[str, Any]) -> list[int]:
@@ -156,22 +149,11 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
     if kind == "jumps":
         if not cases:
             return (f"No retraining's validation error jumps by more than {JUMP_PP:g} points between epochs "
-                    "while its training loss stays flat.")
+                    f"while the training loss of the same network changes by less than {FLAT_LOSS:.0%}.")
         nets = sorted({(c["trial"], c["bits"]) for c in cases})
-        restart = all(c["restart"] for c in cases)
-        starts = [c["start_val_pp"] for c in cases if c["start_val_pp"] is not None]
-        text = (f"{len(cases)} retraining epoch(s) ({', '.join(f'{t} {b}-bit' for t, b in nets)}) move the validation "
-                f"error by more than {JUMP_PP:g} points while the epoch's mean training loss stays within "
-                f"{FLAT_LOSS:.0%}.")
-        if restart:
-            text += (f" All of them restart from a network that direct quantization broke (validation error "
-                     f"{min(starts):.0f}-{max(starts):.0f} % at the start, at least {RESTART_FACTOR:g} times the "
-                     "float network's): such a retraining re-learns much of the network, its weights cross "
-                     "rounding thresholds all along, and the network at the end of an epoch is one noisy point of "
-                     "that trajectory, while the mean loss averages the whole epoch. The evaluated network is the "
-                     "trained one (same shadow weights, same steps); selecting the best epoch on validation "
-                     "absorbs the noise.")
-        return text
+        return (f"{len(cases)} retraining epoch(s) ({', '.join(f'{t} {b}-bit' for t, b in nets)}) move the "
+                f"validation error by more than {JUMP_PP:g} points while the training loss of the same network "
+                f"changes by less than {FLAT_LOSS:.0%}: a sign that the evaluated network is not the trained one.")
     if kind == "more_bits":
         if not cases:
             return ("No network's retrained error grows with more bits beyond seed noise "
@@ -189,4 +171,4 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
             f"{c['control_gain_pp']:+.2f} pp)" for c in cases)
         return (f"{len(cases)} retrained network(s) beat their float network beyond seed noise: {items}. "
                 "The float control, trained for the same extra epochs, is the fair comparison.")
-    raise ValueError(f"kind must be 'more_bits' or 'beats_float'; got {kind!r}")
+    raise ValueError(f"kind must be 'jumps', 'more_bits' or 'beats_float'; got {kind!r}")

@@ -133,8 +133,9 @@ def curve_rows(metrics: Mapping[str, Any], **fields: Any) -> list[dict]:
     """Validation curves of one seed's metrics (a record's ``metrics`` or a trial's per-seed dict):
     one row per (stage, bits, epoch) with ``stage`` (``float | control | retrain``), ``bits`` (32
     for float stages), ``epoch`` (0 = the stage's starting network: the float network for the
-    control, the directly quantized one for a retraining), ``val_error`` and ``train_loss``
-    (fractions; None at epoch 0), plus ``fields`` (e.g. ``trial, seed``) on every row."""
+    control, the directly quantized one for a retraining), ``val_error`` (fraction) and
+    ``train_loss`` (nats: the same network's loss on training examples, :data:`quantlab.train.TRAIN_PROBE`;
+    None at epoch 0), plus ``fields`` (e.g. ``trial, seed``) on every row."""
     out = []
 
     def add(stage: str, bits: int, history: Sequence[Mapping[str, Any]], start: float | None) -> None:

@@ -157,6 +157,20 @@ def test_divergence_stops_with_a_clear_error():
         fit_ffdnn([0], config)
 
 
+def test_history_pairs_each_validation_error_with_the_same_networks_training_loss():
+    """``train_loss`` belongs to the end-of-epoch network whose validation error is recorded (here the
+    last epoch's, selected because the error fell); ``epoch_loss`` averages the epoch's minibatches."""
+    model = models.make_model("ffdnn", (32, 1), num_classes=4)
+    result = fit_ffdnn([0], config=train.TrainConfig(epochs=1, batch_size=50), quant_bits=2)
+    quant = train.Quant(2, models.quantized_mask(jax.tree.map(lambda a: a[0], result.params)))
+    images, labels = synthetic()
+    error, loss = train.evaluate(model, train.seed_quantize(result.params, result.steps, quant), images, labels)
+    (h,) = result.history
+    np.testing.assert_allclose(h["train_loss"], loss, rtol=1e-6)
+    np.testing.assert_array_equal(h["val_error"], result.val_error)
+    assert h["epoch_loss"] != h["train_loss"]
+
+
 def test_error_rate_handles_a_partial_last_chunk():
     model = models.make_model("ffdnn", (4, 1), num_classes=4)
     params = jax.vmap(lambda k: models.init_params(model, k, (8, 8, 1)))(jnp.stack([jax.random.key(0)]))
