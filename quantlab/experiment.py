@@ -41,6 +41,7 @@ class TrialConfig:
     train_subset: train on only the first ``n`` examples of the training split (None: all).
     step_policy: how retraining sets the quantization steps, ``fixed`` (the float network's optimum,
       the paper's method) or ``adaptive`` (re-estimated at every step); see :mod:`quantlab.train`.
+    quantizer: the rule that sets each layer's levels (:data:`quantlab.quantize.QUANTIZERS`).
     """
 
     dataset: str = "fashion_mnist"
@@ -51,6 +52,7 @@ class TrialConfig:
     retrain: TrainConfig | None = None
     train_subset: int | None = None
     step_policy: str = "fixed"
+    quantizer: str = "l2"
 
     def __post_init__(self):
         if self.dataset not in data.DATASETS:
@@ -66,6 +68,7 @@ class TrialConfig:
         if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
             raise ValueError(f"train_subset must be None or an integer >= 1; got {subset!r}")
         check_policy(self.step_policy)
+        qz.check_quantizer(self.quantizer)
 
     def describe(self) -> str:
         """Short human name, e.g. ``ffdnn 256x2 on fashion_mnist``."""

@@ -40,6 +40,18 @@ def check_bits(bits: Any) -> int:
     return int(bits)
 
 
+QUANTIZERS = ("l2",)
+"""How a layer's quantization levels are chosen: ``l2``, the uniform mid-tread quantizer with the
+L2-optimal step (:func:`optimal_step`, the paper's rule)."""
+
+
+def check_quantizer(name: Any) -> str:
+    """Returns ``name``, or raises ValueError unless it is one of :data:`QUANTIZERS`."""
+    if name not in QUANTIZERS:
+        raise ValueError(f"quantizer must be one of {QUANTIZERS}; got {name!r}")
+    return name
+
+
 def num_levels(bits: int) -> int:
     """Number of quantization levels ``M = 2**bits - 1`` (3 for ternary)."""
     return 2 ** check_bits(bits) - 1

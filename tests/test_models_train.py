@@ -72,6 +72,10 @@ def test_bad_trial_config_raises():
         TrialConfig(dataset="imagenet")
     with pytest.raises(ValueError, match="bits must be an integer >= 2"):
         TrialConfig(bits=(1,))
+    with pytest.raises(ValueError, match=r"quantizer must be one of \('l2',\); got 'twn'"):
+        TrialConfig(quantizer="twn")
+    with pytest.raises(ValueError, match="step_policy must be one of"):
+        TrialConfig(step_policy="exact")
 
 
 def synthetic(n=600, seed=0):
