@@ -32,12 +32,13 @@ ifeq ($(wildcard _build/html/index.html),)
   $(shell rm -f $(BOOK_STAMP))
 endif
 
-.PHONY: help book test venv sysdeps vega lab lock clean distclean reference reference-gpu
+.PHONY: help book test venv sysdeps vega lab lock clean distclean reference reference-maps reference-gpu
 
 help:
 	@echo "make book   build the book into _build/html"
 	@echo "make test   run the test-suite"
 	@echo "make reference  regenerate the reference results (resumable; about 1.5 hours on a 2-core CPU)"
+	@echo "make reference-maps  the precision and data maps of the beyond-the-paper chapters (resumable)"
 	@echo "make reference-gpu  the reference set on an NVIDIA GPU into results-gpu/, with timings (README: GPUs)"
 	@echo "make lab    JupyterLab (with jupytext) to edit and re-run the book's chapters"
 	@echo "make clean  remove build outputs (keeps .venv and the data cache); distclean also removes .venv"
@@ -92,6 +93,12 @@ test: $(VENV_STAMP) $(VEGA_STAMP) | sysdeps
 REFERENCE_SPECS := ffdnn-width ffdnn-depth cnn-maps budget-ffdnn budget-cnn
 reference: $(VENV_STAMP) | sysdeps
 	for spec in $(REFERENCE_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
+
+# The beyond-the-paper maps (issue 12): precision x size, data x size. They reuse the float networks
+# of `make reference` where it ran first (quantlab.netcache), else train them.
+MAP_SPECS := precision-ffdnn precision-cnn data-ffdnn
+reference-maps: $(VENV_STAMP) | sysdeps
+	for spec in $(MAP_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
 
 # The same reference set on an NVIDIA GPU (README: GPUs): installs the `cuda` extra if missing, writes
 # the records to results-gpu/ (not results/: same keys, other rounding) and the wall times to

@@ -23,6 +23,8 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from quantlab.results import NETWORK_FIELDS, network_key
+
 JUMP_PP = 3.0
 """A validation error change of more than 3 pp between consecutive epochs counts as a jump ..."""
 FLAT_LOSS = 0.05
@@ -38,7 +40,7 @@ def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Every retraining epoch after the first, from :func:`quantlab.results.curve_rows` rows: the curve's
     fields (``spec, trial, seed, step_policy, retrain_epochs, bits`` where present), ``epoch``,
     ``val_change_pp`` and ``loss_change`` (relative), both signed, against the previous epoch."""
-    keys = ("spec", "trial", "seed", "step_policy", "retrain_epochs")
+    keys = (*NETWORK_FIELDS, "seed")
     runs: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in curves:
         if r["stage"] == "retrain" and r["epoch"] >= 1:
@@ -76,12 +78,11 @@ def retrained_worse_than_direct(record: Mapping[str, Any]) -> list[int]:
 
 
 def _networks(rows: Iterable[Mapping[str, Any]]) -> dict[tuple, dict[tuple, dict[int, float]]]:
-    """``{network: {(method, bits): {seed: test_error}}}``, a network being one trial of one spec,
-    step policy and retraining budget."""
+    """``{network: {(method, bits): {seed: test_error}}}``, networks told apart by
+    :func:`quantlab.results.network_key`."""
     out: dict[tuple, dict[tuple, dict[int, float]]] = {}
     for r in rows:
-        net = (r.get("spec"), r["trial"], r.get("step_policy"), r.get("retrain_epochs"))
-        out.setdefault(net, {}).setdefault((r["method"], int(r["bits"])), {})[int(r["seed"])] = float(r["test_error"])
+        out.setdefault(network_key(r), {}).setdefault((r["method"], int(r["bits"])), {})[int(r["seed"])] = float(r["test_error"])
     return out
 
 
@@ -104,28 +105,28 @@ def beyond_noise(diff_pp: float, se_pp: float) -> bool:
 def more_bits_worse(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
     """Networks whose ``method`` error at a wider bit width exceeds the next narrower one's by more
     than seed noise (:func:`beyond_noise`), from tidy rows. Each case: ``spec, trial, step_policy,
-    retrain_epochs, low_bits, high_bits, diff_pp`` (high minus low), ``se_pp, seeds``."""
+    retrain_epochs, train_subset`` (:data:`quantlab.results.NETWORK_FIELDS`), ``low_bits, high_bits,
+    diff_pp`` (high minus low), ``se_pp, seeds``."""
     out = []
-    for (spec, trial, policy, epochs), by in _networks(rows).items():
+    for net, by in _networks(rows).items():
         widths = sorted(b for m, b in by if m == method)
         for lo, hi in zip(widths, widths[1:]):
             diff, se, n = _paired(by[(method, hi)], by[(method, lo)])
             if beyond_noise(diff, se):
-                out.append({"spec": spec, "trial": trial, "step_policy": policy, "retrain_epochs": epochs,
-                            "low_bits": lo, "high_bits": hi, "diff_pp": diff, "se_pp": se, "seeds": n})
+                out.append({**dict(zip(NETWORK_FIELDS, net)), "low_bits": lo, "high_bits": hi, "diff_pp": diff, "se_pp": se, "seeds": n})
     return out
 
 
 def quantized_beats_float(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
     """Networks whose ``method`` error is below the float network's by more than seed noise, with
-    the float control beside it. Each case: ``spec, trial, bits, below_float_pp`` (float minus
+    the float control beside it. Each case: the network's fields, ``bits, below_float_pp`` (float minus
     quantized), ``se_pp``, ``below_control_pp`` (control minus quantized; NaN without a control)
     and ``control_gain_pp`` (float minus control: what the extra epochs alone did)."""
     rows = list(rows)
     controls: dict[tuple, dict[int, float]] = {}
     for r in rows:
         if r["method"] == "float" and r.get("control_test_error") is not None:
-            net = (r.get("spec"), r["trial"], r.get("step_policy"), r.get("retrain_epochs"))
+            net = network_key(r)
             controls.setdefault(net, {})[int(r["seed"])] = float(r["control_test_error"])
     out = []
     for net, by in _networks(rows).items():
@@ -136,7 +137,7 @@ def quantized_beats_float(rows: Iterable[Mapping[str, Any]], method: str = "retr
             below, se, _ = _paired(floats, errors)
             if beyond_noise(below, se):
                 control = controls.get(net, {})
-                out.append({"spec": net[0], "trial": net[1], "bits": bits, "below_float_pp": below, "se_pp": se,
+                out.append({**dict(zip(NETWORK_FIELDS, net)), "bits": bits, "below_float_pp": below, "se_pp": se,
                             "below_control_pp": _paired(control, errors)[0] if control else math.nan,
                             "control_gain_pp": _paired(floats, control)[0] if control else math.nan})
     return out

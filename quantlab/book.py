@@ -61,7 +61,7 @@ class Page:
 REFERENCE_SPECS = ("ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn")
 
 PAGES: dict[str, Page] = {
-    "intro": Page(specs=REFERENCE_SPECS, box="end",
+    "intro": Page(specs=(*REFERENCE_SPECS, "data-ffdnn"), box="end",
                   computes="counts and provenance of the reference records, the verdicts of "
                            "`quantlab.report` and the sweep planner's CPU estimate"),
     "quantizer": Page(computes="trains its own small FFDNN live (network and budget in its first cell; "
@@ -71,7 +71,9 @@ PAGES: dict[str, Page] = {
     "ffdnn_depth": Page(specs=("ffdnn-depth",), csv=("ffdnn-depth",)),
     "cnn_maps": Page(specs=("cnn-maps",), csv=("cnn-maps",)),
     "compression": Page(specs=("ffdnn-width", "cnn-maps")),
-    "report": Page(specs=("ffdnn-width", "ffdnn-depth", "cnn-maps")),
+    "precision": Page(specs=("precision-ffdnn", "precision-cnn"), csv=("precision-ffdnn", "precision-cnn")),
+    "data_limit": Page(specs=("data-ffdnn",), csv=("data-ffdnn",)),
+    "report": Page(specs=("ffdnn-width", "ffdnn-depth", "cnn-maps", "data-ffdnn", "precision-ffdnn", "precision-cnn")),
     "data": Page(computes="loads Fashion-MNIST through `quantlab.data` (cached in `$QUANTLAB_CACHE`, "
                           "default `~/.cache/quantlab`); it reads no result records"),
 }

@@ -1061,3 +1061,173 @@ def ecr_envelope(
     return alt.layer(float_bars, env, float_pts, read_line, q_pt, nf_label, q_label).properties(
         width=width, height=height,
         title=_title(title, "Reading N_F(e_Q) off the float envelope", sub))
+
+
+# -- the precision x size map (quantlab.precision) ---------------------------------------------
+
+def _vanished_text() -> str:
+    from quantlab import report
+
+    return f"at most {report.VANISHED_GAP_PP:g} points + {report.NOISE_SE_FACTOR:g} standard errors"
+
+
+def _bits_label(bits: int) -> str:
+    return "2 (ternary)" if int(bits) == 2 else str(int(bits))
+
+
+def resiliency_map(
+    rows: Sequence[Mapping[str, Any]],
+    methods: Sequence[str] = ("retrain", "direct"),
+    baseline: str = "control",
+    title: str | None = None,
+    cell: int = 34,
+) -> alt.FacetChart:
+    """The gap to float (percentage points, mean over seeds, against ``baseline``) of every network
+    (rows, largest on top) at every bit width (columns), one panel per method of ``methods``; the
+    colour scale is shared and symmetric-logarithmic, so gaps of a tenth of a point and of tens of
+    points are both legible. Each cell prints its gap; the outlined cell of a row is the fewest bits
+    from which on the gap has vanished (:func:`quantlab.maps.bits_needed`). Tooltips give the
+    gap ± standard error, the seeds' std, both errors and the seed count."""
+    from quantlab import maps
+
+    if baseline not in BASELINE_TEXT:
+        raise ValueError(f"baseline must be one of {tuple(BASELINE_TEXT)}; got {baseline!r}")
+    data = []
+    for method in methods:
+        grid = maps.gap_grid(rows, method, baseline)
+        needed = {n["params"]: n["bits"] for n in maps.bits_needed(grid)}
+        for c in grid:
+            data.append({
+                "method": METHOD_LABELS[method], "network": c["label"], "params": c["params"],
+                "bits": _bits_label(c["bits"]), "bits_n": c["bits"],
+                "gap": round(c["gap"], 4), "gap_text": f"{c['gap']:+.1f}" if abs(c["gap"]) < 9.95 else f"{c['gap']:+.0f}",
+                "gap_se": None if math.isnan(c["gap_se"]) else round(c["gap_se"], 4),
+                "gap_std": None if math.isnan(c["gap_std"]) else round(c["gap_std"], 4),
+                "quantized": round(c["quantized_pp"], 3), "baseline": round(c["float_pp"], 3),
+                "seeds": c["seeds"], "needed": "yes" if needed[c["params"]] == c["bits"] else "no",
+                "dark": abs(c["gap"]) > 8,
+            })
+    if not data:
+        raise ValueError("rows hold no quantized results: no resiliency map")
+    networks = [d["network"] for d in sorted(data, key=lambda d: -d["params"])]
+    networks = list(dict.fromkeys(networks))
+    bits = [_bits_label(b) for b in sorted({d["bits_n"] for d in data})]
+    x = alt.X("bits:O", title="weight bits", sort=bits, axis=alt.Axis(labelAngle=0))
+    y = alt.Y("network:O", title=None, sort=networks)
+    top = max(abs(d["gap"]) for d in data)
+    color = alt.Color("gap:Q", title=["gap to float", "(points)"],
+                      scale=alt.Scale(type="symlog", constant=0.5, scheme="blueorange", domainMid=0,
+                                      domain=[-top, top]),
+                      legend=alt.Legend(orient="right", gradientLength=180))
+    tips = [alt.Tooltip("network:N"), alt.Tooltip("method:N"), alt.Tooltip("bits:O", title="weight bits"),
+            alt.Tooltip("params:Q", title="parameters", format=","),
+            alt.Tooltip("gap:Q", title="gap, mean (points)", format="+.2f"),
+            alt.Tooltip("gap_se:Q", title="gap, standard error", format=".2f"),
+            alt.Tooltip("gap_std:Q", title="gap, std over seeds", format=".2f"),
+            alt.Tooltip("quantized:Q", title="test error, quantized (%)", format=".2f"),
+            alt.Tooltip("baseline:Q", title=f"test error, {BASELINE_TEXT[baseline]} (%)", format=".2f"),
+            alt.Tooltip("seeds:Q"), alt.Tooltip("needed:N", title="fewest bits with the gap vanished")]
+    base = alt.Chart().encode(x=x, y=y)
+    rect = base.mark_rect().encode(color=color, tooltip=tips)
+    ring = base.mark_rect(fill=None, stroke="black", strokeWidth=2.5).transform_filter("datum.needed == 'yes'")
+    text = base.mark_text(fontSize=10).encode(
+        text="gap_text:N", tooltip=tips,
+        color=alt.condition("datum.dark", alt.value("white"), alt.value("black")))
+    sub = subtitle(results.summary(list(rows)),
+                   f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, mean over seeds",
+                   f"outlined: the fewest bits from which on the gap has vanished ({_vanished_text()})")
+    return alt.layer(rect, ring, text).properties(
+        width=cell * len(bits), height=cell * 0.7 * len(networks)).facet(
+        data=alt.Data(values=data),
+        column=alt.Column("method:N", title=None, sort=[METHOD_LABELS[m] for m in methods],
+                          header=alt.Header(labelFontSize=12, labelFontWeight="bold")),
+        title=_title(title, "The gap to float at every size and precision", sub))
+
+
+def bits_needed_chart(
+    needed_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]],
+    title: str | None = None,
+    width: int = WIDTH,
+    height: int = 240,
+) -> alt.LayerChart:
+    """The fewest weight bits whose retrained gap has vanished (:func:`quantlab.maps.bits_needed`)
+    against the number of parameters (log scale), one line per sweep of ``needed_by_sweep``
+    (``{sweep title: bits_needed rows}``); networks for which no measured width suffices are drawn
+    as hollow points above the widest width."""
+    data = []
+    for sweep, table in needed_by_sweep.items():
+        for n in table:
+            reached = n["bits"] is not None
+            data.append({"sweep": sweep, "network": n["label"], "params": n["params"],
+                         "bits": n["bits"] if reached else n["widest"] + 1,
+                         "reached": "yes" if reached else f"no (not within {n['widest']} bits)",
+                         "gap": None if n["gap"] is None else round(n["gap"], 3)})
+    if not data:
+        raise ValueError("no networks: no bits-needed chart")
+    x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
+              axis=alt.Axis(format="~s"))
+    y = alt.Y("bits:Q", title="fewest weight bits with the gap vanished",
+              scale=alt.Scale(domain=[1.5, max(d["bits"] for d in data) + 0.5], nice=False),
+              axis=alt.Axis(tickMinStep=1, format="d"))
+    color = alt.Color("sweep:N", title="sweep", legend=alt.Legend(**_LEGEND_KW))
+    tips = [alt.Tooltip("sweep:N"), alt.Tooltip("network:N"), alt.Tooltip("params:Q", title="parameters", format=","),
+            alt.Tooltip("bits:Q", title="weight bits"), alt.Tooltip("reached:N", title="gap vanished"),
+            alt.Tooltip("gap:Q", title="gap there (points)", format="+.2f")]
+    base = alt.Chart(alt.Data(values=data)).encode(x=x, y=y, color=color)
+    line = base.mark_line(interpolate="step-after", strokeWidth=1.5).transform_filter("datum.reached == 'yes'")
+    points = base.mark_point(size=70, strokeWidth=2).encode(
+        tooltip=tips, fill=alt.condition("datum.reached == 'yes'", "sweep:N", alt.value("white")),
+        shape=alt.Shape("reached:N", title="gap vanished", legend=alt.Legend(**_LEGEND_KW)))
+    return alt.layer(line, points).properties(width=width, height=height, title=_title(
+        title, "How many bits a network needs, against its size",
+        [f"retrained gap to the float control {_vanished_text()} at this width and every wider one"]))
+
+
+# -- the data sweep (claim 5) -----------------------------------------------------------------
+
+def _examples_label(subset: int | None) -> str:
+    return "all" if subset is None else f"{int(subset):,}"
+
+
+def gap_by_data(
+    rows: Sequence[Mapping[str, Any]],
+    bits: Sequence[int] = (2, 3),
+    baseline: str = "control",
+    title: str | None = None,
+    width: int = 250,
+    height: int = 260,
+) -> alt.FacetChart:
+    """The retrained gap to float (points, mean ± standard error over seeds, against ``baseline``)
+    against the number of parameters (log), one line per training-set size (colour, ``train_subset``
+    of the rows; ``all``: the whole split), one panel per bit width of ``bits``; the y axis is
+    symmetric-log as in :func:`gap_vs_params`."""
+    summ = [r for r in _gap_rows(rows, ["retrain"], baseline) if int(r["bits"]) in bits]
+    if not summ:
+        raise ValueError(f"rows hold no retrained results at {list(bits)} bits with a float counterpart")
+    data = []
+    for r, d in zip(summ, chart_rows(summ)):
+        d["examples"] = _examples_label(r.get("train_subset"))
+        d["examples_n"] = r.get("train_subset") or 10**9
+        data.append(d)
+    order = [d["examples"] for d in sorted(data, key=lambda d: d["examples_n"])]
+    order = list(dict.fromkeys(order))
+    x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
+              axis=alt.Axis(format="~s", grid=True))
+    y_scale = _y_scale("symlog", "gap")
+    y = alt.Y("gap:Q", title="gap to float (percentage points)", scale=y_scale,
+              axis=alt.Axis(values=_symlog_ticks(data, "gap_lo", "gap_hi"), labelExpr="format(datum.value, '~g')"))
+    color = alt.Color("examples:O", title="training examples", sort=order,
+                      scale=alt.Scale(scheme="viridis", reverse=True), legend=alt.Legend(**_LEGEND_KW))
+    tips = [alt.Tooltip("examples:O", title="training examples"), *_tooltips("params", gap=True)]
+    base = alt.Chart().encode(x=x, color=color)
+    zero = alt.Chart().mark_rule(color="#888888", strokeDash=[3, 3]).encode(y=alt.datum(0))
+    line = base.mark_line(strokeWidth=2).encode(y=y, detail="examples:O")
+    bars = base.mark_rule(strokeWidth=1.5).encode(y=alt.Y("gap_lo:Q", scale=y_scale), y2="gap_hi:Q")
+    points = base.mark_point(filled=True, size=60).encode(y=y, tooltip=tips)
+    sub = subtitle(summ, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}",
+                   "validation and test sets fixed; each training-set size gets the full split's optimizer steps")
+    return alt.layer(zero, line, bars, points).properties(width=width, height=height).facet(
+        data=alt.Data(values=data),
+        column=alt.Column("precision:N", title=None, sort=[precision_label(b) for b in sorted(bits)],
+                          header=alt.Header(labelFontSize=12, labelFontWeight="bold")),
+        title=_title(title, "The gap to float against size, per training-set size", sub))

@@ -141,6 +141,7 @@ class Stage:
             if self.bits is not None:
                 m["steps"] = qz.masked_steps(_per_seed(self.steps, s), trial.mask)
                 m["zero_fraction"] = float(qz.zero_fraction(_per_seed(quantized, s), trial.mask))
+                m["weight_error"] = qz.relative_error(_per_seed(self.params, s), _per_seed(quantized, s), trial.mask)
             if self.best_epoch is not None:
                 m["best_epoch"] = int(self.best_epoch[s])
                 m["history"] = [{k: (v[s] if isinstance(v, list) else v) for k, v in h.items()}

@@ -195,6 +195,15 @@ def zero_fraction(params: PyTree, mask: PyTree) -> jax.Array:
     return zeros / sum(w.size for w in leaves)
 
 
+def relative_error(params: PyTree, quantized: PyTree, mask: PyTree) -> float:
+    """Relative L2 quantization error of the masked leaves, pooled over layers:
+    ``sum ||Q(w) - w||**2 / sum ||w||**2`` (0 = exact; 1 = as far as quantizing everything to 0).
+    Computed in float64 on the host."""
+    pairs = [(np.asarray(w, np.float64), np.asarray(v, np.float64))
+             for w, v, q in zip(jax.tree.leaves(params), jax.tree.leaves(quantized), jax.tree.leaves(mask)) if q]
+    return float(sum(np.sum((v - w) ** 2) for w, v in pairs) / sum(np.sum(w ** 2) for w, _ in pairs))
+
+
 def masked_steps(steps: PyTree, mask: PyTree) -> list[float]:
     """The steps of the quantized leaves, in tree order, as Python floats (for records)."""
     return [

@@ -42,7 +42,9 @@ SWEEPS = ("ffdnn-width", "ffdnn-depth", "cnn-maps")
 """The reference sweeps (``quantlab/specs``) whose committed records the report reads."""
 
 SWEEP_TITLES = {"ffdnn-width": "FFDNN width", "ffdnn-depth": "FFDNN depth", "cnn-maps": "CNN feature maps",
-                "budget-ffdnn": "FFDNN retraining budgets", "budget-cnn": "CNN retraining budgets"}
+                "budget-ffdnn": "FFDNN retraining budgets", "budget-cnn": "CNN retraining budgets",
+                "precision-ffdnn": "FFDNN precision map", "precision-cnn": "CNN precision map",
+                "data-ffdnn": "FFDNN training-set sizes"}
 """Display names of the reference sweeps (tables, verdict lines, chart panels)."""
 
 
@@ -129,11 +131,15 @@ budgets".
 """
 
 
+DATA_SWEEPS = ("data-ffdnn",)
+"""The sweeps over the training-set size that test claim 5 (the paper's data-limited explanation)."""
+
+
 # -- claims as data --------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """One claim of the paper: ``number`` (1-4), ``short`` title, ``text`` (the paper's claim in
+    """One claim of the paper: ``number`` (1-5; 5 is its explanation, as a prediction), ``short`` title, ``text`` (the paper's claim in
     paper.md's words), ``measure`` (what this book computes to test it), ``sweeps`` (which reference
     sweeps test it) and ``check`` (tidy rows -> :class:`Finding`)."""
 
@@ -282,6 +288,17 @@ def _beyond_noise(g: dict) -> bool:
     return not math.isnan(g["gap_se"]) and g["gap"] > NOISE_SE_FACTOR * g["gap_se"]
 
 
+def _vanished_limit(gap_se: float) -> float:
+    return VANISHED_GAP_PP + NOISE_SE_FACTOR * (0.0 if math.isnan(gap_se) else gap_se)
+
+
+def gap_vanished(gap: float, gap_se: float) -> bool:
+    """Claim 2's rule for a gap (pp) with its standard error (pp; NaN for one seed: no allowance):
+    it has almost vanished when it is at most :data:`VANISHED_GAP_PP` plus :data:`NOISE_SE_FACTOR`
+    standard errors."""
+    return gap <= _vanished_limit(gap_se)
+
+
 def _fmt_gap(g: dict) -> str:
     se = "" if math.isnan(g["gap_se"]) else f" ± {g['gap_se']:.2f} SE"
     return f"{g['gap']:+.2f} pp{se} ({g['seeds']} seeds) at {g['label']} ({g['params']:,} params)"
@@ -322,9 +339,8 @@ def claim2(rows: Sequence[Mapping[str, Any]]) -> Finding:
     """
     gs = gaps(rows, TERNARY)
     small, large = gs[0], gs[-1]
-    se = 0.0 if math.isnan(large["gap_se"]) else large["gap_se"]
-    limit = VANISHED_GAP_PP + NOISE_SE_FACTOR * se
-    vanished = large["gap"] <= limit
+    limit = _vanished_limit(large["gap_se"])
+    vanished = gap_vanished(large["gap"], large["gap_se"])
     ratio = large["gap"] / small["gap"] if small["gap"] > 0 else float("nan")
     shrunk = small["gap"] > 0 and large["gap"] <= SHRINK_FRACTION * small["gap"]
     verdict = REPRODUCED if vanished else PARTLY if shrunk else NOT_REPRODUCED
@@ -405,6 +421,68 @@ def claim4(rows: Sequence[Mapping[str, Any]]) -> Finding:
     return Finding(4, verdict, ev, summary, reason)
 
 
+def vanishing_size(rows: Sequence[Mapping[str, Any]], bits: int = TERNARY) -> dict | None:
+    """The smallest network of ``rows`` (one training set) from which on every larger network's
+    retrained ``bits``-bit gap has vanished (:func:`gap_vanished`): its :func:`gaps` entry, or None
+    when the largest network's gap has not vanished."""
+    found = None
+    for g in reversed(gaps(rows, bits)):
+        if not gap_vanished(g["gap"], g["gap_se"]):
+            break
+        found = g
+    return found
+
+
+def _by_subset(rows: Sequence[Mapping[str, Any]]) -> dict[int | None, list[Mapping[str, Any]]]:
+    """Rows per training-set size, smallest first, the whole split (None) last."""
+    out: dict[int | None, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r.get("train_subset"), []).append(r)
+    return dict(sorted(out.items(), key=lambda kv: math.inf if kv[0] is None else kv[0]))
+
+
+def claim5(rows: Sequence[Mapping[str, Any]]) -> Finding:
+    """Claim 5 (the paper's explanation, tested): with less training data, networks become
+    data-limited at smaller sizes, so the retrained ternary gap vanishes at a smaller network.
+
+    Evidence: per training-set size, the vanishing size (:func:`vanishing_size`; parameters, infinite
+    when no network of the sweep reaches it). Verdict: reproduced if the vanishing size with the
+    smallest training set is smaller than with the whole split and never grows as the data shrinks;
+    partly reproduced if it is smaller with the smallest set but not monotone in between, or if it is
+    the same but the smallest network's gap with the smallest set is below its gap with the whole split
+    by more than :data:`NOISE_SE_FACTOR` combined standard errors; not reproduced otherwise.
+    """
+    subsets = _by_subset(_check(rows))
+    if len(subsets) < 2:
+        raise ValueError("claim 5 needs rows of at least two training-set sizes (train_subset)")
+    sizes = {}
+    for n, rs in subsets.items():
+        v = vanishing_size(rs)
+        sizes[n] = math.inf if v is None else v["params"]
+    order = list(subsets)
+    few, full = order[0], order[-1]
+    smaller = sizes[few] < sizes[full]
+    monotone = all(sizes[a] <= sizes[b] for a, b in zip(order, order[1:]))
+    g_few, g_full = gaps(subsets[few], TERNARY)[0], gaps(subsets[full], TERNARY)[0]
+    se = math.hypot(*(0.0 if math.isnan(g["gap_se"]) else g["gap_se"] for g in (g_few, g_full)))
+    lower = g_full["gap"] - g_few["gap"] > NOISE_SE_FACTOR * se
+    verdict = REPRODUCED if smaller and monotone else PARTLY if smaller or lower else NOT_REPRODUCED
+    name = {n: "all" if n is None else f"{n:,}" for n in order}
+    label = {n: next((network_label(r) for r in subsets[n] if int(r["params"]) == sizes[n]), "none")
+             for n in order}
+    ev = {"subsets": [None if n is None else int(n) for n in order],
+          "vanishing_params": [sizes[n] for n in order], "vanishing_labels": [label[n] for n in order],
+          "smaller_with_less_data": smaller, "monotone": monotone,
+          "small_label": g_full["label"], "small_gap_few": g_few["gap"], "small_gap_full": g_full["gap"],
+          "small_gap_lower": lower}
+    summary = ("gap vanishes from " + "; ".join(f"{label[n]} with {name[n]} examples" for n in order)
+               + f"; smallest network's gap {g_few['gap']:+.2f} pp ({name[few]}) vs {g_full['gap']:+.2f} pp (all)")
+    reason = (f"vanishing size {'smaller' if smaller else 'not smaller'} with the fewest examples; "
+              f"{'monotone' if monotone else 'not monotone'} in the data size; smallest network's gap "
+              f"{'lower' if lower else 'not lower'} by {NOISE_SE_FACTOR:g} combined SE")
+    return Finding(5, verdict, ev, summary, reason)
+
+
 CLAIMS: tuple[Claim, ...] = (
     Claim(1, "Gap in small networks",
           "A performance gap exists between float and retrain-based ternary networks when the network "
@@ -427,9 +505,20 @@ CLAIMS: tuple[Claim, ...] = (
           "ternary ECR of the largest network vs the naive 16x; share of memory budgets where the best "
           "quantized network beats the best float one",
           ("ffdnn-width", "cnn-maps"), claim4),
+    Claim(5, "Less data, smaller networks suffice",
+          "(The paper's explanation, as a prediction.) A network whose capability is limited by its "
+          "training data absorbs quantization; with less data, networks become data-limited at smaller "
+          "sizes, so the gap should vanish at a smaller network.",
+          "per training-set size, the smallest network from which on the retrained-ternary gap has "
+          "vanished (claim 2's rule)",
+          DATA_SWEEPS, claim5),
 )
-"""The paper's four claims (paper.md, "Claims"). Claim 4 is judged on the width and feature-map
-sweeps, whose float networks form one size curve; the depth sweep mixes three widths."""
+"""The paper's four claims (paper.md, "Claims") and its explanation as a fifth. Claim 4 is judged on
+the width and feature-map sweeps, whose float networks form one size curve; the depth sweep mixes
+three widths. Claim 5 is this book's test, stated before its sweep ran, on the data sweep."""
+
+CLAIM_SWEEPS = tuple(dict.fromkeys(s for c in CLAIMS for s in c.sweeps))
+"""Every sweep some claim is judged on, in claim order."""
 
 
 # -- loading and assessing -------------------------------------------------------------------

@@ -82,6 +82,7 @@ def record_rows(
         "dataset": cfg["dataset"], "size": size, **size_fields(family, size),
         "params": params, "weights": weights, "seed": int(record["seed"]),
         "step_policy": cfg.get("step_policy", "fixed"), "retrain_epochs": (cfg.get("retrain") or {}).get("epochs"),
+        "train_subset": cfg.get("train_subset"),
         "control_test_error": control.get("test_error"), "control_val_error": control.get("val_error"),
     }
 
@@ -157,7 +158,7 @@ def curve_rows(metrics: Mapping[str, Any], **fields: Any) -> list[dict]:
 
 def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
     """:func:`curve_rows` of every record of a spec (reading only; missing records are left out),
-    with the fields ``spec, trial, size_label, params, seed, step_policy, retrain_epochs``."""
+    with the fields ``spec, trial, size_label, params, seed, step_policy, retrain_epochs, train_subset``."""
     spec = _spec(spec_or_name)
     out = []
     for record in _store(spec, store).records(spec):
@@ -166,7 +167,8 @@ def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[di
             record["metrics"], spec=spec.name, trial=record["label"],
             size_label=size_fields(cfg["family"], cfg["size"])["size_label"],
             params=int(record["metrics"]["params"]), seed=int(record["seed"]),
-            step_policy=cfg.get("step_policy", "fixed"), retrain_epochs=int(cfg["retrain"]["epochs"])))
+            step_policy=cfg.get("step_policy", "fixed"), retrain_epochs=int(cfg["retrain"]["epochs"]),
+            train_subset=cfg.get("train_subset")))
     return out
 
 
@@ -175,7 +177,16 @@ def _std(values: Sequence[float]) -> float | None:
 
 
 _GROUP_FIELDS = ("spec", "trial", "family", "dataset", "size", "width", "depth", "maps", "size_label",
-                 "params", "weights", "step_policy", "retrain_epochs", "method", "bits", "weight_bits")
+                 "params", "weights", "step_policy", "retrain_epochs", "train_subset", "method", "bits", "weight_bits")
+
+NETWORK_FIELDS = ("spec", "trial", "train_subset", "step_policy", "retrain_epochs")
+"""What tells one trained network of a sweep from another: its trial (size), training-set size, step
+policy and retraining budget; rows and curves of one network share them (seeds aside)."""
+
+
+def network_key(row: Mapping[str, Any]) -> tuple:
+    """The :data:`NETWORK_FIELDS` of a tidy or curve row (None where absent)."""
+    return tuple(row.get(k) for k in NETWORK_FIELDS)
 
 
 def summary(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
@@ -195,8 +206,7 @@ def summary(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
     """
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in rows:
-        trial = (r.get("spec"), r["trial"], r.get("step_policy"), r.get("retrain_epochs"))
-        groups.setdefault((trial, r["method"], int(r["bits"])), []).append(r)
+        groups.setdefault((network_key(r), r["method"], int(r["bits"])), []).append(r)
     floats = {trial: members for (trial, method, _), members in groups.items() if method == "float"}
     out = []
     for (trial, method, bits), members in groups.items():
@@ -369,7 +379,7 @@ def describe(spec_or_name: SweepSpec | str) -> str:
 # -- export --------------------------------------------------------------------------------------
 
 CSV_FIELDS = ("spec", "trial", "family", "dataset", "size_label", "width", "depth", "maps", "params", "weights",
-              "step_policy", "retrain_epochs", "seed", "method", "bits", "test_error", "val_error", "weight_bits",
+              "step_policy", "retrain_epochs", "train_subset", "seed", "method", "bits", "test_error", "val_error", "weight_bits",
               "control_test_error", "control_val_error")
 """The leading columns of :func:`write_csv`, in order (the fields of :func:`tidy` rows, without the
 ``size`` tuple that ``size_label`` spells out); any other scalar field of the rows follows, sorted."""

@@ -14,6 +14,8 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     seeds = [0, 1, 2]
     methods = ["float", "direct", "retrain"]   # which ones `results` reports (all are computed)
     train_subset = 2000                # optional: train on the first n examples only (<= the split)
+    # train_subsets = [1000, 10000, "all"]  # ... or one trial per training-set size (a data sweep)
+    # scale_epochs = true              # with a subset: the full split's optimizer steps (see below)
     step_policies = ["fixed"]          # retraining step policies: fixed (default) | adaptive
     retrain_epochs = [1, 2, 4]         # optional: one trial per retraining budget (a budget study)
 
@@ -21,6 +23,11 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     epochs = 10                        # quantlab.train.default_config(family, "float")
     [retrain]
     epochs = 4                         # ... and default_config(family, "retrain")
+
+With ``scale_epochs``, a trial that trains on ``n`` of the split's ``N`` examples runs both stages for
+``round(epochs * N / n)`` epochs, at most :data:`EPOCH_SCALE_CAP` times ``epochs``: as many optimizer
+steps as the full split gets (the cap bounds the cost of the smallest subsets, whose every epoch also
+evaluates the full validation split). The scaled budgets are part of each trial's config and record.
 
 Every bad value raises :class:`SpecError`, whose message names the field and the valid choices,
 when the spec is built, so before anything trains. That includes what only the dataset can judge:
@@ -51,7 +58,12 @@ _FALLBACK_DATASETS = ("fashion_mnist", "mnist", "cifar10")
 TOML_FIELDS = (
     "name", "description", "dataset", "family", "widths", "depths", "sizes", "feature_maps",
     "bits", "seeds", "methods", "train_subset", "float_train", "retrain", "step_policies", "retrain_epochs",
+    "train_subsets", "scale_epochs",
 )
+ALL = "all"
+"""A ``train_subsets`` entry meaning the whole training split."""
+EPOCH_SCALE_CAP = 10
+"""``scale_epochs`` multiplies a stage's epochs by at most this factor."""
 STEP_POLICIES = ("fixed", "adaptive")  # quantlab.train.STEP_POLICIES (this module needs no JAX)
 _STAGES = {"float_train": "float", "retrain": "retrain"}
 
@@ -160,7 +172,9 @@ def _train_config(where: str, field: str, family: str, value: Any):
 class SweepSpec:
     """One sweep: every size of ``sizes`` x step policy x retraining budget is a trial
     (:class:`quantlab.experiment.TrialConfig`) run at all ``bits`` for all ``seeds``.
-    ``retrain_epochs`` (None: ``retrain.epochs`` only) lists retraining budgets for a budget study.
+    ``retrain_epochs`` (None: ``retrain.epochs`` only) lists retraining budgets for a budget study;
+    ``train_subsets`` (None: ``train_subset`` only) lists training-set sizes for a data sweep (None or
+    :data:`ALL` in it: the whole split), and ``scale_epochs`` gives each the full split's steps.
 
     ``float_train`` / ``retrain`` take a ``TrainConfig`` or a mapping of overrides of the family's
     default (``quantlab.train.default_config``); after construction they are ``TrainConfig``.
@@ -179,6 +193,8 @@ class SweepSpec:
     train_subset: int | None = None
     step_policies: tuple[str, ...] = ("fixed",)
     retrain_epochs: tuple[int, ...] | None = None
+    train_subsets: tuple[int | None, ...] | None = None
+    scale_epochs: bool = False
     description: str = ""
     source: str | None = dataclasses.field(default=None, compare=False)
 
@@ -212,6 +228,21 @@ class SweepSpec:
         subset = self.train_subset
         if subset is not None and (not _is_int(subset) or subset < 1):
             raise SpecError(f"{where}: train_subset must be an integer >= 1 (or left out for all); got {subset!r}")
+        subsets = self.train_subsets
+        if subsets is not None:
+            if subset is not None:
+                raise SpecError(f"{where}: give either train_subset or train_subsets, not both")
+            if isinstance(subsets, (str, bytes)) or not isinstance(subsets, Sequence) or not subsets:
+                raise SpecError(f"{where}: train_subsets must be a non-empty list of integers >= 1 or {ALL!r}")
+            subsets = tuple(None if n in (None, ALL) else n for n in subsets)
+            for n in subsets:
+                if n is not None and (not _is_int(n) or n < 1):
+                    raise SpecError(f"{where}: train_subsets entries must be integers >= 1 or {ALL!r}; got {n!r}")
+            if len(set(subsets)) != len(subsets):
+                raise SpecError(f"{where}: train_subsets lists a size more than once")
+            object.__setattr__(self, "train_subsets", subsets)
+        if not isinstance(self.scale_epochs, bool):
+            raise SpecError(f"{where}: scale_epochs must be true or false; got {self.scale_epochs!r}")
         policies = self.step_policies
         if isinstance(policies, str) or not isinstance(policies, Sequence) or not policies:
             raise SpecError(f"{where}: step_policies must be a non-empty list; valid: {', '.join(STEP_POLICIES)}")
@@ -235,17 +266,29 @@ class SweepSpec:
         where, name = self.where, self.dataset
         meta = importlib.import_module("quantlab.data").info(name)
         split = meta["splits"]["train"]
-        subset = self.train_subset
-        if subset is not None and subset > split:
-            raise SpecError(f"{where}: train_subset {subset} is larger than the {name} training split "
-                            f"({split} examples after the validation carve); valid: 1..{split}, or leave it out")
-        examples = subset or split
-        for field in _STAGES:
-            batch = getattr(self, field).batch_size
-            if batch > examples:
-                what = "train_subset" if subset else f"the {name} training split"
-                raise SpecError(f"{where}: [{field}] batch_size {batch} is larger than the {examples} training "
-                                f"examples ({what}); valid: 1..{examples}")
+        field = "train_subsets" if self.train_subsets is not None else "train_subset"
+        for subset in self._subsets():
+            if subset is not None and subset > split:
+                raise SpecError(f"{where}: {field} {subset} is larger than the {name} training split "
+                                f"({split} examples after the validation carve); valid: 1..{split}, or leave it out")
+            examples = subset or split
+            for stage in _STAGES:
+                batch = getattr(self, stage).batch_size
+                if batch > examples:
+                    what = field if subset else f"the {name} training split"
+                    raise SpecError(f"{where}: [{stage}] batch_size {batch} is larger than the {examples} training "
+                                    f"examples ({what}); valid: 1..{examples}")
+
+    def _subsets(self) -> tuple[int | None, ...]:
+        return self.train_subsets if self.train_subsets is not None else (self.train_subset,)
+
+    def _scaled(self, config: Any, subset: int | None) -> Any:
+        """``config`` with its epochs scaled for ``subset`` (:data:`EPOCH_SCALE_CAP`), or as it is."""
+        if not self.scale_epochs or subset is None:
+            return config
+        split = importlib.import_module("quantlab.data").info(self.dataset)["splits"]["train"]
+        epochs = min(round(config.epochs * split / subset), EPOCH_SCALE_CAP * config.epochs)
+        return dataclasses.replace(config, epochs=max(epochs, config.epochs))
         if self.family == "cnn":
             h, w = meta["image_shape"][:2]
             limit = importlib.import_module("quantlab.models").max_cnn_depth(meta["image_shape"])
@@ -266,18 +309,18 @@ class SweepSpec:
         return self.source is not None and Path(self.source).resolve().parent == SPECS_DIR
 
     def trials(self) -> list:
-        """One :class:`quantlab.experiment.TrialConfig` per size, step policy and retraining
-        budget, in spec order (sizes outermost)."""
+        """One :class:`quantlab.experiment.TrialConfig` per size, training subset, step policy and
+        retraining budget, in spec order (sizes outermost)."""
         TrialConfig = importlib.import_module("quantlab.experiment").TrialConfig
         budgets = [self.retrain] if self.retrain_epochs is None else [
             dataclasses.replace(self.retrain, epochs=e) for e in self.retrain_epochs]
         out = []
-        for size, policy, retrain in itertools.product(self.sizes, self.step_policies, budgets):
+        for size, subset, policy, retrain in itertools.product(self.sizes, self._subsets(), self.step_policies, budgets):
             try:
                 out.append(TrialConfig(
                     dataset=self.dataset, family=self.family, size=size, bits=self.bits,
-                    float_train=self.float_train, retrain=retrain, train_subset=self.train_subset,
-                    step_policy=policy,
+                    float_train=self._scaled(self.float_train, subset), retrain=self._scaled(retrain, subset),
+                    train_subset=subset, step_policy=policy,
                 ))
             except (TypeError, ValueError) as e:
                 raise SpecError(f"{self.where}: size {list(size)}: {e}") from None
@@ -326,7 +369,8 @@ def spec_from_dict(data: Mapping[str, Any], name: str, source: str | None = None
         if isinstance(sizes, list):
             sizes = [_check_size(where, given[0], family, s) for s in sizes]
     kwargs = {k: data[k] for k in ("dataset", "bits", "seeds", "methods", "train_subset", "float_train",
-                                    "retrain", "description", "step_policies", "retrain_epochs") if k in data}
+                                    "retrain", "description", "step_policies", "retrain_epochs",
+                                    "train_subsets", "scale_epochs") if k in data}
     return SweepSpec(name=name, family=family, sizes=sizes, source=source, **kwargs)
 
 

@@ -42,6 +42,7 @@ def test_float_direct_retrain(family, size, subset, rate, min_gap, min_recovery)
     for m in metrics:
         ternary = m["retrain"]["2"]
         assert 0 < ternary["zero_fraction"] < 1
+        assert 0 < m["direct"]["2"]["weight_error"] < 1 and 0 < ternary["weight_error"] < 1
         layers = size[1] + 1 if family == "ffdnn" else len(size) + 1
         assert len(ternary["steps"]) == layers
         assert all(step > 0 for step in ternary["steps"])

@@ -150,6 +150,10 @@ def test_tree_functions_quantize_only_masked_leaves():
     assert len(np.unique(q["dense"]["kernel"])) <= 3
     assert qz.masked_steps(steps, mask) == [pytest.approx(float(steps["dense"]["kernel"]))]
     assert float(qz.zero_fraction(q, mask)) == pytest.approx(0.25)
+    kernel = np.asarray(params["dense"]["kernel"], np.float64)
+    expected = np.sum((np.asarray(q["dense"]["kernel"]) - kernel) ** 2) / np.sum(kernel ** 2)
+    assert qz.relative_error(params, q, mask) == pytest.approx(expected)  # biases do not count
+    assert qz.relative_error(params, params, mask) == 0.0
 
 
 @settings(max_examples=40, deadline=None)

@@ -66,6 +66,37 @@ def test_gaps_are_paired_per_seed_in_pp():
     assert g[0]["float_pp"] == pytest.approx(30.0) and g[0]["seeds"] == 3
 
 
+def data_rows(gaps_by_subset):
+    """Rows of a data sweep: ``{train_subset: per-size ternary gaps (pp)}`` (None: the whole split)."""
+    return [{**r, "train_subset": n} for n, g in gaps_by_subset.items() for r in make_rows(g, noise=(-0.1, 0, 0.1))]
+
+
+@pytest.mark.parametrize("gaps, verdict", [
+    # the gap vanishes from the 2nd size with 1,000 examples, the 3rd with 10,000, the 4th with all
+    ({1000: [3.0, 0.3, 0.2, 0.1, 0.0], 10000: [6.0, 2.0, 0.4, 0.2, 0.1], None: DECREASING}, R.REPRODUCED),
+    # smaller with the fewest examples, but 10,000 examples need a larger network than all of them
+    ({1000: [3.0, 0.3, 0.2, 0.1, 0.0], 10000: [6.0, 4.0, 3.0, 2.0, 1.0], None: DECREASING}, R.PARTLY),
+    # the same vanishing size, but a clearly smaller gap at the smallest network with less data
+    ({1000: [5.0, 3.0, 1.0, 0.2, 0.1], None: DECREASING}, R.PARTLY),
+    # less data changes nothing
+    ({1000: DECREASING, None: DECREASING}, R.NOT_REPRODUCED),
+    # less data makes it worse: the gap never vanishes
+    ({1000: [12.0, 8.0, 5.0, 3.0, 2.0], None: DECREASING}, R.NOT_REPRODUCED),
+])
+def test_claim5_verdicts(gaps, verdict):
+    finding = R.claim5(data_rows(gaps))
+    assert finding.verdict == verdict, finding.reason
+    assert finding.evidence["subsets"] == [n for n in gaps if n is not None] + [None]
+
+
+def test_claim5_needs_two_training_set_sizes():
+    with pytest.raises(ValueError, match="at least two training-set sizes"):
+        R.claim5(data_rows({None: DECREASING}))
+    rows = data_rows({1000: [3.0, 0.3, 0.2, 0.1, 0.0], None: DECREASING})
+    assert R.vanishing_size([r for r in rows if r["train_subset"] is None])["params"] == PARAMS[3]
+    assert R.vanishing_size(make_rows([5.0] * 5)) is None
+
+
 def test_claim1_verdicts():
     assert R.claim1(make_rows(DECREASING, noise=(-0.5, 0, 0.5))).verdict == R.REPRODUCED
     # a big gap buried in seed noise: partly

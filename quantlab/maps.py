@@ -1,0 +1,154 @@
+"""The resiliency map: how the gap to float depends on network size, bit width and training data.
+
+The paper looks at two precisions (ternary and 3 bits) and one data set. Over sweeps of sizes at 2
+to 8 bits, and of sizes at several training-set sizes, built on the paired gaps of
+:func:`quantlab.report.gaps` (percentage points, mean over seeds):
+
+* :func:`gap_grid`: one cell per (network, bits), the gap of a method against a float baseline;
+* :func:`bits_needed`: per network, the fewest bits whose gap has vanished by claim 2's rule
+  (:func:`quantlab.report.gap_vanished`);
+* :func:`memory_front`: the networks (float, or quantized at any bit width) that are best under a
+  weight-memory budget, and the stretches of budget on which each bit width wins;
+* :func:`needed_text`, :func:`front_text`: what a chapter says about them;
+* :func:`float_by_data`: the float networks' errors per training-set size (data sweeps; claim 5 of
+  :mod:`quantlab.report` judges their gaps).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from quantlab import compression, report
+
+
+def quantized_bits(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[int]:
+    """The bit widths of ``method`` in tidy ``rows``, ascending."""
+    return sorted({int(r["bits"]) for r in rows if r["method"] == method})
+
+
+def gap_grid(rows: Sequence[Mapping[str, Any]], method: str = "retrain",
+             baseline: str = report.BASELINE) -> list[dict]:
+    """Per network and bit width of ``method``: the paired gap to the float ``baseline`` (pp) of
+    :func:`quantlab.report.gaps` (``label, params, seeds, float_pp, quantized_pp, gap, gap_std,
+    gap_se``) plus ``bits`` and ``vanished`` (:func:`quantlab.report.gap_vanished`). Sorted by
+    size, then bits."""
+    cells = []
+    for bits in quantized_bits(rows, method):
+        for g in report.gaps(rows, bits, method=method, baseline=baseline):
+            g = {k: v for k, v in g.items() if k != "seed_gaps"}
+            cells.append({**g, "bits": bits, "vanished": report.gap_vanished(g["gap"], g["gap_se"])})
+    if not cells:
+        raise ValueError(f"rows hold no {method!r} results: no gap grid")
+    return sorted(cells, key=lambda c: (c["params"], c["bits"]))
+
+
+def bits_needed(grid: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Per network of a :func:`gap_grid`: ``label, params`` and ``bits``, the fewest bits whose gap
+    has vanished and stays vanished at every wider bit width of the grid (None when the widest has
+    not), with that cell's ``gap`` and ``gap_se``; ``widest`` is the widest bit width measured."""
+    by_net: dict[int, list[Mapping[str, Any]]] = {}
+    for c in grid:
+        by_net.setdefault(int(c["params"]), []).append(c)
+    out = []
+    for params in sorted(by_net):
+        cells = sorted(by_net[params], key=lambda c: c["bits"])
+        need = None
+        for c in reversed(cells):
+            if not c["vanished"]:
+                break
+            need = c
+        out.append({"label": cells[0]["label"], "params": params, "bits": need and need["bits"],
+                    "gap": need and need["gap"], "gap_se": need and need["gap_se"], "widest": cells[-1]["bits"]})
+    return out
+
+
+def memory_front(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> dict:
+    """Which network is best under a weight-memory budget, among the float networks and the
+    ``method`` networks at every bit width of ``rows``.
+
+    Returns ``front``: the Pareto front (:func:`quantlab.compression.pareto_front`, sorted by memory;
+    each point with ``params, weights, method, bits`` (32 for float), ``test_error, memory_bits,
+    trial``), and ``stretches``: for each kind of winner (``bits``: 32 = float), the budgets on which
+    it is the best, as ``{bits, lo_bits, hi_bits, share}`` (``share``: the fraction of the front's
+    memory range on a log2 axis, from the smallest front network to the largest), in order of
+    memory."""
+    points = [p for p in compression.network_means(rows) if p["method"] in ("float", method)]
+    if not points:
+        raise ValueError(f"rows hold no float or {method!r} results: no memory front")
+    front = compression.pareto_front(points)
+    lo, hi = front[0]["memory_bits"], front[-1]["memory_bits"]
+    span = math.log2(hi) - math.log2(lo) if hi > lo else 0.0
+    stretches: list[dict] = []
+    for p, nxt in zip(front, [*front[1:], None]):
+        end = nxt["memory_bits"] if nxt else hi
+        if stretches and stretches[-1]["bits"] == p["bits"]:
+            stretches[-1]["hi_bits"] = end
+        else:
+            stretches.append({"bits": p["bits"], "lo_bits": p["memory_bits"], "hi_bits": end})
+    for s in stretches:
+        s["share"] = (math.log2(s["hi_bits"]) - math.log2(s["lo_bits"])) / span if span else float("nan")
+    return {"front": front, "stretches": stretches}
+
+
+def _bits_name(bits: int) -> str:
+    return "float" if bits >= compression.FLOAT_BITS else "ternary" if bits == report.TERNARY else f"{bits}-bit"
+
+
+def needed_text(table: Sequence[Mapping[str, Any]]) -> str:
+    """One or two sentences about a :func:`bits_needed` table: each network's fewest bits, and
+    whether they never grow with size."""
+    reached = [n for n in table if n["bits"] is not None]
+    parts = [f"{n['label']} {n['bits']}" for n in reached]
+    text = "The fewest bits with the gap vanished: " + (", ".join(parts) if parts else "none") + "."
+    missing = [n for n in table if n["bits"] is None]
+    if missing:
+        text += (f" Not within {missing[0]['widest']} bits: " + ", ".join(n["label"] for n in missing) + ".")
+    need = [n["bits"] if n["bits"] is not None else math.inf for n in table]
+    if all(a >= b for a, b in zip(need, need[1:])):
+        text += " The bits needed never grow with size."
+    else:
+        ups = [f"{a['label']} -> {b['label']}" for a, b, x, y in zip(table, table[1:], need, need[1:]) if y > x]
+        text += " The bits needed grow with size at " + ", ".join(ups) + " (seed noise at the rule's threshold)."
+    return text
+
+
+def front_text(front: Mapping[str, Any]) -> str:
+    """One sentence about a :func:`memory_front`: which precision is best on which share of the
+    memory range (log scale), ternary's stretches named."""
+    shares: dict[int, float] = {}
+    for s in front["stretches"]:
+        shares[s["bits"]] = shares.get(s["bits"], 0.0) + s["share"]
+    pts = front["front"]
+    parts = [f"{_bits_name(b)} on {shares[b]:.0%}" for b in sorted(shares, key=lambda b: -shares[b])]
+    text = (f"Between {_kib(pts[0]['memory_bits'])} and {_kib(pts[-1]['memory_bits'])} of weight memory "
+            f"(the front's range, log scale) the best network is " + ", ".join(parts) + " of the range.")
+    wins = [s for s in front["stretches"] if s["bits"] == report.TERNARY]
+    if wins:
+        text += " Ternary wins " + ", ".join(f"from {_kib(s['lo_bits'])} to {_kib(s['hi_bits'])}" for s in wins) + "."
+    else:
+        text += " No ternary network is on the front."
+    return text
+def float_by_data(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Per network of a data sweep's tidy ``rows`` (sorted by size): ``network`` and, per
+    training-set size (``train_subset``; ``"all"`` for the whole split, ascending), the float
+    networks' mean test error over seeds in percent, formatted with two decimals."""
+    errors: dict[tuple[int, str], dict[Any, list[float]]] = {}
+    for r in rows:
+        if r["method"] == "float":
+            net = (int(r["params"]), r["trial"])
+            errors.setdefault(net, {}).setdefault(r.get("train_subset"), []).append(float(r["test_error"]))
+    subsets = sorted({n for e in errors.values() for n in e}, key=lambda n: math.inf if n is None else n)
+    out = []
+    for (_, label), by in sorted(errors.items()):
+        row = {"network": label}
+        for n in subsets:
+            row["all" if n is None else f"{n:,}"] = f"{100 * sum(by[n]) / len(by[n]):.2f}" if n in by else ""
+        out.append(row)
+    return out
+
+
+def _kib(bits: float) -> str:
+    kib = bits / 8192
+    return f"{kib:,.1f} KiB" if kib < 1024 else f"{kib / 1024:,.2f} MiB"

@@ -1,0 +1,100 @@
+"""quantlab.precision (the resiliency map) on synthetic rows with known gaps, and its two charts."""
+
+import math
+
+import pytest
+
+from quantlab import charts, maps, results
+
+BITS = (2, 3, 4, 6)
+# Retrained gap to the float control (fractions) per width and bit width; seeds add +-0.1 pp.
+GAPS = {8: {2: 0.10, 3: 0.04, 4: 0.012, 6: 0.001},
+        64: {2: 0.02, 3: 0.003, 4: 0.001, 6: 0.0},
+        512: {2: 0.002, 3: 0.0, 4: 0.0, 6: 0.0}}
+
+
+def record(width, seed):
+    params = 800 * width + 10
+    control = 0.12 + 0.001 * seed
+    metrics = {"params": params, "weights": params - 10,
+               "float": {"test_error": control + 0.003, "val_error": 0.12},
+               "float_control": {"test_error": control, "val_error": 0.12},
+               "direct": {}, "retrain": {}}
+    for b in BITS:
+        noise = 0.001 * (seed - 1)
+        metrics["retrain"][str(b)] = {"test_error": control + GAPS[width][b] + noise, "val_error": 0.13}
+        metrics["direct"][str(b)] = {"test_error": control + 4 * GAPS[width][b] + 0.01, "val_error": 0.2}
+    return {"config": {"family": "ffdnn", "size": [width, 3], "dataset": "fashion_mnist", "bits": list(BITS)},
+            "seed": seed, "metrics": metrics}
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return [r for w in GAPS for s in (0, 1, 2) for r in results.record_rows(record(w, s))]
+
+
+def test_gap_grid_has_one_cell_per_network_and_bit_width(rows):
+    grid = maps.gap_grid(rows)
+    assert [(c["params"], c["bits"]) for c in grid] == [(800 * w + 10, b) for w in GAPS for b in BITS]
+    cell = next(c for c in grid if c["params"] == 8 * 800 + 10 and c["bits"] == 3)
+    assert cell["gap"] == pytest.approx(4.0) and cell["gap_se"] == pytest.approx(0.1 / math.sqrt(3))
+    assert not cell["vanished"]
+    assert next(c for c in grid if c["params"] == 512 * 800 + 10 and c["bits"] == 2)["vanished"]
+
+
+def test_bits_needed_is_the_narrowest_width_from_which_every_gap_has_vanished(rows):
+    needed = maps.bits_needed(maps.gap_grid(rows))
+    assert [(n["params"] // 800, n["bits"]) for n in needed] == [(8, 6), (64, 3), (512, 2)]
+    assert maps.needed_text(needed).endswith("The bits needed never grow with size.")
+    # A network whose gap reappears at a wider width needs that wider width's successor, or none.
+    grid = [{"label": "n", "params": 1, "bits": b, "gap": g, "gap_se": 0.0, "vanished": v}
+            for b, g, v in ((2, 0.1, True), (3, 2.0, False), (4, 0.2, True))]
+    assert maps.bits_needed(grid)[0]["bits"] == 4
+    grid[-1]["vanished"] = False
+    assert maps.bits_needed(grid)[0]["bits"] is None and maps.bits_needed(grid)[0]["widest"] == 4
+    assert "Not within 4 bits: n." in maps.needed_text(maps.bits_needed(grid))
+
+
+def test_memory_front_splits_the_budget_range_between_precisions(rows):
+    front = maps.memory_front(rows)
+    memories = [p["memory_bits"] for p in front["front"]]
+    assert memories == sorted(memories)
+    errors = [p["test_error"] for p in front["front"]]
+    assert errors == sorted(errors, reverse=True)
+    assert front["front"][0]["bits"] == 2  # the smallest memory is the narrowest network at 2 bits
+    assert sum(s["share"] for s in front["stretches"]) == pytest.approx(1.0)
+    text = maps.front_text(front)
+    assert "ternary on" in text and "Ternary wins from" in text
+
+
+def test_resiliency_map_and_bits_needed_chart(rows):
+    spec = charts.resiliency_map(rows).to_dict()
+    values = spec["data"]["values"]
+    assert len(values) == 2 * len(GAPS) * len(BITS)  # retrained and direct panels
+    ringed = {(v["method"], v["network"]) for v in values if v["needed"] == "yes"}
+    assert ringed == {("retrained", f"ffdnn-w{w}-d3") for w in GAPS}  # direct: +1 pp everywhere, never vanished
+    assert {v["bits"] for v in values} == {"2 (ternary)", "3", "4", "6"}
+    assert "Fashion-MNIST" in spec["title"]["subtitle"][0]
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        charts.resiliency_map(rows, baseline="other")
+    table = maps.bits_needed(maps.gap_grid(rows))
+    chart = charts.bits_needed_chart({"FFDNN": table}).to_dict()
+    assert {v["bits"] for v in chart["data"]["values"]} == {6, 3, 2}
+
+
+def test_gap_by_data_draws_one_line_per_training_set_size(rows):
+    data = [{**r, "train_subset": n} for n in (1000, None) for r in rows]
+    spec = charts.gap_by_data(data, bits=(2,)).to_dict()
+    values = spec["data"]["values"]
+    assert {v["examples"] for v in values} == {"1,000", "all"}
+    assert len(values) == 2 * len(GAPS) and all(v["bits"] == 2 for v in values)
+    assert spec["spec"]["layer"][1]["encoding"]["color"]["sort"] == ["1,000", "all"]
+
+
+def test_float_by_data_tabulates_each_training_set_size(rows):
+    data = [{**r, "train_subset": n, "test_error": r["test_error"] + (0.05 if n else 0.0)}
+            for n in (1000, None) for r in rows]
+    table = maps.float_by_data(data)
+    assert [t["network"] for t in table] == [f"ffdnn-w{w}-d3" for w in GAPS]
+    assert list(table[0]) == ["network", "1,000", "all"]
+    assert table[0]["all"] == "12.40" and table[0]["1,000"] == "17.40"  # control 12.1 + 0.3, seeds 0..2
