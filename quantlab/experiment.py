@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import quantlab
-from quantlab import data, models, netcache
+from quantlab import data, models, netcache, rules
 from quantlab import quantize as qz
 from quantlab.train import Quant, TrainConfig, check_policy, default_config, error_rate, fit
 from quantlab.train import seed_quantize, seed_steps
@@ -41,7 +41,8 @@ class TrialConfig:
     train_subset: train on only the first ``n`` examples of the training split (None: all).
     step_policy: how retraining sets the quantization steps, ``fixed`` (the float network's optimum,
       the paper's method) or ``adaptive`` (re-estimated at every step); see :mod:`quantlab.train`.
-    quantizer: the rule that sets each layer's levels (:data:`quantlab.quantize.QUANTIZERS`).
+    quantizer: the rule that sets each layer's levels (:data:`quantlab.rules.QUANTIZERS`; ``twn`` and
+      ``ttq`` are ternary: bits must be ``(2,)``).
     """
 
     dataset: str = "fashion_mnist"
@@ -68,7 +69,7 @@ class TrialConfig:
         if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
             raise ValueError(f"train_subset must be None or an integer >= 1; got {subset!r}")
         check_policy(self.step_policy)
-        qz.check_quantizer(self.quantizer)
+        rules.check_quantizer(self.quantizer, self.bits)
 
     def describe(self) -> str:
         """Short human name, e.g. ``ffdnn 256x2 on fashion_mnist``."""
@@ -111,7 +112,8 @@ class Stage:
     """The outcome of one stage for S seeds.
 
     params: float or shadow parameters, leading axis S.
-    steps: the quantization steps (pytree of [S]) of a quantized stage, else None.
+    steps: the quantizer parameters (pytree of [S], or [S, 3] for ternary rules; the step ``D`` of
+      uniform rules) of a quantized stage, else None.
     bits: the bit width of a quantized stage, else None.
     val_error, test_error: [S] errors (fractions) of the network the stage selected (quantized with
       ``steps`` when ``bits`` is set).
@@ -130,7 +132,7 @@ class Stage:
         """The evaluated parameters [S, ...]: ``params`` quantized with ``steps`` (or as they are)."""
         if self.bits is None:
             return self.params
-        return seed_quantize(self.params, self.steps, Quant(self.bits, trial.mask))
+        return seed_quantize(self.params, self.steps, Quant(self.bits, trial.mask, rule=trial.config.quantizer))
 
     def metrics(self, trial: Trial) -> list[dict]:
         """One JSON-ready dict per seed (the record schema of ARCHITECTURE.md)."""
@@ -222,8 +224,9 @@ def train_float(trial: Trial, progress=None, cache: bool = True) -> Stage:
 
 
 def quantize_direct(trial: Trial, float_stage: Stage, bits: int) -> Stage:
-    """The float network quantized to ``bits`` with each layer's L2-optimal step (no retraining)."""
-    quant = Quant(bits, trial.mask)
+    """The float network quantized to ``bits`` with the trial's quantizer rule (no retraining): for
+    the default ``l2`` rule, each layer's L2-optimal step."""
+    quant = Quant(bits, trial.mask, rule=trial.config.quantizer)
     steps = seed_steps(float_stage.params, quant)
     network = seed_quantize(float_stage.params, steps, quant)
     return Stage(float_stage.params, steps, bits, error_rate(trial.model, network, *trial.validation),
@@ -234,7 +237,7 @@ def retrain(trial: Trial, direct: Stage, progress=None) -> Stage:
     """Retraining of the directly quantized network ``direct`` with the trial's step policy and
     retraining budget; the direct network competes in the selection as epoch 0."""
     c = trial.config
-    quant = Quant(direct.bits, trial.mask, c.step_policy)
+    quant = Quant(direct.bits, trial.mask, c.step_policy, c.quantizer)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, direct.bits))(trial.keys["retrain"])
     fitted = fit(trial.model, direct.params, trial.train, trial.validation, c.retrain, keys, quant,
                  steps=direct.steps, start_error=direct.val_error,

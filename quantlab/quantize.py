@@ -16,6 +16,7 @@ layer's weights (:func:`optimal_step`), found exactly rather than by a fixed heu
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -38,18 +39,6 @@ def check_bits(bits: Any) -> int:
             f"b = 2**b - 1 levels); got {bits!r}"
         )
     return int(bits)
-
-
-QUANTIZERS = ("l2",)
-"""How a layer's quantization levels are chosen: ``l2``, the uniform mid-tread quantizer with the
-L2-optimal step (:func:`optimal_step`, the paper's rule)."""
-
-
-def check_quantizer(name: Any) -> str:
-    """Returns ``name``, or raises ValueError unless it is one of :data:`QUANTIZERS`."""
-    if name not in QUANTIZERS:
-        raise ValueError(f"quantizer must be one of {QUANTIZERS}; got {name!r}")
-    return name
 
 
 def num_levels(bits: int) -> int:
@@ -156,36 +145,41 @@ def straight_through(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
 # (``quantlab.models.quantized_mask``); nothing here guesses it from leaf names.
 
 
-def tree_steps(params: PyTree, mask: PyTree, bits: int) -> PyTree:
-    """Optimal step per quantized leaf; unquantized leaves get step 0 (float32 scalars, on the host)."""
-    return jax.tree.map(lambda w, q: optimal_step(w, bits) if q else np.float32(0.0), params, mask)
+def tree_steps(params: PyTree, mask: PyTree, bits: int, init: Callable = optimal_step) -> PyTree:
+    """``init(w, bits)`` (default: the optimal step) per quantized leaf; unquantized leaves get step 0
+    (float32 scalars, on the host)."""
+    return jax.tree.map(lambda w, q: init(w, bits) if q else np.float32(0.0), params, mask)
 
 
-def batched_tree_steps(params: PyTree, mask: PyTree, bits: int) -> PyTree:
-    """:func:`tree_steps` for parameters with a leading seed axis S: every step is a float32 [S]."""
+def batched_tree_steps(params: PyTree, mask: PyTree, bits: int, init: Callable = optimal_step) -> PyTree:
+    """:func:`tree_steps` for parameters with a leading seed axis S: every step is a float32 [S, ...]
+    (``[S]`` for unquantized leaves)."""
     params = jax.device_get(params)
     return jax.tree.map(
-        lambda w, q: np.array([optimal_step(x, bits) if q else 0.0 for x in w], np.float32), params, mask
+        lambda w, q: np.array([init(x, bits) if q else 0.0 for x in w], np.float32), params, mask
     )
 
 
-def tree_quantize(params: PyTree, mask: PyTree, steps: PyTree, bits: int) -> PyTree:
-    """Quantizes the masked leaves of ``params`` with their ``steps``; other leaves pass through."""
+def tree_quantize(params: PyTree, mask: PyTree, steps: PyTree, bits: int, fn: Callable = quantize) -> PyTree:
+    """Quantizes the masked leaves of ``params`` with their ``steps`` (``fn(w, step, bits)``, default
+    :func:`quantize`); other leaves pass through."""
     return jax.tree.map(
-        lambda w, q, s: quantize(w, s, bits) if q else w, params, mask, steps
+        lambda w, q, s: fn(w, s, bits) if q else w, params, mask, steps
     )
 
 
-def tree_straight_through(params: PyTree, mask: PyTree, steps: PyTree, bits: int) -> PyTree:
-    """:func:`straight_through` on the masked leaves of ``params``."""
+def tree_straight_through(params: PyTree, mask: PyTree, steps: PyTree, bits: int,
+                          fn: Callable = straight_through) -> PyTree:
+    """:func:`straight_through` (or ``fn``) on the masked leaves of ``params``."""
     return jax.tree.map(
-        lambda w, q, s: straight_through(w, s, bits) if q else w, params, mask, steps
+        lambda w, q, s: fn(w, s, bits) if q else w, params, mask, steps
     )
 
 
-def tree_lloyd_step(params: PyTree, mask: PyTree, steps: PyTree, bits: int) -> PyTree:
-    """:func:`lloyd_step` on every quantized leaf; the steps of float leaves pass through."""
-    return jax.tree.map(lambda w, q, s: lloyd_step(w, s, bits) if q else s, params, mask, steps)
+def tree_update(params: PyTree, mask: PyTree, steps: PyTree, bits: int, fn: Callable = lloyd_step) -> PyTree:
+    """``fn(w, step, bits)`` (default: one :func:`lloyd_step`) on every quantized leaf; the steps of
+    float leaves pass through."""
+    return jax.tree.map(lambda w, q, s: fn(w, s, bits) if q else s, params, mask, steps)
 
 
 def zero_fraction(params: PyTree, mask: PyTree) -> jax.Array:
@@ -204,8 +198,7 @@ def relative_error(params: PyTree, quantized: PyTree, mask: PyTree) -> float:
     return float(sum(np.sum((v - w) ** 2) for w, v in pairs) / sum(np.sum(w ** 2) for w, _ in pairs))
 
 
-def masked_steps(steps: PyTree, mask: PyTree) -> list[float]:
-    """The steps of the quantized leaves, in tree order, as Python floats (for records)."""
-    return [
-        float(np.asarray(s)) for s, q in zip(jax.tree.leaves(steps), jax.tree.leaves(mask)) if q
-    ]
+def masked_steps(steps: PyTree, mask: PyTree) -> list:
+    """The steps (quantizer parameters) of the quantized leaves, in tree order, as Python floats
+    (lists of floats for a rule with several parameters per layer; for records)."""
+    return [np.asarray(s).tolist() for s, q in zip(jax.tree.leaves(steps), jax.tree.leaves(mask)) if q]

@@ -16,6 +16,7 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     train_subset = 2000                # optional: train on the first n examples only (<= the split)
     # train_subsets = [1000, 10000, "all"]  # ... or one trial per training-set size (a data sweep)
     # scale_epochs = true              # with a subset: the full split's optimizer steps (see below)
+    quantizers = ["l2"]                # quantizer rules (quantlab.rules): l2 (default) | absmax | twn | ttq
     step_policies = ["fixed"]          # retraining step policies: fixed (default) | adaptive
     retrain_epochs = [1, 2, 4]         # optional: one trial per retraining budget (a budget study)
 
@@ -58,13 +59,14 @@ _FALLBACK_DATASETS = ("fashion_mnist", "mnist", "cifar10")
 TOML_FIELDS = (
     "name", "description", "dataset", "family", "widths", "depths", "sizes", "feature_maps",
     "bits", "seeds", "methods", "train_subset", "float_train", "retrain", "step_policies", "retrain_epochs",
-    "train_subsets", "scale_epochs",
+    "train_subsets", "scale_epochs", "quantizers",
 )
 ALL = "all"
 """A ``train_subsets`` entry meaning the whole training split."""
 EPOCH_SCALE_CAP = 10
 """``scale_epochs`` multiplies a stage's epochs by at most this factor."""
 STEP_POLICIES = ("fixed", "adaptive")  # quantlab.train.STEP_POLICIES (this module needs no JAX)
+QUANTIZERS = ("l2", "absmax", "twn", "ttq")  # quantlab.rules.QUANTIZERS (a test keeps them equal)
 _STAGES = {"float_train": "float", "retrain": "retrain"}
 
 
@@ -195,6 +197,7 @@ class SweepSpec:
     retrain_epochs: tuple[int, ...] | None = None
     train_subsets: tuple[int | None, ...] | None = None
     scale_epochs: bool = False
+    quantizers: tuple[str, ...] = ("l2",)
     description: str = ""
     source: str | None = dataclasses.field(default=None, compare=False)
 
@@ -243,6 +246,14 @@ class SweepSpec:
             object.__setattr__(self, "train_subsets", subsets)
         if not isinstance(self.scale_epochs, bool):
             raise SpecError(f"{where}: scale_epochs must be true or false; got {self.scale_epochs!r}")
+        rules = self.quantizers
+        if isinstance(rules, str) or not isinstance(rules, Sequence) or not rules:
+            raise SpecError(f"{where}: quantizers must be a non-empty list; valid: {', '.join(QUANTIZERS)}")
+        for r in rules:
+            _choice(where, "quantizer", r, QUANTIZERS)
+        if len(set(rules)) != len(rules):
+            raise SpecError(f"{where}: quantizers lists a rule more than once")
+        object.__setattr__(self, "quantizers", tuple(rules))
         policies = self.step_policies
         if isinstance(policies, str) or not isinstance(policies, Sequence) or not policies:
             raise SpecError(f"{where}: step_policies must be a non-empty list; valid: {', '.join(STEP_POLICIES)}")
@@ -259,6 +270,7 @@ class SweepSpec:
         for field in _STAGES:
             object.__setattr__(self, field, _train_config(where, field, self.family, getattr(self, field)))
         self._check_fits_the_data()
+        self.trials()  # what only a trial can judge (e.g. a ternary quantizer rule at 3 bits) fails now
 
     def _check_fits_the_data(self) -> None:
         """Every trial can run on the dataset: ``train_subset`` within the training split, batch
@@ -309,18 +321,19 @@ class SweepSpec:
         return self.source is not None and Path(self.source).resolve().parent == SPECS_DIR
 
     def trials(self) -> list:
-        """One :class:`quantlab.experiment.TrialConfig` per size, training subset, step policy and
-        retraining budget, in spec order (sizes outermost)."""
+        """One :class:`quantlab.experiment.TrialConfig` per size, training subset, quantizer rule,
+        step policy and retraining budget, in spec order (sizes outermost)."""
         TrialConfig = importlib.import_module("quantlab.experiment").TrialConfig
         budgets = [self.retrain] if self.retrain_epochs is None else [
             dataclasses.replace(self.retrain, epochs=e) for e in self.retrain_epochs]
         out = []
-        for size, subset, policy, retrain in itertools.product(self.sizes, self._subsets(), self.step_policies, budgets):
+        grid = itertools.product(self.sizes, self._subsets(), self.quantizers, self.step_policies, budgets)
+        for size, subset, rule, policy, retrain in grid:
             try:
                 out.append(TrialConfig(
                     dataset=self.dataset, family=self.family, size=size, bits=self.bits,
                     float_train=self._scaled(self.float_train, subset), retrain=self._scaled(retrain, subset),
-                    train_subset=subset, step_policy=policy,
+                    train_subset=subset, step_policy=policy, quantizer=rule,
                 ))
             except (TypeError, ValueError) as e:
                 raise SpecError(f"{self.where}: size {list(size)}: {e}") from None
@@ -370,7 +383,7 @@ def spec_from_dict(data: Mapping[str, Any], name: str, source: str | None = None
             sizes = [_check_size(where, given[0], family, s) for s in sizes]
     kwargs = {k: data[k] for k in ("dataset", "bits", "seeds", "methods", "train_subset", "float_train",
                                     "retrain", "description", "step_policies", "retrain_epochs",
-                                    "train_subsets", "scale_epochs") if k in data}
+                                    "train_subsets", "scale_epochs", "quantizers") if k in data}
     return SweepSpec(name=name, family=family, sizes=sizes, source=source, **kwargs)
 
 

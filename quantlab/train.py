@@ -35,6 +35,7 @@ import numpy as np
 import optax
 
 from quantlab import quantize as qz
+from quantlab import rules
 from quantlab.divergence import loss_reason
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -90,12 +91,18 @@ def check_policy(policy: Any) -> str:
 
 
 class Quant(NamedTuple):
-    """What retraining quantizes: ``bits``, the model's ``mask`` of quantized leaves and the step
-    ``policy`` (``fixed`` | ``adaptive``)."""
+    """What retraining quantizes: ``bits``, the model's ``mask`` of quantized leaves, the step
+    ``policy`` (``fixed`` | ``adaptive``) and the quantizer ``rule`` (:data:`quantlab.rules.QUANTIZERS`;
+    its parameters per layer are the "steps" below: the step ``D`` for uniform rules)."""
 
     bits: int
     mask: Any
     policy: str = "fixed"
+    rule: str = "l2"
+
+    @property
+    def fns(self) -> rules.Rule:
+        return rules.RULES[self.rule]
 
 
 TRAIN_PROBE = 10_000
@@ -146,7 +153,7 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
 
 def _forward(model, params, images, quant: Quant | None, steps):
     if quant is not None:
-        params = qz.tree_straight_through(params, quant.mask, steps, quant.bits)
+        params = qz.tree_straight_through(params, quant.mask, steps, quant.bits, quant.fns.straight_through)
     return model.apply({"params": params}, images)
 
 
@@ -195,20 +202,22 @@ def _evaluate(model, params, images, labels, chunk, count):
 
 
 @functools.lru_cache(maxsize=None)
-def _seed_quantize_fn(bits: int, treedef, flags: tuple[bool, ...]):
+def _seed_quantize_fn(bits: int, rule: str, treedef, flags: tuple[bool, ...]):
     mask = jax.tree.unflatten(treedef, flags)
-    return jax.jit(jax.vmap(lambda p, s: qz.tree_quantize(p, mask, s, bits)))
+    fn = rules.RULES[rule].quantize
+    return jax.jit(jax.vmap(lambda p, s: qz.tree_quantize(p, mask, s, bits, fn)))
 
 
 def seed_steps(params: Any, quant: Quant) -> Any:
-    """Optimal steps of every seed's quantized leaves: pytree of [S] arrays (0 for float leaves)."""
-    return jax.tree.map(jnp.asarray, qz.batched_tree_steps(params, quant.mask, quant.bits))
+    """The rule's starting parameters of every seed's quantized leaves (for ``l2`` the optimal step):
+    pytree of [S] (or [S, 3] for ternary rules) arrays; [S] zeros for float leaves."""
+    return jax.tree.map(jnp.asarray, qz.batched_tree_steps(params, quant.mask, quant.bits, quant.fns.init))
 
 
 def seed_quantize(params: Any, steps: Any, quant: Quant) -> Any:
-    """Quantizes every seed's parameters [S, ...] with its steps [S]."""
+    """Quantizes every seed's parameters [S, ...] with its steps (quantizer parameters)."""
     mask = quant.mask
-    fn = _seed_quantize_fn(quant.bits, jax.tree.structure(mask), tuple(jax.tree.leaves(mask)))
+    fn = _seed_quantize_fn(quant.bits, quant.rule, jax.tree.structure(mask), tuple(jax.tree.leaves(mask)))
     return fn(params, steps)
 
 
@@ -220,6 +229,7 @@ def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | Non
     if batches < 1:
         raise ValueError(f"batch_size {config.batch_size} is larger than the training split ({n})")
     adaptive = quant is not None and quant.policy == "adaptive"
+    learned = quant is not None and quant.fns.learned
 
     def loss_fn(params, x, y, steps):
         logits = _forward(model, params, x, quant, steps)
@@ -230,11 +240,17 @@ def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | Non
 
         def step(carry, idx):
             params, opt_state, steps = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, images[idx], labels[idx], steps)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
+            if learned:  # the rule's levels train with the weights (one optimizer over both)
+                loss, grads = jax.value_and_grad(lambda ps: loss_fn(ps[0], images[idx], labels[idx], ps[1]))(
+                    (params, steps))
+                updates, opt_state = optimizer.update(grads, opt_state, (params, steps))
+                params, steps = optax.apply_updates((params, steps), updates)
+            else:
+                loss, grads = jax.value_and_grad(loss_fn)(params, images[idx], labels[idx], steps)
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                params = optax.apply_updates(params, updates)
             if adaptive:
-                steps = qz.tree_lloyd_step(params, quant.mask, steps, quant.bits)
+                steps = qz.tree_update(params, quant.mask, steps, quant.bits, quant.fns.update)
             return (params, opt_state, steps), loss
 
         (params, opt_state, steps), losses = jax.lax.scan(
@@ -248,7 +264,7 @@ def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | Non
 def step_excess(params: Any, steps: Any, quant: Quant) -> np.ndarray:
     """[S] largest relative excess L2 error, over the quantized layers, of ``steps`` against each
     layer's exact optimal step (:func:`quantlab.quantize.optimal_step`); 0 means optimal."""
-    best = qz.batched_tree_steps(params, quant.mask, quant.bits)
+    best = qz.batched_tree_steps(params, quant.mask, quant.bits)  # the exact L2 optimum
     params, steps = jax.device_get((params, steps))
     excess = []
     for w, q, s, b in zip(*(jax.tree.leaves(t) for t in (params, quant.mask, steps, best))):
@@ -304,9 +320,9 @@ def fit(
     optimizer = make_optimizer(config, config.epochs * (n // config.batch_size))
     run_epoch = make_epoch(model, optimizer, config, n, quant)
     params = jax.tree.map(jnp.array, params)  # a copy: the epoch donates its buffers
-    opt_state = jax.vmap(optimizer.init)(params)
     seeds = keys.shape[0]
     steps = jax.tree.map(jnp.asarray, steps) if quant else jnp.zeros((seeds,))
+    opt_state = jax.vmap(optimizer.init)((params, steps) if quant and quant.fns.learned else params)
     best, best_steps = jax.tree.map(jnp.array, params), steps
     best_error = np.full(seeds, np.inf) if start_error is None else np.asarray(start_error, float)
     best_epoch = np.zeros(seeds, dtype=int)
@@ -328,7 +344,7 @@ def fit(
         best_epoch = np.where(improved, epoch, best_epoch)
         entry = {"epoch": epoch, "train_loss": train_loss.tolist(), "epoch_loss": loss.tolist(),
                  "val_error": error.tolist()}
-        if quant and quant.policy == "adaptive":
+        if quant and quant.policy == "adaptive" and quant.rule == "l2":
             entry["step_excess"] = step_excess(params, steps, quant).tolist()
         history.append(entry)
         if progress:

@@ -174,5 +174,5 @@ def test_lloyd_step_keeps_the_step_when_every_weight_rounds_to_zero():
     assert float(qz.lloyd_step(w, 10.0, 2)) == 10.0
     tree = {"a": {"kernel": w, "bias": jnp.ones(3)}}
     mask = {"a": {"kernel": True, "bias": False}}
-    steps = qz.tree_lloyd_step(tree, mask, {"a": {"kernel": jnp.float32(0.1), "bias": jnp.float32(0.0)}}, 2)
+    steps = qz.tree_update(tree, mask, {"a": {"kernel": jnp.float32(0.1), "bias": jnp.float32(0.0)}}, 2)
     assert float(steps["a"]["bias"]) == 0.0 and float(steps["a"]["kernel"]) > 0

@@ -39,7 +39,9 @@ def test_shipped_specs_are_listed_and_load():
         assert spec.name == name and spec.shipped
         assert descriptions[name] and "\n" not in descriptions[name]
         budgets = len(spec.retrain_epochs) if spec.retrain_epochs else 1
-        assert len(spec.trials()) == len(spec.sizes) * len(spec.step_policies) * budgets >= 1
+        subsets = len(spec.train_subsets) if spec.train_subsets else 1
+        assert len(spec.trials()) == (len(spec.sizes) * subsets * len(spec.quantizers) * len(spec.step_policies)
+                                      * budgets) >= 1
 
 
 def test_smoke_spec_is_tiny():
@@ -188,3 +190,27 @@ def test_bad_python_spec_values():
 def test_spec_error_is_a_value_error():
     assert issubclass(SpecError, ValueError)
     assert specmod.METHODS == ("float", "direct", "retrain")
+
+
+def test_quantizer_rules_expand_trials_and_ternary_rules_need_two_bits():
+    from quantlab import rules
+
+    assert specmod.QUANTIZERS == rules.QUANTIZERS
+    s = specmod.SweepSpec(name="r", sizes=[(8, 1)], bits=(2,), quantizers=("l2", "twn"), step_policies=("fixed", "adaptive"))
+    assert [(t.quantizer, t.step_policy) for t in s.trials()] == [
+        ("l2", "fixed"), ("l2", "adaptive"), ("twn", "fixed"), ("twn", "adaptive")]
+    with pytest.raises(specmod.SpecError, match="quantizer 'twn' is a ternary rule: bits must be 2; got 3"):
+        specmod.SweepSpec(name="r", sizes=[(8, 1)], bits=(2, 3), quantizers=("twn",))
+    with pytest.raises(specmod.SpecError, match="unknown quantizer 'xnor'; valid: l2, absmax, twn, ttq"):
+        specmod.SweepSpec(name="r", sizes=[(8, 1)], quantizers=("xnor",))
+
+
+def test_train_subsets_scale_the_epochs_to_the_full_splits_steps():
+    s = specmod.SweepSpec(name="d", sizes=[(8, 1)], train_subsets=(1000, 27000, "all"), scale_epochs=True,
+                           float_train={"epochs": 10}, retrain={"epochs": 4})
+    assert [(t.train_subset, t.float_train.epochs, t.retrain.epochs) for t in s.trials()] == [
+        (1000, 100, 40), (27000, 20, 8), (None, 10, 4)]  # 54,000 training examples; at most 10x
+    with pytest.raises(specmod.SpecError, match="either train_subset or train_subsets"):
+        specmod.SweepSpec(name="d", sizes=[(8, 1)], train_subset=100, train_subsets=(1000,))
+    with pytest.raises(specmod.SpecError, match="train_subsets 60000 is larger than"):
+        specmod.SweepSpec(name="d", sizes=[(8, 1)], train_subsets=(60000,))
