@@ -73,7 +73,9 @@ PAGES: dict[str, Page] = {
     "compression": Page(specs=("ffdnn-width", "cnn-maps")),
     "precision": Page(specs=("precision-ffdnn", "precision-cnn"), csv=("precision-ffdnn", "precision-cnn")),
     "data_limit": Page(specs=("data-ffdnn",), csv=("data-ffdnn",)),
-    "report": Page(specs=("ffdnn-width", "ffdnn-depth", "cnn-maps", "data-ffdnn", "precision-ffdnn", "precision-cnn")),
+    "rules": Page(specs=("rules-ffdnn",), csv=("rules-ffdnn",)),
+    "report": Page(specs=("ffdnn-width", "ffdnn-depth", "cnn-maps", "data-ffdnn", "precision-ffdnn", "precision-cnn",
+                          "rules-ffdnn")),
     "data": Page(computes="loads Fashion-MNIST through `quantlab.data` (cached in `$QUANTLAB_CACHE`, "
                           "default `~/.cache/quantlab`); it reads no result records"),
 }

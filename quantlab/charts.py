@@ -1231,3 +1231,57 @@ def gap_by_data(
         column=alt.Column("precision:N", title=None, sort=[precision_label(b) for b in sorted(bits)],
                           header=alt.Header(labelFontSize=12, labelFontWeight="bold")),
         title=_title(title, "The gap to float against size, per training-set size", sub))
+
+
+# -- quantizer rules side by side (quantlab.maps.rule_table) --------------------------------------
+
+RULE_MEASURES = {
+    "weight_error": "L2 error of the directly quantized weights (% of their energy)",
+    "direct_gap": "gap to float, directly quantized (points)",
+    "gap": "gap to float, retrained (points)",
+}
+
+
+def rules_chart(table: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 170,
+                height: int = 220) -> alt.FacetChart:
+    """Quantizer rules side by side (:func:`quantlab.maps.rule_table` rows): one panel per measure
+    of :data:`RULE_MEASURES` against the number of parameters (log), one colour per rule, solid for
+    the fixed and dashed for the adaptive step policy; retrained gaps with ± one standard error."""
+    data = []
+    for t in table:
+        for measure, label in RULE_MEASURES.items():
+            value = t[measure] * 100 if measure == "weight_error" else t[measure]
+            se = {"direct_gap": t["direct_gap_se"], "gap": t["gap_se"]}.get(measure, math.nan)
+            se = 0.0 if se is None or math.isnan(se) else se
+            if value is None or math.isnan(value):
+                continue
+            data.append({"panel": label, "network": t["label"], "params": t["params"], "rule": t["quantizer"],
+                         "policy": t["step_policy"], "value": round(value, 4), "lo": round(value - se, 4),
+                         "hi": round(value + se, 4), "se": round(se, 4), "seeds": t["seeds"],
+                         "vs_l2": None if math.isnan(t["vs_l2"]) else round(t["vs_l2"], 3)})
+    if not data:
+        raise ValueError("an empty rule table: nothing to draw")
+    rules_seen = list(dict.fromkeys(d["rule"] for d in data))
+    x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
+              axis=alt.Axis(format="~s", grid=True, tickCount=4))
+    y = alt.Y("value:Q", title=None, scale=alt.Scale(type="symlog", constant=1, nice=False, padding=8))
+    color = alt.Color("rule:N", title="quantizer rule", sort=rules_seen, legend=alt.Legend(**_LEGEND_KW))
+    dash = alt.StrokeDash("policy:N", title="step policy", sort=["fixed", "adaptive"],
+                          scale=alt.Scale(domain=["fixed", "adaptive"], range=[[1, 0], [6, 3]]),
+                          legend=alt.Legend(**_LEGEND_KW))
+    tips = [alt.Tooltip("network:N"), alt.Tooltip("rule:N"), alt.Tooltip("policy:N", title="step policy"),
+            alt.Tooltip("params:Q", title="parameters", format=","), alt.Tooltip("panel:N", title="measure"),
+            alt.Tooltip("value:Q", format=".2f"), alt.Tooltip("se:Q", title="standard error", format=".2f"),
+            alt.Tooltip("vs_l2:Q", title="retrained gap minus l2's (points)", format="+.2f"), alt.Tooltip("seeds:Q")]
+    base = alt.Chart().encode(x=x, color=color)
+    line = base.mark_line(strokeWidth=1.8).encode(y=y, strokeDash=dash, detail="policy:N")
+    bars = base.mark_rule().encode(y=alt.Y("lo:Q", scale=alt.Scale(type="symlog", constant=1)), y2="hi:Q",
+                                   detail="policy:N")
+    points = base.mark_point(filled=True, size=45).encode(y=y, tooltip=tips)
+    return alt.layer(line, bars, points).properties(width=width, height=height).facet(
+        data=alt.Data(values=data),
+        column=alt.Column("panel:N", title=None, sort=list(RULE_MEASURES.values()),
+                          header=alt.Header(labelFontSize=11, labelFontWeight="bold", labelLimit=width + 20)),
+        title=_title(title, "Quantizer rules side by side, ternary",
+                     ["gaps against the float control; mean over seeds, bars ± one standard error; symmetric-log y"]),
+    ).resolve_scale(y="independent")

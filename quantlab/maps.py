@@ -11,16 +11,18 @@ to 8 bits, and of sizes at several training-set sizes, built on the paired gaps 
   weight-memory budget, and the stretches of budget on which each bit width wins;
 * :func:`needed_text`, :func:`front_text`: what a chapter says about them;
 * :func:`float_by_data`: the float networks' errors per training-set size (data sweeps; claim 5 of
-  :mod:`quantlab.report` judges their gaps).
+  :mod:`quantlab.report` judges their gaps);
+* :func:`rule_table`, :func:`rules_text`: the quantizer rules of :mod:`quantlab.rules` side by side.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from quantlab import compression, report
+from quantlab import anomalies, compression, report
 
 
 def quantized_bits(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[int]:
@@ -147,6 +149,62 @@ def float_by_data(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
             row["all" if n is None else f"{n:,}"] = f"{100 * sum(by[n]) / len(by[n]):.2f}" if n in by else ""
         out.append(row)
     return out
+
+
+REFERENCE_RULE = "l2"
+"""The rule the others are compared with: the paper's L2-optimal step."""
+
+
+def rule_table(rows: Sequence[Mapping[str, Any]], bits: int = report.TERNARY,
+               baseline: str = report.BASELINE) -> list[dict]:
+    """The quantizer rules of a rules sweep's tidy ``rows`` side by side, per network, rule and step
+    policy: ``label, params, quantizer, step_policy, seeds``, ``weight_error`` (the directly quantized
+    weights' relative L2 error, mean over seeds, fraction), ``direct_gap`` and ``gap`` (direct and
+    retrained gap to ``baseline``, pp, with ``direct_gap_se`` and ``gap_se``), and ``vs_l2``,
+    ``vs_l2_se`` (the retrained gap minus :data:`REFERENCE_RULE`'s with the same policy, paired by
+    seed, pp; NaN for the reference itself) with ``vs_l2_beyond_noise``
+    (:func:`quantlab.anomalies.beyond_noise` of its absolute value). Sorted by size, rule, policy."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r.get("quantizer", REFERENCE_RULE), r.get("step_policy", "fixed")), []).append(r)
+    retrained = {k: {g["params"]: g for g in report.gaps(rs, bits, "retrain", baseline)} for k, rs in groups.items()}
+    out = []
+    for (rule, policy), rs in groups.items():
+        direct = {g["params"]: g for g in report.gaps(rs, bits, "direct", baseline)}
+        ref = retrained.get((REFERENCE_RULE, policy), {})
+        for params, g in retrained[(rule, policy)].items():
+            errs = [float(r["weight_error"]) for r in rs if r["method"] == "direct" and int(r["params"]) == params
+                    and int(r["bits"]) == bits and r.get("weight_error") is not None]
+            diff, se = math.nan, math.nan
+            if rule != REFERENCE_RULE and params in ref:
+                shared = sorted(set(g["seed_gaps"]) & set(ref[params]["seed_gaps"]))
+                d = [g["seed_gaps"][s] - ref[params]["seed_gaps"][s] for s in shared]
+                if d:
+                    diff = statistics.fmean(d)
+                    se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.nan
+            out.append({"label": g["label"], "params": params, "quantizer": rule, "step_policy": policy,
+                        "seeds": g["seeds"], "weight_error": sum(errs) / len(errs) if errs else math.nan,
+                        "direct_gap": direct[params]["gap"], "direct_gap_se": direct[params]["gap_se"],
+                        "gap": g["gap"], "gap_se": g["gap_se"], "vs_l2": diff, "vs_l2_se": se,
+                        "vs_l2_beyond_noise": not math.isnan(diff) and anomalies.beyond_noise(abs(diff), se)})
+    order = {name: i for i, name in enumerate(dict.fromkeys(r["quantizer"] for r in out))}
+    return sorted(out, key=lambda t: (t["params"], order[t["quantizer"]], t["step_policy"]))
+
+
+def rules_text(table: Sequence[Mapping[str, Any]]) -> str:
+    """Per rule and policy, one clause: where its retrained gap differs from the L2 rule's beyond
+    seed noise (with the differences), or that it never does."""
+    clauses = []
+    for rule, policy in dict.fromkeys((t["quantizer"], t["step_policy"]) for t in table):
+        if rule == REFERENCE_RULE:
+            continue
+        cases = [t for t in table if (t["quantizer"], t["step_policy"]) == (rule, policy) and t["vs_l2_beyond_noise"]]
+        if cases:
+            where = ", ".join(f"{t['label']} ({t['vs_l2']:+.2f} pp)" for t in cases)
+            clauses.append(f"{rule} ({policy}) differs from {REFERENCE_RULE} beyond seed noise at {where}")
+        else:
+            clauses.append(f"{rule} ({policy}) is within seed noise of {REFERENCE_RULE} at every size")
+    return "After retraining, " + "; ".join(clauses) + "." if clauses else "There is only one rule."
 
 
 def _kib(bits: float) -> str:

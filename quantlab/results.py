@@ -82,14 +82,14 @@ def record_rows(
         "dataset": cfg["dataset"], "size": size, **size_fields(family, size),
         "params": params, "weights": weights, "seed": int(record["seed"]),
         "step_policy": cfg.get("step_policy", "fixed"), "retrain_epochs": (cfg.get("retrain") or {}).get("epochs"),
-        "train_subset": cfg.get("train_subset"),
+        "train_subset": cfg.get("train_subset"), "quantizer": cfg.get("quantizer", "l2"),
         "control_test_error": control.get("test_error"), "control_val_error": control.get("val_error"),
     }
 
     def row(method: str, bits: int, m: Mapping[str, Any]) -> dict:
         return {**base, "method": method, "bits": bits,
                 "test_error": float(m["test_error"]), "val_error": float(m["val_error"]),
-                "weight_bits": memory_bits(params, weights, bits)}
+                "weight_bits": memory_bits(params, weights, bits), "weight_error": m.get("weight_error")}
 
     rows = []
     if "float" in methods:
@@ -158,7 +158,7 @@ def curve_rows(metrics: Mapping[str, Any], **fields: Any) -> list[dict]:
 
 def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
     """:func:`curve_rows` of every record of a spec (reading only; missing records are left out),
-    with the fields ``spec, trial, size_label, params, seed, step_policy, retrain_epochs, train_subset``."""
+    with the fields ``spec, trial, size_label, params, seed`` and :data:`NETWORK_FIELDS`."""
     spec = _spec(spec_or_name)
     out = []
     for record in _store(spec, store).records(spec):
@@ -168,7 +168,7 @@ def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[di
             size_label=size_fields(cfg["family"], cfg["size"])["size_label"],
             params=int(record["metrics"]["params"]), seed=int(record["seed"]),
             step_policy=cfg.get("step_policy", "fixed"), retrain_epochs=int(cfg["retrain"]["epochs"]),
-            train_subset=cfg.get("train_subset")))
+            train_subset=cfg.get("train_subset"), quantizer=cfg.get("quantizer", "l2")))
     return out
 
 
@@ -177,11 +177,13 @@ def _std(values: Sequence[float]) -> float | None:
 
 
 _GROUP_FIELDS = ("spec", "trial", "family", "dataset", "size", "width", "depth", "maps", "size_label",
-                 "params", "weights", "step_policy", "retrain_epochs", "train_subset", "method", "bits", "weight_bits")
+                 "params", "weights", "step_policy", "retrain_epochs", "train_subset", "quantizer", "method", "bits",
+                 "weight_bits")
 
-NETWORK_FIELDS = ("spec", "trial", "train_subset", "step_policy", "retrain_epochs")
-"""What tells one trained network of a sweep from another: its trial (size), training-set size, step
-policy and retraining budget; rows and curves of one network share them (seeds aside)."""
+NETWORK_FIELDS = ("spec", "trial", "train_subset", "quantizer", "step_policy", "retrain_epochs")
+"""What tells one trained network of a sweep from another: its trial (size), training-set size,
+quantizer rule, step policy and retraining budget; rows and curves of one network share them (seeds
+aside)."""
 
 
 def network_key(row: Mapping[str, Any]) -> tuple:
@@ -379,8 +381,8 @@ def describe(spec_or_name: SweepSpec | str) -> str:
 # -- export --------------------------------------------------------------------------------------
 
 CSV_FIELDS = ("spec", "trial", "family", "dataset", "size_label", "width", "depth", "maps", "params", "weights",
-              "step_policy", "retrain_epochs", "train_subset", "seed", "method", "bits", "test_error", "val_error", "weight_bits",
-              "control_test_error", "control_val_error")
+              "step_policy", "retrain_epochs", "train_subset", "quantizer", "seed", "method", "bits", "test_error", "val_error", "weight_bits",
+              "control_test_error", "control_val_error", "weight_error")
 """The leading columns of :func:`write_csv`, in order (the fields of :func:`tidy` rows, without the
 ``size`` tuple that ``size_label`` spells out); any other scalar field of the rows follows, sorted."""
 

@@ -98,3 +98,38 @@ def test_float_by_data_tabulates_each_training_set_size(rows):
     assert [t["network"] for t in table] == [f"ffdnn-w{w}-d3" for w in GAPS]
     assert list(table[0]) == ["network", "1,000", "all"]
     assert table[0]["all"] == "12.40" and table[0]["1,000"] == "17.40"  # control 12.1 + 0.3, seeds 0..2
+
+
+def test_rule_table_compares_every_rule_with_l2_per_policy(rows):
+    by_rule = {"l2": 0.0, "absmax": 0.02, "twn": 0.0005}  # extra retrained error per rule
+    data = []
+    for rule, extra in by_rule.items():
+        for r in rows:
+            if r["method"] == "retrain" and r["bits"] == 2:
+                r = {**r, "test_error": r["test_error"] + extra}
+            elif r["method"] == "direct":
+                r = {**r, "weight_error": 0.3 + extra}
+            data.append({**r, "quantizer": rule, "step_policy": "fixed"})
+    table = maps.rule_table(data)
+    assert len(table) == len(GAPS) * len(by_rule)
+    absmax = [t for t in table if t["quantizer"] == "absmax"]
+    assert all(t["vs_l2"] == pytest.approx(2.0) and t["vs_l2_beyond_noise"] for t in absmax)
+    assert not any(t["vs_l2_beyond_noise"] for t in table if t["quantizer"] == "twn")
+    assert all(math.isnan(t["vs_l2"]) for t in table if t["quantizer"] == "l2")
+    assert absmax[0]["weight_error"] == pytest.approx(0.32)
+    text = maps.rules_text(table)
+    assert "absmax (fixed) differs from l2 beyond seed noise at ffdnn-w8-d3 (+2.00 pp)" in text
+    assert "twn (fixed) is within seed noise of l2 at every size" in text
+
+
+def test_rules_chart_has_a_panel_per_measure():
+    table = [{"label": "n", "params": 100, "quantizer": q, "step_policy": p, "seeds": 3, "weight_error": 0.3,
+              "direct_gap": 10.0, "direct_gap_se": 1.0, "gap": 2.0, "gap_se": 0.5,
+              "vs_l2": math.nan if q == "l2" else 1.0, "vs_l2_se": 0.1, "vs_l2_beyond_noise": q != "l2"}
+             for q in ("l2", "twn") for p in ("fixed", "adaptive")]
+    spec = charts.rules_chart(table).to_dict()
+    values = spec["data"]["values"]
+    assert {v["panel"] for v in values} == set(charts.RULE_MEASURES.values())
+    assert {v["value"] for v in values if v["panel"].startswith("L2 error")} == {30.0}
+    with pytest.raises(ValueError, match="empty rule table"):
+        charts.rules_chart([])
