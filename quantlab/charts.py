@@ -1,7 +1,7 @@
 """The book's Altair charts, with one visual language throughout.
 
 * One colour per method everywhere: float, direct quantization, retrained (:data:`METHOD_COLORS`).
-* Precision (32-bit float, 2-bit ternary, 3-bit) by line dash and point shape (:data:`PRECISION_DASH`,
+* Precision (32-bit float, 2-bit ternary, 3- to 8-bit) by line dash and point shape (:data:`PRECISION_DASH`,
   :data:`PRECISION_SHAPES`), in one merged legend.
 * Interactive: tooltips with the exact numbers (errors in %, parameter counts with thousands
   separators); click a legend entry to highlight that method or precision (shift-click for more);
@@ -30,9 +30,10 @@ from quantlab import results
 
 METHOD_LABELS = {"float": "float", "direct": "direct quantization", "retrain": "retrained"}
 METHOD_COLORS = {"float": "#3d3d3d", "direct": "#e4572e", "retrain": "#2a6fdb"}
-PRECISION_DASH = {32: [1, 0], 2: [7, 3], 3: [2, 2]}
-PRECISION_SHAPES = {32: "circle", 2: "triangle-up", 3: "square"}
-OTHER_DASH, OTHER_SHAPE = [8, 2, 2, 2], "diamond"
+PRECISION_DASH = {32: [1, 0], 2: [7, 3], 3: [2, 2], 4: [8, 2, 2, 2], 5: [1, 3], 6: [10, 4], 7: [6, 2, 1, 2],
+                  8: [12, 2, 2, 2, 2, 2]}
+PRECISION_SHAPES = {32: "circle", 2: "triangle-up", 3: "square", 4: "diamond", 5: "cross", 6: "triangle-down",
+                    7: "triangle-left", 8: "triangle-right"}
 WIDTH, HEIGHT = 520, 300  # fits the book's content column with the legends below the plot
 FACET_WIDTH, FACET_HEIGHT = 160, 240
 PANEL_WIDTH = 125  # panels of the three-column facet charts (each with its own y axis) fit the text column
@@ -69,8 +70,8 @@ def precision_scales(bits: Sequence[int]) -> tuple[alt.Scale, alt.Scale]:
     """``(dash scale, shape scale)`` of the precision legend for the bit widths ``bits``."""
     bits = _sorted_bits(bits)
     domain = [precision_label(b) for b in bits]
-    dash = alt.Scale(domain=domain, range=[PRECISION_DASH.get(b, OTHER_DASH) for b in bits])
-    shape = alt.Scale(domain=domain, range=[PRECISION_SHAPES.get(b, OTHER_SHAPE) for b in bits])
+    dash = alt.Scale(domain=domain, range=[PRECISION_DASH[b] for b in bits])
+    shape = alt.Scale(domain=domain, range=[PRECISION_SHAPES[b] for b in bits])
     return dash, shape
 
 
@@ -842,7 +843,7 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
     # the ECR lines could cross).
     naive_rows = [{"precision": precision_label(b), "naive": 32 / b,
                    "label": f"{precision_label(b)}: 32/{b} = {32 / b:.3g}x"} for b in bits]
-    naive_dash = alt.Scale(domain=[r["label"] for r in naive_rows], range=[PRECISION_DASH.get(b, OTHER_DASH) for b in bits])
+    naive_dash = alt.Scale(domain=[r["label"] for r in naive_rows], range=[PRECISION_DASH[b] for b in bits])
     naive = [alt.Chart(alt.Data(values=naive_rows)).mark_rule(color="#888888", strokeWidth=1.2).encode(
         y=alt.Y("naive:Q"),
         strokeDash=alt.StrokeDash("label:N", scale=naive_dash, title="naive ratio 32/b", legend=alt.Legend(
@@ -1041,7 +1042,7 @@ def ecr_envelope(
               alt.Tooltip("error:Q", title="test error e_Q, mean (%)", format=".2f"),
               alt.Tooltip("memory_bits:Q", title="memory M_Q (bits)", format=","),
               alt.Tooltip("float_params:Q", title="N_F(e_Q)", format=","), alt.Tooltip("ecr:N", title="ECR")]
-    q_pt = alt.Chart(alt.Data(values=q_data)).mark_point(filled=True, size=110, shape=PRECISION_SHAPES.get(bits, OTHER_SHAPE)).encode(
+    q_pt = alt.Chart(alt.Data(values=q_data)).mark_point(filled=True, size=110, shape=PRECISION_SHAPES[bits]).encode(
         x=x, y=y, color=color, tooltip=q_tips)
     nf_text = f"N_F(e_Q) {mark} {nf:,.0f}"
     labels = alt.Chart(alt.Data(values=[

@@ -110,6 +110,17 @@ def _choice(where: str, field: str, value: Any, choices: Sequence[str]) -> str:
     return value
 
 
+def _choices(where: str, field: str, what: str, values: Any, valid: Sequence[str]) -> tuple[str, ...]:
+    """``values`` as a tuple, or SpecError unless it is a non-empty list of distinct ``valid`` names."""
+    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+        raise SpecError(f"{where}: {field} must be a non-empty list; valid: {', '.join(valid)}")
+    for v in values:
+        _choice(where, what, v, valid)
+    if len(set(values)) != len(values):
+        raise SpecError(f"{where}: {field} lists a {what} more than once")
+    return tuple(values)
+
+
 def _check_size(where: str, field: str, family: str, size: Any) -> tuple[int, ...]:
     if isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or not size:
         kind = "[width, depth]" if family == "ffdnn" else "a list of feature-map counts, e.g. [4, 4, 8]"
@@ -246,22 +257,9 @@ class SweepSpec:
             object.__setattr__(self, "train_subsets", subsets)
         if not isinstance(self.scale_epochs, bool):
             raise SpecError(f"{where}: scale_epochs must be true or false; got {self.scale_epochs!r}")
-        rules = self.quantizers
-        if isinstance(rules, str) or not isinstance(rules, Sequence) or not rules:
-            raise SpecError(f"{where}: quantizers must be a non-empty list; valid: {', '.join(QUANTIZERS)}")
-        for r in rules:
-            _choice(where, "quantizer", r, QUANTIZERS)
-        if len(set(rules)) != len(rules):
-            raise SpecError(f"{where}: quantizers lists a rule more than once")
-        object.__setattr__(self, "quantizers", tuple(rules))
-        policies = self.step_policies
-        if isinstance(policies, str) or not isinstance(policies, Sequence) or not policies:
-            raise SpecError(f"{where}: step_policies must be a non-empty list; valid: {', '.join(STEP_POLICIES)}")
-        for p in policies:
-            _choice(where, "step policy", p, STEP_POLICIES)
-        if len(set(policies)) != len(policies):
-            raise SpecError(f"{where}: step_policies lists a policy more than once")
-        object.__setattr__(self, "step_policies", tuple(policies))
+        object.__setattr__(self, "quantizers", _choices(where, "quantizers", "quantizer", self.quantizers, QUANTIZERS))
+        object.__setattr__(self, "step_policies",
+                           _choices(where, "step_policies", "step policy", self.step_policies, STEP_POLICIES))
         if self.retrain_epochs is not None:
             object.__setattr__(self, "retrain_epochs", _int_list(
                 where, "retrain_epochs", self.retrain_epochs, 1, "retraining budgets must be integers >= 1"))
