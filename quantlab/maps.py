@@ -207,6 +207,28 @@ def rules_text(table: Sequence[Mapping[str, Any]]) -> str:
     return "After retraining, " + "; ".join(clauses) + "." if clauses else "There is only one rule."
 
 
+def jumps_by_rule(jumps: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]]) -> str:
+    """One or two sentences on the :func:`quantlab.anomalies.validation_jumps` cases of a rules sweep:
+    how many per rule, in which networks, and how far those networks' directly quantized weights are
+    from the float ones (relative L2 error, from a :func:`rule_table`)."""
+    if not jumps:
+        return ("no retraining of any rule moves its validation error by more than "
+                f"{anomalies.JUMP_PP:g} points while the same network's training loss stays flat.")
+    by: dict[str, list[Mapping[str, Any]]] = {}
+    for j in jumps:
+        by.setdefault(j["quantizer"], []).append(j)
+    parts = []
+    for rule, cases in by.items():
+        nets = sorted({c["trial"] for c in cases}, key=lambda t: next(r["params"] for r in table if r["label"] == t))
+        errors = [r["weight_error"] for r in table if r["quantizer"] == rule and r["label"] in nets]
+        parts.append(f"{rule}: {len(cases)} epoch(s) in {', '.join(nets)} (directly quantized weights "
+                     f"{100 * min(errors):.0f}-{100 * max(errors):.0f} % off in L2)")
+    return (f"{len(jumps)} retraining epoch(s) move the validation error by more than {anomalies.JUMP_PP:g} points "
+            f"while the same network's training loss changes by less than {anomalies.FLAT_LOSS:.0%} ("
+            + "; ".join(parts) + "). A probable reading: in such small or badly quantized networks many examples "
+            "sit near the decision boundaries, so the error can move while the mean loss barely does.")
+
+
 def _kib(bits: float) -> str:
     kib = bits / 8192
     return f"{kib:,.1f} KiB" if kib < 1024 else f"{kib / 1024:,.2f} MiB"

@@ -133,3 +133,12 @@ def test_rules_chart_has_a_panel_per_measure():
     assert {v["value"] for v in values if v["panel"].startswith("L2 error")} == {30.0}
     with pytest.raises(ValueError, match="empty rule table"):
         charts.rules_chart([])
+
+
+def test_jumps_by_rule_names_the_rules_and_networks():
+    table = [{"label": "ffdnn-w8-d3", "params": 10, "quantizer": "absmax", "weight_error": 0.9},
+             {"label": "ffdnn-w16-d3", "params": 20, "quantizer": "absmax", "weight_error": 0.8}]
+    jumps = [{"quantizer": "absmax", "trial": t} for t in ("ffdnn-w16-d3", "ffdnn-w8-d3", "ffdnn-w8-d3")]
+    text = maps.jumps_by_rule(jumps, table)
+    assert "absmax: 3 epoch(s) in ffdnn-w8-d3, ffdnn-w16-d3 (directly quantized weights 80-90 % off in L2)" in text
+    assert maps.jumps_by_rule([], table).startswith("no retraining")
