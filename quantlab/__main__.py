@@ -222,20 +222,73 @@ def _cmd_sweep(args) -> int:
     return code
 
 
+SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "step_policy", "retrain_epochs", "bits", "method",
+                      "seeds", "test_error", "test_error_std", "gap", "gap_se", "gap_control", "gap_control_se")
+"""The columns of ``results --csv``: :func:`quantlab.rows.summarise` fields (errors and gaps as fractions)."""
+
+
+def _trial_text(row: dict, policies: bool, budgets: bool) -> str:
+    return (row["trial"] + (f" {row['step_policy']}" if policies else "")
+            + (f" {row['retrain_epochs']}ep" if budgets else ""))
+
+
+def format_summary(summary: list[dict]) -> str:
+    """A plain-text table of :func:`quantlab.rows.summarise` rows (errors in percent, gaps in
+    points); the trial names its step policy and retraining budget when the rows have several."""
+    from quantlab.formatting import pp
+
+    policies = len({r["step_policy"] for r in summary}) > 1
+    budgets = len({r["retrain_epochs"] for r in summary}) > 1
+    head = ("trial", "params", "bits", "method", "seeds", "test error %", "std", "gap to float")
+    body = [(
+        _trial_text(r, policies, budgets),
+        f"{r['params']:,}",
+        f"{r['bits']} (float)" if r["method"] == "float" else str(r["bits"]),
+        r["method"],
+        str(r["seeds"]),
+        pp(r["test_error"], sign=False),
+        "-" if r["test_error_std"] is None else pp(r["test_error_std"], sign=False),
+        "-" if r["gap"] is None else f"{pp(r['gap'])} pp",
+    ) for r in summary]
+    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(head)]
+    left = {0, 3}
+
+    def fmt(cells):
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *(fmt(row) for row in body)])
+
+
+def write_summary_csv(summary: list[dict], file=None) -> None:
+    """Writes :func:`quantlab.rows.summarise` rows as CSV (:data:`SUMMARY_CSV_FIELDS`; errors and
+    gaps as fractions; ``bits`` 32 for float rows; empty cells for None)."""
+    import csv
+
+    writer = csv.DictWriter(file or sys.stdout, fieldnames=SUMMARY_CSV_FIELDS, extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for r in summary:
+        writer.writerow({k: ("" if r.get(k) is None else r[k]) for k in SUMMARY_CSV_FIELDS})
+
+
 def _cmd_results(args) -> int:
-    from quantlab import sweep
+    from quantlab import rows, sweep
+    from quantlab.store import trial_label
+    from quantlab.vocabulary import METHODS
 
     spec = load_spec(args.spec)
     store = _store(spec, args)
-    rows = sweep.results_table(spec, store, args.only)
     trials = sweep.select(spec, args.only)
+    labels = {trial_label(t) for t in trials}
+    stored = [r for r in rows.tidy(spec, store, allow_missing=True, methods=METHODS) if r["trial"] in labels]
+    summary = [r for r in rows.summarise(stored) if r["method"] in spec.methods]
     expected = len(trials) * len(spec.seeds)
     present = sum(store.has(t, s) for t in trials for s in spec.seeds)
     if args.csv:
-        sweep.write_csv(rows, sys.stdout)
-    elif rows:
+        write_summary_csv(summary, sys.stdout)
+    elif summary:
         print(f"{spec.name}: {spec.family} on {spec.dataset}, test error over seeds {list(spec.seeds)}\n")
-        print(sweep.format_results(rows))
+        print(format_summary(summary))
     if present < expected:
         print(f"{expected - present} of {expected} records missing in {store.root}; "
               f"run: {_command(args, 'sweep')}", file=sys.stderr)

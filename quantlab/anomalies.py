@@ -13,7 +13,8 @@ the reference records hold none and a chapter can say, computed, why a surprisin
 * :func:`quantized_beats_float`: a retrained network below its float network's test error, with the
   float control beside it (the extra epochs, not quantization, usually explain it).
 
-Errors are fractions in the inputs; the returned cases give differences in percentage points (pp).
+Errors and differences are fractions, in the inputs and in the returned cases; the thresholds are
+in percentage points (pp), as the book states them, and are compared in pp.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from quantlab.formatting import pp
 
 JUMP_PP = 3.0
 """A validation error change of more than 3 pp between consecutive epochs counts as a jump ..."""
@@ -35,9 +38,9 @@ NOISE_SE_FACTOR = 2.0
 
 
 def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Every retraining epoch after the first, from :func:`quantlab.results.curve_rows` rows: the curve's
+    """Every retraining epoch after the first, from :func:`quantlab.rows.curve_rows` rows: the curve's
     fields (``spec, trial, seed, step_policy, retrain_epochs, bits`` where present), ``epoch``,
-    ``val_change_pp`` and ``loss_change`` (relative), both signed, against the previous epoch."""
+    ``val_change`` (fraction) and ``loss_change`` (relative), both signed, against the previous epoch."""
     keys = ("spec", "trial", "seed", "step_policy", "retrain_epochs")
     runs: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in curves:
@@ -48,7 +51,7 @@ def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
         rows = sorted(rows, key=lambda r: r["epoch"])
         for a, b in zip(rows, rows[1:]):
             out.append({**dict(zip(keys, run[:-1])), "bits": run[-1], "epoch": int(b["epoch"]),
-                        "val_change_pp": 100 * (b["val_error"] - a["val_error"]),
+                        "val_change": b["val_error"] - a["val_error"],
                         "loss_change": (b["train_loss"] - a["train_loss"]) / abs(a["train_loss"])})
     return out
 
@@ -56,16 +59,16 @@ def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
 def validation_jumps(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Retraining epochs whose validation error moved by more than :data:`JUMP_PP` from the previous
     epoch while the same networks' training loss moved by less than :data:`FLAT_LOSS` (relative), from
-    :func:`quantlab.results.curve_rows` rows. Each case: the curve's fields (``trial, seed,
-    step_policy, retrain_epochs, bits`` where present), ``epoch``, ``val_change_pp`` and
+    :func:`quantlab.rows.curve_rows` rows. Each case: the curve's fields (``trial, seed,
+    step_policy, retrain_epochs, bits`` where present), ``epoch``, ``val_change`` and
     ``loss_change`` (signed)."""
-    return [m for m in _moves(curves) if abs(m["val_change_pp"]) > JUMP_PP and abs(m["loss_change"]) < FLAT_LOSS]
+    return [m for m in _moves(curves) if 100 * abs(m["val_change"]) > JUMP_PP and abs(m["loss_change"]) < FLAT_LOSS]
 
 
 def largest_move(curves: Iterable[Mapping[str, Any]]) -> dict | None:
     """The retraining epoch whose validation error moved most from the previous epoch (a case like
     :func:`validation_jumps`'), None without two retraining epochs."""
-    return max(_moves(curves), key=lambda m: abs(m["val_change_pp"]), default=None)
+    return max(_moves(curves), key=lambda m: abs(m["val_change"]), default=None)
 
 
 def retrained_worse_than_direct(record: Mapping[str, Any]) -> list[int]:
@@ -85,26 +88,28 @@ def _networks(rows: Iterable[Mapping[str, Any]]) -> dict[tuple, dict[tuple, dict
     return out
 
 
-def _paired(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float, int]:
-    """Mean and standard error (NaN for one seed) of ``a - b`` in pp over the shared seeds."""
+def _paired(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float | None, int]:
+    """Mean and standard error (None for one seed) of ``a - b`` over the shared seeds (fractions);
+    NaN mean for no shared seed."""
     seeds = sorted(set(a) & set(b))
-    d = [100 * (a[s] - b[s]) for s in seeds]
+    d = [a[s] - b[s] for s in seeds]
     if not d:
-        return math.nan, math.nan, 0
-    se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.nan
+        return math.nan, None, 0
+    se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else None
     return statistics.fmean(d), se, len(d)
 
 
-def beyond_noise(diff_pp: float, se_pp: float) -> bool:
-    """Whether a mean paired difference exceeds :data:`REVIEW_PP` and :data:`NOISE_SE_FACTOR` SE."""
-    noise = 0.0 if math.isnan(se_pp) else NOISE_SE_FACTOR * se_pp
-    return diff_pp > max(REVIEW_PP, noise)
+def beyond_noise(diff: float, se: float | None) -> bool:
+    """Whether a mean paired difference (a fraction) exceeds :data:`REVIEW_PP` and
+    :data:`NOISE_SE_FACTOR` standard errors (``se``: a fraction; None or NaN for one seed)."""
+    noise = 0.0 if se is None or math.isnan(se) else NOISE_SE_FACTOR * 100 * se
+    return 100 * diff > max(REVIEW_PP, noise)
 
 
 def more_bits_worse(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
     """Networks whose ``method`` error at a wider bit width exceeds the next narrower one's by more
     than seed noise (:func:`beyond_noise`), from tidy rows. Each case: ``spec, trial, step_policy,
-    retrain_epochs, low_bits, high_bits, diff_pp`` (high minus low), ``se_pp, seeds``."""
+    retrain_epochs, low_bits, high_bits, diff`` (high minus low), ``se, seeds`` (fractions)."""
     out = []
     for (spec, trial, policy, epochs), by in _networks(rows).items():
         widths = sorted(b for m, b in by if m == method)
@@ -112,15 +117,15 @@ def more_bits_worse(rows: Iterable[Mapping[str, Any]], method: str = "retrain") 
             diff, se, n = _paired(by[(method, hi)], by[(method, lo)])
             if beyond_noise(diff, se):
                 out.append({"spec": spec, "trial": trial, "step_policy": policy, "retrain_epochs": epochs,
-                            "low_bits": lo, "high_bits": hi, "diff_pp": diff, "se_pp": se, "seeds": n})
+                            "low_bits": lo, "high_bits": hi, "diff": diff, "se": se, "seeds": n})
     return out
 
 
 def quantized_beats_float(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
     """Networks whose ``method`` error is below the float network's by more than seed noise, with
-    the float control beside it. Each case: ``spec, trial, bits, below_float_pp`` (float minus
-    quantized), ``se_pp``, ``below_control_pp`` (control minus quantized; NaN without a control)
-    and ``control_gain_pp`` (float minus control: what the extra epochs alone did)."""
+    the float control beside it. Each case: ``spec, trial, bits, below_float`` (float minus
+    quantized), ``se``, ``below_control`` (control minus quantized; NaN without a control) and
+    ``control_gain`` (float minus control: what the extra epochs alone did); fractions."""
     rows = list(rows)
     controls: dict[tuple, dict[int, float]] = {}
     for r in rows:
@@ -136,9 +141,9 @@ def quantized_beats_float(rows: Iterable[Mapping[str, Any]], method: str = "retr
             below, se, _ = _paired(floats, errors)
             if beyond_noise(below, se):
                 control = controls.get(net, {})
-                out.append({"spec": net[0], "trial": net[1], "bits": bits, "below_float_pp": below, "se_pp": se,
-                            "below_control_pp": _paired(control, errors)[0] if control else math.nan,
-                            "control_gain_pp": _paired(floats, control)[0] if control else math.nan})
+                out.append({"spec": net[0], "trial": net[1], "bits": bits, "below_float": below, "se": se,
+                            "below_control": _paired(control, errors)[0] if control else math.nan,
+                            "control_gain": _paired(floats, control)[0] if control else math.nan})
     return out
 
 
@@ -158,7 +163,7 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
         if not cases:
             return ("No network's retrained error grows with more bits beyond seed noise "
                     f"(more than {REVIEW_PP:g} pp and {NOISE_SE_FACTOR:g} standard errors).")
-        items = "; ".join(f"{c['trial']}: {c['high_bits']}-bit {c['diff_pp']:+.2f} pp against {c['low_bits']}-bit"
+        items = "; ".join(f"{c['trial']}: {c['high_bits']}-bit {pp(c['diff'])} pp against {c['low_bits']}-bit"
                           for c in cases)
         return (f"{len(cases)} network(s) retrain worse with more bits beyond seed noise ({items}).")
     if kind == "beats_float":
@@ -166,9 +171,9 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
             return ("No retrained quantized network beats its float network beyond seed noise "
                     f"(more than {REVIEW_PP:g} pp and {NOISE_SE_FACTOR:g} standard errors).")
         items = "; ".join(
-            f"{c['trial']} {c['bits']}-bit: {c['below_float_pp']:.2f} pp below float, "
-            f"{c['below_control_pp']:+.2f} pp against the float control (whose extra epochs alone gain "
-            f"{c['control_gain_pp']:+.2f} pp)" for c in cases)
+            f"{c['trial']} {c['bits']}-bit: {pp(c['below_float'], sign=False)} pp below float, "
+            f"{pp(c['below_control'])} pp against the float control (whose extra epochs alone gain "
+            f"{pp(c['control_gain'])} pp)" for c in cases)
         return (f"{len(cases)} retrained network(s) beat their float network beyond seed noise: {items}. "
                 "The float control, trained for the same extra epochs, is the fair comparison.")
     raise ValueError(f"kind must be 'jumps', 'more_bits' or 'beats_float'; got {kind!r}")

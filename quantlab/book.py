@@ -90,10 +90,10 @@ def csv_name(spec: str) -> str:
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = CSV_DIR) -> list[Path]:
-    """Writes tidy rows (:func:`quantlab.results.tidy`, one spec or several) to one CSV file per
-    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.results.write_csv`), and returns the paths in
+    """Writes tidy rows (:func:`quantlab.rows.tidy`, one spec or several) to one CSV file per
+    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.rows.write_csv`), and returns the paths in
     the order the specs first appear. Rows without a ``spec`` raise ValueError."""
-    from quantlab import results
+    from quantlab import rows as rowmod
 
     by_spec: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
@@ -102,7 +102,7 @@ def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = 
         by_spec.setdefault(r["spec"], []).append(r)
     if not by_spec:
         raise ValueError("no rows to write")
-    return [results.write_csv(rs, Path(directory) / f"{spec}.csv") for spec, rs in by_spec.items()]
+    return [rowmod.write_csv(rs, Path(directory) / f"{spec}.csv") for spec, rs in by_spec.items()]
 
 
 def _spec_text(spec_name: str) -> str:

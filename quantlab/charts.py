@@ -12,8 +12,8 @@
   paired per-seed differences, :data:`GAP_SPREAD`), the same "±" as the verdicts of
   :mod:`quantlab.report`.
 
-The sweep charts take :func:`quantlab.results.tidy` rows and aggregate them with
-:func:`quantlab.results.summary`. Chart data is inlined in the chart (``alt.Data(values=...)``), so no
+The sweep charts take :func:`quantlab.rows.tidy` rows and aggregate them with
+:func:`quantlab.rows.summarise` (tables of networks: :mod:`quantlab.analysis`). Chart data is inlined in the chart (``alt.Data(values=...)``), so no
 data frame library is needed. Altair is imported here and nowhere else in quantlab.
 """
 
@@ -26,7 +26,8 @@ from typing import Any
 import altair as alt
 import numpy as np
 
-from quantlab import results
+from quantlab import rows as rowmod
+from quantlab.vocabulary import FLOAT_BITS, METHODS
 
 METHOD_LABELS = {"float": "float", "direct": "direct quantization", "retrain": "retrained"}
 METHOD_COLORS = {"float": "#3d3d3d", "direct": "#e4572e", "retrain": "#2a6fdb"}
@@ -50,7 +51,7 @@ X_FIELDS = {
 def precision_label(bits: int) -> str:
     """``32 -> '32-bit float'``, ``2 -> '2-bit (ternary)'``, ``3 -> '3-bit'``."""
     bits = int(bits)
-    if bits >= results.FLOAT_BITS:
+    if bits >= FLOAT_BITS:
         return f"{bits}-bit float"
     return "2-bit (ternary)" if bits == 2 else f"{bits}-bit"
 
@@ -62,7 +63,7 @@ def method_scale(methods: Sequence[str]) -> alt.Scale:
 
 
 def _sorted_bits(bits: Sequence[int]) -> list[int]:
-    return sorted({int(b) for b in bits}, key=lambda b: (b < results.FLOAT_BITS, b))  # 32 first, then 2, 3
+    return sorted({int(b) for b in bits}, key=lambda b: (b < FLOAT_BITS, b))  # 32 first, then 2, 3
 
 
 def precision_scales(bits: Sequence[int]) -> tuple[alt.Scale, alt.Scale]:
@@ -86,7 +87,7 @@ def dataset_text(rows: Sequence[Mapping[str, Any]]) -> str:
     """The dataset(s) of ``rows`` by display name, e.g. ``Fashion-MNIST``."""
     names = []
     for r in rows:
-        name = results.dataset_name(r["dataset"])
+        name = rowmod.dataset_name(r["dataset"])
         if name not in names:
             names.append(name)
     return " + ".join(names) or "no data"
@@ -103,7 +104,7 @@ def _pct(x: float | None) -> float | None:
 
 
 def chart_rows(summary_rows: Sequence[Mapping[str, Any]]) -> list[dict]:
-    """JSON-ready chart data from :func:`quantlab.results.summary` rows: errors in percent,
+    """JSON-ready chart data from :func:`quantlab.rows.summarise` rows: errors in percent,
     ``error_lo``/``error_hi`` of the mean ± std bars, ``gap_lo``/``gap_hi`` of the mean ± standard
     error bars of the gaps, labels for the legends and tooltips."""
     out = []
@@ -226,7 +227,7 @@ def _summarise(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> lis
     rows = [r for r in rows if r["method"] in methods]
     if not rows:
         raise ValueError(f"no rows for methods {list(methods)}")
-    return results.summary(rows) if "seed" in rows[0] else [dict(r) for r in rows]
+    return rowmod.summarise(rows) if "seed" in rows[0] else [dict(r) for r in rows]
 
 
 BASELINE_TEXT = {"control": "float control", "float": "float network"}
@@ -282,7 +283,7 @@ def error_vs_params(
     rows: Sequence[Mapping[str, Any]],
     title: str | None = None,
     x: str = "params",
-    methods: Sequence[str] = results.METHODS,
+    methods: Sequence[str] = METHODS,
     y_scale: str = "log",
     size_ticks: bool = True,
     group: str | None = None,
@@ -293,7 +294,7 @@ def error_vs_params(
     method, one dash/shape per precision.
 
     Args:
-      rows: :func:`quantlab.results.tidy` rows (or :func:`~quantlab.results.summary` rows).
+      rows: :func:`quantlab.rows.tidy` rows (or :func:`~quantlab.rows.summarise` rows).
       x: ``params`` (all parameters), ``weights`` (quantized kernels) or ``weight_bits`` (memory).
       methods: which of float / direct / retrain to draw.
       y_scale: ``log`` (default: errors from a few to tens of percent stay readable) or ``linear``.
@@ -375,7 +376,7 @@ def _depth_x(data: Sequence[Mapping[str, Any]]) -> alt.X:
 def error_vs_depth(
     rows: Sequence[Mapping[str, Any]],
     title: str | None = None,
-    methods: Sequence[str] = results.METHODS,
+    methods: Sequence[str] = METHODS,
     y_scale: str = "log",
 ) -> alt.FacetChart:
     """Test error (mean +- std over seeds) against the number of hidden layers, one panel per width."""
@@ -582,7 +583,7 @@ def error_bars(
         })
     order = [d["bar"] for d in sorted(data, key=lambda d: (
         list(METHOD_LABELS.values()).index(d["method"]) if d["method"] in METHOD_LABELS.values() else 9,
-        d["bits"] < results.FLOAT_BITS, d["bits"]))]
+        d["bits"] < FLOAT_BITS, d["bits"]))]
     methods = [m for m, label in METHOD_LABELS.items() if label in {d["method"] for d in data}]
     y = alt.Y("bar:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
     x = alt.X("error:Q", title="test error (%)", scale=alt.Scale(zero=True, nice=True))
@@ -699,7 +700,7 @@ def retraining_curves(
     network every retraining starts from), so a reader can see whether retraining converged.
 
     Args:
-      rows: :func:`quantlab.results.curve_rows` / :func:`~quantlab.results.curves` rows; only
+      rows: :func:`quantlab.rows.curve_rows` / :func:`~quantlab.rows.curves` rows; only
         ``stage == "retrain"`` rows are drawn.
       color: the row field that picks the colour: ``bits`` (precision), ``step_policy`` or ``seed``.
       facet: a row field with one panel per value (default: one per network), or None.
@@ -752,7 +753,7 @@ def gap_vs_budget(
     retraining epochs (log axis), one colour per step policy, one panel per network.
 
     Args:
-      rows: :func:`quantlab.results.tidy` rows of a spec with several ``retrain_epochs``.
+      rows: :func:`quantlab.rows.tidy` rows of a spec with several ``retrain_epochs``.
     """
     summ = [r for r in _gap_rows(rows, ["retrain"], baseline) if int(r["bits"]) == int(bits)]
     if not summ:
@@ -797,14 +798,14 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
     rule. Bounds are hollow points labelled ``>=`` (the quantized network beats every float network
     of the sweep: ECR is a lower bound) or ``<=`` (worse than the smallest float network: an upper
     bound). Tooltips give the exact numbers."""
-    from quantlab import compression
+    from quantlab import analysis
 
-    table = compression.ecr_table(rows)
+    table = analysis.ecr_table(rows)
     if not table:
         raise ValueError("rows hold no retrained quantized networks: no ECR to chart")
     data = [{
-        "network": results.network_label(t), "precision": precision_label(t["bits"]), "bits": t["bits"], "params": t["params"],
-        "weights": t["weights"], "memory_bits": t["memory_bits"], "error": round(100 * t["test_error"], 4),
+        "network": rowmod.network_label(t), "precision": precision_label(t["bits"]), "bits": t["bits"], "params": t["params"],
+        "weights": t["weights"], "memory_bits": t["weight_bits"], "error": round(100 * t["test_error"], 4),
         "float_params": round(t["float_params"]), "float_bits": round(t["float_bits"]), "ecr": t["ecr"],
         "ecr_text": t["ecr_text"], "relation": t["relation"], "naive": t["naive"],
         "exact": t["relation"] == "=", "mark": {"=": "", ">=": "≥", "<=": "≤"}[t["relation"]],
@@ -851,7 +852,7 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
         tooltip=[alt.Tooltip("label:N", title="naive compression")])]
     one = alt.Chart(alt.Data(values=[{"one": 1.0}])).mark_rule(color="#bbbbbb", strokeDash=[2, 4]).encode(y="one:Q")
     spec = {r.get("spec") for r in rows} - {None}
-    sub = subtitle(results.summary([r for r in rows if r["method"] in ("float", "retrain")]),
+    sub = subtitle(rowmod.summarise([r for r in rows if r["method"] in ("float", "retrain")]),
                           "ECR = N_F(error) x 32 / quantized memory; hollow ≥ / ≤: bound outside the float sweep")
     layered = alt.layer(one, *naive, alt.layer(line, pts, marks, data=alt.Data(values=data))).resolve_scale(
         strokeDash="independent")
@@ -865,13 +866,13 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
     float, directly quantized and retrained, colours and shapes as elsewhere in the book. The
     Pareto front (the best network under each memory budget, :func:`quantlab.compression.pareto_front`)
     is the black step line; its networks are ringed. Tooltips give the exact numbers."""
-    from quantlab import compression
+    from quantlab import analysis
 
-    pts = compression.memory_points(rows)
+    pts = analysis.memory_points(rows)
     data = [{
-        "network": results.network_label(p), "method": METHOD_LABELS[p["method"]], "precision": precision_label(p["bits"]),
-        "params": p["params"], "memory_bits": p["memory_bits"], "memory_kib": round(p["memory_bits"] / 8192, 3),
-        "error": round(100 * p["test_error"], 4), "error_std": round(100 * p["test_error_std"], 4),
+        "network": rowmod.network_label(p), "method": METHOD_LABELS[p["method"]], "precision": precision_label(p["bits"]),
+        "params": p["params"], "memory_bits": p["weight_bits"], "memory_kib": round(p["weight_bits"] / 8192, 3),
+        "error": round(100 * p["test_error"], 4), "error_std": round(100 * (p["test_error_std"] or 0.0), 4),
         "seeds": p["seeds"], "pareto": p["pareto"], "on_front": "yes" if p["pareto"] else "no",
     } for p in pts]
     front = sorted((d for d in data if d["pareto"]), key=lambda d: d["memory_bits"])
@@ -902,7 +903,7 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
         x=x, y=y, tooltip=tips)
     step = alt.Chart(alt.Data(values=step_rows)).mark_line(color="black", strokeWidth=1.5, interpolate="step-after").encode(
         x=x, y=y, order="order:Q")
-    sub = subtitle(results.summary(list(rows)),
+    sub = subtitle(rowmod.summarise(list(rows)),
                           "black step: Pareto front (best network under a memory budget), ringed networks on it")
     return alt.layer(step, lines, points, ring).properties(width=width, height=height, title=alt.TitleParams(
         text=title or "Test error against weight memory: which network under a memory budget", subtitle=sub,
@@ -983,39 +984,39 @@ def ecr_envelope(
         networks whose N_F is interpolated (not a bound), the one with the largest ratio of its own
         size to N_F, where the read-off is widest and easiest to see (else the largest network).
     """
-    from quantlab import compression
+    from quantlab import analysis, compression
 
-    table = [t for t in compression.ecr_table(rows) if int(t["bits"]) == int(bits)]
+    table = [t for t in analysis.ecr_table(rows) if int(t["bits"]) == int(bits)]
     if not table:
         raise ValueError(f"rows hold no retrained {bits}-bit networks: no ECR to draw")
     if trial is not None:
-        chosen = [t for t in table if results.network_label(t) == trial]
+        chosen = [t for t in table if rowmod.network_label(t) == trial]
         if not chosen:
             raise ValueError(f"no retrained {bits}-bit network {trial!r} in rows; have "
-                             f"{', '.join(results.network_label(t) for t in table)}")
+                             f"{', '.join(rowmod.network_label(t) for t in table)}")
         q = chosen[0]
     else:
         exact = [t for t in table if t["relation"] == "="]
         q = (max(exact, key=lambda t: (t["params"] / t["float_params"], t["params"])) if exact
              else max(table, key=lambda t: t["params"]))
-    curve = compression.float_curve(*compression.float_sweep(rows))
-    floats = [n for n in compression.network_means(rows) if n["method"] == "float"]
+    curve = compression.float_curve(*analysis.float_sweep(rows))
+    floats = analysis.network_summary(rows, ["float"])
     prec = precision_label(bits)
-    q_name = f"{results.network_label(q)}, retrained {prec}"
+    q_name = f"{rowmod.network_label(q)}, retrained {prec}"
     series = ["float network", "float envelope", q_name]
     colors = [METHOD_COLORS["float"], "#8a8a8a", METHOD_COLORS["retrain"]]
     color = alt.Color("series:N", scale=alt.Scale(domain=series, range=colors), title=None,
                       legend=alt.Legend(symbolStrokeWidth=2, labelLimit=320, **_LEGEND_KW))
     nf, e_q = float(q["float_params"]), round(100 * q["test_error"], 4)
     mark = {"=": "≈", ">=": "≥", "<=": "≤"}[q["relation"]]
-    fl_data = [{"series": series[0], "network": results.network_label(n), "params": n["params"],
-                "error": round(100 * n["test_error"], 4), "error_std": round(100 * n["test_error_std"], 4),
-                "lo": round(100 * (n["test_error"] - n["test_error_std"]), 4),
-                "hi": round(100 * (n["test_error"] + n["test_error_std"]), 4), "seeds": n["seeds"]} for n in floats]
+    fl_data = [{"series": series[0], "network": rowmod.network_label(n), "params": n["params"],
+                "error": round(100 * n["test_error"], 4), "error_std": round(100 * (n["test_error_std"] or 0.0), 4),
+                "lo": round(100 * (n["test_error"] - (n["test_error_std"] or 0.0)), 4),
+                "hi": round(100 * (n["test_error"] + (n["test_error_std"] or 0.0)), 4), "seeds": n["seeds"]} for n in floats]
     env_data = [{"series": series[1], "params": int(p), "error": round(100 * float(e), 4)}
                 for p, e in zip(curve.params, curve.envelope)]
-    q_data = [{"series": series[2], "network": results.network_label(q), "precision": prec, "params": q["params"],
-               "error": e_q, "memory_bits": q["memory_bits"], "float_params": round(nf), "ecr": q["ecr_text"]}]
+    q_data = [{"series": series[2], "network": rowmod.network_label(q), "precision": prec, "params": q["params"],
+               "error": e_q, "memory_bits": q["weight_bits"], "float_params": round(nf), "ecr": q["ecr_text"]}]
     errors = [d["lo"] for d in fl_data] + [d["hi"] for d in fl_data] + [e_q]
     y_scale = alt.Scale(type="log", nice=False, domain=[min(errors) / 1.08, max(errors) * 1.08])
     x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=16),
@@ -1055,7 +1056,7 @@ def ecr_envelope(
         align="left", dx=8, dy=-8, fontSize=12, fontWeight="bold", color=METHOD_COLORS["retrain"]).encode(
         x=x, y=y, text="text:N")
     sub = [f"{dataset_text(rows)}, {_seeds_text(floats)}; float networks: test error, {SPREAD}",
-           f"Q = {results.network_label(q)}, retrained {prec}: e_Q = {e_q:.2f} %, M_Q = {q['memory_bits']:,} bits",
+           f"Q = {rowmod.network_label(q)}, retrained {prec}: e_Q = {e_q:.2f} %, M_Q = {q['weight_bits']:,} bits",
            f"ECR = N_F(e_Q) x 32 / M_Q {'=' if q['relation'] == '=' else q['relation']} {q['ecr_text']} "
            f"(naive 32/{bits} = {q['naive']:.3g})"]
     return alt.layer(float_bars, env, float_pts, read_line, q_pt, nf_label, q_label).properties(

@@ -9,7 +9,7 @@ Units, everywhere in this module:
 * **errors** are **fractions** in [0, 1] (the book prints them in percent);
 * **ratios** are plain numbers ("16" means 16x).
 
-Definitions (``shared/paper.md``; :func:`effective_compression_ratio` for the reconciliation):
+Definitions (the paper's, arXiv 1511.06488; :func:`effective_compression_ratio` for the reconciliation):
 
 * memory of a network whose kernels hold ``b``-bit weights: ``weights * b + (params - weights) * 32``;
   a float network (``b = 32``) needs ``params * 32``;
@@ -18,23 +18,22 @@ Definitions (``shared/paper.md``; :func:`effective_compression_ratio` for the re
   ``e``, interpolated along the float size sweep (:func:`float_params_for_error`, with its rule);
 * ECR of a quantized network Q with test error ``e_Q``: ``N_F(e_Q) * 32 / memory_bits(Q)``.
 
-Pure functions of numbers; numpy only. Tidy rows (``quantlab.results.tidy``: one dict per trial,
-seed, method and bit width, with ``params, weights, method, bits, test_error``) feed the table
-helpers at the end (:func:`ecr_table`, :func:`memory_points`, :func:`pareto_front`,
-:func:`budget_comparison`).
+Pure functions of numbers (numpy only); the points of :func:`pareto_front` and
+:func:`best_under_budget` are dicts with ``weight_bits`` (memory) and ``test_error``. Tables of
+results (ECR per network, memory points, budget comparisons) are built from the seed summary in
+:mod:`quantlab.analysis`.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-FLOAT_BITS = 32
-"""Bits of a float parameter (IEEE single precision) and of every bias."""
+from quantlab.vocabulary import FLOAT_BITS  # bits of a float parameter and of every bias
 
 IN_RANGE = "in-range"
 ABOVE_RANGE = "above-range"
@@ -66,7 +65,8 @@ def _bits(value: Any) -> int:
     return bits
 
 
-def _error(field: str, value: Any) -> float:
+def check_error(field: str, value: Any) -> float:
+    """``value`` as a float, or an error naming ``field`` unless it is a fraction in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{field} must be a test error (a fraction in [0, 1]); got {value!r}")
     value = float(value)
@@ -130,7 +130,7 @@ def float_curve(float_params: Sequence[int], float_errors: Sequence[float]) -> F
         raise ValueError("float_params is empty: the float size sweep needs at least one network")
     sums: dict[int, list[float]] = {}
     for p, e in zip(float_params, float_errors):
-        sums.setdefault(_count("float_params", p, 1), []).append(_error("float_errors", e))
+        sums.setdefault(_count("float_params", p, 1), []).append(check_error("float_errors", e))
     params = np.array(sorted(sums), dtype=np.int64)
     mean = np.array([float(np.mean(sums[int(p)])) for p in params])
     return FloatCurve(params, mean, np.minimum.accumulate(mean))
@@ -177,7 +177,7 @@ def float_params_for_error(error: float, float_params: Sequence[int], float_erro
        the largest size flagged ``"above-range"`` (a lower bound on N_F), an ``error`` above the
        smallest network's error gives the smallest size flagged ``"below-range"`` (an upper bound).
     """
-    error = _error("error", error)
+    error = check_error("error", error)
     curve = float_curve(float_params, float_errors)
     sizes, env = curve.params, curve.envelope
     if error < env[-1]:
@@ -233,7 +233,7 @@ def effective_compression_ratio(
     ``ECR = N_F(error) * 32 / (weights * bits + (params - weights) * 32)``: the bits of the
     smallest float network that is as good, over the bits of the quantized network.
 
-    Reconciling paper.md's ``(N_F(e_Q) * 32) / (N_Q * b)`` with "biases are counted at 32 bits on
+    Reconciling the paper's ``(N_F(e_Q) * 32) / (N_Q * b)`` with "biases are counted at 32 bits on
     both sides": both sides are *total* memory. ``N_F`` counts all float parameters (weights and
     biases) at 32 bits; the quantized side is its kernels at ``b`` bits plus its biases at 32.
     Since biases are a fraction of a percent of the parameters in these networks, this differs from
@@ -250,89 +250,14 @@ def effective_compression_ratio(
     return ECR(f_bits / q_bits, nf.relation, nf.params, nf.flag, f_bits, q_bits, naive_ratio(bits))
 
 
-# -- tables from tidy rows -------------------------------------------------------------------
-
-_ROW_FIELDS = ("params", "weights", "method", "bits", "test_error")
-
-
-def _check_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    from quantlab.results import check_rows  # noqa: PLC0415 - results imports this module
-
-    return check_rows(rows, _ROW_FIELDS, "to compute from")
-
-
-def _bits_of(row: Mapping[str, Any]) -> int:
-    return FLOAT_BITS if row["method"] == "float" else int(row["bits"])
-
-
-def network_means(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Tidy rows averaged over seeds: one dict per (network, method, bits) with ``params, weights,
-    method, bits`` (32 for float), ``test_error`` (mean, fraction), ``test_error_std`` (sample std
-    over seeds, 0 for one seed), ``seeds`` (count), ``memory_bits`` and the first row's ``size`` and
-    ``trial`` when present. Networks are identified by their parameter count. Sorted by method
-    (float, direct, retrain), bits, params."""
-    groups: dict[tuple, list[Mapping[str, Any]]] = {}
-    for r in _check_rows(rows):
-        groups.setdefault((r["method"], _bits_of(r), int(r["params"])), []).append(r)
-    order = {"float": 0, "direct": 1, "retrain": 2}
-    out = []
-    for (method, bits, params), rs in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1], kv[0][2])):
-        errs = np.array([_error("test_error", r["test_error"]) for r in rs])
-        weights = int(rs[0]["weights"])
-        out.append({
-            "params": params, "weights": weights, "method": method, "bits": bits,
-            "test_error": float(errs.mean()),
-            "test_error_std": float(errs.std(ddof=1)) if len(errs) > 1 else 0.0,
-            "seeds": len(errs),
-            "memory_bits": memory_bits(params, weights, bits),
-            **{k: rs[0][k] for k in ("size", "trial", "family") if k in rs[0]},
-        })
-    return out
-
-
-def float_sweep(rows: Iterable[Mapping[str, Any]]) -> tuple[list[int], list[float]]:
-    """``(float_params, float_errors)`` of the float rows (one entry per network and seed)."""
-    fl = [r for r in _check_rows(rows) if r["method"] == "float"]
-    if not fl:
-        raise ValueError("rows hold no float results (method 'float'): N_F cannot be interpolated")
-    return [int(r["params"]) for r in fl], [float(r["test_error"]) for r in fl]
-
-
-def ecr_table(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = ("retrain",)) -> list[dict]:
-    """ECR of every quantized network of ``methods`` in tidy ``rows``, from its mean test error over
-    seeds, against the float sweep of the same rows.
-
-    One dict per (network, method, bits): the fields of :func:`network_means` plus
-    ``float_params`` (N_F or its bound), ``flag``, ``relation``, ``ecr``, ``ecr_text``, ``naive``,
-    ``float_bits``.
-    """
-    rows = _check_rows(rows)
-    fp, fe = float_sweep(rows)
-    out = []
-    for n in network_means(rows):
-        if n["method"] == "float" or n["method"] not in methods:
-            continue
-        e = effective_compression_ratio(n["test_error"], n["params"], n["weights"], n["bits"], fp, fe)
-        out.append({**n, "float_params": e.float_params, "flag": e.flag, "relation": e.relation,
-                    "ecr": e.value, "ecr_text": e.text, "naive": e.naive, "float_bits": e.float_bits})
-    return out
-
-
-def memory_points(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = ("float", "direct", "retrain")) -> list[dict]:
-    """Every network of ``rows`` (of ``methods``) as a point of memory (bits) vs mean test error,
-    with ``pareto`` set: True for the networks on the Pareto front of all points returned
-    (:func:`pareto_front`)."""
-    points = [n for n in network_means(rows) if n["method"] in methods]
-    front = {id(p) for p in pareto_front(points)}
-    return [{**p, "pareto": id(p) in front} for p in points]
-
+# -- memory budgets ---------------------------------------------------------------------------
 
 def pareto_front(points: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The points (dicts with ``memory_bits`` and ``test_error``) that no other point dominates:
+    """The points (dicts with ``weight_bits``, their memory, and ``test_error``) that no other point dominates:
     none needs at most as much memory with a strictly lower error or strictly less memory with at
     most the same error. Sorted by memory; errors strictly decrease along it. The front answers "which
-    network under a memory budget B": the last front point with ``memory_bits <= B``."""
-    ordered = sorted(points, key=lambda p: (p["memory_bits"], p["test_error"]))
+    network under a memory budget B": the last front point with ``weight_bits <= B``."""
+    ordered = sorted(points, key=lambda p: (p["weight_bits"], p["test_error"]))
     front: list[Mapping[str, Any]] = []
     for p in ordered:
         if not front or p["test_error"] < front[-1]["test_error"]:
@@ -341,52 +266,7 @@ def pareto_front(points: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]
 
 
 def best_under_budget(points: Sequence[Mapping[str, Any]], budget_bits: float) -> Mapping[str, Any] | None:
-    """The point of lowest ``test_error`` among ``points`` with ``memory_bits <= budget_bits``
+    """The point of lowest ``test_error`` among ``points`` with ``weight_bits <= budget_bits``
     (None when none fits)."""
-    fits = [p for p in points if p["memory_bits"] <= budget_bits]
-    return min(fits, key=lambda p: (p["test_error"], p["memory_bits"])) if fits else None
-
-
-def budget_comparison(rows: Iterable[Mapping[str, Any]], quantized_method: str = "retrain") -> dict:
-    """Under a memory budget B (bits), is the best quantized network better than the best float one?
-
-    Float networks (memory ``params * 32``) and the ``quantized_method`` networks at every bit width
-    of the rows (memory :func:`memory_bits`) are compared by mean test error over the budgets where
-    both kinds were measured: the overlap of their memory ranges, from ``lo`` (the larger of the two
-    smallest memories: below it one kind has no network at all) to ``hi`` (the smaller of the two
-    largest memories: above it one kind has no larger network to offer, so the comparison would
-    only reflect where its sweep stopped). Over that range the best error under B of either kind is
-    a step function of B that changes only at network memories. Returned:
-
-    * ``share``: the fraction of the budget range, **measured on a log2 memory axis**, where the
-      best quantized network has the strictly lower error (1.0: quantized always wins);
-    * ``lo_bits``, ``hi_bits``; ``segments``: a list of dicts ``{lo_bits, hi_bits, float, quantized,
-      winner}`` (the best networks' summaries on each stretch, ``winner`` in float | quantized | tie).
-    """
-    points = network_means(rows)
-    fl = [p for p in points if p["method"] == "float"]
-    qu = [p for p in points if p["method"] == quantized_method]
-    if not fl:
-        raise ValueError("rows hold no float results: no budget comparison")
-    if not qu:
-        raise ValueError(f"rows hold no {quantized_method!r} results: no budget comparison")
-    lo = max(min(p["memory_bits"] for p in fl), min(p["memory_bits"] for p in qu))
-    hi = min(max(p["memory_bits"] for p in fl), max(p["memory_bits"] for p in qu))
-    if hi <= lo:
-        return {"share": float("nan"), "lo_bits": lo, "hi_bits": hi, "segments": []}
-    edges = sorted({lo, hi, *(p["memory_bits"] for p in fl + qu if lo < p["memory_bits"] < hi)})
-    segments, won = [], 0.0
-    total = math.log2(hi) - math.log2(lo)
-
-    def brief(p):
-        keep = ("params", "weights", "method", "bits", "test_error", "memory_bits", "size", "trial")
-        return {k: p[k] for k in keep if k in p}
-
-    for a, b in zip(edges, edges[1:]):
-        bf, bq = best_under_budget(fl, a), best_under_budget(qu, a)
-        winner = ("quantized" if bq["test_error"] < bf["test_error"]
-                  else "float" if bf["test_error"] < bq["test_error"] else "tie")
-        if winner == "quantized":
-            won += math.log2(b) - math.log2(a)
-        segments.append({"lo_bits": a, "hi_bits": b, "float": brief(bf), "quantized": brief(bq), "winner": winner})
-    return {"share": won / total, "lo_bits": lo, "hi_bits": hi, "segments": segments}
+    fits = [p for p in points if p["weight_bits"] <= budget_bits]
+    return min(fits, key=lambda p: (p["test_error"], p["weight_bits"])) if fits else None

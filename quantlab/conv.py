@@ -49,24 +49,24 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
-METHODS = ("auto", "rows", "patch", "phase")
+ALGORITHMS = ("auto", "rows", "patch", "phase")
 ROWS_MIN_CHANNELS = 4  # "rows" from this many input channels on (measured: patches win for 1 and 3)
 PHASE_MIN_MAPS = 16  # "phase" patches from this many output maps on (measured)
 CHUNK_BYTES = 4 << 20  # intermediates per chunk of the batch (measured: 10-15% faster for 32 maps, neutral below)
 MAX_UNROLLED_CHUNKS = 4  # more chunks (large evaluation batches) run in a lax.map loop
 
 
-class Plan(NamedTuple):
+class LayerPlan(NamedTuple):
     """How one layer is computed (static): ``method`` and examples per ``chunk``."""
 
     method: str
     chunk: int
 
 
-def plan(x_shape, kernel_shape, method: str = "auto", chunk: int | None = None) -> Plan:
-    """The :class:`Plan` for an unbatched input ``[N, H, W, C]`` and kernel ``[3, 3, C, D]``."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+def plan(x_shape, kernel_shape, method: str = "auto", chunk: int | None = None) -> LayerPlan:
+    """The :class:`LayerPlan` for an unbatched input ``[N, H, W, C]`` and kernel ``[3, 3, C, D]``."""
+    if method not in ALGORITHMS:
+        raise ValueError(f"method must be one of {ALGORITHMS}; got {method!r}")
     n, h, w, c = x_shape
     d = kernel_shape[-1]
     if method == "auto":
@@ -75,7 +75,7 @@ def plan(x_shape, kernel_shape, method: str = "auto", chunk: int | None = None) 
         per_example = 4 * h * w * (3 * (c + d) if method == "rows" else 9 * c + d)
         chunk = max(1, CHUNK_BYTES // per_example)
     chunk = max(s for s in range(1, n + 1) if n % s == 0 and s <= max(1, chunk))  # a divisor of N
-    return Plan(method, chunk)
+    return LayerPlan(method, chunk)
 
 
 # ---- building blocks -----------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def _merge(a):
     return a.reshape(-1, *a.shape[2:])
 
 
-def _forward_chunks(p: Plan, x, kernel, bias):
+def _forward_chunks(p: LayerPlan, x, kernel, bias):
     chunks = x.shape[0] // p.chunk
     if chunks == 1:
         return _forward(p.method, x, kernel, bias)
@@ -222,7 +222,7 @@ def _forward_chunks(p: Plan, x, kernel, bias):
     return tuple(jnp.concatenate(parts) for parts in zip(*results))
 
 
-def _backward_chunks(p: Plan, x, kernel, out, first, g):
+def _backward_chunks(p: LayerPlan, x, kernel, out, first, g):
     chunks = x.shape[0] // p.chunk
     if chunks == 1:
         return _backward(p.method, x, kernel, out, first, g)
@@ -258,7 +258,7 @@ def _seed_by_seed(f):
 
 
 @functools.lru_cache(maxsize=None)
-def _seeded(p: Plan):
+def _seeded(p: LayerPlan):
     return (_seed_by_seed(functools.partial(_forward_chunks, p)),
             _seed_by_seed(functools.partial(_backward_chunks, p)))
 
@@ -267,7 +267,7 @@ def _seeded(p: Plan):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _layer(p: Plan, x, kernel, bias):
+def _layer(p: LayerPlan, x, kernel, bias):
     return _seeded(p)[0](x, kernel, bias)[0]
 
 

@@ -149,7 +149,7 @@ class LocalExecutor(Executor):
 def _remote_trial(run_trial, config, seeds, numerics_version, attempt):
     """The body of a Ray task (runs on a worker): the trial, timed, with the worker's provenance."""
     import quantlab
-    from quantlab import store
+    from quantlab import environment
 
     if quantlab.NUMERICS_VERSION != numerics_version:
         return {"mismatch": f"the worker on {socket.gethostname()} runs quantlab {quantlab.__version__} with "
@@ -161,7 +161,7 @@ def _remote_trial(run_trial, config, seeds, numerics_version, attempt):
     except diverging as e:
         return {"diverged": str(e), "wall": time.perf_counter() - t0}
     wall = time.perf_counter() - t0
-    prov = store.provenance(wall, seeds)
+    prov = environment.collect(wall, seeds)
     prov["executor"] = _worker_identity(attempt)
     return {"results": results, "wall": wall, "provenance": prov}
 

@@ -183,3 +183,36 @@ def param_counts(family: str, size: Sequence[int], image_shape: Sequence[int], n
     model = make_model(family, size, num_classes)
     shapes = jax.eval_shape(lambda: init_params(model, jax.random.key(0), image_shape))
     return {"params": count_params(shapes), "weights": count_params(shapes, quantized_mask(shapes))}
+
+
+def layer_dims(family: str, size: Sequence[int], image_shape: Sequence[int], num_classes: int = 10) -> list[dict]:
+    """The layers of a network, in order, as the modules above build them: per layer ``kind``
+    (``"dense"`` | ``"conv"``), ``inputs`` and ``outputs`` (units or maps), ``positions`` (output
+    pixels a conv kernel is applied at: H x W of its SAME input; 1 for dense), ``kernel`` (weights:
+    ``inputs x outputs``, times 9 for a 3x3 conv) and ``bias`` (``outputs``)."""
+    size = check_size(family, size)
+    h, w, c = (int(d) for d in image_shape)
+    layers = []
+    if family == "ffdnn":
+        width, depth = size
+        dims = [h * w * c] + [width] * depth + [num_classes]
+        for a, b in zip(dims, dims[1:]):
+            layers.append({"kind": "dense", "inputs": a, "outputs": b, "positions": 1, "kernel": a * b, "bias": b})
+        return layers
+    for maps in size:
+        layers.append({"kind": "conv", "inputs": c, "outputs": maps, "positions": h * w, "kernel": 9 * c * maps,
+                       "bias": maps})
+        c, h, w = maps, h // 2, w // 2
+    layers.append({"kind": "dense", "inputs": h * w * c, "outputs": num_classes, "positions": 1,
+                   "kernel": h * w * c * num_classes, "bias": num_classes})
+    return layers
+
+
+def network_cost(family: str, size: Sequence[int], image_shape: Sequence[int], num_classes: int = 10) -> dict:
+    """``{"params", "weights", "macs"}`` of a network from :func:`layer_dims`: all parameters, the
+    quantized ones (kernels) and multiply-accumulates per example of the forward pass (equal to
+    :func:`param_counts`, without building the model)."""
+    layers = layer_dims(family, size, image_shape, num_classes)
+    weights = sum(layer["kernel"] for layer in layers)
+    return {"params": weights + sum(layer["bias"] for layer in layers), "weights": weights,
+            "macs": sum(layer["kernel"] * layer["positions"] for layer in layers)}

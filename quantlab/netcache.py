@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import jax
 import numpy as np
 
 from quantlab import data
+from quantlab.fileio import write_atomic
 
 
 def directory() -> Path:
@@ -66,13 +65,8 @@ def save(entry: str, params: Any, meta: dict) -> None:
     leaves = [np.asarray(x) for x in jax.tree.leaves(jax.device_get(params))]
     text = json.dumps(meta, sort_keys=True)
     arrays = {f"leaf_{i}": leaf for i, leaf in enumerate(leaves)}
-    tmp = None
     try:
-        directory().mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{entry}.", suffix=".tmp", dir=directory())
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=np.array(text), sha256=np.array(_digest(leaves, text)), **arrays)
-        os.replace(tmp, directory() / f"{entry}.npz")
+        write_atomic(directory() / f"{entry}.npz",
+                     lambda f: np.savez(f, meta=np.array(text), sha256=np.array(_digest(leaves, text)), **arrays))
     except OSError:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        pass

@@ -1,4 +1,4 @@
-"""Computed verdicts for the paper's claims (Sung, Shin & Hwang 2015; ``shared/paper.md``).
+"""Computed verdicts for the paper's claims (Sung, Shin & Hwang 2015, arXiv 1511.06488).
 
 Each claim is data (:data:`CLAIMS`: its words, what this book measures for it, which sweeps test
 it) plus a function from tidy result rows to a :class:`Finding`: the evidence (numbers) and a
@@ -7,33 +7,38 @@ written by hand. The thresholds are module constants, each justified where it is
 
 Conventions:
 
-* **Gap**: the retrained quantized network's test error minus the float baseline's, in
-  **percentage points** (pp). The baseline of the verdicts is the *float control*
+* **Gap**: the retrained quantized network's test error minus the float baseline's
+  (:func:`quantlab.analysis.gaps`), a **fraction** like every error in the library; the thresholds
+  below are in **percentage points** (pp), as the book states them, and each comparison converts the
+  gap to pp (:func:`_pp`). The baseline of the verdicts is the *float control*
   (:data:`BASELINE`): the float network trained on for the same epochs, with the same schedule, as
   the retraining, so that both sides of a gap had the same training budget (retraining from a float
   network is also extra training; against the float network alone, a retrained network gets credit
-  for those extra epochs). :func:`gaps` gives the gap against the float network too.
+  for those extra epochs). :func:`quantlab.analysis.gaps` gives the gap against the float network too.
   The gap is paired per seed: each seed's quantized network is retrained from
   that seed's float network, so the per-seed differences carry the seed noise of the gap itself.
   ``gap`` is their mean; ``gap_std`` their sample standard deviation; ``gap_se = gap_std / sqrt(n)``
   the standard error of the mean gap over ``n`` seeds.
 * **Size** is the parameter count (all parameters): the smallest / largest network of a sweep is
   the one with the fewest / most parameters, whatever the sweep varies (width, depth, feature maps).
-* Rows are tidy rows (``quantlab.results.tidy``): one dict per (trial, seed, method, bits) with at
+* Rows are tidy rows (``quantlab.rows.tidy``): one dict per (trial, seed, method, bits) with at
   least ``params, weights, seed, method, bits, test_error`` (errors as fractions).
+
+Statistics are :mod:`quantlab.analysis`'s; this module holds the thresholds, the claims and the
+verdicts, and turns findings into glue text (:func:`glue_items`) and verdict lines.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from quantlab import compression
-from quantlab.results import FLOAT_BITS, check_rows, network_label
+from quantlab import analysis
+from quantlab.formatting import glue_key, glue_text, pp
+from quantlab.rows import check_rows, network_label
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
 REPRODUCED, PARTLY, NOT_REPRODUCED = VERDICTS
@@ -52,10 +57,10 @@ def sweep_title(sweep: str | None) -> str:
 
 TERNARY = 2
 
-BASELINES = ("control", "float")
 BASELINE = "control"
 """The float baseline of every verdict: the float control (same total training budget as the
-retrained network). ``"float"`` is the float network before the extra epochs (the paper's baseline)."""
+retrained network). ``"float"`` is the float network before the extra epochs (the paper's baseline;
+:data:`quantlab.analysis.BASELINES`)."""
 
 # -- thresholds ------------------------------------------------------------------------------
 
@@ -121,7 +126,7 @@ BUDGET_WIN_SHARE = 0.5
 """Claim 4, part (b): under a memory budget the best retrained quantized network beats the best
 float network of at most that memory for *most* budgets: more than half of the budget range where
 both kinds were measured (the overlap of their memory ranges), measured on a log memory axis
-(:func:`quantlab.compression.budget_comparison`).
+(:func:`quantlab.analysis.budget_comparison`).
 
 This is the trade-off ECR is meant to guide: with memory limited, is it better spent on more
 weights at fewer bits? More than half (a majority of the range) is the plain reading of "most
@@ -133,8 +138,8 @@ budgets".
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """One claim of the paper: ``number`` (1-4), ``short`` title, ``text`` (the paper's claim in
-    paper.md's words), ``measure`` (what this book computes to test it), ``sweeps`` (which reference
+    """One claim of the paper: ``number`` (1-4), ``short`` title, ``text`` (the paper's claim, in
+    the book's summary of it), ``measure`` (what this book computes to test it), ``sweeps`` (which reference
     sweeps test it) and ``check`` (tidy rows -> :class:`Finding`)."""
 
     number: int
@@ -148,8 +153,9 @@ class Claim:
 @dataclasses.dataclass
 class Finding:
     """The verdict on one claim for one sweep: ``verdict`` (one of :data:`VERDICTS`), ``evidence``
-    (named numbers; errors and gaps in pp, sizes in parameters, ratios plain), ``summary`` (one
-    sentence built from the evidence) and ``reason`` (which thresholds decided)."""
+    (named numbers; errors and gaps as fractions, :data:`FRACTION_EVIDENCE`; sizes in parameters,
+    ratios plain), ``summary`` (one sentence built from the evidence, gaps in pp) and ``reason``
+    (which thresholds decided)."""
 
     claim: int
     verdict: str
@@ -165,130 +171,30 @@ class Finding:
 
 # -- helpers ---------------------------------------------------------------------------------
 
-_FIELDS = ("params", "weights", "seed", "method", "bits", "test_error")
-
-
 def _check(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return check_rows(rows, _FIELDS, "to judge")
+    return check_rows(rows, purpose="to judge")
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation of ``x`` and ``y`` (ties get average ranks); NaN when either is
-    constant or there are fewer than 2 points."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"x and y must be 1-d sequences of equal length; got {x.shape} and {y.shape}")
-    if len(x) < 2:
-        return float("nan")
-
-    def ranks(v):
-        order = np.argsort(v, kind="mergesort")
-        r = np.empty(len(v))
-        r[order] = np.arange(1, len(v) + 1)
-        for value in np.unique(v):  # average ranks of ties
-            tied = v == value
-            r[tied] = r[tied].mean()
-        return r
-
-    rx, ry = ranks(x), ranks(y)
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
+def _pp(fraction: float) -> float:
+    """A fraction in percentage points, for the comparisons with the thresholds."""
+    return 100 * fraction
 
 
-def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain",
-         baseline: str = BASELINE) -> list[dict]:
-    """Per network (sorted by parameter count): the paired gap between ``method`` at ``bits`` and
-    the float ``baseline`` (``"control"`` | ``"float"``, see :data:`BASELINE`), in pp. Each dict:
-    ``label, params, seeds, float_pp`` (mean test error of the baseline), ``quantized_pp``, ``gap``
-    (mean of the per-seed gaps), ``gap_std`` (sample std, NaN for one seed), ``gap_se``,
-    ``seed_gaps`` (``{seed: gap}``).
-    Seeds that lack either result are left out; networks without any paired seed are skipped."""
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {BASELINES}; got {baseline!r}")
-    rows = _check(rows)
-    field = "control_test_error" if baseline == "control" else "test_error"
-    by_net: dict[int, dict[str, dict[int, float]]] = {}
-    labels: dict[int, str] = {}
-    for r in rows:
-        p = int(r["params"])
-        labels.setdefault(p, network_label(r))
-        if r["method"] == "float":
-            if r.get(field) is None:
-                raise ValueError(f"float row of {network_label(r)} seed {r['seed']} lacks {field!r} "
-                                 f"(records without a float control: baseline 'float' only)")
-            by_net.setdefault(p, {}).setdefault("float", {})[int(r["seed"])] = float(r[field])
-        elif r["method"] == method and int(r["bits"]) == bits:
-            by_net.setdefault(p, {}).setdefault("q", {})[int(r["seed"])] = float(r["test_error"])
-    out = []
-    for p in sorted(by_net):
-        f, q = by_net[p].get("float", {}), by_net[p].get("q", {})
-        seeds = sorted(set(f) & set(q))
-        if not seeds:
-            continue
-        d = np.array([100 * (q[s] - f[s]) for s in seeds])
-        std = float(d.std(ddof=1)) if len(d) > 1 else float("nan")
-        out.append({
-            "label": labels[p], "params": p, "seeds": len(seeds),
-            "float_pp": 100 * float(np.mean([f[s] for s in seeds])),
-            "quantized_pp": 100 * float(np.mean([q[s] for s in seeds])),
-            "gap": float(d.mean()), "gap_std": std, "gap_se": std / math.sqrt(len(d)),
-            "seed_gaps": dict(zip(seeds, d.tolist())),
-        })
-    if not out:
-        raise ValueError(f"rows hold no paired float / {method} {bits}-bit results (same network and seed)")
-    return out
-
-
-def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = TERNARY, baseline: str = BASELINE) -> list[dict]:
-    """A retraining-budget study (rows of one network at several ``retrain_epochs``): per network
-    and step policy, the paired gap (:func:`gaps`, pp) at every budget and how far each is from the
-    gap at the longest budget. Each dict: ``label, params, step_policy, epochs`` (sorted budgets),
-    ``gap, gap_se`` (lists, per budget), ``change`` and ``change_se`` (lists: gap at the longest
-    budget minus gap at this one, paired by seed; negative = longer retraining lowered the gap) and
-    ``settled`` (the smallest budget from which on every change is within seed noise,
-    :func:`quantlab.anomalies.beyond_noise`). Sorted by size, then policy."""
-    from quantlab.anomalies import beyond_noise
-
-    groups: dict[tuple, list[Mapping[str, Any]]] = {}
-    for r in _check(rows):
-        groups.setdefault((int(r["params"]), r.get("step_policy", "fixed"), int(r["retrain_epochs"])), []).append(r)
-    nets = sorted({(p, pol) for p, pol, _ in groups})
-    out = []
-    for p, pol in nets:
-        budgets = sorted(e for q, o, e in groups if (q, o) == (p, pol))
-        per = {e: gaps(groups[(p, pol, e)], bits, baseline=baseline)[0] for e in budgets}
-        last = per[budgets[-1]]["seed_gaps"]
-        change, change_se = [], []
-        for e in budgets:
-            shared = sorted(set(per[e]["seed_gaps"]) & set(last))
-            d = np.array([last[s] - per[e]["seed_gaps"][s] for s in shared])
-            change.append(float(d.mean()))
-            change_se.append(float(d.std(ddof=1)) / math.sqrt(len(d)) if len(d) > 1 else float("nan"))
-        settled = budgets[-1]
-        for e, c, se in reversed(list(zip(budgets, change, change_se))):
-            if beyond_noise(abs(c), se):
-                break
-            settled = e
-        out.append({"label": per[budgets[-1]]["label"], "params": p, "step_policy": pol, "epochs": budgets,
-                    "gap": [per[e]["gap"] for e in budgets], "gap_se": [per[e]["gap_se"] for e in budgets],
-                    "change": change, "change_se": change_se, "settled": settled})
-    if not out:
-        raise ValueError("rows hold no retraining budgets")
-    return out
+def _gaps(rows: Sequence[Mapping[str, Any]], bits: int) -> list[dict]:
+    return analysis.gaps(rows, bits, baseline=BASELINE)
 
 
 def _beyond_noise(g: dict) -> bool:
-    return not math.isnan(g["gap_se"]) and g["gap"] > NOISE_SE_FACTOR * g["gap_se"]
+    return g["gap_se"] is not None and g["gap"] > NOISE_SE_FACTOR * g["gap_se"]
 
 
 def _fmt_gap(g: dict) -> str:
-    se = "" if math.isnan(g["gap_se"]) else f" ± {g['gap_se']:.2f} SE"
-    return f"{g['gap']:+.2f} pp{se} ({g['seeds']} seeds) at {g['label']} ({g['params']:,} params)"
+    se = "" if g["gap_se"] is None else f" ± {pp(g['gap_se'], sign=False)} SE"
+    return f"{pp(g['gap'])} pp{se} ({g['seeds']} seeds) at {g['network']} ({g['params']:,} params)"
 
 
 def _gap_evidence(g: dict, prefix: str) -> dict:
-    keys = ("label", "params", "seeds", "float_pp", "quantized_pp", "gap", "gap_std", "gap_se")
+    keys = ("network", "params", "seeds", "float_error", "quantized_error", "gap", "gap_std", "gap_se")
     return {f"{prefix}_{k}": g[k] for k in keys}
 
 
@@ -302,8 +208,8 @@ def claim1(rows: Sequence[Mapping[str, Any]]) -> Finding:
     partly reproduced if it is >= :data:`MIN_SMALL_GAP_PP` but within seed noise (or has one seed);
     not reproduced if it is below :data:`MIN_SMALL_GAP_PP`.
     """
-    g = gaps(rows, TERNARY)[0]
-    big, sig = g["gap"] >= MIN_SMALL_GAP_PP, _beyond_noise(g)
+    g = _gaps(rows, TERNARY)[0]
+    big, sig = _pp(g["gap"]) >= MIN_SMALL_GAP_PP, _beyond_noise(g)
     verdict = REPRODUCED if big and sig else PARTLY if big else NOT_REPRODUCED
     reason = (f"gap {'>=' if big else '<'} {MIN_SMALL_GAP_PP:g} pp; "
               f"{'more' if sig else 'not more'} than {NOISE_SE_FACTOR:g} SE")
@@ -320,11 +226,11 @@ def claim2(rows: Sequence[Mapping[str, Any]]) -> Finding:
     :data:`SHRINK_FRACTION` of a positive small-network gap (shrunk by an order of magnitude but not
     gone); not reproduced otherwise.
     """
-    gs = gaps(rows, TERNARY)
+    gs = _gaps(rows, TERNARY)
     small, large = gs[0], gs[-1]
-    se = 0.0 if math.isnan(large["gap_se"]) else large["gap_se"]
-    limit = VANISHED_GAP_PP + NOISE_SE_FACTOR * se
-    vanished = large["gap"] <= limit
+    se = large["gap_se"] or 0.0
+    limit = VANISHED_GAP_PP + NOISE_SE_FACTOR * _pp(se)  # pp
+    vanished = _pp(large["gap"]) <= limit
     ratio = large["gap"] / small["gap"] if small["gap"] > 0 else float("nan")
     shrunk = small["gap"] > 0 and large["gap"] <= SHRINK_FRACTION * small["gap"]
     verdict = REPRODUCED if vanished else PARTLY if shrunk else NOT_REPRODUCED
@@ -334,7 +240,7 @@ def claim2(rows: Sequence[Mapping[str, Any]]) -> Finding:
         reason = (f"large-network gap > {limit:.2f} pp; "
                   f"{'at most' if shrunk else 'more than'} {SHRINK_FRACTION:g} x the small-network gap")
     ev = {**_gap_evidence(large, "large"), **_gap_evidence(small, "small"),
-          "vanished_limit": limit, "shrink_ratio": ratio}
+          "vanished_limit": limit / 100, "shrink_ratio": ratio}
     return Finding(2, verdict, ev, f"ternary gap {_fmt_gap(large)}", reason)
 
 
@@ -353,16 +259,15 @@ def claim3(rows: Sequence[Mapping[str, Any]]) -> Finding:
     ev: dict[str, Any] = {"bits": bits}
     ok = []
     for b in bits:
-        gs = gaps(rows, b)
+        gs = _gaps(rows, b)
         if len(gs) < MIN_SIZES:
             raise ValueError(f"claim 3 needs at least {MIN_SIZES} sizes with {b}-bit results; got {len(gs)}")
-        # rounded to 1e-6 pp so that floating-point noise in equal gaps does not rank them
-        rho = spearman([g["params"] for g in gs], [round(g["gap"], 6) for g in gs])
+        rho = analysis.spearman([g["params"] for g in gs], analysis.rank_values([g["gap"] for g in gs]))
         ev[f"rho_{b}"] = rho
         ev[f"sizes_{b}"] = len(gs)
         ev[f"gaps_{b}"] = [g["gap"] for g in gs]
         ok.append(not math.isnan(rho) and rho <= SPEARMAN_MAX)
-    ev["params"] = [g["params"] for g in gaps(rows, bits[0])]
+    ev["params"] = [g["params"] for g in _gaps(rows, bits[0])]
     verdict = REPRODUCED if all(ok) else PARTLY if any(ok) else NOT_REPRODUCED
     rhos = ", ".join(f"{b} bits {ev[f'rho_{b}']:+.2f}" for b in bits)
     passed = [f"{b} bits" for b, o in zip(bits, ok) if o]
@@ -376,24 +281,24 @@ def claim4(rows: Sequence[Mapping[str, Any]]) -> Finding:
 
     Evidence: (a) the ternary ECR of the largest network against the naive 16x; (b) the share of the
     measured memory-budget range (log axis) in which the best retrained quantized network beats the
-    best float network that fits (:func:`quantlab.compression.budget_comparison`). Verdict:
+    best float network that fits (:func:`quantlab.analysis.budget_comparison`). Verdict:
     reproduced if (a) ECR <= :data:`ECR_WELL_BELOW` x naive (an exact or upper-bound ECR) and (b)
     share > :data:`BUDGET_WIN_SHARE`; partly reproduced if one of them; not reproduced if neither.
     """
     rows = _check(rows)
-    table = compression.ecr_table(rows)
+    table = analysis.ecr_table(rows)
     tern = [t for t in table if t["bits"] == TERNARY]
     if not tern:
         raise ValueError("rows hold no retrained ternary results: claim 4 cannot be judged")
     largest = max(tern, key=lambda t: t["params"])
     a = largest["relation"] in ("=", "<=") and largest["ecr"] <= ECR_WELL_BELOW * largest["naive"]
-    budget = compression.budget_comparison(rows)
+    budget = analysis.budget_comparison(rows)
     b = not math.isnan(budget["share"]) and budget["share"] > BUDGET_WIN_SHARE
     verdict = REPRODUCED if a and b else PARTLY if a or b else NOT_REPRODUCED
     ev = {
         "ecr_label": network_label(largest), "ecr_params": largest["params"], "ecr": largest["ecr"],
         "ecr_relation": largest["relation"], "ecr_text": largest["ecr_text"], "naive": largest["naive"],
-        "ecr_float_params": largest["float_params"], "ecr_error_pp": 100 * largest["test_error"],
+        "ecr_float_params": largest["float_params"], "ecr_error": largest["test_error"],
         "ecr_well_below": a, "budget_share": budget["share"], "budget_lo_bits": budget["lo_bits"],
         "budget_hi_bits": budget["hi_bits"], "budget_quantized_wins": b,
         "ecr_max": max(t["ecr"] for t in table), "ecr_max_text": max(table, key=lambda t: t["ecr"])["ecr_text"],
@@ -428,20 +333,11 @@ CLAIMS: tuple[Claim, ...] = (
           "quantized network beats the best float one",
           ("ffdnn-width", "cnn-maps"), claim4),
 )
-"""The paper's four claims (paper.md, "Claims"). Claim 4 is judged on the width and feature-map
+"""The paper's four claims (as the book's report chapter states them). Claim 4 is judged on the width and feature-map
 sweeps, whose float networks form one size curve; the depth sweep mixes three widths."""
 
 
-# -- loading and assessing -------------------------------------------------------------------
-
-def load_rows(spec_name: str) -> list[dict]:
-    """Tidy rows of a sweep (:func:`quantlab.results.tidy`: the store at ``$QUANTLAB_RESULTS`` or
-    the repository's ``results/``). Reads only: missing records raise
-    :class:`quantlab.results.MissingRecordsError`."""
-    from quantlab import results
-
-    return [dict(r) for r in results.tidy(spec_name)]
-
+# -- assessing -------------------------------------------------------------------
 
 def assess(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Finding]:
     """Every claim on every sweep of ``rows_by_sweep`` that tests it, in claim then sweep order."""
@@ -453,12 +349,6 @@ def assess(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Fin
                 f.sweep = sweep
                 out.append(f)
     return out
-
-
-def assess_all(sweeps: Sequence[str] = SWEEPS) -> list[Finding]:
-    """:func:`assess` on the stored rows of ``sweeps`` (those with no rows are left out)."""
-    rows = {s: r for s in sweeps if (r := load_rows(s))}
-    return assess(rows)
 
 
 def overall(findings: Sequence[Finding], claim: int) -> str:
@@ -481,79 +371,30 @@ def claim_table(findings: Sequence[Finding]) -> list[dict]:
              "decided by": f.reason, "verdict": f.verdict} for f in findings]
 
 
-def depth_trend(rows: Sequence[Mapping[str, Any]], bits: int = TERNARY) -> list[dict]:
-    """FFDNN rows with several depths per width: per width, the retrained gap (pp) at each depth and
-    Spearman's rho between depth and gap (positive: deeper networks of that width have *larger*
-    gaps). Supplementary evidence for claim 3 on the depth sweep, where the pooled correlation with
-    the parameter count mixes widths. Each dict: ``width, depths, gaps, rho``."""
-    rows = _check(rows)
-    widths = sorted({int(r["width"]) for r in rows if r.get("width") is not None})
-    if not widths:
-        raise ValueError("rows have no 'width' field (FFDNN rows from quantlab.results.tidy)")
-    out = []
-    for w in widths:
-        sub = [r for r in rows if r.get("width") == w]
-        depth_of = {int(r["params"]): int(r["depth"]) for r in sub}
-        gs = gaps(sub, bits)
-        depths = [depth_of[g["params"]] for g in gs]
-        out.append({"width": w, "depths": depths, "gaps": [g["gap"] for g in gs],
-                    "rho": spearman(depths, [round(g["gap"], 6) for g in gs]) if len(gs) >= 2 else float("nan")})
-    return out
-
-
-def key_of(sweep: str) -> str:
-    """A glue-key fragment of a sweep name: ``ffdnn-width -> ffdnn_width``."""
-    return sweep.replace("-", "_")
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        return "n/a" if math.isnan(value) else f"{value:.2f}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_text(v) for v in value)
-    return str(value)
+FRACTION_EVIDENCE = re.compile(r"(gap|gap_std|gap_se|float_error|quantized_error|vanished_limit|ecr_error|gaps_\d+)$")
+"""Evidence keys whose values are fractions (errors, gaps and their spreads): glued in pp."""
 
 
 def glue_items(findings: Sequence[Finding]) -> dict[str, str]:
     """Display strings to glue into the report, all computed: per finding
     ``c{claim}_{sweep}_{verdict|summary|reason}`` and ``c{claim}_{sweep}_{evidence key}``
-    (numbers formatted: counts with thousands separators, other numbers with 2 decimals), per claim
-    ``c{claim}_overall``, and the thresholds as ``threshold_{name}``."""
+    (:func:`quantlab.formatting.glue_text`: counts with thousands separators, other numbers with 2
+    decimals; errors and gaps, :data:`FRACTION_EVIDENCE`, in pp), per claim ``c{claim}_overall``, and
+    the thresholds as ``threshold_{name}``."""
     out: dict[str, str] = {}
     for f in findings:
-        k = f"c{f.claim}_{key_of(f.sweep or 'rows')}"
+        k = f"c{f.claim}_{glue_key(f.sweep or 'rows')}"
         out[f"{k}_verdict"], out[f"{k}_summary"], out[f"{k}_reason"] = f.verdict, f.summary, f.reason
         for name, value in f.evidence.items():
-            out[f"{k}_{name}"] = _text(value)
+            if FRACTION_EVIDENCE.search(name) and value is not None:
+                value = [_pp(v) for v in value] if isinstance(value, list) else _pp(value)
+            out[f"{k}_{name}"] = glue_text(value)
     for c in sorted({f.claim for f in findings}):
         out[f"c{c}_overall"] = overall(findings, c)
     for name in ("MIN_SMALL_GAP_PP", "NOISE_SE_FACTOR", "VANISHED_GAP_PP", "SHRINK_FRACTION", "SPEARMAN_MAX",
                  "ECR_WELL_BELOW", "BUDGET_WIN_SHARE"):
         out[f"threshold_{name}"] = f"{globals()[name]:g}"
     return out
-
-
-def html_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str], numeric: Sequence[str] = (),
-               wrap: Sequence[str] = ()) -> str:
-    """An HTML table (for ``IPython.display.HTML`` in the book: myst-nb renders Markdown outputs as
-    CommonMark, without tables) of ``rows`` with ``columns`` (field -> header). Values are written
-    as they are (format them before) and escaped; ``numeric`` columns are right-aligned, and only
-    ``wrap`` columns may wrap their text."""
-    import html
-
-    def cell(tag, field, text, wrap):
-        style = "padding:0.25em 0.45em;" + ("text-align:right;" if field in numeric else "")
-        style += "" if wrap else "white-space:nowrap;"
-        return f'<{tag} style="{style}">{html.escape(str(text))}</{tag}>'
-
-    head = "".join(cell("th", c, h, True) for c, h in columns.items())
-    body = "".join("<tr>" + "".join(cell("td", c, r.get(c, ""), c in wrap) for c in columns) + "</tr>" for r in rows)
-    return (f'<table class="table" style="font-size:0.85em;width:auto">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 # -- one-line verdicts and counts in words ------------------------------------------------------
@@ -572,15 +413,3 @@ def verdict_lines(findings: Sequence[Finding]) -> dict[int, str]:
             line += " (" + "; ".join(f"{sweep_title(f.sweep)}: {f.verdict}" for f in mine) + ")"
         out[number] = line
     return out
-
-
-def plural(n: int, singular: str, plural_form: str | None = None) -> str:
-    """``singular`` for n == 1, else ``plural_form`` (default: ``singular + "s"``)."""
-    return singular if int(n) == 1 else (plural_form or singular + "s")
-
-
-def count_phrase(k: int, n: int, noun: str, verb_singular: str, verb_plural: str, noun_plural: str | None = None) -> str:
-    """``k of n <nouns> <verb>`` with the verb agreeing with ``k``: ``count_phrase(1, 3, "width",
-    "has", "have")`` is ``1 of 3 widths has``; ``(2, 3, ...)`` is ``2 of 3 widths have``; ``(1, 1,
-    ...)`` is ``1 of 1 width has``."""
-    return f"{k} of {n} {plural(n, noun, noun_plural)} {verb_singular if int(k) == 1 else verb_plural}"

@@ -42,17 +42,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from quantlab.vocabulary import METHODS, STEP_POLICIES
+
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
 FAMILIES = ("ffdnn", "cnn")
-METHODS = ("float", "direct", "retrain")
-_FALLBACK_DATASETS = ("fashion_mnist", "mnist", "cifar10")
 
 # Keys a spec file may use at its top level.
 TOML_FIELDS = (
     "name", "description", "dataset", "family", "widths", "depths", "sizes", "feature_maps",
     "bits", "seeds", "methods", "train_subset", "float_train", "retrain", "step_policies", "retrain_epochs",
 )
-STEP_POLICIES = ("fixed", "adaptive")  # quantlab.train.STEP_POLICIES (this module needs no JAX)
 _STAGES = {"float_train": "float", "retrain": "retrain"}
 
 
@@ -62,10 +61,9 @@ class SpecError(ValueError):
 
 def datasets() -> tuple[str, ...]:
     """The dataset names quantlab can load (``quantlab.data.DATASETS``)."""
-    try:
-        return tuple(importlib.import_module("quantlab.data").DATASETS)
-    except (ImportError, AttributeError):
-        return _FALLBACK_DATASETS
+    from quantlab import data  # noqa: PLC0415 - numpy, only when a spec is checked
+
+    return tuple(data.DATASETS)
 
 
 def _is_int(value: Any) -> bool:
@@ -164,7 +162,7 @@ class SweepSpec:
 
     ``float_train`` / ``retrain`` take a ``TrainConfig`` or a mapping of overrides of the family's
     default (``quantlab.train.default_config``); after construction they are ``TrainConfig``.
-    ``methods`` selects what :func:`quantlab.sweep.results_table` reports; every trial computes all.
+    ``methods`` selects what ``python -m quantlab results`` reports; every trial computes all.
     """
 
     name: str

@@ -18,43 +18,36 @@
   holder dies: processes sharing a store split its trials instead of training them twice.
 * **Provenance.** Every record says what produced it: quantlab version and git commit (with a
   dirty flag), jax/jaxlib/flax/optax/numpy versions, Python, platform, device, layer
-  implementation, host, CPU count, wall time and UTC date (:func:`provenance`).
+  implementation, host, CPU count, wall time and UTC date (:func:`quantlab.environment.collect`).
 
-Standard library only (JAX is consulted for the device only when the trial has imported it).
+Standard library only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
-import importlib.metadata
 import json
 import os
-import platform
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import quantlab
+from quantlab.environment import REPO_ROOT
+from quantlab.fileio import write_atomic
 from quantlab.lock import Lock
 
 RECORD_FORMAT = 1
 RECORD_NAME = re.compile(r"(?P<label>[^.].*)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{16})\.json")
 ENV_RESULTS = "QUANTLAB_RESULTS"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 _REQUIRED = {
     "format": int, "key": str, "label": str, "config": dict, "seed": int, "numerics_version": int,
     "metrics": dict, "provenance": dict, "sha256": str,
 }
-PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
 
 
 class StoreError(RuntimeError):
@@ -129,120 +122,6 @@ def check_record(record: Any) -> str | None:
     if key != record["key"]:
         return f"stored key {record['key']} differs from the key {key} of its config, seed and numerics version"
     return None
-
-
-@functools.lru_cache(maxsize=None)
-def _static_provenance() -> dict:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "quantlab": quantlab.__version__,
-        "git": _git_state(REPO_ROOT),
-        "packages": versions,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "hostname": socket.gethostname(),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": _cpu_model(),
-        "cpu_isa": _cpu_isa(),
-    }
-
-
-def _cpu_model() -> str | None:
-    """The processor's name from /proc/cpuinfo (Linux), else ``platform.processor()`` or None."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")  # what XLA's CPU code generation uses
-
-
-def _cpu_isa() -> str | None:
-    """The processor generation and vector extensions (Linux /proc/cpuinfo), e.g. ``"family 26
-    model 2: avx2 fma avx512f"``: XLA compiles for them, so equal bits need an equal value here
-    (a model name such as "AMD EPYC" spans generations)."""
-    try:
-        fields = {}
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return None
-    if "flags" not in fields:
-        return None
-    flags = set(fields["flags"].split())
-    return (f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')}: "
-            + " ".join(f for f in ISA_FLAGS if f in flags))
-
-
-def _git_state(root: Path) -> dict | None:
-    """``{"commit", "dirty"}`` of the repository quantlab runs from, or None outside a checkout.
-
-    A copy of a clean checkout without ``.git`` (e.g. shipped to a GPU machine) names its commit
-    in ``$QUANTLAB_GIT_COMMIT``.
-    """
-    if os.environ.get("QUANTLAB_GIT_COMMIT"):
-        return {"commit": os.environ["QUANTLAB_GIT_COMMIT"], "dirty": False, "from": "QUANTLAB_GIT_COMMIT"}
-    if not (root / ".git").exists():
-        return None
-
-    def git(*args):
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
-
-    try:
-        head = git("rev-parse", "--verify", "-q", "HEAD")
-        status = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = head.stdout.strip() if head.returncode == 0 else None
-    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return {"commit": commit, "dirty": dirty}
-
-
-def _device() -> dict | None:
-    jax = sys.modules.get("jax")  # only when the trial used JAX: never import it just for this
-    if jax is None:
-        return None
-    try:
-        devices = jax.devices()
-        return {"platform": devices[0].platform, "kind": devices[0].device_kind, "count": len(devices)}
-    except Exception:  # noqa: BLE001 - provenance must never fail a finished run
-        return None
-
-
-def _layers() -> str | None:
-    """The layer implementation models are built with here (``quantlab.models.layer_impl``:
-    ``fused`` on CPU, ``lax`` elsewhere), once the trial has imported the models."""
-    models = sys.modules.get("quantlab.models")
-    if models is None:
-        return None
-    try:
-        return models.layer_impl()
-    except Exception:  # noqa: BLE001 - provenance must never fail a finished run
-        return None
-
-
-def provenance(wall_seconds: float, seeds: Sequence[int] = ()) -> dict:
-    """What produced a record. ``wall_seconds`` is the trial's wall time, for all of ``seeds``
-    together (they were trained at once). Computed where the trial ran (a Ray worker's host and
-    device for the ray executor, which adds ``executor``)."""
-    return {
-        **_static_provenance(),
-        "device": _device(),
-        "layers": _layers(),
-        "wall_seconds": round(float(wall_seconds), 3),
-        "trial_seeds": [int(s) for s in seeds],
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
 
 
 def default_results_dir(spec: Any = None) -> Path:
@@ -392,27 +271,11 @@ class Store:
     def _write_atomic(self, path: Path, text: str) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.root)
         except OSError as e:
             raise self._unwritable(e) from None
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a shared store is read by others
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            write_atomic(path, text)
+        except OSError as e:
+            if not os.access(self.root, os.W_OK):
+                raise self._unwritable(e) from None
             raise
-        try:  # make the rename itself durable
-            dir_fd = os.open(self.root, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError:
-            pass

@@ -6,8 +6,8 @@
   recomputed, so a sweep can be killed at any point and rerun: it loses at most the trials in flight.
   Trials run in this process or as Ray tasks (:mod:`quantlab.executors`); this process alone
   writes the store either way.
-* :func:`results_table` summarises the records: mean and spread of test error across seeds per
-  size, bit width and method, and the gap to float.
+* :func:`ensure` runs what a spec lacks, the one call a sweep chapter makes. Reading and
+  summarising records is :mod:`quantlab.rows`', which never trains.
 
 The time estimate is a cost model, not a measurement: multiply-accumulates of the network x
 examples x epochs (x seeds), plus a fixed compile overhead, with per-family constants measured on a
@@ -20,8 +20,6 @@ import dataclasses
 import fnmatch
 import importlib
 import inspect
-import math
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,18 +27,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from quantlab import divergence
+from quantlab import data, divergence
+from quantlab.environment import collect as collect_environment
 from quantlab.executors import Executor, Job, LocalExecutor, Outcome, make_executor
+from quantlab.formatting import format_duration
 from quantlab.spec import SpecError, SweepSpec, load_spec
-from quantlab.store import Store, config_dict, default_results_dir, provenance, trial_label
+from quantlab.store import Store, config_dict, default_results_dir, trial_label
 
 # -- cost model ----------------------------------------------------------------------------------
 
-_DATASETS = {  # image shape, classes, training examples after the validation carve (approx.)
-    "fashion_mnist": ((28, 28, 1), 10, 54_000),
-    "mnist": ((28, 28, 1), 10, 54_000),
-    "cifar10": ((32, 32, 3), 10, 45_000),
-}
 _EVAL_EXAMPLES = 16_000  # validation + test, roughly
 # Seconds per multiply-accumulate of a training example (forward + backward ~ 3 MACs per weight
 # use), per seed, from bench/RESULTS.md ("after", 2-core CPU, 3 seeds vmapped, 54k-example epochs):
@@ -52,24 +47,13 @@ _COMPILE_SECONDS = 5.0  # compiling one jitted training run (float, and one retr
 
 
 def network_cost(family: str, size: Sequence[int], dataset: str = "fashion_mnist") -> tuple[int, int]:
-    """``(parameters, multiply-accumulates per example)`` of a network (exact for quantlab.models:
-    FFDNN dense layers; CNN 3x3 SAME convs each followed by 2x2 max pooling, then a dense layer)."""
-    (h, w, c), classes, _ = _DATASETS.get(dataset, _DATASETS["fashion_mnist"])
-    params = macs = 0
-    if family == "ffdnn":
-        width, depth = size
-        dims = [h * w * c] + [width] * depth + [classes]
-        for a, b in zip(dims, dims[1:]):
-            params += a * b + b
-            macs += a * b
-        return params, macs
-    for maps in size:
-        params += 9 * c * maps + maps
-        macs += h * w * 9 * c * maps
-        c, h, w = maps, h // 2, w // 2
-    params += h * w * c * classes + classes
-    macs += h * w * c * classes
-    return params, macs
+    """``(parameters, multiply-accumulates per example)`` of a network on ``dataset``'s images
+    (:func:`quantlab.models.network_cost`, exact)."""
+    from quantlab import models  # noqa: PLC0415 - JAX and Flax only when planning
+
+    info = data.info(dataset)
+    cost = models.network_cost(family, size, info["image_shape"], info["num_classes"])
+    return cost["params"], cost["macs"]
 
 
 def model_seconds(config: Any, n_seeds: int) -> float:
@@ -77,7 +61,7 @@ def model_seconds(config: Any, n_seeds: int) -> float:
     cfg = config_dict(config)
     family, dataset = cfg["family"], cfg["dataset"]
     _, macs = network_cost(family, cfg["size"], dataset)
-    examples = cfg.get("train_subset") or _DATASETS.get(dataset, _DATASETS["fashion_mnist"])[2]
+    examples = cfg.get("train_subset") or data.info(dataset)["splits"]["train"]
     n_bits = len(cfg["bits"])
     epochs = _epochs(cfg)
     batch = cfg["float_train"].get("batch_size", 100)
@@ -142,7 +126,7 @@ class PlannedRun:
 
 
 @dataclasses.dataclass
-class Plan:
+class SweepPlan:
     spec: SweepSpec
     store: Store
     runs: list[PlannedRun]
@@ -175,7 +159,7 @@ def select(spec: SweepSpec, only: str | None = None) -> list:
 _HERE = object()
 
 
-def plan(spec: SweepSpec, store: Store, only: str | None = None, platform: Any = _HERE) -> Plan:
+def plan(spec: SweepSpec, store: Store, only: str | None = None, platform: Any = _HERE) -> SweepPlan:
     """Every trial of ``spec`` (matching ``only``) with its done / missing seeds and an estimate,
     calibrated on the store's records from ``platform`` (default: this process's JAX platform;
     None: records from any platform, and JAX is not started: what a Ray driver wants, whose trials
@@ -192,19 +176,10 @@ def plan(spec: SweepSpec, store: Store, only: str | None = None, platform: Any =
         runs.append(PlannedRun(config, trial_label(config), params, done, missing, estimate))
     families = {config_dict(r.config)["family"] for r in runs}
     used = sum(cal[f][1] for f in families if f in cal) or cal.get("*", (1.0, 0))[1]
-    return Plan(spec, store, runs, used)
+    return SweepPlan(spec, store, runs, used)
 
 
-def format_duration(seconds: float) -> str:
-    seconds = int(math.ceil(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def format_plan(p: Plan) -> str:
+def format_plan(p: SweepPlan) -> str:
     """The dry-run listing: one line per trial, then totals and how the estimate was made."""
     spec = p.spec
     seeds_total = len(p.runs) * len(spec.seeds)
@@ -324,7 +299,7 @@ def run_sweep(
     except (TypeError, ValueError):
         takes_progress = False
     diverging = importlib.import_module("quantlab.train").DivergenceError
-    num_classes = importlib.import_module("quantlab.data").info(spec.dataset)["num_classes"]
+    num_classes = data.info(spec.dataset)["num_classes"]
 
     start = time.perf_counter()
     overall = tqdm(
@@ -428,7 +403,7 @@ def run_sweep(
                 return
             results = outcome.results
             _check_results(results, missing, label)
-            prov = outcome.provenance if outcome.provenance is not None else provenance(outcome.wall, missing)
+            prov = outcome.provenance if outcome.provenance is not None else collect_environment(outcome.wall, missing)
             for seed, metrics in zip(missing, results):
                 error = metrics["float"].get("val_error")
                 reason = divergence.chance_reason(error, num_classes) if isinstance(error, (int, float)) else None
@@ -527,102 +502,3 @@ def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = T
         if summary["failed"]:
             raise RuntimeError(f"spec {spec.name!r}: {format_failed(summary['failed'])}")
     return missing
-
-
-# -- results -------------------------------------------------------------------------------------
-
-def _size_text(family: str, size: Sequence[int]) -> str:
-    return "x".join(map(str, size)) if family == "ffdnn" else "-".join(map(str, size))
-
-
-def results_table(spec: SweepSpec, store: Store, only: str | None = None) -> list[dict]:
-    """One row per trial, bit width and method (of ``spec.methods``) over the seeds in the store:
-
-    ``trial, size`` (ffdnn ``width x depth``, cnn maps ``a-b-c``), ``params, weights, bits`` (None
-    for float), ``method, seeds`` (how many records), ``test_error_mean, test_error_std`` (sample
-    std; None for one seed), ``gap_to_float`` (mean test error minus the float mean; None for float).
-    Errors are fractions. Trials without records are left out.
-    """
-    rows = []
-    for config in select(spec, only):
-        records = [r for s in spec.seeds if (r := store.get(config, s)) is not None]
-        if not records:
-            continue
-        cfg = config_dict(config)
-        metrics = [r["metrics"] for r in records]
-        label = trial_label(config)
-        if len(spec.step_policies) > 1:
-            label += f" {cfg['step_policy']}"
-        if spec.retrain_epochs:
-            label += f" {cfg['retrain']['epochs']}ep"
-
-        def errors(method: str, bits: int | None) -> list[float]:
-            try:
-                return [float(m[method]["test_error"] if bits is None else m[method][str(bits)]["test_error"])
-                        for m in metrics]
-            except (KeyError, TypeError, ValueError):
-                raise RuntimeError(f"records of {label} lack {method} test errors"
-                                   + (f" for {bits} bits" if bits else "")) from None
-
-        float_mean = statistics.fmean(errors("float", None))
-        base = {
-            "trial": label, "size": _size_text(cfg["family"], cfg["size"]),
-            "params": metrics[0].get("params"), "weights": metrics[0].get("weights"),
-        }
-        combos = [("float", None)] + [(m, b) for b in spec.bits for m in ("direct", "retrain")]
-        for method, bits in combos:
-            if method not in spec.methods:
-                continue
-            errs = errors(method, bits)
-            mean = statistics.fmean(errs)
-            rows.append({
-                **base, "bits": bits, "method": method, "seeds": len(errs),
-                "test_error_mean": mean,
-                "test_error_std": statistics.stdev(errs) if len(errs) > 1 else None,
-                "gap_to_float": None if method == "float" else mean - float_mean,
-            })
-    return rows
-
-
-def format_results(rows: Sequence[dict]) -> str:
-    """A plain-text table of :func:`results_table` rows (errors in percent, gap in points)."""
-    head = ("trial", "params", "bits", "method", "seeds", "test error %", "std", "gap to float")
-    body = []
-    for r in rows:
-        body.append((
-            r["trial"],
-            f"{r['params']:,}" if isinstance(r["params"], int) else "?",
-            "32 (float)" if r["bits"] is None else str(r["bits"]),
-            r["method"],
-            str(r["seeds"]),
-            f"{100 * r['test_error_mean']:.2f}",
-            "-" if r["test_error_std"] is None else f"{100 * r['test_error_std']:.2f}",
-            "-" if r["gap_to_float"] is None else f"{100 * r['gap_to_float']:+.2f} pp",
-        ))
-    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(head)]
-    left = {0, 3}
-
-    def fmt(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *(fmt(row) for row in body)])
-
-
-CSV_COLUMNS = ("trial", "size", "params", "weights", "bits", "method", "seeds",
-               "test_error_mean", "test_error_std", "gap_to_float")
-
-
-def write_csv(rows: Sequence[dict], file=None) -> None:
-    """Writes :func:`results_table` rows as CSV (errors as fractions; ``bits`` 32 for float rows;
-    empty cell for other None values)."""
-    import csv
-
-    from quantlab.compression import FLOAT_BITS
-
-    writer = csv.DictWriter(file or sys.stdout, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        row = {k: ("" if r.get(k) is None else r[k]) for k in CSV_COLUMNS}
-        if r.get("bits") is None:
-            row["bits"] = FLOAT_BITS  # an integer column: 32 for the float rows
-        writer.writerow(row)

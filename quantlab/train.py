@@ -36,9 +36,9 @@ import optax
 
 from quantlab import quantize as qz
 from quantlab.divergence import loss_reason
+from quantlab.vocabulary import STEP_POLICIES
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
-STEP_POLICIES = ("fixed", "adaptive")
 SCHEDULES = ("constant", "cosine")
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from quantlab import book, results
+from quantlab import book
+from quantlab import rows as rowmod
 from quantlab.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +87,7 @@ def test_write_csv_default_folder_is_relative_to_the_chapter(tmp_path, monkeypat
     rows = [{"spec": "s", "trial": "t", "seed": 0, "method": "float", "bits": 32, "test_error": 0.5}]
     path, = book.write_csv(rows)
     assert path == Path(book.csv_name("s")) and (tmp_path / book.csv_name("s")).is_file()
-    assert results.CSV_FIELDS[0] == "spec"
+    assert rowmod.CSV_FIELDS[0] == "spec"
 
 
 # -- the Sphinx hooks, on stand-ins -----------------------------------------------------------------------

@@ -174,9 +174,9 @@ def test_chunked_batches_are_exact(method, chunk):
 
 
 def test_plan_defaults_and_errors():
-    assert conv.plan((100, 28, 28, 1), (3, 3, 1, 32)) == conv.Plan("phase", 25)
+    assert conv.plan((100, 28, 28, 1), (3, 3, 1, 32)) == conv.LayerPlan("phase", 25)
     assert conv.plan((100, 28, 28, 1), (3, 3, 1, 8)).method == "patch"
-    assert conv.plan((100, 14, 14, 32), (3, 3, 32, 32)) == conv.Plan("rows", 25)
+    assert conv.plan((100, 14, 14, 32), (3, 3, 32, 32)) == conv.LayerPlan("rows", 25)
     assert conv.plan((1000, 7, 7, 8), (3, 3, 8, 16)).chunk == 250
     assert conv.plan((7, 4, 4, 2), (3, 3, 2, 2), chunk=5).chunk == 1  # a divisor of N
     with pytest.raises(ValueError, match="method must be"):

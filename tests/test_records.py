@@ -8,7 +8,8 @@ a narrower one beyond seed noise (quantlab.anomalies).
 
 import pytest
 
-from quantlab import anomalies, report, results
+from quantlab import analysis, anomalies, report
+from quantlab import rows as rowmod
 from quantlab.spec import load_spec, shipped_specs
 from quantlab.store import Store, default_results_dir
 
@@ -25,13 +26,13 @@ def records():
 
 def test_every_reference_spec_is_complete():
     for name in REFERENCE:
-        assert results.missing_records(name) == [], f"{name}: run `make reference`"
+        assert rowmod.missing_records(name) == [], f"{name}: run `make reference`"
 
 
 def test_no_validation_jump_with_a_flat_training_loss():
     """The old bug (evaluating other steps than those trained) made validation errors jump while the
     loss stayed flat in networks of every size (issue 10's criterion: > 3 pp, < 5 %)."""
-    assert [j for name in REFERENCE for j in anomalies.validation_jumps(results.curves(name))] == []
+    assert [j for name in REFERENCE for j in anomalies.validation_jumps(rowmod.curves(name))] == []
 
 
 def test_histories_pair_the_validation_error_with_the_same_networks_training_loss():
@@ -55,7 +56,7 @@ def test_fixed_steps_stay_at_the_float_optimum():
 
 @pytest.mark.parametrize("name", REFERENCE)
 def test_more_bits_never_retrain_worse_beyond_seed_noise(name):
-    assert anomalies.more_bits_worse(results.tidy(name)) == []
+    assert anomalies.more_bits_worse(rowmod.tidy(name)) == []
 
 
 def test_reading_and_judging_every_claim_never_trains(monkeypatch):
@@ -69,6 +70,10 @@ def test_reading_and_judging_every_claim_never_trains(monkeypatch):
     for module, name in ((quantlab.train, "fit"), (quantlab.experiment, "run_trial"),
                          (quantlab.experiment, "train_float"), (quantlab.sweep, "run_sweep")):
         monkeypatch.setattr(module, name, boom)
-    rows = {name: report.load_rows(name) for name in report.SWEEPS}
+    rows = {name: rowmod.tidy(name) for name in report.SWEEPS}
     findings = report.assess(rows)
     assert {f.claim for f in findings} == {c.number for c in report.CLAIMS}
+    for name in report.SWEEPS:  # and every table the book builds from them
+        assert rowmod.summarise(rows[name]) and analysis.ecr_table(rows[name]) and analysis.memory_points(rows[name])
+    for name in ("budget-ffdnn", "budget-cnn"):
+        assert analysis.budget_study(rowmod.tidy(name)) and rowmod.curves(name)

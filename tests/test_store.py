@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import quantlab
+from quantlab import environment
 from quantlab import store as storemod
 from quantlab.store import CorruptRecordWarning, Store, StoreError, check_record, record_key, trial_label
 
@@ -92,7 +93,7 @@ def test_labels_and_file_names_are_readable(tmp_path):
 def test_put_then_get_round_trips_with_provenance(tmp_path):
     store = Store(tmp_path / "new" / "dir")  # created on the first write
     assert store.get(Config(), 0) is None and list(store.scan()) == []
-    prov = storemod.provenance(12.5, [0, 1])
+    prov = environment.collect(12.5, [0, 1])
     path = store.put(Config(), 0, metrics(), prov)
     assert path == store.path(Config(), 0) and path.is_file()
     record = store.get(Config(), 0)
@@ -114,13 +115,13 @@ def test_put_then_get_round_trips_with_provenance(tmp_path):
 
 
 def test_provenance_git_and_device():
-    git = storemod._git_state(ROOT)
+    git = environment.git_state(ROOT)
     if (ROOT / ".git").exists():
         assert set(git) == {"commit", "dirty"}
-    assert storemod._git_state(Path("/")) is None
+    assert environment.git_state(Path("/")) is None
     import jax  # noqa: F401 - the device is recorded once JAX is in use
 
-    device = storemod._device()
+    device = environment.device()
     assert device["platform"] and device["kind"] and device["count"] >= 1
 
 

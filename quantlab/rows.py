@@ -1,14 +1,21 @@
-"""The reference results as tidy rows: what the book's chapters read, chart and discuss.
+"""The row layer: results as tidy rows, read from the store, and their one seed summary.
+
+What the CLI's ``results``, the charts, the analysis (:mod:`quantlab.analysis`) and the verdicts
+(:mod:`quantlab.report`) read:
 
 * :func:`tidy` flattens a spec's records into one row per (trial, seed, method, bit width). It only
   reads: when records are missing it says which command computes them
   (``python -m quantlab sweep``, or :func:`quantlab.sweep.ensure` from code); it never trains.
-* :func:`summary` aggregates those rows over seeds: mean and sample standard deviation per
-  (trial, method, bits) and the gap to the float network of the same trial.
-* :func:`provenance` and :func:`provenance_note` say what produced the records (commit, device,
+* :func:`summarise` aggregates those rows over seeds, the one way quantlab does: mean and sample
+  standard deviation per (network, method, bits), the gap to the float network and to the float
+  control of the same network, paired per seed. Its rules: errors and gaps are fractions; a
+  standard deviation or standard error of one seed is None.
+* :func:`network_label` is the one name of a network; :func:`check_rows` the one check of rows.
+* :func:`provenance_summary` and :func:`provenance_note` say what produced the records (commit, device,
   packages, dates, wall time) and with which budget, for the note under each chart.
 
-Errors are fractions in [0, 1] everywhere here; charts convert them to percent for display.
+Errors are fractions in [0, 1] everywhere here; text (:mod:`quantlab.formatting`) and charts convert
+them to percent for display.
 Weight memory is :func:`quantlab.compression.memory_bits` (quantized kernels at ``bits`` each, biases at 32
 bits; float networks ``params x 32``). Reading results imports neither Altair nor the sweep runner; JAX
 comes in through the spec's trial configs.
@@ -17,6 +24,7 @@ comes in through the spec's trial configs.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import statistics
@@ -24,20 +32,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from quantlab import data
 from quantlab.compression import memory_bits  # the book's one definition of weight memory
+from quantlab.fileio import write_atomic
+from quantlab.formatting import format_duration
 from quantlab.spec import SweepSpec, load_spec
 from quantlab.store import Store, config_dict, default_results_dir, trial_label
+from quantlab.vocabulary import FLOAT_BITS, METHODS
 
-FLOAT_BITS = 32
-METHODS = ("float", "direct", "retrain")
-DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
-# What the paper most likely used for each family (its full text was not available; see paper.md).
+# What the paper most likely used for each family (its full text was not available).
 PAPER_DATASETS = {"ffdnn": "TIMIT", "cnn": "CIFAR-10"}
 
 
 def dataset_name(dataset: str) -> str:
-    """A dataset's display name: ``fashion_mnist`` -> ``Fashion-MNIST``."""
-    return DATASET_NAMES.get(dataset, dataset)
+    """A dataset's display name (``quantlab.data.info``): ``fashion_mnist`` -> ``Fashion-MNIST``."""
+    return data.info(dataset)["display_name"] if dataset in data.DATASETS else dataset
 
 
 def _spec(spec_or_name: SweepSpec | str) -> SweepSpec:
@@ -101,8 +110,10 @@ def record_rows(
     return rows
 
 
-def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, allow_missing: bool = False) -> list[dict]:
+def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, allow_missing: bool = False,
+         methods: Sequence[str] | None = None) -> list[dict]:
     """One row per (trial, seed, method, bits) of a spec's records, in spec order. Reads only.
+    ``methods``: which methods' rows (default: the spec's ``methods``).
 
     Raises :class:`MissingRecordsError` (naming the command that computes them) when records are
     missing, unless ``allow_missing``: then trials or seeds without a record are left out.
@@ -125,7 +136,7 @@ def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, allow_missin
             f"python -m quantlab sweep {spec.source if spec.source and not spec.shipped else spec.name}{where}")
     rows = []
     for record in store.records(spec):
-        rows.extend(record_rows(record, spec.methods, spec.name))
+        rows.extend(record_rows(record, spec.methods if methods is None else methods, spec.name))
     return rows
 
 
@@ -170,61 +181,118 @@ def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[di
     return out
 
 
+ROW_FIELDS = ("params", "weights", "seed", "method", "bits", "test_error")
+"""The fields every row needs for :func:`summarise` and what is built on it (:func:`check_rows`)."""
+
+
+def network_label(row: Mapping[str, Any]) -> str:
+    """The one short name of a row's network: its trial label (``ffdnn-w8-d3``), else its family
+    and size (``ffdnn-8x3``), else its parameter count."""
+    if row.get("trial"):
+        return str(row["trial"])
+    size = row.get("size")
+    if size is None:
+        return f"{row['params']:,} params"
+    text = size if isinstance(size, str) else "-".join(map(str, size))
+    return f"{row.get('family', 'net')}-{text}"
+
+
+def check_rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str] = ROW_FIELDS,
+               purpose: str = "to summarise") -> list[Mapping[str, Any]]:
+    """``rows`` as a list, or ValueError if it is empty or a row lacks one of ``fields`` (the
+    message names the row and the fields)."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError(f"rows is empty: there are no results {purpose}")
+    for i, r in enumerate(rows):
+        missing = [f for f in fields if f not in r]
+        if missing:
+            raise ValueError(f"row {i} lacks field(s) {', '.join(missing)}; tidy rows need {', '.join(fields)}")
+    return rows
+
+
 def _std(values: Sequence[float]) -> float | None:
     return statistics.stdev(values) if len(values) > 1 else None
 
 
+def _se(values: Sequence[float]) -> float | None:
+    std = _std(values)
+    return None if std is None else std / math.sqrt(len(values))
+
+
+def row_bits(row: Mapping[str, Any]) -> int:
+    """A row's weight bits: :data:`~quantlab.vocabulary.FLOAT_BITS` for float rows."""
+    return FLOAT_BITS if row["method"] == "float" else int(row["bits"])
+
+
 _GROUP_FIELDS = ("spec", "trial", "family", "dataset", "size", "width", "depth", "maps", "size_label",
-                 "params", "weights", "step_policy", "retrain_epochs", "method", "bits", "weight_bits")
+                 "params", "weights", "step_policy", "retrain_epochs", "method")
 
 
-def summary(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Aggregates :func:`tidy` rows over seeds: one row per (trial, step policy, retraining budget,
-    method, bits), in first-seen order.
+def summarise(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """The one seed summary: :func:`tidy` rows aggregated over seeds, one row per (spec, network,
+    step policy, retraining budget, method, bits), in first-seen order. A network is
+    :func:`network_label`; float rows have ``bits`` 32. Errors and gaps are fractions; a standard
+    deviation or standard error over one seed is None. Empty ``rows`` give ``[]``; a row lacking one
+    of :data:`ROW_FIELDS` raises ValueError.
 
-    Fields: the trial's fields of :func:`tidy` (without ``seed``), ``seeds`` (how many),
-    ``seed_list``, ``test_error`` and ``val_error`` (means), ``test_error_std`` and
-    ``val_error_std`` (sample standard deviations; None for one seed), ``gap`` (mean test error
-    minus the float network's mean test error for the same trial; None for float or when the trial
-    has no float row), ``gap_std`` (sample standard deviation over seeds of the per-seed
-    difference to float, on the seeds both have; None when fewer than two) and ``gap_se`` (its
-    standard error, ``gap_std / sqrt(n)`` over those ``n`` paired seeds; the book's "±" on a gap);
-    ``control_error`` (mean test error of the float control), ``gap_control``, ``gap_control_std``
-    and ``gap_control_se`` (the same against the float control, for every method; None where rows
-    lack it).
+    Fields: the network's fields of :func:`tidy` that the rows carry (``spec, trial, family,
+    dataset, size, width, depth, maps, size_label, params, weights, step_policy, retrain_epochs``;
+    None where absent), ``network`` (:func:`network_label`), ``method, bits, weight_bits``
+    (:func:`quantlab.compression.memory_bits`), ``seeds`` (how many), ``seed_list``,
+    ``test_error`` and ``val_error`` (means; ``val_error`` None where rows lack it),
+    ``test_error_std`` and ``val_error_std`` (sample standard deviations);
+
+    * against the float network of the same network (quantized rows; None for float rows or when
+      there is no float row): ``gap`` (mean test error minus the float network's mean test error),
+      ``gap_by_seed`` (``{seed: test error - float test error}`` on the seeds both have),
+      ``gap_std`` (sample standard deviation of those paired differences) and ``gap_se`` (its
+      standard error, ``gap_std / sqrt(n)``: the book's "±" on a gap);
+    * against the float control (every method, where the rows carry ``control_test_error``):
+      ``control_error`` (mean), ``gap_control``, ``gap_control_by_seed``, ``gap_control_std``,
+      ``gap_control_se``.
     """
+    rows = list(rows)
+    if rows:
+        check_rows(rows)
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in rows:
-        trial = (r.get("spec"), r["trial"], r.get("step_policy"), r.get("retrain_epochs"))
-        groups.setdefault((trial, r["method"], int(r["bits"])), []).append(r)
-    floats = {trial: members for (trial, method, _), members in groups.items() if method == "float"}
+        net = (r.get("spec"), network_label(r), r.get("step_policy"), r.get("retrain_epochs"))
+        groups.setdefault((net, r["method"], row_bits(r)), []).append(r)
+    floats = {net: members for (net, method, _), members in groups.items() if method == "float"}
     out = []
-    for (trial, method, bits), members in groups.items():
+    for (net, method, bits), members in groups.items():
         first = members[0]
         test = [float(m["test_error"]) for m in members]
-        val = [float(m["val_error"]) for m in members]
         row = {k: first.get(k) for k in _GROUP_FIELDS}
         row.update({
+            "network": net[1], "bits": bits,
+            "weight_bits": first.get("weight_bits") or memory_bits(first["params"], first["weights"], bits),
             "seeds": len(members), "seed_list": [m["seed"] for m in members],
             "test_error": statistics.fmean(test), "test_error_std": _std(test),
-            "val_error": statistics.fmean(val), "val_error_std": _std(val),
-            "gap": None, "gap_std": None, "gap_se": None,
-            "control_error": None, "gap_control": None, "gap_control_std": None, "gap_control_se": None,
+            "val_error": None, "val_error_std": None,
+            "gap": None, "gap_by_seed": None, "gap_std": None, "gap_se": None,
+            "control_error": None, "gap_control": None, "gap_control_by_seed": None,
+            "gap_control_std": None, "gap_control_se": None,
         })
+        if all(m.get("val_error") is not None for m in members):
+            val = [float(m["val_error"]) for m in members]
+            row["val_error"], row["val_error_std"] = statistics.fmean(val), _std(val)
         if all(m.get("control_test_error") is not None for m in members):
             control = [float(m["control_test_error"]) for m in members]
+            diffs = [t - c for t, c in zip(test, control)]
             row["control_error"] = statistics.fmean(control)
             row["gap_control"] = row["test_error"] - row["control_error"]
-            row["gap_control_std"] = _std([t - c for t, c in zip(test, control)])
-            row["gap_control_se"] = (None if row["gap_control_std"] is None
-                                     else row["gap_control_std"] / math.sqrt(len(members)))
-        base = floats.get(trial)
+            row["gap_control_by_seed"] = {int(m["seed"]): d for m, d in zip(members, diffs)}
+            row["gap_control_std"], row["gap_control_se"] = _std(diffs), _se(diffs)
+        base = floats.get(net)
         if method != "float" and base:
             row["gap"] = row["test_error"] - statistics.fmean(float(b["test_error"]) for b in base)
             by_seed = {b["seed"]: float(b["test_error"]) for b in base}
-            paired = [float(m["test_error"]) - by_seed[m["seed"]] for m in members if m["seed"] in by_seed]
-            row["gap_std"] = _std(paired)
-            row["gap_se"] = None if row["gap_std"] is None else row["gap_std"] / math.sqrt(len(paired))
+            paired = {int(m["seed"]): float(m["test_error"]) - by_seed[m["seed"]] for m in members
+                      if m["seed"] in by_seed}
+            row["gap_by_seed"] = paired
+            row["gap_std"], row["gap_se"] = _std(list(paired.values())), _se(list(paired.values()))
         out.append(row)
     return out
 
@@ -266,7 +334,7 @@ def budget_text(train_config: Any) -> str:
     return _budget(train_config if isinstance(train_config, Mapping) else config_dict(train_config))
 
 
-def provenance(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
+def provenance_summary(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
     """What produced the records of a spec: one entry per producing environment (git commit,
     device, packages, Python, platform), with how many records, trials and seeds it produced, its
     first and last date, and its wall time (trials run with several seeds at once are counted
@@ -319,20 +387,11 @@ def provenance(spec_or_name: SweepSpec | str, store: Store | None = None) -> lis
     return out
 
 
-def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 def provenance_note(spec_or_name: SweepSpec | str, store: Store | None = None) -> str:
     """A short Markdown paragraph for under a chart: the spec, dataset, budget and seeds, and for
     each producing environment its records, device, commit, packages, dates and wall time."""
     spec = _spec(spec_or_name)
-    entries = provenance(spec, store)
+    entries = provenance_summary(spec, store)
     seeds = ", ".join(map(str, spec.seeds))
     subset = f", first {spec.train_subset:,} training examples" if spec.train_subset else ""
     head = (f"**Provenance.** Spec `{spec.name}` on {dataset_name(spec.dataset)}{subset}; seeds {seeds}; "
@@ -356,10 +415,33 @@ def provenance_note(spec_or_name: SweepSpec | str, store: Store | None = None) -
     return " ".join([head, *parts])
 
 
+
+def store_overview(specs: Sequence[SweepSpec | str], store: Store | None = None) -> dict:
+    """What the store holds for ``specs`` and what it took (reading only), for the book's introduction:
+    ``records`` (distinct record keys of the specs: two specs may share a trial), ``files`` (record
+    files in the store), ``trials`` (distinct trial configs among all records in the store),
+    ``devices`` and ``commits`` (sorted, of :func:`provenance_summary`), ``max_spec_seconds`` (the
+    largest wall time of one spec) and ``total_seconds`` (wall time of every distinct trial config
+    once)."""
+    specs = [_spec(s) for s in specs]
+    store = _store(specs[0], store)
+    entries = {s.name: provenance_summary(s, store) for s in specs}
+    keys = {r["key"] for s in specs for r in store.records(s)}
+    trial_wall = {json.dumps(r["config"], sort_keys=True): r["provenance"]["wall_seconds"] for r in store.scan()}
+    flat = [e for es in entries.values() for e in es]
+    return {
+        "records": len(keys), "files": len(list(store.root.glob("*.json"))), "trials": len(trial_wall),
+        "devices": sorted({e["device"] for e in flat}),
+        "commits": sorted({(e["git_commit"] or "unknown")[:7] for e in flat}),
+        "max_spec_seconds": max((sum(e["wall_seconds"] for e in es) for es in entries.values()), default=0),
+        "total_seconds": sum(trial_wall.values()),
+    }
+
+
 def describe(spec_or_name: SweepSpec | str) -> str:
     """One line naming the data of a spec and the paper's dataset it stands in for, e.g.
     ``Fashion-MNIST (a stand-in for the paper's data, most likely TIMIT)``: the paper's text was not
-    available, so its datasets are inferred (shared/paper.md)."""
+    available, so its datasets are inferred)."""
     spec = _spec(spec_or_name)
     paper = PAPER_DATASETS.get(spec.family)
     name = dataset_name(spec.dataset)
@@ -396,43 +478,19 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Pat
     extra = sorted({k for r in rows for k, v in r.items()
                     if k not in CSV_FIELDS and k != "size" and isinstance(v, scalar)})
     fields = [f for f in CSV_FIELDS if any(f in r for r in rows)] + extra
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+
+    def write(f) -> None:
         writer = csv.writer(f)
         writer.writerow(fields)
         for r in rows:
             writer.writerow([_csv_value(r.get(k)) for k in fields])
-    os.replace(tmp, path)
-    return path
+
+    return write_atomic(path, write, newline="")
 
 
 __all__ = [
-    "CSV_FIELDS", "FLOAT_BITS", "METHODS", "MissingRecordsError", "budget_text", "curve_rows", "curves",
-    "dataset_name", "describe", "memory_bits", "missing_records", "pick", "provenance", "provenance_note",
-    "record_rows", "size_fields", "summary", "tidy", "write_csv",
+    "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text", "check_rows", "curve_rows",
+    "curves", "dataset_name", "describe", "missing_records", "network_label", "pick", "provenance_note",
+    "provenance_summary", "record_rows", "row_bits", "size_fields", "store_overview", "summarise", "tidy", "write_csv",
 ]
 
-
-def network_label(row: Mapping[str, Any]) -> str:
-    """A short name of a row's network: its trial label (``ffdnn-w8-d3``) or family and size."""
-    if row.get("trial"):
-        return str(row["trial"])
-    size = row.get("size")
-    if size is None:
-        return f"{row['params']:,} params"
-    text = size if isinstance(size, str) else "-".join(map(str, size))
-    return f"{row.get('family', 'net')}-{text}"
-
-
-def check_rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str], purpose: str) -> list[Mapping[str, Any]]:
-    """``rows`` as a list, or ValueError if it is empty or a row lacks one of ``fields``."""
-    rows = list(rows)
-    if not rows:
-        raise ValueError(f"rows is empty: there are no results {purpose}")
-    for i, r in enumerate(rows):
-        missing = [f for f in fields if f not in r]
-        if missing:
-            raise ValueError(f"row {i} lacks field(s) {', '.join(missing)}; tidy rows need {', '.join(fields)}")
-    return rows

@@ -1,4 +1,4 @@
-"""quantlab.results: tidy rows, seed summaries and provenance, on small synthetic records in a
+"""quantlab.rows: tidy rows, seed summaries and provenance, on small synthetic records in a
 temporary store (synthetic numbers are for these unit tests only; the book reads results/)."""
 
 from __future__ import annotations
@@ -10,9 +10,13 @@ import sys
 
 import pytest
 
-from quantlab import results, sweep
+import fakes
+from quantlab import rows as rowmod
+from quantlab import sweep
+from quantlab.compression import memory_bits
+from quantlab.environment import collect as collect_environment
 from quantlab.spec import spec_from_dict
-from quantlab.store import Store, provenance as store_provenance
+from quantlab.store import Store
 
 SEEDS = (0, 1, 2)
 
@@ -30,28 +34,21 @@ def make_spec(widths=(8, 64), seeds=SEEDS, family="ffdnn"):
 def fake_metrics(config, seed):
     """Deterministic synthetic metrics: errors fall with size; the gap falls with size too."""
     width = config.size[0]
-    params, weights = 1000 * width + 10, 1000 * width
     base = 0.10 + 1.0 / width + 0.001 * seed
 
-    def stage(extra, history=False):
-        m = {"val_error": base + extra + 0.002, "test_error": base + extra, "steps": [0.1], "zero_fraction": 0.4}
-        if history:
-            m["best_epoch"] = 1
-            m["history"] = [{"epoch": 1, "train_loss": 0.5, "val_error": base + extra + 0.002}]
-        return m
+    def stage(extra, **more):
+        return fakes.stage(base + extra, base + extra + 0.002, **more)
 
-    return {
-        "params": params, "weights": weights,
-        "float": {**stage(0.0, history=True)},
-        "direct": {"2": stage(0.5 / width + 0.01 * seed), "3": stage(0.2 / width)},
-        "retrain": {"2": stage(0.1 / width + 0.002 * seed), "3": stage(0.05 / width)},
-    }
+    history = [{"epoch": 1, "train_loss": 0.5, "val_error": base + 0.002}]
+    return fakes.metrics(1000 * width + 10, 1000 * width, stage(0.0, best_epoch=1, history=history),
+                         direct={2: stage(0.5 / width + 0.01 * seed), 3: stage(0.2 / width)},
+                         retrain={2: stage(0.1 / width + 0.002 * seed), 3: stage(0.05 / width)})
 
 
 def fill(store, spec, seeds=None, device=None, commit="a" * 40, wall=10.0, date="2026-01-02T03:04:05+00:00"):
     for config in spec.trials():
         chosen = list(seeds if seeds is not None else spec.seeds)
-        prov = {**store_provenance(wall, chosen), "device": device, "git": {"commit": commit, "dirty": False},
+        prov = {**collect_environment(wall, chosen), "device": device, "git": {"commit": commit, "dirty": False},
                 "date": date}
         for s in chosen:
             store.put(config, s, fake_metrics(config, s), prov)
@@ -70,7 +67,7 @@ def store(tmp_path, spec):
 
 
 def test_tidy_rows_one_per_trial_seed_method_bits(spec, store):
-    rows = results.tidy(spec, store, allow_missing=True)
+    rows = rowmod.tidy(spec, store, allow_missing=True)
     assert len(rows) == 2 * len(SEEDS) * 5  # float + direct/retrain x 2 bit widths
     first = rows[0]
     assert first["family"] == "ffdnn" and first["dataset"] == "fashion_mnist"
@@ -87,20 +84,20 @@ def test_tidy_rows_one_per_trial_seed_method_bits(spec, store):
 
 
 def test_weight_bits_counts_quantized_kernels_at_b_bits_and_biases_at_32(spec, store):
-    rows = results.tidy(spec, store, allow_missing=True)
+    rows = rowmod.tidy(spec, store, allow_missing=True)
     for r in rows:
         biases = r["params"] - r["weights"]
         expect = r["params"] * 32 if r["method"] == "float" else r["weights"] * r["bits"] + biases * 32
         assert r["weight_bits"] == expect
-    assert results.memory_bits(100, 90, 2) == 90 * 2 + 10 * 32
-    assert results.memory_bits(100, 90, 32) == 3200
+    assert memory_bits(100, 90, 2) == 90 * 2 + 10 * 32
+    assert memory_bits(100, 90, 32) == 3200
 
 
 def test_cnn_rows_carry_the_maps_label(tmp_path):
     spec = make_spec(family="cnn")
     st = Store(tmp_path / "r")
     fill(st, spec)
-    rows = results.tidy(spec, st, allow_missing=True)
+    rows = rowmod.tidy(spec, st, allow_missing=True)
     assert {r["maps"] for r in rows} == {"2-2-4", "8-8-16"}
     assert all(r["width"] is None and r["depth"] is None for r in rows)
     assert rows[0]["size"] == (2, 2, 4) and rows[0]["size_label"] == "2-2-4"
@@ -109,7 +106,7 @@ def test_cnn_rows_carry_the_maps_label(tmp_path):
 def test_tidy_without_ensure_leaves_out_missing_records(tmp_path, spec):
     st = Store(tmp_path / "r")
     fill(st, spec, seeds=[0, 1])
-    rows = results.tidy(spec, st, allow_missing=True)
+    rows = rowmod.tidy(spec, st, allow_missing=True)
     assert {r["seed"] for r in rows} == {0, 1}
 
 
@@ -120,7 +117,7 @@ def test_tidy_with_everything_present_trains_nothing_and_prints_nothing(spec, st
         raise AssertionError("run_trial must not be called when every record exists")
 
     monkeypatch.setattr(quantlab.experiment, "run_trial", boom)
-    rows = results.tidy(spec, store)
+    rows = rowmod.tidy(spec, store)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
     assert len(rows) == 30
@@ -138,18 +135,18 @@ def test_tidy_with_missing_records_names_the_command_and_ensure_runs_only_those(
         return [fake_metrics(config, s) for s in seeds]
 
     monkeypatch.setattr(quantlab.experiment, "run_trial", fake_run_trial)
-    with pytest.raises(results.MissingRecordsError, match=r"4 record\(s\).*python -m quantlab sweep"):
-        results.tidy(spec, st)  # reading never trains
+    with pytest.raises(rowmod.MissingRecordsError, match=r"4 record\(s\).*python -m quantlab sweep"):
+        rowmod.tidy(spec, st)  # reading never trains
     assert calls == []
     assert sweep.ensure(spec, st, progress=False) == 4
     assert calls == [((8, 2), [1, 2]), ((64, 2), [1, 2])]
-    assert len(results.tidy(spec, st)) == 30
+    assert len(rowmod.tidy(spec, st)) == 30
     assert sweep.ensure(spec, st) == 0
 
 
 def test_summary_means_stds_and_gaps(spec, store):
-    rows = results.tidy(spec, store, allow_missing=True)
-    summ = results.summary(rows)
+    rows = rowmod.tidy(spec, store, allow_missing=True)
+    summ = rowmod.summarise(rows)
     assert len(summ) == 2 * 5
     config = spec.trials()[0]
     floats = [fake_metrics(config, s)["float"]["test_error"] for s in SEEDS]
@@ -171,23 +168,23 @@ def test_summary_single_seed_has_no_std():
               "metrics": {"params": 10, "weights": 8, "float": {"test_error": 0.2, "val_error": 0.2},
                           "direct": {"2": {"test_error": 0.5, "val_error": 0.5}},
                           "retrain": {"2": {"test_error": 0.25, "val_error": 0.26}}}}
-    summ = results.summary(results.record_rows(record))
+    summ = rowmod.summarise(rowmod.record_rows(record))
     t = next(r for r in summ if r["method"] == "retrain")
     assert t["test_error_std"] is None and t["gap_std"] is None
     assert t["gap"] == pytest.approx(0.05)
 
 
 def test_pick_smallest_and_largest(spec, store):
-    summ = results.summary(results.tidy(spec, store, allow_missing=True))
-    small = results.pick(summ, "retrain", 2, "smallest")
-    large = results.pick(summ, "retrain", 2, "largest")
+    summ = rowmod.summarise(rowmod.tidy(spec, store, allow_missing=True))
+    small = rowmod.pick(summ, "retrain", 2, "smallest")
+    large = rowmod.pick(summ, "retrain", 2, "largest")
     assert small["width"] == 8 and large["width"] == 64
     assert small["gap"] > large["gap"] > 0
-    assert results.pick(summ, "float", 32, "largest", width=8)["width"] == 8
+    assert rowmod.pick(summ, "float", 32, "largest", width=8)["width"] == 8
     with pytest.raises(LookupError):
-        results.pick(summ, "retrain", 4)
+        rowmod.pick(summ, "retrain", 4)
     with pytest.raises(ValueError):
-        results.pick(summ, "retrain", 2, "middle")
+        rowmod.pick(summ, "retrain", 2, "middle")
 
 
 def test_provenance_groups_by_environment_and_counts_each_trial_run_once(tmp_path, spec):
@@ -196,7 +193,7 @@ def test_provenance_groups_by_environment_and_counts_each_trial_run_once(tmp_pat
          commit="b" * 40, wall=30.0, date="2026-01-01T00:00:00+00:00")
     fill(st, spec, seeds=[2], device={"platform": "cpu", "kind": "cpu", "count": 1},
          commit="c" * 40, wall=100.0, date="2026-01-03T00:00:00+00:00")
-    prov = results.provenance(spec, st)
+    prov = rowmod.provenance_summary(spec, st)
     assert len(prov) == 2
     gpu = next(p for p in prov if p["device"] == "Test GPU 80GB")
     cpu = next(p for p in prov if p["device"].startswith("CPU"))
@@ -210,7 +207,7 @@ def test_provenance_groups_by_environment_and_counts_each_trial_run_once(tmp_pat
         assert p["float_train"]["epochs"] == 1 and p["retrain"]["epochs"] == 1
         assert p["dataset"] == "fashion_mnist"
         assert set(p["packages"]) >= {"jax", "flax", "optax", "numpy"}
-    note = results.provenance_note(spec, st)
+    note = rowmod.provenance_note(spec, st)
     assert "Test GPU 80GB" in note and "bbbbbbb" in note and "ccccccc" in note
     assert "4 of 6 records" in note and "2 of 6 records" in note
     assert "Fashion-MNIST" in note and "seeds 0, 1, 2" in note
@@ -218,45 +215,45 @@ def test_provenance_groups_by_environment_and_counts_each_trial_run_once(tmp_pat
 
 def test_provenance_of_an_empty_store(tmp_path, spec):
     st = Store(tmp_path / "empty")
-    assert results.provenance(spec, st) == []
-    assert "No records yet" in results.provenance_note(spec, st)
+    assert rowmod.provenance_summary(spec, st) == []
+    assert "No records yet" in rowmod.provenance_note(spec, st)
 
 
 def test_describe_names_the_substitute():
-    assert results.describe("ffdnn-width") == "Fashion-MNIST (a stand-in for the paper's data, most likely TIMIT)"
-    assert results.describe("cnn-maps") == "Fashion-MNIST (a stand-in for the paper's data, most likely CIFAR-10)"
-    assert results.dataset_name("cifar10") == "CIFAR-10"
+    assert rowmod.describe("ffdnn-width") == "Fashion-MNIST (a stand-in for the paper's data, most likely TIMIT)"
+    assert rowmod.describe("cnn-maps") == "Fashion-MNIST (a stand-in for the paper's data, most likely CIFAR-10)"
+    assert rowmod.dataset_name("cifar10") == "CIFAR-10"
 
 
 def test_shipped_reference_results_are_complete():
     """The committed records cover every shipped sweep spec (the book trains nothing)."""
     for name in ("ffdnn-width", "ffdnn-depth", "cnn-maps"):
-        rows = results.tidy(name, allow_missing=True)
-        spec = results._spec(name)
+        rows = rowmod.tidy(name, allow_missing=True)
+        spec = rowmod._spec(name)
         assert len({(r["trial"], r["seed"]) for r in rows}) == len(spec.trials()) * len(spec.seeds)
         assert all(math.isfinite(r["test_error"]) for r in rows)
 
 
 def test_importing_results_does_not_import_altair():
-    code = "import sys, quantlab.results; assert 'altair' not in sys.modules"
+    code = "import sys, quantlab.rows; assert 'altair' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_summary_gap_standard_error(spec, store):
-    rows = results.tidy(spec, store, allow_missing=True)
-    for s in results.summary(rows):
+    rows = rowmod.tidy(spec, store, allow_missing=True)
+    for s in rowmod.summarise(rows):
         if s["method"] == "float":
             assert s["gap_se"] is None
         else:
             assert s["gap_se"] == pytest.approx(s["gap_std"] / math.sqrt(s["seeds"]))
-    one = results.summary([r for r in rows if r["seed"] == 0])
+    one = rowmod.summarise([r for r in rows if r["seed"] == 0])
     assert all(s["gap_se"] is None for s in one)
 
 
 def test_budget_text():
     from quantlab.train import TrainConfig
 
-    text = results.budget_text(TrainConfig(epochs=3))
+    text = rowmod.budget_text(TrainConfig(epochs=3))
     assert text.startswith("3 epochs of ") and "peak learning rate" in text and "batch" in text
     assert "TrainConfig" not in text
 
@@ -264,15 +261,15 @@ def test_budget_text():
 def test_write_csv_round_trips_the_tidy_rows(tmp_path, spec, store):
     import csv
 
-    rows = results.tidy(spec, store, allow_missing=True)
+    rows = rowmod.tidy(spec, store, allow_missing=True)
     rows[0] = {**rows[0], "note": 0.25, "history": [1, 2]}  # an extra scalar field is kept, a list is not
-    path = results.write_csv(rows, tmp_path / "out" / "synthetic.csv")
+    path = rowmod.write_csv(rows, tmp_path / "out" / "synthetic.csv")
     assert path == tmp_path / "out" / "synthetic.csv" and not list(path.parent.glob("*.tmp"))
     with open(path, newline="") as f:
         back = list(csv.DictReader(f))
     header = list(back[0])
-    assert header[: len(results.CSV_FIELDS)] == list(results.CSV_FIELDS)
-    assert header[len(results.CSV_FIELDS):] == ["note"] and "size" not in header and "history" not in header
+    assert header[: len(rowmod.CSV_FIELDS)] == list(rowmod.CSV_FIELDS)
+    assert header[len(rowmod.CSV_FIELDS):] == ["note"] and "size" not in header and "history" not in header
     assert len(back) == len(rows)
     for got, want in zip(back, rows):
         assert float(got["test_error"]) == want["test_error"]  # full precision
@@ -280,4 +277,13 @@ def test_write_csv_round_trips_the_tidy_rows(tmp_path, spec, store):
         assert got["maps"] == ""  # None is an empty cell
     assert back[0]["note"] == "0.25" and back[1]["note"] == ""
     with pytest.raises(ValueError, match="no rows"):
-        results.write_csv([], tmp_path / "empty.csv")
+        rowmod.write_csv([], tmp_path / "empty.csv")
+
+
+def test_store_overview_counts_records_trials_and_wall_time(tmp_path, spec):
+    st = Store(tmp_path / "r")
+    fill(st, spec, wall=10.0)  # 2 trials x 3 seeds, each trial's seeds trained together
+    overview = rowmod.store_overview([spec], st)
+    assert overview["records"] == overview["files"] == 6 and overview["trials"] == 2
+    assert overview["total_seconds"] == 20.0 and overview["max_spec_seconds"] == 20.0
+    assert overview["commits"] == ["aaaaaaa"] and len(overview["devices"]) == 1
