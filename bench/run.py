@@ -11,7 +11,7 @@ plus bench/results-<label>.csv:
   of several (GFLOP/s = 2 n^3 / time);
 * per network (FFDNN 784-1024x3-10 and 784-256x2-10, CNN (8,8,16) and (32,32,64) on 28x28x1), per
   forward (float, or straight-through ternary as in retraining) and per number of seeds trained
-  together (1, or 3 vmapped as quantlab.train does): quantlab's time per training step of batch
+  together (1, or 3 vmapped as quantlab.training.train does): quantlab's time per training step of batch
   100 (Adam; per seed), its GFLOP/s and fraction of the peak, PyTorch's time for the same step
   (same architecture, Adam, batch 100, ``torch.set_num_threads(2)``; one seed) and the ratio
   torch time / quantlab time (> 1: quantlab is faster);
@@ -19,7 +19,7 @@ plus bench/results-<label>.csv:
   optimal-step computation of retraining, the smoke sweep end to end, and the speed-up of training
   3 seeds vmapped over 3 sequential single-seed runs.
 
-Timing: the quantlab step is ``quantlab.train``'s real jitted epoch (one ``lax.scan`` over shuffled
+Timing: the quantlab step is ``quantlab.training.train``'s real jitted epoch (one ``lax.scan`` over shuffled
 batches gathered on the device) on ``STEPS`` batches, divided by ``STEPS``; the torch step gathers
 its batch from a uint8 tensor the same way. quantlab and torch runs alternate, repeat ``--reps``
 times and the minimum is reported (the machine is shared; the load average is recorded).
@@ -47,8 +47,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from quantlab import data, environment, models, train
+from quantlab import data
+from quantlab.experiments import environment
 from quantlab.fileio import write_atomic
+from quantlab.nn import models
+from quantlab.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 100
@@ -68,7 +71,7 @@ SHAPE = DATASET["image_shape"]
 
 
 def machine() -> dict:
-    """This machine as the benchmark reports it: the CPU (:mod:`quantlab.environment`, as every record
+    """This machine as the benchmark reports it: the CPU (:mod:`quantlab.experiments.environment`, as every record
     names it), cores, L3 and memory (``lscpu``), package versions and the date."""
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     field = lambda key: (re.search(rf"^{key}:\s*(.+)$", lscpu, re.M) or [None, "?"])[1].strip()  # noqa: E731

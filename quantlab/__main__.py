@@ -16,9 +16,9 @@ import warnings
 from typing import NoReturn
 
 from quantlab.data import DataUnavailableError
-from quantlab.executors import DEFAULT_MAX_RETRIES, EXECUTORS, ExecutorError, make_executor
-from quantlab.spec import SpecError, describe_specs, load_spec
-from quantlab.store import ENV_RESULTS, CorruptRecordWarning, Store, StoreError, default_results_dir
+from quantlab.experiments.executors import DEFAULT_MAX_RETRIES, EXECUTORS, ExecutorError, make_executor
+from quantlab.experiments.spec import SpecError, describe_specs, load_spec
+from quantlab.experiments.store import CorruptRecordWarning, ENV_RESULTS, Store, StoreError, default_results_dir
 
 MAIN_EPILOG = """\
 examples:
@@ -27,7 +27,7 @@ examples:
   python -m quantlab sweep smoke                 # run what is missing (resumable)
   python -m quantlab results smoke               # mean/std test error per size, bits, method
 
-SPEC is a shipped spec name or a path to a .toml file (see quantlab/spec.py for the format).
+SPEC is a shipped spec name or a path to a .toml file (see quantlab/experiments/spec.py for the format).
 
 exit codes: 0 done, 1 some trials diverged or failed, 2 bad input, 130 / 143 interrupted (SIGINT / SIGTERM)
 """
@@ -186,7 +186,7 @@ def _cmd_specs(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from quantlab import sweep
+    from quantlab.experiments import sweep
 
     spec = load_spec(args.spec)
     store = _store(spec, args)
@@ -198,24 +198,24 @@ def _cmd_sweep(args) -> int:
     global _interrupt_message
     _interrupt_message = (f"interrupted: finished records are kept in {store.root}; to resume, rerun: "
                           f"{_command(args, 'sweep')}")
-    summary = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress, executor=executor)
-    others = summary["records_by_others"]
+    tally = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress, executor=executor)
+    others = tally["records_by_others"]
     print(
-        f"sweep {spec.name!r}: {summary['trials_run']} trial(s) run, {summary['records_written']} record(s) "
-        f"written, {summary['records_skipped']} already present"
+        f"sweep {spec.name!r}: {tally['trials_run']} trial(s) run, {tally['records_written']} record(s) "
+        f"written, {tally['records_skipped']} already present"
         + (f", {others} written meanwhile by another process" if others else "")
-        + f", in {sweep.format_duration(summary['seconds'])}; results in {store.root}\n"
+        + f", in {sweep.format_duration(tally['seconds'])}; results in {store.root}\n"
         f"see them with: {_command(args, 'results')}",
         file=sys.stderr,
     )
     code = 0
-    if summary["diverged"]:
-        print(f"{sweep.format_diverged(summary['diverged'])}\n"
+    if tally["diverged"]:
+        print(f"{sweep.format_diverged(tally['diverged'])}\n"
               f"change the budget in {spec.source} (e.g. a lower learning_rate) and rerun: {_command(args, 'sweep')}",
               file=sys.stderr)
         code = 1
-    if summary["failed"]:
-        print(f"{sweep.format_failed(summary['failed'])}\n"
+    if tally["failed"]:
+        print(f"{sweep.format_failed(tally['failed'])}\n"
               f"rerun to compute them (the worker logs are in the Ray session's logs/ folder): "
               f"{_command(args, 'sweep')}", file=sys.stderr)
         code = 1
@@ -224,7 +224,7 @@ def _cmd_sweep(args) -> int:
 
 SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "step_policy", "retrain_epochs", "bits", "method",
                       "seeds", "test_error", "test_error_std", "gap", "gap_se", "gap_control", "gap_control_se")
-"""The columns of ``results --csv``: :func:`quantlab.rows.summarise` fields (errors and gaps as fractions)."""
+"""The columns of ``results --csv``: :func:`quantlab.analysis.rows.summarise` fields (errors and gaps as fractions)."""
 
 
 def _trial_text(row: dict, policies: bool, budgets: bool) -> str:
@@ -233,7 +233,7 @@ def _trial_text(row: dict, policies: bool, budgets: bool) -> str:
 
 
 def format_summary(summary: list[dict]) -> str:
-    """A plain-text table of :func:`quantlab.rows.summarise` rows (errors in percent, gaps in
+    """A plain-text table of :func:`quantlab.analysis.rows.summarise` rows (errors in percent, gaps in
     points); the trial names its step policy and retraining budget when the rows have several."""
     from quantlab.formatting import pp
 
@@ -260,7 +260,7 @@ def format_summary(summary: list[dict]) -> str:
 
 
 def write_summary_csv(summary: list[dict], file=None) -> None:
-    """Writes :func:`quantlab.rows.summarise` rows as CSV (:data:`SUMMARY_CSV_FIELDS`; errors and
+    """Writes :func:`quantlab.analysis.rows.summarise` rows as CSV (:data:`SUMMARY_CSV_FIELDS`; errors and
     gaps as fractions; ``bits`` 32 for float rows; empty cells for None)."""
     import csv
 
@@ -272,8 +272,9 @@ def write_summary_csv(summary: list[dict], file=None) -> None:
 
 
 def _cmd_results(args) -> int:
-    from quantlab import rows, sweep
-    from quantlab.store import trial_label
+    from quantlab.analysis import rows
+    from quantlab.experiments import sweep
+    from quantlab.experiments.store import trial_label
     from quantlab.vocabulary import METHODS
 
     spec = load_spec(args.spec)

@@ -63,7 +63,7 @@ REFERENCE_SPECS = ("ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "bu
 PAGES: dict[str, Page] = {
     "intro": Page(specs=REFERENCE_SPECS, box="end",
                   computes="counts and provenance of the reference records, the verdicts of "
-                           "`quantlab.report` and the sweep planner's CPU estimate"),
+                           "`quantlab.analysis.report` and the sweep planner's CPU estimate"),
     "quantizer": Page(computes="trains its own small FFDNN live (network and budget in its first cell; "
                                "the float network is cached in `$QUANTLAB_CACHE/float`); it reads no result records"),
     "retraining": Page(specs=("budget-ffdnn", "budget-cnn"), csv=("budget-ffdnn", "budget-cnn")),
@@ -90,10 +90,10 @@ def csv_name(spec: str) -> str:
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = CSV_DIR) -> list[Path]:
-    """Writes tidy rows (:func:`quantlab.rows.tidy`, one spec or several) to one CSV file per
-    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.rows.write_csv`), and returns the paths in
+    """Writes tidy rows (:func:`quantlab.analysis.rows.tidy`, one spec or several) to one CSV file per
+    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.analysis.rows.write_csv`), and returns the paths in
     the order the specs first appear. Rows without a ``spec`` raise ValueError."""
-    from quantlab import rows as rowmod
+    from quantlab.analysis import rows as rowmod
 
     by_spec: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
@@ -106,10 +106,10 @@ def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = 
 
 
 def _spec_text(spec_name: str) -> str:
-    from quantlab.spec import load_spec
+    from quantlab.experiments.spec import load_spec
 
     spec = load_spec(spec_name)
-    return f"`{spec.name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/specs/{spec.name}.toml`)"
+    return f"`{spec.name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/experiments/specs/{spec.name}.toml`)"
 
 
 def _and(items: list[str]) -> str:

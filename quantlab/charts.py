@@ -10,10 +10,10 @@
   mean ± one sample standard deviation over seeds (the spread of one training run, :data:`SPREAD`);
   a **gap** to float as mean ± its standard error over seeds (the uncertainty of the mean of the
   paired per-seed differences, :data:`GAP_SPREAD`), the same "±" as the verdicts of
-  :mod:`quantlab.report`.
+  :mod:`quantlab.analysis.report`.
 
-The sweep charts take :func:`quantlab.rows.tidy` rows and aggregate them with
-:func:`quantlab.rows.summarise` (tables of networks: :mod:`quantlab.analysis`). Chart data is inlined in the chart (``alt.Data(values=...)``), so no
+The sweep charts take :func:`quantlab.analysis.rows.tidy` rows and aggregate them with
+:func:`quantlab.analysis.rows.summarise` (tables of networks: :mod:`quantlab.analysis.stats`). Chart data is inlined in the chart (``alt.Data(values=...)``), so no
 data frame library is needed. Altair is imported here and nowhere else in quantlab.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 import altair as alt
 import numpy as np
 
-from quantlab import rows as rowmod
+from quantlab.analysis import rows as rowmod
 from quantlab.vocabulary import FLOAT_BITS, METHODS
 
 METHOD_LABELS = {"float": "float", "direct": "direct quantization", "retrain": "retrained"}
@@ -104,7 +104,7 @@ def _pct(x: float | None) -> float | None:
 
 
 def chart_rows(summary_rows: Sequence[Mapping[str, Any]]) -> list[dict]:
-    """JSON-ready chart data from :func:`quantlab.rows.summarise` rows: errors in percent,
+    """JSON-ready chart data from :func:`quantlab.analysis.rows.summarise` rows: errors in percent,
     ``error_lo``/``error_hi`` of the mean ± std bars, ``gap_lo``/``gap_hi`` of the mean ± standard
     error bars of the gaps, labels for the legends and tooltips."""
     out = []
@@ -294,7 +294,7 @@ def error_vs_params(
     method, one dash/shape per precision.
 
     Args:
-      rows: :func:`quantlab.rows.tidy` rows (or :func:`~quantlab.rows.summarise` rows).
+      rows: :func:`quantlab.analysis.rows.tidy` rows (or :func:`~quantlab.analysis.rows.summarise` rows).
       x: ``params`` (all parameters), ``weights`` (quantized kernels) or ``weight_bits`` (memory).
       methods: which of float / direct / retrain to draw.
       y_scale: ``log`` (default: errors from a few to tens of percent stay readable) or ``linear``.
@@ -423,12 +423,12 @@ def step_error_curve(w: Any, bits: int, num: int = 241, max_step: float | None =
     """The relative L2 quantization error ``sum (Q_D(w) - w)^2 / sum w^2`` of weights ``w`` over a
     grid of ``num`` steps ``D`` from ``max_step / num`` to ``max_step`` (default: 2.5 times the
     L2-optimal ternary step), plus the optimum itself. Rows: ``{"bits", "step", "error",
-    "optimal"}`` with ``error`` a fraction. Uses :func:`quantlab.quantize.quantize` and
-    :func:`~quantlab.quantize.optimal_step`."""
+    "optimal"}`` with ``error`` a fraction. Uses :func:`quantlab.numerics.quantize.quantize` and
+    :func:`~quantlab.numerics.quantize.optimal_step`."""
     import jax
     import jax.numpy as jnp
 
-    from quantlab import quantize as qz
+    from quantlab.numerics import quantize as qz
 
     w = jnp.asarray(w, jnp.float32).ravel()
     energy = float(jnp.sum(w * w))
@@ -458,9 +458,9 @@ def quantizer_error_curve(
 ) -> alt.LayerChart:
     """The relative L2 error of quantizing one layer's weights ``w`` against the step ``D``, one curve
     per bit width (dash as elsewhere), with the L2-optimal step of
-    :func:`quantlab.quantize.optimal_step` marked by a rule and a point (tooltips give the numbers)."""
+    :func:`quantlab.numerics.quantize.optimal_step` marked by a rule and a point (tooltips give the numbers)."""
     bits = _sorted_bits(bits)
-    from quantlab import quantize as qz
+    from quantlab.numerics import quantize as qz
 
     max_step = 2.5 * max(float(qz.optimal_step(np.asarray(w), b)) for b in bits)
     rows = [r for b in bits for r in step_error_curve(w, b, num, max_step)]
@@ -491,7 +491,7 @@ def quantizer_error_curve(
     ).add_params(precision_sel)
     label = best.mark_text(align="left", dx=7, dy=-10, color=METHOD_COLORS["retrain"], fontSize=11).encode(
         x=x, y=y, text=alt.Text("step:Q", format=".4f"), opacity=opacity)
-    sub = [p for p in [dataset, layer, "blue: the L2-optimal step D* (quantlab.quantize.optimal_step)"] if p]
+    sub = [p for p in [dataset, layer, "blue: the L2-optimal step D* (quantlab.numerics.quantize.optimal_step)"] if p]
     return alt.layer(curve, hover, rule, dot, label).properties(
         data=alt.Data(values=rows), width=width, height=height,
         title=_title(title, "Quantization error of one layer against the step D", sub),
@@ -512,7 +512,7 @@ def weight_histogram(
     """Histogram of one layer's weights with the quantization levels ``k D`` (solid) and the
     decision thresholds ``(k - 1/2) D`` (dashed) of a ``bits``-bit quantizer with step ``D = step``
     marked; for ternary the levels are 0 and ±D and the thresholds ±D/2."""
-    from quantlab import quantize as qz
+    from quantlab.numerics import quantize as qz
 
     w = np.asarray(w, np.float32).ravel()
     step = float(step)
@@ -625,7 +625,7 @@ def learning_curve(
     the retraining of each bit width, starting from the directly quantized network's error.
 
     Args:
-      float_history: :class:`quantlab.train.FitResult` ``history`` (per-seed lists) or a record's
+      float_history: :class:`quantlab.training.train.FitResult` ``history`` (per-seed lists) or a record's
         ``history`` (per-seed values).
       retrain_histories: ``{bits: history}`` of the retrainings.
       direct_errors: ``{bits: validation error}`` of direct quantization (drawn at the junction).
@@ -700,7 +700,7 @@ def retraining_curves(
     network every retraining starts from), so a reader can see whether retraining converged.
 
     Args:
-      rows: :func:`quantlab.rows.curve_rows` / :func:`~quantlab.rows.curves` rows; only
+      rows: :func:`quantlab.analysis.rows.curve_rows` / :func:`~quantlab.analysis.rows.curves` rows; only
         ``stage == "retrain"`` rows are drawn.
       color: the row field that picks the colour: ``bits`` (precision), ``step_policy`` or ``seed``.
       facet: a row field with one panel per value (default: one per network), or None.
@@ -753,7 +753,7 @@ def gap_vs_budget(
     retraining epochs (log axis), one colour per step policy, one panel per network.
 
     Args:
-      rows: :func:`quantlab.rows.tidy` rows of a spec with several ``retrain_epochs``.
+      rows: :func:`quantlab.analysis.rows.tidy` rows of a spec with several ``retrain_epochs``.
     """
     summ = [r for r in _gap_rows(rows, ["retrain"], baseline) if int(r["bits"]) == int(bits)]
     if not summ:
@@ -798,9 +798,9 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
     rule. Bounds are hollow points labelled ``>=`` (the quantized network beats every float network
     of the sweep: ECR is a lower bound) or ``<=`` (worse than the smallest float network: an upper
     bound). Tooltips give the exact numbers."""
-    from quantlab import analysis
+    from quantlab.analysis import stats
 
-    table = analysis.ecr_table(rows)
+    table = stats.ecr_table(rows)
     if not table:
         raise ValueError("rows hold no retrained quantized networks: no ECR to chart")
     data = [{
@@ -864,11 +864,11 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
 def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 440, height: int = 340):
     """Mean test error against weight memory (bits; both axes log) for every network of ``rows``:
     float, directly quantized and retrained, colours and shapes as elsewhere in the book. The
-    Pareto front (the best network under each memory budget, :func:`quantlab.compression.pareto_front`)
+    Pareto front (the best network under each memory budget, :func:`quantlab.numerics.compression.pareto_front`)
     is the black step line; its networks are ringed. Tooltips give the exact numbers."""
-    from quantlab import analysis
+    from quantlab.analysis import stats
 
-    pts = analysis.memory_points(rows)
+    pts = stats.memory_points(rows)
     data = [{
         "network": rowmod.network_label(p), "method": METHOD_LABELS[p["method"]], "precision": precision_label(p["bits"]),
         "params": p["params"], "memory_bits": p["weight_bits"], "memory_kib": round(p["weight_bits"] / 8192, 3),
@@ -974,7 +974,7 @@ def ecr_envelope(
     """How N_F(e_Q), and with it the ECR, is read off the float sweep for one quantized network.
 
     Drawn: the float networks of ``rows`` (mean test error ± std over seeds against parameters, log
-    x), the monotone **float envelope** that :func:`quantlab.compression.float_params_for_error`
+    x), the monotone **float envelope** that :func:`quantlab.numerics.compression.float_params_for_error`
     interpolates (log-linear between its points, a straight line on this log axis), one retrained
     ``bits``-bit network Q at its own size and mean error e_Q, and the read-off: a dashed line at
     e_Q to the envelope and down to the axis at N_F(e_Q). The subtitle gives the ECR arithmetic.
@@ -984,9 +984,10 @@ def ecr_envelope(
         networks whose N_F is interpolated (not a bound), the one with the largest ratio of its own
         size to N_F, where the read-off is widest and easiest to see (else the largest network).
     """
-    from quantlab import analysis, compression
+    from quantlab.analysis import stats
+    from quantlab.numerics import compression
 
-    table = [t for t in analysis.ecr_table(rows) if int(t["bits"]) == int(bits)]
+    table = [t for t in stats.ecr_table(rows) if int(t["bits"]) == int(bits)]
     if not table:
         raise ValueError(f"rows hold no retrained {bits}-bit networks: no ECR to draw")
     if trial is not None:
@@ -999,8 +1000,8 @@ def ecr_envelope(
         exact = [t for t in table if t["relation"] == "="]
         q = (max(exact, key=lambda t: (t["params"] / t["float_params"], t["params"])) if exact
              else max(table, key=lambda t: t["params"]))
-    curve = compression.float_curve(*analysis.float_sweep(rows))
-    floats = analysis.network_summary(rows, ["float"])
+    curve = compression.float_curve(*stats.float_sweep(rows))
+    floats = stats.network_summary(rows, ["float"])
     prec = precision_label(bits)
     q_name = f"{rowmod.network_label(q)}, retrained {prec}"
     series = ["float network", "float envelope", q_name]

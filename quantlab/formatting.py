@@ -87,7 +87,7 @@ def count_phrase(k: int, n: int, noun: str, verb_singular: str, verb_plural: str
 
 
 def glue_ends(ends: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The glue values of :func:`quantlab.analysis.sweep_ends`, as the sweep chapters quote them:
+    """The glue values of :func:`quantlab.analysis.stats.sweep_ends`, as the sweep chapters quote them:
     per end (``smallest`` | ``largest``) and bit width ``b``, ``gap{b}_{end}`` and ``gap{b}_{end}_std``
     (the gap to the float control and its standard error: the book's "±" on a gap, 0 for one seed),
     ``gapf{b}_{end}`` (the gap to the float network), ``direct{b}_{end}``, ``float_{end}`` and

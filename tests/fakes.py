@@ -38,7 +38,7 @@ def stage(test_error: float, val_error: float | None = None, **extra) -> dict:
 
 
 def metrics(params: int, weights: int, float_: dict, direct: dict, retrain: dict, control: dict | None = None) -> dict:
-    """A trial's metrics for one seed, shaped like ``quantlab.experiment.run_trial``'s:
+    """A trial's metrics for one seed, shaped like ``quantlab.training.experiment.run_trial``'s:
     ``float_``/``control``: :func:`stage` dicts; ``direct``/``retrain``: ``{bits: stage}``."""
     out = {"params": params, "weights": weights, "float": float_,
            "direct": {str(b): s for b, s in direct.items()}, "retrain": {str(b): s for b, s in retrain.items()}}

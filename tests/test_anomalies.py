@@ -1,12 +1,12 @@
-"""quantlab.anomalies on synthetic rows and records: each check finds what it should, and only that."""
+"""quantlab.analysis.anomalies on synthetic rows and records: each check finds what it should, and only that."""
 
 import math
 
 import pytest
 
 import fakes
-from quantlab import anomalies
-from quantlab import rows as rowmod
+from quantlab.analysis import anomalies
+from quantlab.analysis import rows as rowmod
 
 
 def record(vals, losses, direct_val=0.5):

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from quantlab import book
-from quantlab import rows as rowmod
-from quantlab.spec import load_spec
+from quantlab.analysis import rows as rowmod
+from quantlab.experiments.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def test_rerun_box_routes_reads_and_downloads():
     assert "`.venv/bin/jupytext --execute --to ipynb -o /tmp/retraining.ipynb book/retraining.md`" in box
     for name in ("budget-ffdnn", "budget-cnn"):
         spec = load_spec(name)
-        assert f"`{name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/specs/{name}.toml`)" in box
+        assert f"`{name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/experiments/specs/{name}.toml`)" in box
         assert f"{{download}}`{name}.csv <{book.csv_name(name)}>`" in box
     quantizer = book.rerun_box("quantizer")
     assert "It reads" not in quantizer and "download" not in quantizer and "trains its own" in quantizer

@@ -11,8 +11,8 @@ import pytest
 
 import fakes
 from quantlab import charts
-from quantlab import rows as rowmod
-from quantlab import quantize as qz
+from quantlab.analysis import rows as rowmod
+from quantlab.numerics import quantize as qz
 
 SEEDS = (0, 1, 2)
 
@@ -343,7 +343,7 @@ def test_error_bars_chart():
 
 
 def test_importing_quantlab_does_not_import_altair():
-    code = "import sys, quantlab, quantlab.rows; assert 'altair' not in sys.modules"
+    code = "import sys, quantlab, quantlab.analysis.rows; assert 'altair' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -440,15 +440,16 @@ def test_gap_overview_one_panel_per_sweep(width_rows, depth_rows, cnn_rows):
 
 
 def test_ecr_envelope_reads_nf_off_the_float_envelope(width_rows):
-    from quantlab import analysis, compression
+    from quantlab.analysis import stats
+    from quantlab.numerics import compression
 
     spec = charts.ecr_envelope(width_rows, trial="ffdnn-w64-d3", bits=2).to_dict()
-    table = {t["trial"]: t for t in analysis.ecr_table(width_rows) if t["bits"] == 2}
+    table = {t["trial"]: t for t in stats.ecr_table(width_rows) if t["bits"] == 2}
     q = table["ffdnn-w64-d3"]
     units = list(layers(spec))
     datasets = [u["data"]["values"] for u in units if "data" in u and "values" in u["data"]]
     envelope = next(d for d in datasets if d and d[0].get("series") == "float envelope")
-    curve = compression.float_curve(*analysis.float_sweep(width_rows))
+    curve = compression.float_curve(*stats.float_sweep(width_rows))
     assert [e["params"] for e in envelope] == list(curve.params)
     assert [e["error"] for e in envelope] == pytest.approx([100 * x for x in curve.envelope], abs=1e-3)
     read = next(d for d in datasets if d and "order" in d[0])  # the read-off: from Q along e_Q, then down at N_F

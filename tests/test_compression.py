@@ -1,4 +1,4 @@
-"""quantlab.compression: memory in bits, N_F(e) interpolation, ECR, Pareto front, best network under a budget."""
+"""quantlab.numerics.compression: memory in bits, N_F(e) interpolation, ECR, Pareto front, best network under a budget."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from quantlab import compression as C
+from quantlab.numerics import compression as C
 
 # -- memory and naive ratio -------------------------------------------------------------------
 

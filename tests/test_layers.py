@@ -16,23 +16,27 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "quantlab"
 
 LAYERS = [
-    # 0. the words and tools every layer shares (standard library only)
-    ["quantlab", "quantlab.vocabulary", "quantlab.fileio", "quantlab.formatting", "quantlab.lock",
-     "quantlab.divergence", "quantlab.environment"],
+    # 0. the words and tools every layer shares (standard library only); the package and subpackage
+    #    __init__ modules (docstrings only)
+    ["quantlab", "quantlab.vocabulary", "quantlab.fileio", "quantlab.formatting", "quantlab.numerics",
+     "quantlab.nn", "quantlab.training", "quantlab.experiments", "quantlab.analysis"],
     # 1. data
     ["quantlab.data"],
-    # 2. numerics: the quantizer, the fast layers, weight memory and ECR
-    ["quantlab.quantize", "quantlab.conv", "quantlab.dense", "quantlab.compression"],
+    # 2. numerics: the quantizer, weight memory and ECR; the fast layers
+    ["quantlab.numerics.quantize", "quantlab.numerics.compression", "quantlab.nn.conv", "quantlab.nn.dense"],
     # 3. model
-    ["quantlab.models"],
-    # 4. trial: training, the float-network cache, one trial as stages
-    ["quantlab.train", "quantlab.netcache", "quantlab.experiment"],
-    # 5. store: specs, records, where trials run, sweeps (the only writer of the store)
-    ["quantlab.spec", "quantlab.store", "quantlab.executors", "quantlab.sweep"],
+    ["quantlab.nn.models"],
+    # 4. trial: divergence, training, the float-network cache, one trial as stages
+    ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.netcache",
+     "quantlab.training.experiment"],
+    # 5. store: specs, records (with their locks and provenance), where trials run, sweeps (the only writer
+    #    of the store)
+    ["quantlab.experiments.spec", "quantlab.experiments.lock", "quantlab.experiments.environment",
+     "quantlab.experiments.store", "quantlab.experiments.executors", "quantlab.experiments.sweep"],
     # 6. rows: tidy rows read from the store (reading only) and the one seed summary
-    ["quantlab.rows"],
+    ["quantlab.analysis.rows"],
     # 7. analysis: statistics, anomalies, verdicts
-    ["quantlab.anomalies", "quantlab.analysis", "quantlab.report"],
+    ["quantlab.analysis.anomalies", "quantlab.analysis.stats", "quantlab.analysis.report"],
     # 8. presentation: charts and the book
     ["quantlab.charts", "quantlab.book"],
     # 9. the command line
@@ -118,6 +122,6 @@ def test_no_import_cycle():
 
 
 def test_the_walker_sees_lazy_and_importlib_imports():
-    assert "quantlab.experiment" in GRAPH["quantlab.spec"]  # importlib.import_module inside a method
-    assert "quantlab.models" in GRAPH["quantlab.sweep"]  # an import inside a function
-    assert "quantlab.rows" in GRAPH["quantlab.analysis"]  # from quantlab.rows import ...
+    assert "quantlab.training.experiment" in GRAPH["quantlab.experiments.spec"]  # importlib.import_module inside a method
+    assert "quantlab.nn.models" in GRAPH["quantlab.experiments.sweep"]  # an import inside a function
+    assert "quantlab.analysis.rows" in GRAPH["quantlab.analysis.stats"]  # from quantlab.analysis.rows import ...

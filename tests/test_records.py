@@ -3,15 +3,15 @@
 Every verdict in the book rests on them: retraining must evaluate the network it trained (no
 validation jumps with a flat training loss), start from the directly quantized network (never
 select a worse one), keep the fixed steps fixed, and a wider quantizer must not retrain worse than
-a narrower one beyond seed noise (quantlab.anomalies).
+a narrower one beyond seed noise (quantlab.analysis.anomalies).
 """
 
 import pytest
 
-from quantlab import analysis, anomalies, report
-from quantlab import rows as rowmod
-from quantlab.spec import load_spec, shipped_specs
-from quantlab.store import Store, default_results_dir
+from quantlab.analysis import anomalies, report, stats
+from quantlab.analysis import rows as rowmod
+from quantlab.experiments.spec import load_spec, shipped_specs
+from quantlab.experiments.store import Store, default_results_dir
 
 # The committed reference: every shipped spec on Fashion-MNIST but smoke. The specs on the paper's
 # own datasets (mnist-width, cifar10-maps) need a download, so their records are not committed.
@@ -60,20 +60,20 @@ def test_more_bits_never_retrain_worse_beyond_seed_noise(name):
 
 
 def test_reading_and_judging_every_claim_never_trains(monkeypatch):
-    import quantlab.experiment
-    import quantlab.sweep
-    import quantlab.train
+    import quantlab.training.experiment
+    import quantlab.experiments.sweep
+    import quantlab.training.train
 
     def boom(*args, **kwargs):
         raise AssertionError("training was called while reading results")
 
-    for module, name in ((quantlab.train, "fit"), (quantlab.experiment, "run_trial"),
-                         (quantlab.experiment, "train_float"), (quantlab.sweep, "run_sweep")):
+    for module, name in ((quantlab.training.train, "fit"), (quantlab.training.experiment, "run_trial"),
+                         (quantlab.training.experiment, "train_float"), (quantlab.experiments.sweep, "run_sweep")):
         monkeypatch.setattr(module, name, boom)
     rows = {name: rowmod.tidy(name) for name in report.SWEEPS}
     findings = report.assess(rows)
     assert {f.claim for f in findings} == {c.number for c in report.CLAIMS}
     for name in report.SWEEPS:  # and every table the book builds from them
-        assert rowmod.summarise(rows[name]) and analysis.ecr_table(rows[name]) and analysis.memory_points(rows[name])
+        assert rowmod.summarise(rows[name]) and stats.ecr_table(rows[name]) and stats.memory_points(rows[name])
     for name in ("budget-ffdnn", "budget-cnn"):
-        assert analysis.budget_study(rowmod.tidy(name)) and rowmod.curves(name)
+        assert stats.budget_study(rowmod.tidy(name)) and rowmod.curves(name)

@@ -21,10 +21,10 @@ import statistics
 
 import pytest
 
-from quantlab import environment
-from quantlab import spec as qspec
-from quantlab import store as qstore
-from quantlab.experiment import run_trial
+from quantlab.experiments import environment
+from quantlab.experiments import spec as qspec
+from quantlab.experiments import store as qstore
+from quantlab.training.experiment import run_trial
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""quantlab.report: computed verdicts for the paper's claims, on synthetic rows and on the committed
+"""quantlab.analysis.report: computed verdicts for the paper's claims, on synthetic rows and on the committed
 reference records (edited in a temporary copy of the store, the verdicts must flip)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 import fakes
 from quantlab import charts
-from quantlab import report as R
-from quantlab.rows import tidy
+from quantlab.analysis import report as R
+from quantlab.analysis.rows import tidy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,7 +132,7 @@ def store_copy(tmp_path, monkeypatch):
 def edit_records(root: Path, label: str, edit) -> int:
     """Applies ``edit(metrics)`` to every record of trial ``label`` in the store at ``root``,
     rewriting each as a valid record (new checksum) through the store."""
-    from quantlab.store import Store
+    from quantlab.experiments.store import Store
 
     store, n = Store(root), 0
     for path in sorted(root.glob(f"{label}-s*.json")):

@@ -1,4 +1,4 @@
-"""quantlab.rows: tidy rows, seed summaries and provenance, on small synthetic records in a
+"""quantlab.analysis.rows: tidy rows, seed summaries and provenance, on small synthetic records in a
 temporary store (synthetic numbers are for these unit tests only; the book reads results/)."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import sys
 import pytest
 
 import fakes
-from quantlab import rows as rowmod
-from quantlab import sweep
-from quantlab.compression import memory_bits
-from quantlab.environment import collect as collect_environment
-from quantlab.spec import spec_from_dict
-from quantlab.store import Store
+from quantlab.analysis import rows as rowmod
+from quantlab.experiments import sweep
+from quantlab.experiments.environment import collect as collect_environment
+from quantlab.experiments.spec import spec_from_dict
+from quantlab.experiments.store import Store
+from quantlab.numerics.compression import memory_bits
 
 SEEDS = (0, 1, 2)
 
@@ -111,12 +111,12 @@ def test_tidy_without_ensure_leaves_out_missing_records(tmp_path, spec):
 
 
 def test_tidy_with_everything_present_trains_nothing_and_prints_nothing(spec, store, monkeypatch, capsys):
-    import quantlab.experiment
+    import quantlab.training.experiment
 
     def boom(*a, **k):
         raise AssertionError("run_trial must not be called when every record exists")
 
-    monkeypatch.setattr(quantlab.experiment, "run_trial", boom)
+    monkeypatch.setattr(quantlab.training.experiment, "run_trial", boom)
     rows = rowmod.tidy(spec, store)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
@@ -124,7 +124,7 @@ def test_tidy_with_everything_present_trains_nothing_and_prints_nothing(spec, st
 
 
 def test_tidy_with_missing_records_names_the_command_and_ensure_runs_only_those(tmp_path, spec, monkeypatch):
-    import quantlab.experiment
+    import quantlab.training.experiment
 
     st = Store(tmp_path / "r")
     fill(st, spec, seeds=[0])
@@ -134,7 +134,7 @@ def test_tidy_with_missing_records_names_the_command_and_ensure_runs_only_those(
         calls.append((config.size, list(seeds)))
         return [fake_metrics(config, s) for s in seeds]
 
-    monkeypatch.setattr(quantlab.experiment, "run_trial", fake_run_trial)
+    monkeypatch.setattr(quantlab.training.experiment, "run_trial", fake_run_trial)
     with pytest.raises(rowmod.MissingRecordsError, match=r"4 record\(s\).*python -m quantlab sweep"):
         rowmod.tidy(spec, st)  # reading never trains
     assert calls == []
@@ -235,7 +235,7 @@ def test_shipped_reference_results_are_complete():
 
 
 def test_importing_results_does_not_import_altair():
-    code = "import sys, quantlab.rows; assert 'altair' not in sys.modules"
+    code = "import sys, quantlab.analysis.rows; assert 'altair' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -251,7 +251,7 @@ def test_summary_gap_standard_error(spec, store):
 
 
 def test_budget_text():
-    from quantlab.train import TrainConfig
+    from quantlab.training.train import TrainConfig
 
     text = rowmod.budget_text(TrainConfig(epochs=3))
     assert text.startswith("3 epochs of ") and "peak learning rate" in text and "batch" in text

@@ -384,7 +384,7 @@ def test_sweep_chapters_offer_csv():
 def test_chapter_csv_downloads_read_back(site, probed, page):
     """Each CSV the box links is in the site and holds the tidy rows of its spec's records."""
     from quantlab import book
-    from quantlab import rows as rowmod
+    from quantlab.analysis import rows as rowmod
 
     dom, _ = probed(page)
     links = csv_links(dom)

@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from quantlab import spec as specmod
-from quantlab.spec import SpecError, SweepSpec, describe_specs, load_spec, shipped_specs, spec_from_dict
-from quantlab.train import TrainConfig, default_config
+from quantlab.experiments import spec as specmod
+from quantlab.experiments.spec import SpecError, SweepSpec, describe_specs, load_spec, shipped_specs, spec_from_dict
+from quantlab.training.train import TrainConfig, default_config
 
 SHIPPED = {"smoke", "ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn"}
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import quantlab
-from quantlab import environment
-from quantlab import store as storemod
-from quantlab.store import CorruptRecordWarning, Store, StoreError, check_record, record_key, trial_label
+from quantlab.experiments import environment
+from quantlab.experiments import store as storemod
+from quantlab.experiments.store import CorruptRecordWarning, Store, StoreError, check_record, record_key, trial_label
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,8 +153,8 @@ def test_failed_replace_leaves_no_record_and_no_temp_file(tmp_path, monkeypatch)
 CRASH = """
 import os, sys
 sys.path.insert(0, {root!r})
-from quantlab import store as storemod
-from quantlab.store import Store
+from quantlab.experiments import store as storemod
+from quantlab.experiments.store import Store
 import dataclasses
 from test_store import Config, metrics
 store = Store({dir!r})
@@ -266,7 +266,7 @@ def test_scan_reports_corrupt_records(tmp_path):
 # -- where results live ----------------------------------------------------------------------------
 
 def test_default_results_dir(monkeypatch, tmp_path):
-    from quantlab.spec import load_spec
+    from quantlab.experiments.spec import load_spec
 
     monkeypatch.delenv(storemod.ENV_RESULTS, raising=False)
     assert storemod.default_results_dir(load_spec("smoke")) == ROOT / "results"
@@ -281,7 +281,7 @@ def test_default_results_dir(monkeypatch, tmp_path):
 def test_store_module_needs_only_the_standard_library():
     code = textwrap.dedent("""
         import sys
-        import quantlab.store, quantlab.spec
+        import quantlab.experiments.store, quantlab.experiments.spec
         heavy = [m for m in ("jax", "flax", "optax", "numpy", "tensorflow") if m in sys.modules]
         assert not heavy, heavy
     """)

@@ -21,12 +21,13 @@ import pytest
 
 import fakes
 from fakes import FAKE_METRICS_SOURCE, TINY_SPEC_TOML
-from quantlab import experiment, sweep
-from quantlab import rows as rowmod
 from quantlab.__main__ import format_summary, main, write_summary_csv
+from quantlab.analysis import rows as rowmod
+from quantlab.experiments import sweep
+from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
+from quantlab.experiments.store import CorruptRecordWarning, Store, trial_label
 from quantlab.formatting import format_duration
-from quantlab.spec import SpecError, SweepSpec, load_spec
-from quantlab.store import CorruptRecordWarning, Store, trial_label
+from quantlab.training import experiment
 from quantlab.vocabulary import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,9 +71,9 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 def test_sweep_runs_missing_seeds_together_and_never_twice(tmp_path):
     spec, store, fake = make_spec(), Store(tmp_path), FakeTrial()
-    summary = sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    tally = sweep.run_sweep(spec, store, progress=False, run_trial=fake)
     assert fake.calls == [((8, 1), [0, 1]), ((16, 1), [0, 1]), ((32, 1), [0, 1])]
-    assert summary["trials_run"] == 3 and summary["records_written"] == 6 and summary["records_skipped"] == 0
+    assert tally["trials_run"] == 3 and tally["records_written"] == 6 and tally["records_skipped"] == 0
     assert len(store.records(spec)) == 6
     for config in spec.trials():
         for seed in spec.seeds:
@@ -223,7 +224,8 @@ def test_bigger_networks_cost_more():
     ("cnn", (2, 2, 4), "fashion_mnist"), ("cnn", (8, 16), "cifar10"), ("cnn", (3, 5, 7, 9), "mnist"),
 ])
 def test_parameter_counts_match_the_models(family, size, dataset):
-    from quantlab import data, models
+    from quantlab import data
+    from quantlab.nn import models
 
     exact = models.param_counts(family, size, data.info(dataset)["image_shape"])["params"]
     assert sweep.network_cost(family, size, dataset)[0] == exact
@@ -365,7 +367,7 @@ def test_cli_subprocess_error_has_no_traceback():
 
 WRAPPER = FAKE_METRICS_SOURCE + """
 import json, sys, time
-import quantlab.experiment as experiment
+import quantlab.training.experiment as experiment
 
 log, delay = sys.argv[1], float(sys.argv[2])
 
@@ -377,10 +379,7 @@ def run_trial(config, seeds):
     return out
 
 experiment.run_trial = run_trial
-from quantlab import rows as rowmod
-from quantlab.__main__ import format_summary, main, write_summary_csv
-from quantlab.formatting import format_duration
-from quantlab.vocabulary import METHODS
+from quantlab.__main__ import main
 sys.exit(main(sys.argv[3:]))
 """
 
@@ -450,8 +449,8 @@ def test_smoke_sweep_on_real_fashion_mnist_is_reproducible(tmp_path):
     except Exception as e:  # noqa: BLE001
         pytest.skip(f"Fashion-MNIST is not available here: {e}")
     spec, store = load_spec("smoke"), Store(tmp_path)
-    summary = sweep.run_sweep(spec, store, progress=False)
-    assert summary["records_written"] == len(spec.trials()) * len(spec.seeds)
+    tally = sweep.run_sweep(spec, store, progress=False)
+    assert tally["records_written"] == len(spec.trials()) * len(spec.seeds)
     records = store.records(spec)
     for record in records:
         m = record["metrics"]

@@ -12,7 +12,7 @@ are re-quantized at every step. The steps ``D`` (one per quantized layer) follow
 * ``fixed`` (the 2015 paper's method): ``D`` is the L2-optimal step of the float network, computed
   once (direct quantization) and kept through retraining;
 * ``adaptive`` (Shin, Boo & Sung 2017): after every optimiser step, ``D`` takes one Lloyd iteration
-  (:func:`quantlab.quantize.lloyd_step`) from its previous value towards the optimum of the updated
+  (:func:`quantlab.numerics.quantize.lloyd_step`) from its previous value towards the optimum of the updated
   shadow weights, inside the jitted step.
 
 ``D`` is carried with the shadow weights, so the network that is evaluated, selected and returned
@@ -34,8 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from quantlab import quantize as qz
-from quantlab.divergence import loss_reason
+from quantlab.numerics import quantize as qz
+from quantlab.training.divergence import loss_reason
 from quantlab.vocabulary import STEP_POLICIES
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -105,7 +105,7 @@ networks), at the cost of a forward pass over a fifth of Fashion-MNIST's trainin
 
 
 class DivergenceError(RuntimeError):
-    """Training diverged: an epoch's mean loss broke the rule of :func:`quantlab.divergence.loss_reason`."""
+    """Training diverged: an epoch's mean loss broke the rule of :func:`quantlab.training.divergence.loss_reason`."""
 
 
 @dataclasses.dataclass
@@ -247,7 +247,7 @@ def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | Non
 
 def step_excess(params: Any, steps: Any, quant: Quant) -> np.ndarray:
     """[S] largest relative excess L2 error, over the quantized layers, of ``steps`` against each
-    layer's exact optimal step (:func:`quantlab.quantize.optimal_step`); 0 means optimal."""
+    layer's exact optimal step (:func:`quantlab.numerics.quantize.optimal_step`); 0 means optimal."""
     best = qz.batched_tree_steps(params, quant.mask, quant.bits)
     params, steps = jax.device_get((params, steps))
     excess = []
@@ -282,7 +282,7 @@ def fit(
     """Trains S seeds for ``config.epochs`` epochs and keeps each seed's best-validation epoch.
 
     Args:
-      model: a Flax module (``quantlab.models``).
+      model: a Flax module (``quantlab.nn.models``).
       params: initial parameters, leading axis S (float weights; shadow weights when retraining).
       train, validation: ``(images uint8 [N, H, W, C], labels int32 [N])`` on the device.
       config: the budget.
@@ -295,7 +295,7 @@ def fit(
       progress: called with 1 after every epoch (e.g. a progress bar's ``update``).
     Raises:
       DivergenceError: an epoch's mean training loss is NaN, infinite or exploded
-        (:func:`quantlab.divergence.loss_reason`).
+        (:func:`quantlab.training.divergence.loss_reason`).
     """
     if quant is not None and steps is None:
         raise ValueError("retraining (quant given) needs the starting steps (e.g. the direct quantization's)")

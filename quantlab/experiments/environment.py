@@ -7,7 +7,7 @@
   :func:`package_versions`: the pieces, for the benchmark and the tests.
 
 Standard library only: JAX is consulted for the device only when the process has imported it.
-Summarising many records' provenance is :func:`quantlab.rows.provenance_summary`.
+Summarising many records' provenance is :func:`quantlab.analysis.rows.provenance_summary`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import quantlab
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # quantlab/experiments/environment.py -> the checkout
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy")
 
 
@@ -124,9 +124,9 @@ def device() -> dict | None:
 
 
 def layers() -> str | None:
-    """The layer implementation models are built with here (``quantlab.models.layer_impl``:
+    """The layer implementation models are built with here (``quantlab.nn.models.layer_impl``:
     ``fused`` on CPU, ``lax`` elsewhere), once the trial has imported the models."""
-    models = sys.modules.get("quantlab.models")
+    models = sys.modules.get("quantlab.nn.models")
     if models is None:
         return None
     try:

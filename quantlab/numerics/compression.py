@@ -21,7 +21,7 @@ Definitions (the paper's, arXiv 1511.06488; :func:`effective_compression_ratio` 
 Pure functions of numbers (numpy only); the points of :func:`pareto_front` and
 :func:`best_under_budget` are dicts with ``weight_bits`` (memory) and ``test_error``. Tables of
 results (ECR per network, memory points, budget comparisons) are built from the seed summary in
-:mod:`quantlab.analysis`.
+:mod:`quantlab.analysis.stats`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """When training counts as diverged: the rules, as pure functions of what training reports.
 
-* **Loss** (``quantlab.train.fit``, after every epoch): some seed's mean training loss of the epoch
+* **Loss** (``quantlab.training.train.fit``, after every epoch): some seed's mean training loss of the epoch
   is NaN or infinite, or above ``EXPLOSION_FACTOR`` (10) times ``ln(num_classes)``, the
   cross-entropy of a uniform guess, which is about where a freshly initialised network starts
   (23.0 for 10 classes). A healthy run starts near that value and goes down (retraining starts

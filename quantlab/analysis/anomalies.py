@@ -29,7 +29,7 @@ from quantlab.formatting import pp
 JUMP_PP = 3.0
 """A validation error change of more than 3 pp between consecutive epochs counts as a jump ..."""
 FLAT_LOSS = 0.05
-"""... when the training loss of the end-of-epoch network (``train_loss`` of :func:`quantlab.train.fit`'s
+"""... when the training loss of the end-of-epoch network (``train_loss`` of :func:`quantlab.training.train.fit`'s
 history: the network whose validation error is measured) changed by less than 5 % (relative)."""
 REVIEW_PP = 0.5
 """Smallest difference of seed means (pp) worth flagging: half a point is 50 of 10,000 test images."""
@@ -38,7 +38,7 @@ NOISE_SE_FACTOR = 2.0
 
 
 def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Every retraining epoch after the first, from :func:`quantlab.rows.curve_rows` rows: the curve's
+    """Every retraining epoch after the first, from :func:`quantlab.analysis.rows.curve_rows` rows: the curve's
     fields (``spec, trial, seed, step_policy, retrain_epochs, bits`` where present), ``epoch``,
     ``val_change`` (fraction) and ``loss_change`` (relative), both signed, against the previous epoch."""
     keys = ("spec", "trial", "seed", "step_policy", "retrain_epochs")
@@ -59,7 +59,7 @@ def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
 def validation_jumps(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Retraining epochs whose validation error moved by more than :data:`JUMP_PP` from the previous
     epoch while the same networks' training loss moved by less than :data:`FLAT_LOSS` (relative), from
-    :func:`quantlab.rows.curve_rows` rows. Each case: the curve's fields (``trial, seed,
+    :func:`quantlab.analysis.rows.curve_rows` rows. Each case: the curve's fields (``trial, seed,
     step_policy, retrain_epochs, bits`` where present), ``epoch``, ``val_change`` and
     ``loss_change`` (signed)."""
     return [m for m in _moves(curves) if 100 * abs(m["val_change"]) > JUMP_PP and abs(m["loss_change"]) < FLAT_LOSS]

@@ -4,10 +4,10 @@
 * :func:`run_sweep` runs the missing seeds of each trial together (one ``run_trial`` call, seeds
   vmapped) and writes each seed's record as soon as the trial returns. Finished records are never
   recomputed, so a sweep can be killed at any point and rerun: it loses at most the trials in flight.
-  Trials run in this process or as Ray tasks (:mod:`quantlab.executors`); this process alone
+  Trials run in this process or as Ray tasks (:mod:`quantlab.experiments.executors`); this process alone
   writes the store either way.
 * :func:`ensure` runs what a spec lacks, the one call a sweep chapter makes. Reading and
-  summarising records is :mod:`quantlab.rows`', which never trains.
+  summarising records is :mod:`quantlab.analysis.rows`', which never trains.
 
 The time estimate is a cost model, not a measurement: multiply-accumulates of the network x
 examples x epochs (x seeds), plus a fixed compile overhead, with per-family constants measured on a
@@ -27,12 +27,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from quantlab import data, divergence
-from quantlab.environment import collect as collect_environment
-from quantlab.executors import Executor, Job, LocalExecutor, Outcome, make_executor
+from quantlab import data
+from quantlab.experiments.environment import collect as collect_environment
+from quantlab.experiments.executors import Executor, Job, LocalExecutor, Outcome, make_executor
+from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
+from quantlab.experiments.store import Store, config_dict, default_results_dir, trial_label
 from quantlab.formatting import format_duration
-from quantlab.spec import SpecError, SweepSpec, load_spec
-from quantlab.store import Store, config_dict, default_results_dir, trial_label
+from quantlab.training import divergence
 
 # -- cost model ----------------------------------------------------------------------------------
 
@@ -40,7 +41,7 @@ _EVAL_EXAMPLES = 16_000  # validation + test, roughly
 # Seconds per multiply-accumulate of a training example (forward + backward ~ 3 MACs per weight
 # use), per seed, from bench/RESULTS.md ("after", 2-core CPU, 3 seeds vmapped, 54k-example epochs):
 # FFDNN 784-1024x3-10 10.7 s and 784-256x2-10 0.79 s per epoch -> ~7e-12; CNN (32, 32, 64) with
-# quantlab.conv 20.7 s -> ~1.4e-11.
+# quantlab.nn.conv 20.7 s -> ~1.4e-11.
 _SECONDS_PER_MAC = {"ffdnn": 7e-12, "cnn": 1.4e-11}
 _SECONDS_PER_STEP = 1e-4  # dispatch overhead of one optimizer step, small networks
 _COMPILE_SECONDS = 5.0  # compiling one jitted training run (float, and one retraining per bit width)
@@ -48,8 +49,8 @@ _COMPILE_SECONDS = 5.0  # compiling one jitted training run (float, and one retr
 
 def network_cost(family: str, size: Sequence[int], dataset: str = "fashion_mnist") -> tuple[int, int]:
     """``(parameters, multiply-accumulates per example)`` of a network on ``dataset``'s images
-    (:func:`quantlab.models.network_cost`, exact)."""
-    from quantlab import models  # noqa: PLC0415 - JAX and Flax only when planning
+    (:func:`quantlab.nn.models.network_cost`, exact)."""
+    from quantlab.nn import models  # noqa: PLC0415 - JAX and Flax only when planning
 
     info = data.info(dataset)
     cost = models.network_cost(family, size, info["image_shape"], info["num_classes"])
@@ -213,7 +214,7 @@ def _seeds(seeds: Sequence[int]) -> str:
 # -- running -------------------------------------------------------------------------------------
 
 def _epochs(config: Any) -> int:
-    """Training epochs of a trial (as ``quantlab.experiment.run_trial`` counts them, from a config
+    """Training epochs of a trial (as ``quantlab.training.experiment.run_trial`` counts them, from a config
     dict, without importing JAX): float, float control and one retraining per bit width."""
     cfg = config_dict(config)
     return cfg["float_train"].get("epochs", 1) + (1 + len(cfg["bits"])) * cfg["retrain"].get("epochs", 1)
@@ -253,13 +254,13 @@ def run_sweep(
 
     Seeds of one trial that are missing run together in one ``run_trial(config, seeds)`` call;
     records are written as soon as it returns. ``run_trial`` defaults to
-    :func:`quantlab.experiment.run_trial`. Progress bars (tqdm, on stderr): the whole sweep, with
+    :func:`quantlab.training.experiment.run_trial`. Progress bars (tqdm, on stderr): the whole sweep, with
     an ETA that starts from the cost model and adapts to the measured speed, and the trial in
     flight, per epoch (``local``) or the trials in flight (``ray``).
 
-    * **Executors** (:mod:`quantlab.executors`): ``executor`` is ``"local"`` (default: one trial
+    * **Executors** (:mod:`quantlab.experiments.executors`): ``executor`` is ``"local"`` (default: one trial
       at a time in this process), ``"ray"`` (trials as Ray tasks on a local cluster of this
-      machine) or an :class:`~quantlab.executors.Executor` (e.g. ``RayExecutor(address=...)``).
+      machine) or an :class:`~quantlab.experiments.executors.Executor` (e.g. ``RayExecutor(address=...)``).
       Whichever computes, this process alone writes the store, the records are the same, and the
       guarantees below hold. A Ray worker lost mid-trial is retried (``max_retries``), then the
       trial is reported in one line and listed under ``failed``; the sweep goes on.
@@ -269,7 +270,7 @@ def run_sweep(
       while the trial is in flight on any executor. A trial locked by another process is put off to
       the end and then waited for; its seeds that the other process wrote meanwhile are counted,
       not recomputed.
-    * **Divergence** (:mod:`quantlab.divergence`): a trial whose loss is NaN, infinite or explodes,
+    * **Divergence** (:mod:`quantlab.training.divergence`): a trial whose loss is NaN, infinite or explodes,
       or a seed whose float network ends no better than chance, is reported in one line and
       stored nowhere; the sweep goes on with the other trials.
 
@@ -281,24 +282,24 @@ def run_sweep(
     parallel = not isinstance(ex, LocalExecutor)
     p = plan(spec, store, only, platform=None) if parallel else plan(spec, store, only)
     todo = [r for r in p.runs if r.missing]
-    summary = {"trials_run": 0, "records_written": 0, "records_skipped": sum(len(r.done) for r in p.runs),
+    tally = {"trials_run": 0, "records_written": 0, "records_skipped": sum(len(r.done) for r in p.runs),
                "records_by_others": 0, "diverged": [], "failed": [], "retried": [], "executor": ex.name,
                "seconds": 0.0}
     if not todo:
         if progress:
-            print(f"{spec.name}: all {summary['records_skipped']} record(s) already in {store.root}, nothing to run",
+            print(f"{spec.name}: all {tally['records_skipped']} record(s) already in {store.root}, nothing to run",
                   file=sys.stderr)
-        return summary
+        return tally
     store.check_writable()
     if run_trial is None:
-        run_trial = importlib.import_module("quantlab.experiment").run_trial
+        run_trial = importlib.import_module("quantlab.training.experiment").run_trial
     try:
         params = inspect.signature(run_trial).parameters
         takes_progress = "progress" in params or any(
             v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values())
     except (TypeError, ValueError):
         takes_progress = False
-    diverging = importlib.import_module("quantlab.train").DivergenceError
+    diverging = importlib.import_module("quantlab.training.train").DivergenceError
     num_classes = data.info(spec.dataset)["num_classes"]
 
     start = time.perf_counter()
@@ -317,8 +318,8 @@ def run_sweep(
     foreign = store.foreign_files()
     if foreign:
         say(f"{store.root}: left alone {len(foreign)} JSON file(s) not named like records: {', '.join(foreign)}", True)
-    if summary["records_skipped"]:
-        say(f"{spec.name}: {summary['records_skipped']} record(s) already in {store.root}, skipped")
+    if tally["records_skipped"]:
+        say(f"{spec.name}: {tally['records_skipped']} record(s) already in {store.root}, skipped")
 
     inflight: list[Job] = []
     finished = 0
@@ -342,7 +343,7 @@ def run_sweep(
     def begin(run: PlannedRun, lock) -> None:
         """Submits what ``run`` still misses; the caller took its lock."""
         missing = store.missing_seeds(run.config, run.missing)
-        summary["records_by_others"] += len(run.missing) - len(missing)
+        tally["records_by_others"] += len(run.missing) - len(missing)
         if not missing:
             overall.update(run.estimate)
             done(lock)
@@ -374,7 +375,7 @@ def run_sweep(
             raise outcome.error
         if outcome.lost is not None:
             if job.attempt <= ex.max_retries:
-                summary["retried"].append({"trial": label, "seeds": missing, "attempt": job.attempt,
+                tally["retried"].append({"trial": label, "seeds": missing, "attempt": job.attempt,
                                            "reason": outcome.lost})
                 say(f"{label} seeds {_seeds(missing)}: worker lost ({outcome.lost}); "
                     f"retry {job.attempt} of {ex.max_retries}", True)
@@ -385,7 +386,7 @@ def run_sweep(
                 return
             inflight.remove(job)
             reason = f"its worker was lost {job.attempt} time(s), last: {outcome.lost}"
-            summary["failed"].append({"trial": label, "seeds": missing, "reason": reason})
+            tally["failed"].append({"trial": label, "seeds": missing, "reason": reason})
             say(f"failed: {label} seeds {_seeds(missing)}: {reason}; nothing stored", True)
             credit(flight, run.estimate)
             done(flight.lock)
@@ -395,10 +396,10 @@ def run_sweep(
         if flight.bar is not None:
             flight.bar.close()
         credit(flight, run.estimate)
-        summary["trials_run"] += 1
+        tally["trials_run"] += 1
         try:
             if outcome.diverged is not None:
-                summary["diverged"].append({"trial": label, "seeds": missing, "reason": outcome.diverged})
+                tally["diverged"].append({"trial": label, "seeds": missing, "reason": outcome.diverged})
                 say(f"diverged: {label} seeds {_seeds(missing)}: {outcome.diverged}", True)
                 return
             results = outcome.results
@@ -408,11 +409,11 @@ def run_sweep(
                 error = metrics["float"].get("val_error")
                 reason = divergence.chance_reason(error, num_classes) if isinstance(error, (int, float)) else None
                 if reason:
-                    summary["diverged"].append({"trial": label, "seeds": [seed], "reason": reason})
+                    tally["diverged"].append({"trial": label, "seeds": [seed], "reason": reason})
                     say(f"diverged: {label} seed {seed}: {reason}", True)
                     continue
                 store.put(run.config, seed, metrics, prov)
-                summary["records_written"] += 1
+                tally["records_written"] += 1
             where = f" on {prov.get('hostname')}" if parallel and prov.get("hostname") else ""
             say(f"{label} seeds {_seeds(missing)}: {format_duration(outcome.wall)}{where}")
         finally:
@@ -467,8 +468,8 @@ def run_sweep(
         finally:
             status.close()
             overall.close()
-    summary["seconds"] = time.perf_counter() - start
-    return summary
+    tally["seconds"] = time.perf_counter() - start
+    return tally
 
 
 def format_failed(failed: Sequence[dict]) -> str:
@@ -496,9 +497,9 @@ def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = T
     store = store if store is not None else Store(default_results_dir(spec))
     missing = sum(len(store.missing_seeds(c, spec.seeds)) for c in spec.trials())
     if missing:
-        summary = run_sweep(spec, store, progress=progress, executor=executor)
-        if summary["diverged"]:
-            raise RuntimeError(f"spec {spec.name!r}: {format_diverged(summary['diverged'])}")
-        if summary["failed"]:
-            raise RuntimeError(f"spec {spec.name!r}: {format_failed(summary['failed'])}")
+        tally = run_sweep(spec, store, progress=progress, executor=executor)
+        if tally["diverged"]:
+            raise RuntimeError(f"spec {spec.name!r}: {format_diverged(tally['diverged'])}")
+        if tally["failed"]:
+            raise RuntimeError(f"spec {spec.name!r}: {format_failed(tally['failed'])}")
     return missing

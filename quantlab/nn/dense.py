@@ -1,6 +1,6 @@
 """A dense layer ``x @ kernel + bias`` whose backward pass is written out, for speed on CPU.
 
-Why: ``quantlab.train`` always trains under ``vmap`` over seeds. With a seed axis of size 1, XLA's
+Why: ``quantlab.training.train`` always trains under ``vmap`` over seeds. With a seed axis of size 1, XLA's
 CPU backend computes ``nn.Dense``'s weight gradient transposed (``dy^T @ x``, ``[out, in]``) and
 Adam's update then reads it with a stride of ``out``: about 4 ms per 1024 x 1024 layer, two thirds
 of a 784-1024x3-10 training step (bench/RESULTS.md). Here both products of the backward pass are

@@ -1,6 +1,6 @@
 """A fast CPU form of the CNN's layer: 3x3 SAME convolution + bias, ReLU, 2x2 max pooling.
 
-Why: with ``lax.conv`` under ``vmap`` over seeds (how ``quantlab.train`` trains several seeds at
+Why: with ``lax.conv`` under ``vmap`` over seeds (how ``quantlab.training.train`` trains several seeds at
 once) XLA's CPU backend runs the per-seed kernels as a grouped convolution at a few GFLOP/s, and
 even one seed's ``lax.conv`` is several times slower than PyTorch's oneDNN on this CPU. Here the
 layer is written as large matrix products plus cheap data movement, with a hand-written backward

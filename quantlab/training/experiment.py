@@ -5,7 +5,7 @@ seeds at once. It is a composition of public stages, each returning parameters a
 
 * :func:`prepare` puts the data on the device and builds the model;
 * :func:`train_float` trains the float network (cached on disk: every bit width, policy and
-  retraining budget of a network starts from the same float network, see :mod:`quantlab.netcache`);
+  retraining budget of a network starts from the same float network, see :mod:`quantlab.training.netcache`);
 * :func:`quantize_direct` quantizes it with the L2-optimal steps;
 * :func:`retrain` retrains the quantized network from there (epoch 0 = the direct network);
 * :func:`float_control` trains the float network on for the same epochs with the same schedule,
@@ -26,10 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 
 import quantlab
-from quantlab import data, models, netcache
-from quantlab import quantize as qz
-from quantlab.train import Quant, TrainConfig, check_policy, default_config, error_rate, fit
-from quantlab.train import seed_quantize, seed_steps
+from quantlab import data
+from quantlab.nn import models
+from quantlab.numerics import quantize as qz
+from quantlab.training import netcache
+from quantlab.training.train import Quant, TrainConfig, check_policy, default_config, error_rate, fit
+from quantlab.training.train import seed_quantize, seed_steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +42,8 @@ class TrialConfig:
     bits: weight bit widths to quantize to (2 = ternary).
     train_subset: train on only the first ``n`` examples of the training split (None: all).
     step_policy: how retraining sets the quantization steps, ``fixed`` (the float network's optimum,
-      the paper's method) or ``adaptive`` (re-estimated at every step); see :mod:`quantlab.train`.
-    quantizer: the rule that sets each layer's levels (:data:`quantlab.quantize.QUANTIZERS`).
+      the paper's method) or ``adaptive`` (re-estimated at every step); see :mod:`quantlab.training.train`.
+    quantizer: the rule that sets each layer's levels (:data:`quantlab.numerics.quantize.QUANTIZERS`).
     """
 
     dataset: str = "fashion_mnist"
@@ -180,7 +182,7 @@ def _float_identity(trial: Trial) -> dict:
 
 
 def _cached(identity: dict | None, like: Any, epochs: int, progress, compute) -> Stage:
-    """The float stage ``compute()`` returns, read from :mod:`quantlab.netcache` when an entry of
+    """The float stage ``compute()`` returns, read from :mod:`quantlab.training.netcache` when an entry of
     ``identity`` exists (``progress`` is then credited with its ``epochs`` at once) and written
     there otherwise. ``identity`` None: no cache."""
     entry = netcache.key(identity) if identity is not None else None
@@ -202,7 +204,7 @@ def _cached(identity: dict | None, like: Any, epochs: int, progress, compute) ->
 def train_float(trial: Trial, progress=None, cache: bool = True) -> Stage:
     """Float training of every seed from its initialisation, selected on validation.
 
-    With ``cache`` the trained network is read from (or written to) :mod:`quantlab.netcache`; a
+    With ``cache`` the trained network is read from (or written to) :mod:`quantlab.training.netcache`; a
     cached network is the one this function would train (same config, seeds, numerics version,
     JAX version and device).
     """
@@ -271,7 +273,7 @@ def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None, cache: b
       progress: optional callable, called with the number of finished epochs (for progress bars);
         a trial has ``float_train.epochs + (1 + len(bits)) * retrain.epochs`` epochs (float, float
         control, one retraining per bit width; cached stages are credited at once).
-      cache: reuse (and store) the float network and float control (:mod:`quantlab.netcache`);
+      cache: reuse (and store) the float network and float control (:mod:`quantlab.training.netcache`);
         False trains everything from scratch.
     Returns:
       One metrics dict per seed, in the order of ``seeds``.

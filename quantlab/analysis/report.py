@@ -8,23 +8,23 @@ written by hand. The thresholds are module constants, each justified where it is
 Conventions:
 
 * **Gap**: the retrained quantized network's test error minus the float baseline's
-  (:func:`quantlab.analysis.gaps`), a **fraction** like every error in the library; the thresholds
+  (:func:`quantlab.analysis.stats.gaps`), a **fraction** like every error in the library; the thresholds
   below are in **percentage points** (pp), as the book states them, and each comparison converts the
   gap to pp (:func:`_pp`). The baseline of the verdicts is the *float control*
   (:data:`BASELINE`): the float network trained on for the same epochs, with the same schedule, as
   the retraining, so that both sides of a gap had the same training budget (retraining from a float
   network is also extra training; against the float network alone, a retrained network gets credit
-  for those extra epochs). :func:`quantlab.analysis.gaps` gives the gap against the float network too.
+  for those extra epochs). :func:`quantlab.analysis.stats.gaps` gives the gap against the float network too.
   The gap is paired per seed: each seed's quantized network is retrained from
   that seed's float network, so the per-seed differences carry the seed noise of the gap itself.
   ``gap`` is their mean; ``gap_std`` their sample standard deviation; ``gap_se = gap_std / sqrt(n)``
   the standard error of the mean gap over ``n`` seeds.
 * **Size** is the parameter count (all parameters): the smallest / largest network of a sweep is
   the one with the fewest / most parameters, whatever the sweep varies (width, depth, feature maps).
-* Rows are tidy rows (``quantlab.rows.tidy``): one dict per (trial, seed, method, bits) with at
+* Rows are tidy rows (``quantlab.analysis.rows.tidy``): one dict per (trial, seed, method, bits) with at
   least ``params, weights, seed, method, bits, test_error`` (errors as fractions).
 
-Statistics are :mod:`quantlab.analysis`'s; this module holds the thresholds, the claims and the
+Statistics are :mod:`quantlab.analysis.stats`'s; this module holds the thresholds, the claims and the
 verdicts, and turns findings into glue text (:func:`glue_items`) and verdict lines.
 """
 
@@ -36,15 +36,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from quantlab import analysis
+from quantlab.analysis import stats
+from quantlab.analysis.rows import check_rows, network_label
 from quantlab.formatting import glue_key, glue_text, pp
-from quantlab.rows import check_rows, network_label
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
 REPRODUCED, PARTLY, NOT_REPRODUCED = VERDICTS
 
 SWEEPS = ("ffdnn-width", "ffdnn-depth", "cnn-maps")
-"""The reference sweeps (``quantlab/specs``) whose committed records the report reads."""
+"""The reference sweeps (``quantlab/experiments/specs``) whose committed records the report reads."""
 
 SWEEP_TITLES = {"ffdnn-width": "FFDNN width", "ffdnn-depth": "FFDNN depth", "cnn-maps": "CNN feature maps",
                 "budget-ffdnn": "FFDNN retraining budgets", "budget-cnn": "CNN retraining budgets"}
@@ -60,7 +60,7 @@ TERNARY = 2
 BASELINE = "control"
 """The float baseline of every verdict: the float control (same total training budget as the
 retrained network). ``"float"`` is the float network before the extra epochs (the paper's baseline;
-:data:`quantlab.analysis.BASELINES`)."""
+:data:`quantlab.analysis.stats.BASELINES`)."""
 
 # -- thresholds ------------------------------------------------------------------------------
 
@@ -126,7 +126,7 @@ BUDGET_WIN_SHARE = 0.5
 """Claim 4, part (b): under a memory budget the best retrained quantized network beats the best
 float network of at most that memory for *most* budgets: more than half of the budget range where
 both kinds were measured (the overlap of their memory ranges), measured on a log memory axis
-(:func:`quantlab.analysis.budget_comparison`).
+(:func:`quantlab.analysis.stats.budget_comparison`).
 
 This is the trade-off ECR is meant to guide: with memory limited, is it better spent on more
 weights at fewer bits? More than half (a majority of the range) is the plain reading of "most
@@ -181,7 +181,7 @@ def _pp(fraction: float) -> float:
 
 
 def _gaps(rows: Sequence[Mapping[str, Any]], bits: int) -> list[dict]:
-    return analysis.gaps(rows, bits, baseline=BASELINE)
+    return stats.gaps(rows, bits, baseline=BASELINE)
 
 
 def _beyond_noise(g: dict) -> bool:
@@ -262,7 +262,7 @@ def claim3(rows: Sequence[Mapping[str, Any]]) -> Finding:
         gs = _gaps(rows, b)
         if len(gs) < MIN_SIZES:
             raise ValueError(f"claim 3 needs at least {MIN_SIZES} sizes with {b}-bit results; got {len(gs)}")
-        rho = analysis.spearman([g["params"] for g in gs], analysis.rank_values([g["gap"] for g in gs]))
+        rho = stats.spearman([g["params"] for g in gs], stats.rank_values([g["gap"] for g in gs]))
         ev[f"rho_{b}"] = rho
         ev[f"sizes_{b}"] = len(gs)
         ev[f"gaps_{b}"] = [g["gap"] for g in gs]
@@ -281,18 +281,18 @@ def claim4(rows: Sequence[Mapping[str, Any]]) -> Finding:
 
     Evidence: (a) the ternary ECR of the largest network against the naive 16x; (b) the share of the
     measured memory-budget range (log axis) in which the best retrained quantized network beats the
-    best float network that fits (:func:`quantlab.analysis.budget_comparison`). Verdict:
+    best float network that fits (:func:`quantlab.analysis.stats.budget_comparison`). Verdict:
     reproduced if (a) ECR <= :data:`ECR_WELL_BELOW` x naive (an exact or upper-bound ECR) and (b)
     share > :data:`BUDGET_WIN_SHARE`; partly reproduced if one of them; not reproduced if neither.
     """
     rows = _check(rows)
-    table = analysis.ecr_table(rows)
+    table = stats.ecr_table(rows)
     tern = [t for t in table if t["bits"] == TERNARY]
     if not tern:
         raise ValueError("rows hold no retrained ternary results: claim 4 cannot be judged")
     largest = max(tern, key=lambda t: t["params"])
     a = largest["relation"] in ("=", "<=") and largest["ecr"] <= ECR_WELL_BELOW * largest["naive"]
-    budget = analysis.budget_comparison(rows)
+    budget = stats.budget_comparison(rows)
     b = not math.isnan(budget["share"]) and budget["share"] > BUDGET_WIN_SHARE
     verdict = REPRODUCED if a and b else PARTLY if a or b else NOT_REPRODUCED
     ev = {

@@ -1,12 +1,12 @@
-"""Analysis of results, built on the one seed summary (:func:`quantlab.rows.summarise`): gap
+"""Analysis of results, built on the one seed summary (:func:`quantlab.analysis.rows.summarise`): gap
 statistics, effective-compression-ratio tables, memory points and Pareto fronts, memory-budget
 comparisons, retraining-budget studies and depth trends. Statistics only: thresholds, claims and
-verdicts are :mod:`quantlab.report`'s, text is :mod:`quantlab.formatting`'s.
+verdicts are :mod:`quantlab.analysis.report`'s, text is :mod:`quantlab.formatting`'s.
 
-Rows are :func:`quantlab.rows.tidy` rows (one per trial, seed, method and bit width, with at least
-:data:`quantlab.rows.ROW_FIELDS`). Errors and gaps are fractions everywhere here; a standard
+Rows are :func:`quantlab.analysis.rows.tidy` rows (one per trial, seed, method and bit width, with at least
+:data:`quantlab.analysis.rows.ROW_FIELDS`). Errors and gaps are fractions everywhere here; a standard
 deviation or standard error over one seed is None (the summary's rules). A network is
-:func:`quantlab.rows.network_label`; its size is its parameter count, so the smallest / largest
+:func:`quantlab.analysis.rows.network_label`; its size is its parameter count, so the smallest / largest
 network of a sweep is the one with the fewest / most parameters, whatever the sweep varies.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from quantlab import compression
-from quantlab.anomalies import beyond_noise
-from quantlab.rows import check_rows, pick, summarise
+from quantlab.analysis.anomalies import beyond_noise
+from quantlab.analysis.rows import check_rows, pick, summarise
+from quantlab.numerics import compression
 from quantlab.vocabulary import FLOAT_BITS, METHODS
 
 BASELINES = ("control", "float")
@@ -67,7 +67,7 @@ def rank_values(gaps_: Sequence[float]) -> list[float]:
 def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain",
          baseline: str = "control") -> list[dict]:
     """Per network (sorted by parameter count), the gap between ``method`` at ``bits`` and the float
-    ``baseline`` (:data:`BASELINES`), from :func:`quantlab.rows.summarise`, paired per seed: each
+    ``baseline`` (:data:`BASELINES`), from :func:`quantlab.analysis.rows.summarise`, paired per seed: each
     seed's quantized network comes from that seed's float network. Each dict: ``network, params,
     seeds`` (paired seeds), ``float_error`` (mean test error of the baseline), ``quantized_error``,
     ``gap`` (mean quantized minus mean baseline error), ``gap_std`` (sample standard deviation of
@@ -108,7 +108,7 @@ def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = 2, baseline: str
     ``gap, gap_se`` (lists, per budget), ``change`` and ``change_se`` (lists: gap at the longest
     budget minus gap at this one, paired by seed; negative = longer retraining lowered the gap) and
     ``settled`` (the smallest budget from which on every change is within seed noise,
-    :func:`quantlab.anomalies.beyond_noise`). Sorted by size, then policy."""
+    :func:`quantlab.analysis.anomalies.beyond_noise`). Sorted by size, then policy."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in check_rows(rows, purpose="to study"):
         groups.setdefault((int(r["params"]), r.get("step_policy", "fixed"), int(r["retrain_epochs"])), []).append(r)
@@ -144,7 +144,7 @@ def depth_trend(rows: Sequence[Mapping[str, Any]], bits: int = 2) -> list[dict]:
     rows = check_rows(rows, purpose="to compare")
     widths = sorted({int(r["width"]) for r in rows if r.get("width") is not None})
     if not widths:
-        raise ValueError("rows have no 'width' field (FFDNN rows from quantlab.rows.tidy)")
+        raise ValueError("rows have no 'width' field (FFDNN rows from quantlab.analysis.rows.tidy)")
     out = []
     for w in widths:
         sub = [r for r in rows if r.get("width") == w]
@@ -166,7 +166,7 @@ def bias_share(rows: Iterable[Mapping[str, Any]]) -> float:
 # -- memory and ECR ----------------------------------------------------------------------------
 
 def network_summary(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = METHODS) -> list[dict]:
-    """:func:`quantlab.rows.summarise` of ``rows`` (of ``methods``), sorted by method (float, direct,
+    """:func:`quantlab.analysis.rows.summarise` of ``rows`` (of ``methods``), sorted by method (float, direct,
     retrain), bits and parameter count: the networks of the memory and ECR tables. Every test error
     must be a fraction in [0, 1] (ValueError otherwise, e.g. for percent)."""
     rows = check_rows(rows, purpose="to compute from")
@@ -178,7 +178,7 @@ def network_summary(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = 
 
 def float_sweep(rows: Iterable[Mapping[str, Any]]) -> tuple[list[int], list[float]]:
     """``(float_params, float_errors)`` of the float rows (one entry per network and seed): the float
-    size sweep of :func:`quantlab.compression.float_params_for_error`."""
+    size sweep of :func:`quantlab.numerics.compression.float_params_for_error`."""
     fl = [r for r in check_rows(rows, purpose="to compute from") if r["method"] == "float"]
     if not fl:
         raise ValueError("rows hold no float results (method 'float'): N_F cannot be interpolated")
@@ -186,7 +186,7 @@ def float_sweep(rows: Iterable[Mapping[str, Any]]) -> tuple[list[int], list[floa
 
 
 def ecr_table(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = ("retrain",)) -> list[dict]:
-    """ECR (:func:`quantlab.compression.effective_compression_ratio`) of every quantized network of
+    """ECR (:func:`quantlab.numerics.compression.effective_compression_ratio`) of every quantized network of
     ``methods`` in ``rows``, from its mean test error over seeds, against the float sweep of the same
     rows. One dict per (network, method, bits): the fields of :func:`network_summary` plus
     ``float_params`` (N_F or its bound), ``flag``, ``relation``, ``ecr``, ``ecr_text``, ``naive``,
@@ -204,7 +204,7 @@ def ecr_table(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = ("retr
 def memory_points(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = METHODS) -> list[dict]:
     """Every network of ``rows`` (of ``methods``) as a point of memory (``weight_bits``) vs mean test
     error (:func:`network_summary` rows), with ``pareto`` set: True for the networks on the Pareto
-    front of all points returned (:func:`quantlab.compression.pareto_front`)."""
+    front of all points returned (:func:`quantlab.numerics.compression.pareto_front`)."""
     points = network_summary(rows, methods)
     front = {id(p) for p in compression.pareto_front(points)}
     return [{**p, "pareto": id(p) in front} for p in points]
@@ -214,7 +214,7 @@ def budget_comparison(rows: Iterable[Mapping[str, Any]], quantized_method: str =
     """Under a memory budget B (bits), is the best quantized network better than the best float one?
 
     Float networks (memory ``params * 32``) and the ``quantized_method`` networks at every bit width
-    of the rows (memory :func:`quantlab.compression.memory_bits`) are compared by mean test error
+    of the rows (memory :func:`quantlab.numerics.compression.memory_bits`) are compared by mean test error
     over the budgets where both kinds were measured: the overlap of their memory ranges, from ``lo``
     (the larger of the two smallest memories: below it one kind has no network at all) to ``hi``
     (the smaller of the two largest memories: above it one kind has no larger network to offer, so
@@ -260,7 +260,7 @@ def budget_comparison(rows: Iterable[Mapping[str, Any]], quantized_method: str =
 
 def sweep_ends(summary: Sequence[Mapping[str, Any]], bits: Sequence[int] = (2, 3)) -> dict[str, dict]:
     """The smallest and the largest network of a size sweep (by parameters) from its
-    :func:`quantlab.rows.summarise` rows: ``{"smallest": end, "largest": end}``, each end with the
+    :func:`quantlab.analysis.rows.summarise` rows: ``{"smallest": end, "largest": end}``, each end with the
     float row's ``network, params, width, depth, maps``, ``float_error`` and ``control_error``, and per
     bit width ``b``: ``gap{b}`` and ``gap{b}_se`` (retrained minus the float control), ``gap{b}_float``
     (retrained minus the float network) and ``direct{b}`` (directly quantized minus the float control;
@@ -281,7 +281,7 @@ def sweep_ends(summary: Sequence[Mapping[str, Any]], bits: Sequence[int] = (2, 3
 
 
 def depth_ends(summary: Sequence[Mapping[str, Any]], bits: int = 2) -> dict:
-    """An FFDNN depth sweep's narrowest and widest width, from its :func:`quantlab.rows.summarise`
+    """An FFDNN depth sweep's narrowest and widest width, from its :func:`quantlab.analysis.rows.summarise`
     rows: ``{"narrow": end, "wide": end, "width_decides": bool}``. Each end: ``width``,
     ``shallow_depth`` and ``deep_depth`` (the networks with the fewest and the most parameters of that
     width), their retrained ``bits``-bit gaps to the float control ``shallow_gap`` and ``deep_gap``
@@ -289,7 +289,7 @@ def depth_ends(summary: Sequence[Mapping[str, Any]], bits: int = 2) -> dict:
     width has a larger gap than every depth of the widest."""
     widths = sorted({int(r["width"]) for r in summary if r.get("width") is not None})
     if not widths:
-        raise ValueError("summary rows have no 'width' field (FFDNN rows from quantlab.rows.tidy)")
+        raise ValueError("summary rows have no 'width' field (FFDNN rows from quantlab.analysis.rows.tidy)")
     quantized = {w: [r for r in summary if r["method"] == "retrain" and r["bits"] == bits and r.get("width") == w]
                  for w in widths}
     out: dict[str, Any] = {}
@@ -337,7 +337,7 @@ def policy_differences(study: Sequence[Mapping[str, Any]]) -> list[dict]:
 
 def step_excess(curves: Iterable[Mapping[str, Any]]) -> dict:
     """How far the adaptive steps stayed from each layer's exact optimum over the epoch ends of
-    :func:`quantlab.rows.curves` rows that record it (``step_excess``, a relative excess):
+    :func:`quantlab.analysis.rows.curves` rows that record it (``step_excess``, a relative excess):
     ``{"n": epoch ends, "median": the middle value (the upper one of an even count), "max": ...}``."""
     excess = sorted(r["step_excess"] for r in curves if r.get("step_excess") is not None)
     if not excess:

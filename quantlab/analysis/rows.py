@@ -1,11 +1,11 @@
 """The row layer: results as tidy rows, read from the store, and their one seed summary.
 
-What the CLI's ``results``, the charts, the analysis (:mod:`quantlab.analysis`) and the verdicts
-(:mod:`quantlab.report`) read:
+What the CLI's ``results``, the charts, the analysis (:mod:`quantlab.analysis.stats`) and the verdicts
+(:mod:`quantlab.analysis.report`) read:
 
 * :func:`tidy` flattens a spec's records into one row per (trial, seed, method, bit width). It only
   reads: when records are missing it says which command computes them
-  (``python -m quantlab sweep``, or :func:`quantlab.sweep.ensure` from code); it never trains.
+  (``python -m quantlab sweep``, or :func:`quantlab.experiments.sweep.ensure` from code); it never trains.
 * :func:`summarise` aggregates those rows over seeds, the one way quantlab does: mean and sample
   standard deviation per (network, method, bits), the gap to the float network and to the float
   control of the same network, paired per seed. Its rules: errors and gaps are fractions; a
@@ -16,7 +16,7 @@ What the CLI's ``results``, the charts, the analysis (:mod:`quantlab.analysis`) 
 
 Errors are fractions in [0, 1] everywhere here; text (:mod:`quantlab.formatting`) and charts convert
 them to percent for display.
-Weight memory is :func:`quantlab.compression.memory_bits` (quantized kernels at ``bits`` each, biases at 32
+Weight memory is :func:`quantlab.numerics.compression.memory_bits` (quantized kernels at ``bits`` each, biases at 32
 bits; float networks ``params x 32``). Reading results imports neither Altair nor the sweep runner; JAX
 comes in through the spec's trial configs.
 """
@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from quantlab import data
-from quantlab.compression import memory_bits  # the book's one definition of weight memory
+from quantlab.experiments.spec import SweepSpec, load_spec
+from quantlab.experiments.store import Store, config_dict, default_results_dir, trial_label
 from quantlab.fileio import write_atomic
 from quantlab.formatting import format_duration
-from quantlab.spec import SweepSpec, load_spec
-from quantlab.store import Store, config_dict, default_results_dir, trial_label
+from quantlab.numerics.compression import memory_bits  # the book's one definition of weight memory
 from quantlab.vocabulary import FLOAT_BITS, METHODS
 
 # What the paper most likely used for each family (its full text was not available).
@@ -145,7 +145,7 @@ def curve_rows(metrics: Mapping[str, Any], **fields: Any) -> list[dict]:
     one row per (stage, bits, epoch) with ``stage`` (``float | control | retrain``), ``bits`` (32
     for float stages), ``epoch`` (0 = the stage's starting network: the float network for the
     control, the directly quantized one for a retraining), ``val_error`` (fraction) and
-    ``train_loss`` (nats: the same network's loss on training examples, :data:`quantlab.train.TRAIN_PROBE`;
+    ``train_loss`` (nats: the same network's loss on training examples, :data:`quantlab.training.train.TRAIN_PROBE`;
     None at epoch 0), plus ``fields`` (e.g. ``trial, seed``) on every row."""
     out = []
 
@@ -239,7 +239,7 @@ def summarise(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
     Fields: the network's fields of :func:`tidy` that the rows carry (``spec, trial, family,
     dataset, size, width, depth, maps, size_label, params, weights, step_policy, retrain_epochs``;
     None where absent), ``network`` (:func:`network_label`), ``method, bits, weight_bits``
-    (:func:`quantlab.compression.memory_bits`), ``seeds`` (how many), ``seed_list``,
+    (:func:`quantlab.numerics.compression.memory_bits`), ``seeds`` (how many), ``seed_list``,
     ``test_error`` and ``val_error`` (means; ``val_error`` None where rows lack it),
     ``test_error_std`` and ``val_error_std`` (sample standard deviations);
 
@@ -330,7 +330,7 @@ def _budget(train: Mapping[str, Any], epochs: Sequence[int] | None = None) -> st
 
 def budget_text(train_config: Any) -> str:
     """A training budget in words, e.g. ``3 epochs of adam, peak learning rate 0.001, cosine
-    schedule, batch 100``, from a :class:`quantlab.train.TrainConfig` (or its dict)."""
+    schedule, batch 100``, from a :class:`quantlab.training.train.TrainConfig` (or its dict)."""
     return _budget(train_config if isinstance(train_config, Mapping) else config_dict(train_config))
 
 

@@ -14,11 +14,11 @@
   recomputed from the stored config, seed and numerics version, and a sha256 of the record's
   content. A record failing any check is reported by name (:class:`CorruptRecordWarning`), moved
   aside to ``<name>.corrupt`` and treated as missing, so the sweep recomputes it.
-* **Locks.** :meth:`Store.lock` is a per-trial lock (:mod:`quantlab.lock`), released even when its
+* **Locks.** :meth:`Store.lock` is a per-trial lock (:mod:`quantlab.experiments.lock`), released even when its
   holder dies: processes sharing a store split its trials instead of training them twice.
 * **Provenance.** Every record says what produced it: quantlab version and git commit (with a
   dirty flag), jax/jaxlib/flax/optax/numpy versions, Python, platform, device, layer
-  implementation, host, CPU count, wall time and UTC date (:func:`quantlab.environment.collect`).
+  implementation, host, CPU count, wall time and UTC date (:func:`quantlab.experiments.environment.collect`).
 
 Standard library only.
 """
@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import quantlab
-from quantlab.environment import REPO_ROOT
+from quantlab.experiments.environment import REPO_ROOT
+from quantlab.experiments.lock import Lock
 from quantlab.fileio import write_atomic
-from quantlab.lock import Lock
 
 RECORD_FORMAT = 1
 RECORD_NAME = re.compile(r"(?P<label>[^.].*)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{16})\.json")

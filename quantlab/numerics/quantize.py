@@ -153,7 +153,7 @@ def straight_through(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
 # ---- pytrees -------------------------------------------------------------------------------------
 # ``mask`` is a pytree of bools with the structure of ``params``: True marks a weight array that is
 # quantized (dense and conv kernels), False one that stays float (biases). Models provide it
-# (``quantlab.models.quantized_mask``); nothing here guesses it from leaf names.
+# (``quantlab.nn.models.quantized_mask``); nothing here guesses it from leaf names.
 
 
 def tree_steps(params: PyTree, mask: PyTree, bits: int) -> PyTree:

@@ -1,6 +1,6 @@
 """Where a sweep's trials run: in this process (``local``) or as tasks on a Ray cluster (``ray``).
 
-:func:`quantlab.sweep.run_sweep` owns everything that touches the store (planning, the per-trial
+:func:`quantlab.experiments.sweep.run_sweep` owns everything that touches the store (planning, the per-trial
 locks, the checks on what a trial returned, divergence, writing records, progress bars); an executor
 only computes trials. It is handed a :class:`Job` (a trial's config and the seeds still missing),
 and hands back an :class:`Outcome`: the per-seed metrics, or the divergence, or that the worker was
@@ -102,7 +102,7 @@ class Executor:
 
 
 def _diverging() -> type[BaseException]:
-    return importlib.import_module("quantlab.train").DivergenceError
+    return importlib.import_module("quantlab.training.train").DivergenceError
 
 
 class LocalExecutor(Executor):
@@ -149,7 +149,7 @@ class LocalExecutor(Executor):
 def _remote_trial(run_trial, config, seeds, numerics_version, attempt):
     """The body of a Ray task (runs on a worker): the trial, timed, with the worker's provenance."""
     import quantlab
-    from quantlab import environment
+    from quantlab.experiments import environment
 
     if quantlab.NUMERICS_VERSION != numerics_version:
         return {"mismatch": f"the worker on {socket.gethostname()} runs quantlab {quantlab.__version__} with "

@@ -1,7 +1,7 @@
 """Sweep specifications: which networks to train, at which bit widths, with which seeds and budgets.
 
 A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named specs ship in
-``quantlab/specs/*.toml``; :func:`load_spec` takes such a name or a path to any ``.toml`` file::
+``quantlab/experiments/specs/*.toml``; :func:`load_spec` takes such a name or a path to any ``.toml`` file::
 
     description = "FFDNN width sweep on Fashion-MNIST"
     dataset = "fashion_mnist"          # fashion_mnist | mnist | cifar10
@@ -17,17 +17,17 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     step_policies = ["fixed"]          # retraining step policies: fixed (default) | adaptive
     retrain_epochs = [1, 2, 4]         # optional: one trial per retraining budget (a budget study)
 
-    [float_train]                      # fields of quantlab.train.TrainConfig; missing ones take
-    epochs = 10                        # quantlab.train.default_config(family, "float")
+    [float_train]                      # fields of quantlab.training.train.TrainConfig; missing ones take
+    epochs = 10                        # quantlab.training.train.default_config(family, "float")
     [retrain]
     epochs = 4                         # ... and default_config(family, "retrain")
 
 Every bad value raises :class:`SpecError`, whose message names the field and the valid choices,
 when the spec is built, so before anything trains. That includes what only the dataset can judge:
 ``train_subset`` and both ``batch_size`` within the training split, CNN depth within what the image
-size can pool, bit widths up to ``quantlab.quantize.MAX_BITS``. This module needs only the standard
-library to parse a spec; what checks it (``quantlab.train``, ``data``, ``quantize``, ``models``) and
-:meth:`SweepSpec.trials` (``quantlab.experiment``) are imported lazily.
+size can pool, bit widths up to ``quantlab.numerics.quantize.MAX_BITS``. This module needs only the standard
+library to parse a spec; what checks it (``quantlab.training.train``, ``data``, ``quantize``, ``models``) and
+:meth:`SweepSpec.trials` (``quantlab.training.experiment``) are imported lazily.
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ def _check_size(where: str, field: str, family: str, size: Any) -> tuple[int, ..
 
 
 def _train_config(where: str, field: str, family: str, value: Any):
-    """A ``quantlab.train.TrainConfig``: ``value`` itself, or the family default with overrides."""
-    train = importlib.import_module("quantlab.train")
+    """A ``quantlab.training.train.TrainConfig``: ``value`` itself, or the family default with overrides."""
+    train = importlib.import_module("quantlab.training.train")
     cls = train.TrainConfig
     if isinstance(value, cls):
         return value
@@ -157,11 +157,11 @@ def _train_config(where: str, field: str, family: str, value: Any):
 @dataclasses.dataclass(frozen=True)
 class SweepSpec:
     """One sweep: every size of ``sizes`` x step policy x retraining budget is a trial
-    (:class:`quantlab.experiment.TrialConfig`) run at all ``bits`` for all ``seeds``.
+    (:class:`quantlab.training.experiment.TrialConfig`) run at all ``bits`` for all ``seeds``.
     ``retrain_epochs`` (None: ``retrain.epochs`` only) lists retraining budgets for a budget study.
 
     ``float_train`` / ``retrain`` take a ``TrainConfig`` or a mapping of overrides of the family's
-    default (``quantlab.train.default_config``); after construction they are ``TrainConfig``.
+    default (``quantlab.training.train.default_config``); after construction they are ``TrainConfig``.
     ``methods`` selects what ``python -m quantlab results`` reports; every trial computes all.
     """
 
@@ -196,7 +196,7 @@ class SweepSpec:
         if dupes:
             raise SpecError(f"{where}: sizes lists {[list(s) for s in dupes]} more than once")
         object.__setattr__(self, "sizes", sizes)
-        top = importlib.import_module("quantlab.quantize").MAX_BITS
+        top = importlib.import_module("quantlab.numerics.quantize").MAX_BITS
         bits = _int_list(where, "bits", self.bits, 2, f"bit widths must be integers >= 2 and <= {top} "
                          "(2 = ternary)", maximum=top)
         object.__setattr__(self, "bits", bits)
@@ -246,7 +246,7 @@ class SweepSpec:
                                 f"examples ({what}); valid: 1..{examples}")
         if self.family == "cnn":
             h, w = meta["image_shape"][:2]
-            limit = importlib.import_module("quantlab.models").max_cnn_depth(meta["image_shape"])
+            limit = importlib.import_module("quantlab.nn.models").max_cnn_depth(meta["image_shape"])
             for size in self.sizes:
                 if len(size) > limit:
                     raise SpecError(
@@ -260,13 +260,13 @@ class SweepSpec:
 
     @property
     def shipped(self) -> bool:
-        """Whether this is one of the named specs in ``quantlab/specs``."""
+        """Whether this is one of the named specs in ``quantlab/experiments/specs``."""
         return self.source is not None and Path(self.source).resolve().parent == SPECS_DIR
 
     def trials(self) -> list:
-        """One :class:`quantlab.experiment.TrialConfig` per size, step policy and retraining
+        """One :class:`quantlab.training.experiment.TrialConfig` per size, step policy and retraining
         budget, in spec order (sizes outermost)."""
-        TrialConfig = importlib.import_module("quantlab.experiment").TrialConfig
+        TrialConfig = importlib.import_module("quantlab.training.experiment").TrialConfig
         budgets = [self.retrain] if self.retrain_epochs is None else [
             dataclasses.replace(self.retrain, epochs=e) for e in self.retrain_epochs]
         out = []
@@ -329,7 +329,7 @@ def spec_from_dict(data: Mapping[str, Any], name: str, source: str | None = None
 
 
 def shipped_specs() -> list[str]:
-    """Names of the specs that ship with quantlab (``quantlab/specs/*.toml``)."""
+    """Names of the specs that ship with quantlab (``quantlab/experiments/specs/*.toml``)."""
     return sorted(p.stem for p in SPECS_DIR.glob("*.toml"))
 
 

@@ -10,7 +10,7 @@ Both families take uint8 images ``[N, H, W, C]`` and return logits ``[N, num_cla
 scaled to [0, 1] inside the model so that data can stay uint8 on the device.
 
 Layer implementations are chosen per platform (:func:`layer_impl`): on a CPU the layers of
-:mod:`quantlab.conv` and :mod:`quantlab.dense` (``"fused"``), written for XLA's CPU backend, where
+:mod:`quantlab.nn.conv` and :mod:`quantlab.nn.dense` (``"fused"``), written for XLA's CPU backend, where
 they are 1.1-20x faster (bench/RESULTS.md); on any other platform (GPU, TPU) the plain Flax layers
 ``nn.Conv`` + ``nn.max_pool`` and ``nn.Dense`` (``"lax"``), which cuDNN / cuBLAS serve directly.
 Both have the same parameters (names, shapes, initialisation) and equal results up to float
@@ -28,8 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from quantlab.conv import ConvReluPool
-from quantlab.dense import Dense
+from quantlab.nn.conv import ConvReluPool
+from quantlab.nn.dense import Dense
 
 FAMILIES = ("ffdnn", "cnn")
 LAYER_IMPLS = ("fused", "lax")
@@ -38,7 +38,7 @@ ENV_LAYERS = "QUANTLAB_LAYERS"  # forces an implementation on every platform (be
 
 def layer_impl(platform: str | None = None) -> str:
     """The layer implementation for ``platform`` (default: JAX's default backend): ``"fused"``
-    (:mod:`quantlab.conv`, :mod:`quantlab.dense`) on ``"cpu"``, ``"lax"`` (``nn.Conv``,
+    (:mod:`quantlab.nn.conv`, :mod:`quantlab.nn.dense`) on ``"cpu"``, ``"lax"`` (``nn.Conv``,
     ``nn.Dense``) elsewhere. ``$QUANTLAB_LAYERS`` (``fused`` | ``lax``) overrides the choice."""
     forced = os.environ.get(ENV_LAYERS, "").strip()
     if forced:
@@ -65,7 +65,7 @@ def _to_float(images: jax.Array) -> jax.Array:
 class FFDNN(nn.Module):
     """Fully connected: input -> ``depth`` hidden ReLU layers of ``width`` units -> logits.
 
-    ``impl``: ``"fused"``: the layers are :class:`quantlab.dense.Dense` (``nn.Dense``'s parameters,
+    ``impl``: ``"fused"``: the layers are :class:`quantlab.nn.dense.Dense` (``nn.Dense``'s parameters,
     a faster backward pass on CPU); ``"lax"``: ``nn.Dense``; None (default): :func:`layer_impl`.
     """
 
@@ -91,9 +91,9 @@ class CNN(nn.Module):
     ``[3, 3, C, maps]``, ``Conv_i/bias``, ``Dense_0``, same initialisation) and the same results up
     to float rounding:
 
-    * ``"fused"`` (the default on CPU): :func:`quantlab.conv.conv_relu_pool`, the convolution as
+    * ``"fused"`` (the default on CPU): :func:`quantlab.nn.conv.conv_relu_pool`, the convolution as
       patches @ kernel with a hand-written backward pass, seeds looped under ``vmap``; 3-20x faster
-      on CPU; the dense layer is :class:`quantlab.dense.Dense`.
+      on CPU; the dense layer is :class:`quantlab.nn.dense.Dense`.
     * ``"lax"`` (the default elsewhere): ``nn.Conv`` (``lax.conv``) + ``nn.relu`` + ``nn.max_pool``
       and ``nn.Dense``, the plain reference (tests/test_conv.py checks the two against each other;
       bench/ times both).
