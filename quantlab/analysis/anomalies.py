@@ -24,6 +24,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from quantlab.analysis.rows import summarise
 from quantlab.formatting import pp
 
 JUMP_PP = 3.0
@@ -80,7 +81,8 @@ def retrained_worse_than_direct(record: Mapping[str, Any]) -> list[int]:
 
 def _networks(rows: Iterable[Mapping[str, Any]]) -> dict[tuple, dict[tuple, dict[int, float]]]:
     """``{network: {(method, bits): {seed: test_error}}}``, a network being one trial of one spec,
-    step policy and retraining budget."""
+    step policy and retraining budget (the rows of :func:`more_bits_worse`, which pairs two quantized
+    results of one network seed by seed, with no float baseline)."""
     out: dict[tuple, dict[tuple, dict[int, float]]] = {}
     for r in rows:
         net = (r.get("spec"), r["trial"], r.get("step_policy"), r.get("retrain_epochs"))
@@ -123,27 +125,27 @@ def more_bits_worse(rows: Iterable[Mapping[str, Any]], method: str = "retrain") 
 
 def quantized_beats_float(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
     """Networks whose ``method`` error is below the float network's by more than seed noise, with
-    the float control beside it. Each case: ``spec, trial, bits, below_float`` (float minus
-    quantized), ``se``, ``below_control`` (control minus quantized; NaN without a control) and
-    ``control_gain`` (float minus control: what the extra epochs alone did); fractions."""
-    rows = list(rows)
-    controls: dict[tuple, dict[int, float]] = {}
-    for r in rows:
-        if r["method"] == "float" and r.get("control_test_error") is not None:
-            net = (r.get("spec"), r["trial"], r.get("step_policy"), r.get("retrain_epochs"))
-            controls.setdefault(net, {})[int(r["seed"])] = float(r["control_test_error"])
+    the float control beside it, from the seed summary (:func:`quantlab.analysis.rows.summarise`,
+    paired per seed). Each case: ``spec, trial, bits, below_float`` (float minus quantized), ``se``,
+    ``below_control`` (control minus quantized; NaN without a control) and ``control_gain`` (float
+    minus control: what the extra epochs alone did); fractions."""
+    summary = summarise(rows)
+    floats = {(s["spec"], s["network"], s["step_policy"], s["retrain_epochs"]): s
+              for s in summary if s["method"] == "float"}
+
+    def mean(by_seed):
+        return statistics.fmean(by_seed.values()) if by_seed else math.nan
+
     out = []
-    for net, by in _networks(rows).items():
-        floats = by.get(("float", 32), {})
-        for (m, bits), errors in by.items():
-            if m != method:
-                continue
-            below, se, _ = _paired(floats, errors)
-            if beyond_noise(below, se):
-                control = controls.get(net, {})
-                out.append({"spec": net[0], "trial": net[1], "bits": bits, "below_float": below, "se": se,
-                            "below_control": _paired(control, errors)[0] if control else math.nan,
-                            "control_gain": _paired(floats, control)[0] if control else math.nan})
+    for s in summary:
+        if s["method"] != method or not s["gap_by_seed"]:
+            continue
+        below = -mean(s["gap_by_seed"])
+        if beyond_noise(below, s["gap_se"]):
+            f = floats[(s["spec"], s["network"], s["step_policy"], s["retrain_epochs"])]
+            out.append({"spec": s["spec"], "trial": s["network"], "bits": s["bits"], "below_float": below,
+                        "se": s["gap_se"], "below_control": -mean(s["gap_control_by_seed"]),
+                        "control_gain": mean(f["gap_control_by_seed"])})
     return out
 
 
