@@ -11,7 +11,7 @@ plus bench/results-<label>.csv:
   of several (GFLOP/s = 2 n^3 / time);
 * per network (FFDNN 784-1024x3-10 and 784-256x2-10, CNN (8,8,16) and (32,32,64) on 28x28x1), per
   forward (float, or straight-through ternary as in retraining) and per number of seeds trained
-  together (1, or 3 vmapped as quantlab.train does): quantlab's time per training step of batch
+  together (1, or 3 vmapped as quantlab.training.train does): quantlab's time per training step of batch
   100 (Adam; per seed), its GFLOP/s and fraction of the peak, PyTorch's time for the same step
   (same architecture, Adam, batch 100, ``torch.set_num_threads(2)``; one seed) and the ratio
   torch time / quantlab time (> 1: quantlab is faster);
@@ -19,7 +19,7 @@ plus bench/results-<label>.csv:
   optimal-step computation of retraining, the smoke sweep end to end, and the speed-up of training
   3 seeds vmapped over 3 sequential single-seed runs.
 
-Timing: the quantlab step is ``quantlab.train``'s real jitted epoch (one ``lax.scan`` over shuffled
+Timing: the quantlab step is ``quantlab.training.train``'s real jitted epoch (one ``lax.scan`` over shuffled
 batches gathered on the device) on ``STEPS`` batches, divided by ``STEPS``; the torch step gathers
 its batch from a uint8 tensor the same way. quantlab and torch runs alternate, repeat ``--reps``
 times and the minimum is reported (the machine is shared; the load average is recorded).
@@ -47,41 +47,42 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from quantlab import models, train
+from quantlab import data
+from quantlab.experiments import environment
+from quantlab.fileio import write_atomic
+from quantlab.nn import models
+from quantlab.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 100
 STEPS = 20
-EPOCH = 54_000
+DATASET = data.info("fashion_mnist")
+EPOCH = DATASET["splits"]["train"]  # one epoch of the training split (after the validation carve)
 NETS = [
     ("ffdnn", (1024, 3)),
     ("ffdnn", (256, 2)),
     ("cnn", (8, 8, 16)),
     ("cnn", (32, 32, 64)),
 ]
-SHAPE = (28, 28, 1)
+SHAPE = DATASET["image_shape"]
 
 
 # ---- machine ---------------------------------------------------------------------------------------
 
 
 def machine() -> dict:
+    """This machine as the benchmark reports it: the CPU (:mod:`quantlab.experiments.environment`, as every record
+    names it), cores, L3 and memory (``lscpu``), package versions and the date."""
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     field = lambda key: (re.search(rf"^{key}:\s*(.+)$", lscpu, re.M) or [None, "?"])[1].strip()  # noqa: E731
-    flags = field("Flags").split()
-    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+    isa = environment.cpu_isa() or "?"
+    simd = "AVX-512" if "avx512f" in isa else "AVX2" if "avx2" in isa else "SSE"
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    versions = {"python": platform.python_version()}
-    for name in ("jax", "jaxlib", "flax", "optax", "numpy", "torch"):
-        try:
-            from importlib.metadata import version
-
-            versions[name] = version(name)
-        except Exception:
-            versions[name] = "-"
+    versions = {"python": platform.python_version(),
+                **{k: v or "-" for k, v in environment.package_versions((*environment.PACKAGES, "torch")).items()}}
     cores, threads = field(r"Core\(s\) per socket"), field(r"Thread\(s\) per core")
     return {
-        "cpu": f"{field('Model name')} (family {field('CPU family')}, model {field('Model')}), {simd}+FMA",
+        "cpu": f"{environment.cpu_model() or '?'} ({isa.split(':')[0]}), {simd}+FMA",
         "cores": f"{os.cpu_count()} logical CPUs ({cores} cores/socket, {threads} thread/core), "
         f"{field('L3 cache')} L3, {mem:.0f} GiB RAM",
         "versions": versions,
@@ -113,16 +114,7 @@ def matmul_peak(reps: int) -> dict:
 
 
 def macs_per_example(family: str, size) -> int:
-    if family == "ffdnn":
-        width, depth = size
-        sizes = [int(np.prod(SHAPE))] + [width] * depth + [10]
-        return sum(a * b for a, b in zip(sizes, sizes[1:]))
-    h, w, c = SHAPE
-    total = 0
-    for maps in size:
-        total += h * w * 9 * c * maps
-        h, w, c = h // 2, w // 2, maps
-    return total + h * w * c * 10
+    return models.network_cost(family, size, SHAPE)["macs"]
 
 
 def name(family: str, size) -> str:
@@ -143,8 +135,6 @@ def fake_data(n: int, seed: int = 0):
 
 def real_or_fake_train(n: int):
     try:
-        from quantlab import data
-
         images, labels = data.load("fashion_mnist", "train")
         assert len(images) >= n
         return jnp.asarray(images[:n]), jnp.asarray(labels[:n]), "Fashion-MNIST"
@@ -207,17 +197,11 @@ class TorchRun:
             w = torch.randn(*shape) / fan_in**0.5
             params.extend([w.requires_grad_(), torch.zeros(shape[0], requires_grad=True)])
 
-        if family == "ffdnn":
-            width, depth = size
-            sizes = [int(np.prod(SHAPE))] + [width] * depth + [10]
-            for a, b in zip(sizes, sizes[1:]):
-                layer((b, a), a)
-        else:
-            h, c = SHAPE[0], SHAPE[2]
-            for maps in size:
-                layer((maps, c, 3, 3), 9 * c)
-                h, c = h // 2, maps
-            layer((10, h * h * c), h * h * c)
+        for d in models.layer_dims(family, size, SHAPE):  # the same layers as quantlab's model
+            if d["kind"] == "conv":
+                layer((d["outputs"], d["inputs"], 3, 3), 9 * d["inputs"])
+            else:
+                layer((d["outputs"], d["inputs"]), d["inputs"])
         self.params = params
         self.qsteps = [0.7 * float(p.detach().abs().mean()) for p in params[::2]]
         self.opt = torch.optim.Adam(params, lr=1e-3)
@@ -467,11 +451,10 @@ def write_results(path: Path, label: str, section: str) -> None:
         text = re.sub(re.escape(begin) + r".*?" + re.escape(end) + r"\n", lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    write_atomic(path, text)
 
 
 def main() -> None:
-    global STEPS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cnn-impl", default="fused", choices=("fused", "lax"), help="CNN layer implementation")
     parser.add_argument("--label", help="section title in RESULTS.md; the part before a colon keys the section "
@@ -511,10 +494,13 @@ def main() -> None:
     print(section)
     write_results(args.results, label, section)
     csv_path = args.results.parent / f"results-{slug(label)}.csv"
-    with open(csv_path, "w", newline="") as f:
+
+    def write(f):
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+    write_atomic(csv_path, write, newline="")
     print(f"wrote {args.results} and {csv_path}")
 
 

@@ -16,9 +16,9 @@ import warnings
 from typing import NoReturn
 
 from quantlab.data import DataUnavailableError
-from quantlab.executors import DEFAULT_MAX_RETRIES, EXECUTORS, ExecutorError, make_executor
-from quantlab.spec import SpecError, describe_specs, load_spec
-from quantlab.store import ENV_RESULTS, CorruptRecordWarning, Store, StoreError, default_results_dir
+from quantlab.experiments.executors import DEFAULT_MAX_RETRIES, EXECUTORS, ExecutorError, make_executor
+from quantlab.experiments.spec import SpecError, describe_specs, load_spec
+from quantlab.experiments.store import CorruptRecordWarning, ENV_RESULTS, Store, StoreError, default_results_dir
 
 MAIN_EPILOG = """\
 examples:
@@ -27,7 +27,7 @@ examples:
   python -m quantlab sweep smoke                 # run what is missing (resumable)
   python -m quantlab results smoke               # mean/std test error per size, bits, method
 
-SPEC is a shipped spec name or a path to a .toml file (see quantlab/spec.py for the format).
+SPEC is a shipped spec name or a path to a .toml file (see quantlab/experiments/spec.py for the format).
 
 exit codes: 0 done, 1 some trials diverged or failed, 2 bad input, 130 / 143 interrupted (SIGINT / SIGTERM)
 """
@@ -186,7 +186,7 @@ def _cmd_specs(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from quantlab import sweep
+    from quantlab.experiments import sweep
 
     spec = load_spec(args.spec)
     store = _store(spec, args)
@@ -198,44 +198,98 @@ def _cmd_sweep(args) -> int:
     global _interrupt_message
     _interrupt_message = (f"interrupted: finished records are kept in {store.root}; to resume, rerun: "
                           f"{_command(args, 'sweep')}")
-    summary = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress, executor=executor)
-    others = summary["records_by_others"]
+    tally = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress, executor=executor)
+    others = tally["records_by_others"]
     print(
-        f"sweep {spec.name!r}: {summary['trials_run']} trial(s) run, {summary['records_written']} record(s) "
-        f"written, {summary['records_skipped']} already present"
+        f"sweep {spec.name!r}: {tally['trials_run']} trial(s) run, {tally['records_written']} record(s) "
+        f"written, {tally['records_skipped']} already present"
         + (f", {others} written meanwhile by another process" if others else "")
-        + f", in {sweep.format_duration(summary['seconds'])}; results in {store.root}\n"
+        + f", in {sweep.format_duration(tally['seconds'])}; results in {store.root}\n"
         f"see them with: {_command(args, 'results')}",
         file=sys.stderr,
     )
     code = 0
-    if summary["diverged"]:
-        print(f"{sweep.format_diverged(summary['diverged'])}\n"
+    if tally["diverged"]:
+        print(f"{sweep.format_diverged(tally['diverged'])}\n"
               f"change the budget in {spec.source} (e.g. a lower learning_rate) and rerun: {_command(args, 'sweep')}",
               file=sys.stderr)
         code = 1
-    if summary["failed"]:
-        print(f"{sweep.format_failed(summary['failed'])}\n"
+    if tally["failed"]:
+        print(f"{sweep.format_failed(tally['failed'])}\n"
               f"rerun to compute them (the worker logs are in the Ray session's logs/ folder): "
               f"{_command(args, 'sweep')}", file=sys.stderr)
         code = 1
     return code
 
 
+SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "step_policy", "retrain_epochs", "bits", "method",
+                      "seeds", "test_error", "test_error_std", "gap", "gap_se", "gap_control", "gap_control_se")
+"""The columns of ``results --csv``: :func:`quantlab.analysis.rows.summarise` fields (errors and gaps as fractions)."""
+
+
+def _trial_text(row: dict, policies: bool, budgets: bool) -> str:
+    return (row["trial"] + (f" {row['step_policy']}" if policies else "")
+            + (f" {row['retrain_epochs']}ep" if budgets else ""))
+
+
+def format_summary(summary: list[dict]) -> str:
+    """A plain-text table of :func:`quantlab.analysis.rows.summarise` rows (errors in percent, gaps in
+    points); the trial names its step policy and retraining budget when the rows have several."""
+    from quantlab.formatting import pp
+
+    policies = len({r["step_policy"] for r in summary}) > 1
+    budgets = len({r["retrain_epochs"] for r in summary}) > 1
+    head = ("trial", "params", "bits", "method", "seeds", "test error %", "std", "gap to float")
+    body = [(
+        _trial_text(r, policies, budgets),
+        f"{r['params']:,}",
+        f"{r['bits']} (float)" if r["method"] == "float" else str(r["bits"]),
+        r["method"],
+        str(r["seeds"]),
+        pp(r["test_error"], sign=False),
+        "-" if r["test_error_std"] is None else pp(r["test_error_std"], sign=False),
+        "-" if r["gap"] is None else f"{pp(r['gap'])} pp",
+    ) for r in summary]
+    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(head)]
+    left = {0, 3}
+
+    def fmt(cells):
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *(fmt(row) for row in body)])
+
+
+def write_summary_csv(summary: list[dict], file=None) -> None:
+    """Writes :func:`quantlab.analysis.rows.summarise` rows as CSV (:data:`SUMMARY_CSV_FIELDS`; errors and
+    gaps as fractions; ``bits`` 32 for float rows; empty cells for None)."""
+    import csv
+
+    writer = csv.DictWriter(file or sys.stdout, fieldnames=SUMMARY_CSV_FIELDS, extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for r in summary:
+        writer.writerow({k: ("" if r.get(k) is None else r[k]) for k in SUMMARY_CSV_FIELDS})
+
+
 def _cmd_results(args) -> int:
-    from quantlab import sweep
+    from quantlab.analysis import rows
+    from quantlab.experiments import sweep
+    from quantlab.experiments.store import trial_label
+    from quantlab.vocabulary import METHODS
 
     spec = load_spec(args.spec)
     store = _store(spec, args)
-    rows = sweep.results_table(spec, store, args.only)
     trials = sweep.select(spec, args.only)
+    labels = {trial_label(t) for t in trials}
+    stored = [r for r in rows.tidy(spec, store, allow_missing=True, methods=METHODS) if r["trial"] in labels]
+    summary = [r for r in rows.summarise(stored) if r["method"] in spec.methods]
     expected = len(trials) * len(spec.seeds)
     present = sum(store.has(t, s) for t in trials for s in spec.seeds)
     if args.csv:
-        sweep.write_csv(rows, sys.stdout)
-    elif rows:
+        write_summary_csv(summary, sys.stdout)
+    elif summary:
         print(f"{spec.name}: {spec.family} on {spec.dataset}, test error over seeds {list(spec.seeds)}\n")
-        print(sweep.format_results(rows))
+        print(format_summary(summary))
     if present < expected:
         print(f"{expected - present} of {expected} records missing in {store.root}; "
               f"run: {_command(args, 'sweep')}", file=sys.stderr)

@@ -63,7 +63,7 @@ REFERENCE_SPECS = ("ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "bu
 PAGES: dict[str, Page] = {
     "intro": Page(specs=(*REFERENCE_SPECS, "data-ffdnn"), box="end",
                   computes="counts and provenance of the reference records, the verdicts of "
-                           "`quantlab.report` and the sweep planner's CPU estimate"),
+                           "`quantlab.analysis.report` and the sweep planner's CPU estimate"),
     "quantizer": Page(computes="trains its own small FFDNN live (network and budget in its first cell; "
                                "the float network is cached in `$QUANTLAB_CACHE/float`); it reads no result records"),
     "retraining": Page(specs=("budget-ffdnn", "budget-cnn"), csv=("budget-ffdnn", "budget-cnn")),
@@ -94,10 +94,10 @@ def csv_name(spec: str) -> str:
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = CSV_DIR) -> list[Path]:
-    """Writes tidy rows (:func:`quantlab.results.tidy`, one spec or several) to one CSV file per
-    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.results.write_csv`), and returns the paths in
+    """Writes tidy rows (:func:`quantlab.analysis.rows.tidy`, one spec or several) to one CSV file per
+    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.analysis.rows.write_csv`), and returns the paths in
     the order the specs first appear. Rows without a ``spec`` raise ValueError."""
-    from quantlab import results
+    from quantlab.analysis import rows as rowmod
 
     by_spec: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
@@ -106,14 +106,14 @@ def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = 
         by_spec.setdefault(r["spec"], []).append(r)
     if not by_spec:
         raise ValueError("no rows to write")
-    return [results.write_csv(rs, Path(directory) / f"{spec}.csv") for spec, rs in by_spec.items()]
+    return [rowmod.write_csv(rs, Path(directory) / f"{spec}.csv") for spec, rs in by_spec.items()]
 
 
 def _spec_text(spec_name: str) -> str:
-    from quantlab.spec import load_spec
+    from quantlab.experiments.spec import load_spec
 
     spec = load_spec(spec_name)
-    return f"`{spec.name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/specs/{spec.name}.toml`)"
+    return f"`{spec.name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/experiments/specs/{spec.name}.toml`)"
 
 
 def _and(items: list[str]) -> str:

@@ -10,10 +10,10 @@
   mean ± one sample standard deviation over seeds (the spread of one training run, :data:`SPREAD`);
   a **gap** to float as mean ± its standard error over seeds (the uncertainty of the mean of the
   paired per-seed differences, :data:`GAP_SPREAD`), the same "±" as the verdicts of
-  :mod:`quantlab.report`.
+  :mod:`quantlab.analysis.report`.
 
-The sweep charts take :func:`quantlab.results.tidy` rows and aggregate them with
-:func:`quantlab.results.summary`. Chart data is inlined in the chart (``alt.Data(values=...)``), so no
+The sweep charts take :func:`quantlab.analysis.rows.tidy` rows and aggregate them with
+:func:`quantlab.analysis.rows.summarise` (tables of networks: :mod:`quantlab.analysis.stats`). Chart data is inlined in the chart (``alt.Data(values=...)``), so no
 data frame library is needed. Altair is imported here and nowhere else in quantlab.
 """
 
@@ -26,7 +26,8 @@ from typing import Any
 import altair as alt
 import numpy as np
 
-from quantlab import results
+from quantlab.analysis import rows as rowmod
+from quantlab.vocabulary import FLOAT_BITS, METHODS
 
 METHOD_LABELS = {"float": "float", "direct": "direct quantization", "retrain": "retrained"}
 METHOD_COLORS = {"float": "#3d3d3d", "direct": "#e4572e", "retrain": "#2a6fdb"}
@@ -51,7 +52,7 @@ X_FIELDS = {
 def precision_label(bits: int) -> str:
     """``32 -> '32-bit float'``, ``2 -> '2-bit (ternary)'``, ``3 -> '3-bit'``."""
     bits = int(bits)
-    if bits >= results.FLOAT_BITS:
+    if bits >= FLOAT_BITS:
         return f"{bits}-bit float"
     return "2-bit (ternary)" if bits == 2 else f"{bits}-bit"
 
@@ -63,7 +64,7 @@ def method_scale(methods: Sequence[str]) -> alt.Scale:
 
 
 def _sorted_bits(bits: Sequence[int]) -> list[int]:
-    return sorted({int(b) for b in bits}, key=lambda b: (b < results.FLOAT_BITS, b))  # 32 first, then 2, 3
+    return sorted({int(b) for b in bits}, key=lambda b: (b < FLOAT_BITS, b))  # 32 first, then 2, 3
 
 
 def precision_scales(bits: Sequence[int]) -> tuple[alt.Scale, alt.Scale]:
@@ -87,7 +88,7 @@ def dataset_text(rows: Sequence[Mapping[str, Any]]) -> str:
     """The dataset(s) of ``rows`` by display name, e.g. ``Fashion-MNIST``."""
     names = []
     for r in rows:
-        name = results.dataset_name(r["dataset"])
+        name = rowmod.dataset_name(r["dataset"])
         if name not in names:
             names.append(name)
     return " + ".join(names) or "no data"
@@ -104,7 +105,7 @@ def _pct(x: float | None) -> float | None:
 
 
 def chart_rows(summary_rows: Sequence[Mapping[str, Any]]) -> list[dict]:
-    """JSON-ready chart data from :func:`quantlab.results.summary` rows: errors in percent,
+    """JSON-ready chart data from :func:`quantlab.analysis.rows.summarise` rows: errors in percent,
     ``error_lo``/``error_hi`` of the mean ± std bars, ``gap_lo``/``gap_hi`` of the mean ± standard
     error bars of the gaps, labels for the legends and tooltips."""
     out = []
@@ -227,7 +228,7 @@ def _summarise(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> lis
     rows = [r for r in rows if r["method"] in methods]
     if not rows:
         raise ValueError(f"no rows for methods {list(methods)}")
-    return results.summary(rows) if "seed" in rows[0] else [dict(r) for r in rows]
+    return rowmod.summarise(rows) if "seed" in rows[0] else [dict(r) for r in rows]
 
 
 BASELINE_TEXT = {"control": "float control", "float": "float network"}
@@ -283,7 +284,7 @@ def error_vs_params(
     rows: Sequence[Mapping[str, Any]],
     title: str | None = None,
     x: str = "params",
-    methods: Sequence[str] = results.METHODS,
+    methods: Sequence[str] = METHODS,
     y_scale: str = "log",
     size_ticks: bool = True,
     group: str | None = None,
@@ -294,7 +295,7 @@ def error_vs_params(
     method, one dash/shape per precision.
 
     Args:
-      rows: :func:`quantlab.results.tidy` rows (or :func:`~quantlab.results.summary` rows).
+      rows: :func:`quantlab.analysis.rows.tidy` rows (or :func:`~quantlab.analysis.rows.summarise` rows).
       x: ``params`` (all parameters), ``weights`` (quantized kernels) or ``weight_bits`` (memory).
       methods: which of float / direct / retrain to draw.
       y_scale: ``log`` (default: errors from a few to tens of percent stay readable) or ``linear``.
@@ -376,7 +377,7 @@ def _depth_x(data: Sequence[Mapping[str, Any]]) -> alt.X:
 def error_vs_depth(
     rows: Sequence[Mapping[str, Any]],
     title: str | None = None,
-    methods: Sequence[str] = results.METHODS,
+    methods: Sequence[str] = METHODS,
     y_scale: str = "log",
 ) -> alt.FacetChart:
     """Test error (mean +- std over seeds) against the number of hidden layers, one panel per width."""
@@ -423,12 +424,12 @@ def step_error_curve(w: Any, bits: int, num: int = 241, max_step: float | None =
     """The relative L2 quantization error ``sum (Q_D(w) - w)^2 / sum w^2`` of weights ``w`` over a
     grid of ``num`` steps ``D`` from ``max_step / num`` to ``max_step`` (default: 2.5 times the
     L2-optimal ternary step), plus the optimum itself. Rows: ``{"bits", "step", "error",
-    "optimal"}`` with ``error`` a fraction. Uses :func:`quantlab.quantize.quantize` and
-    :func:`~quantlab.quantize.optimal_step`."""
+    "optimal"}`` with ``error`` a fraction. Uses :func:`quantlab.numerics.quantize.quantize` and
+    :func:`~quantlab.numerics.quantize.optimal_step`."""
     import jax
     import jax.numpy as jnp
 
-    from quantlab import quantize as qz
+    from quantlab.numerics import quantize as qz
 
     w = jnp.asarray(w, jnp.float32).ravel()
     energy = float(jnp.sum(w * w))
@@ -458,9 +459,9 @@ def quantizer_error_curve(
 ) -> alt.LayerChart:
     """The relative L2 error of quantizing one layer's weights ``w`` against the step ``D``, one curve
     per bit width (dash as elsewhere), with the L2-optimal step of
-    :func:`quantlab.quantize.optimal_step` marked by a rule and a point (tooltips give the numbers)."""
+    :func:`quantlab.numerics.quantize.optimal_step` marked by a rule and a point (tooltips give the numbers)."""
     bits = _sorted_bits(bits)
-    from quantlab import quantize as qz
+    from quantlab.numerics import quantize as qz
 
     max_step = 2.5 * max(float(qz.optimal_step(np.asarray(w), b)) for b in bits)
     rows = [r for b in bits for r in step_error_curve(w, b, num, max_step)]
@@ -491,7 +492,7 @@ def quantizer_error_curve(
     ).add_params(precision_sel)
     label = best.mark_text(align="left", dx=7, dy=-10, color=METHOD_COLORS["retrain"], fontSize=11).encode(
         x=x, y=y, text=alt.Text("step:Q", format=".4f"), opacity=opacity)
-    sub = [p for p in [dataset, layer, "blue: the L2-optimal step D* (quantlab.quantize.optimal_step)"] if p]
+    sub = [p for p in [dataset, layer, "blue: the L2-optimal step D* (quantlab.numerics.quantize.optimal_step)"] if p]
     return alt.layer(curve, hover, rule, dot, label).properties(
         data=alt.Data(values=rows), width=width, height=height,
         title=_title(title, "Quantization error of one layer against the step D", sub),
@@ -512,7 +513,7 @@ def weight_histogram(
     """Histogram of one layer's weights with the quantization levels ``k D`` (solid) and the
     decision thresholds ``(k - 1/2) D`` (dashed) of a ``bits``-bit quantizer with step ``D = step``
     marked; for ternary the levels are 0 and ±D and the thresholds ±D/2."""
-    from quantlab import quantize as qz
+    from quantlab.numerics import quantize as qz
 
     w = np.asarray(w, np.float32).ravel()
     step = float(step)
@@ -583,7 +584,7 @@ def error_bars(
         })
     order = [d["bar"] for d in sorted(data, key=lambda d: (
         list(METHOD_LABELS.values()).index(d["method"]) if d["method"] in METHOD_LABELS.values() else 9,
-        d["bits"] < results.FLOAT_BITS, d["bits"]))]
+        d["bits"] < FLOAT_BITS, d["bits"]))]
     methods = [m for m, label in METHOD_LABELS.items() if label in {d["method"] for d in data}]
     y = alt.Y("bar:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
     x = alt.X("error:Q", title="test error (%)", scale=alt.Scale(zero=True, nice=True))
@@ -625,7 +626,7 @@ def learning_curve(
     the retraining of each bit width, starting from the directly quantized network's error.
 
     Args:
-      float_history: :class:`quantlab.train.FitResult` ``history`` (per-seed lists) or a record's
+      float_history: :class:`quantlab.training.train.FitResult` ``history`` (per-seed lists) or a record's
         ``history`` (per-seed values).
       retrain_histories: ``{bits: history}`` of the retrainings.
       direct_errors: ``{bits: validation error}`` of direct quantization (drawn at the junction).
@@ -700,7 +701,7 @@ def retraining_curves(
     network every retraining starts from), so a reader can see whether retraining converged.
 
     Args:
-      rows: :func:`quantlab.results.curve_rows` / :func:`~quantlab.results.curves` rows; only
+      rows: :func:`quantlab.analysis.rows.curve_rows` / :func:`~quantlab.analysis.rows.curves` rows; only
         ``stage == "retrain"`` rows are drawn.
       color: the row field that picks the colour: ``bits`` (precision), ``step_policy`` or ``seed``.
       facet: a row field with one panel per value (default: one per network), or None.
@@ -753,7 +754,7 @@ def gap_vs_budget(
     retraining epochs (log axis), one colour per step policy, one panel per network.
 
     Args:
-      rows: :func:`quantlab.results.tidy` rows of a spec with several ``retrain_epochs``.
+      rows: :func:`quantlab.analysis.rows.tidy` rows of a spec with several ``retrain_epochs``.
     """
     summ = [r for r in _gap_rows(rows, ["retrain"], baseline) if int(r["bits"]) == int(bits)]
     if not summ:
@@ -798,14 +799,14 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
     rule. Bounds are hollow points labelled ``>=`` (the quantized network beats every float network
     of the sweep: ECR is a lower bound) or ``<=`` (worse than the smallest float network: an upper
     bound). Tooltips give the exact numbers."""
-    from quantlab import compression
+    from quantlab.analysis import stats
 
-    table = compression.ecr_table(rows)
+    table = stats.ecr_table(rows)
     if not table:
         raise ValueError("rows hold no retrained quantized networks: no ECR to chart")
     data = [{
-        "network": results.network_label(t), "precision": precision_label(t["bits"]), "bits": t["bits"], "params": t["params"],
-        "weights": t["weights"], "memory_bits": t["memory_bits"], "error": round(100 * t["test_error"], 4),
+        "network": rowmod.network_label(t), "precision": precision_label(t["bits"]), "bits": t["bits"], "params": t["params"],
+        "weights": t["weights"], "memory_bits": t["weight_bits"], "error": round(100 * t["test_error"], 4),
         "float_params": round(t["float_params"]), "float_bits": round(t["float_bits"]), "ecr": t["ecr"],
         "ecr_text": t["ecr_text"], "relation": t["relation"], "naive": t["naive"],
         "exact": t["relation"] == "=", "mark": {"=": "", ">=": "≥", "<=": "≤"}[t["relation"]],
@@ -852,7 +853,7 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
         tooltip=[alt.Tooltip("label:N", title="naive compression")])]
     one = alt.Chart(alt.Data(values=[{"one": 1.0}])).mark_rule(color="#bbbbbb", strokeDash=[2, 4]).encode(y="one:Q")
     spec = {r.get("spec") for r in rows} - {None}
-    sub = subtitle(results.summary([r for r in rows if r["method"] in ("float", "retrain")]),
+    sub = subtitle(rowmod.summarise([r for r in rows if r["method"] in ("float", "retrain")]),
                           "ECR = N_F(error) x 32 / quantized memory; hollow ≥ / ≤: bound outside the float sweep")
     layered = alt.layer(one, *naive, alt.layer(line, pts, marks, data=alt.Data(values=data))).resolve_scale(
         strokeDash="independent")
@@ -864,15 +865,15 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
 def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 440, height: int = 340):
     """Mean test error against weight memory (bits; both axes log) for every network of ``rows``:
     float, directly quantized and retrained, colours and shapes as elsewhere in the book. The
-    Pareto front (the best network under each memory budget, :func:`quantlab.compression.pareto_front`)
+    Pareto front (the best network under each memory budget, :func:`quantlab.numerics.compression.pareto_front`)
     is the black step line; its networks are ringed. Tooltips give the exact numbers."""
-    from quantlab import compression
+    from quantlab.analysis import stats
 
-    pts = compression.memory_points(rows)
+    pts = stats.memory_points(rows)
     data = [{
-        "network": results.network_label(p), "method": METHOD_LABELS[p["method"]], "precision": precision_label(p["bits"]),
-        "params": p["params"], "memory_bits": p["memory_bits"], "memory_kib": round(p["memory_bits"] / 8192, 3),
-        "error": round(100 * p["test_error"], 4), "error_std": round(100 * p["test_error_std"], 4),
+        "network": rowmod.network_label(p), "method": METHOD_LABELS[p["method"]], "precision": precision_label(p["bits"]),
+        "params": p["params"], "memory_bits": p["weight_bits"], "memory_kib": round(p["weight_bits"] / 8192, 3),
+        "error": round(100 * p["test_error"], 4), "error_std": round(100 * (p["test_error_std"] or 0.0), 4),
         "seeds": p["seeds"], "pareto": p["pareto"], "on_front": "yes" if p["pareto"] else "no",
     } for p in pts]
     front = sorted((d for d in data if d["pareto"]), key=lambda d: d["memory_bits"])
@@ -903,7 +904,7 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
         x=x, y=y, tooltip=tips)
     step = alt.Chart(alt.Data(values=step_rows)).mark_line(color="black", strokeWidth=1.5, interpolate="step-after").encode(
         x=x, y=y, order="order:Q")
-    sub = subtitle(results.summary(list(rows)),
+    sub = subtitle(rowmod.summarise(list(rows)),
                           "black step: Pareto front (best network under a memory budget), ringed networks on it")
     return alt.layer(step, lines, points, ring).properties(width=width, height=height, title=alt.TitleParams(
         text=title or "Test error against weight memory: which network under a memory budget", subtitle=sub,
@@ -974,7 +975,7 @@ def ecr_envelope(
     """How N_F(e_Q), and with it the ECR, is read off the float sweep for one quantized network.
 
     Drawn: the float networks of ``rows`` (mean test error ± std over seeds against parameters, log
-    x), the monotone **float envelope** that :func:`quantlab.compression.float_params_for_error`
+    x), the monotone **float envelope** that :func:`quantlab.numerics.compression.float_params_for_error`
     interpolates (log-linear between its points, a straight line on this log axis), one retrained
     ``bits``-bit network Q at its own size and mean error e_Q, and the read-off: a dashed line at
     e_Q to the envelope and down to the axis at N_F(e_Q). The subtitle gives the ECR arithmetic.
@@ -984,39 +985,40 @@ def ecr_envelope(
         networks whose N_F is interpolated (not a bound), the one with the largest ratio of its own
         size to N_F, where the read-off is widest and easiest to see (else the largest network).
     """
-    from quantlab import compression
+    from quantlab.analysis import stats
+    from quantlab.numerics import compression
 
-    table = [t for t in compression.ecr_table(rows) if int(t["bits"]) == int(bits)]
+    table = [t for t in stats.ecr_table(rows) if int(t["bits"]) == int(bits)]
     if not table:
         raise ValueError(f"rows hold no retrained {bits}-bit networks: no ECR to draw")
     if trial is not None:
-        chosen = [t for t in table if results.network_label(t) == trial]
+        chosen = [t for t in table if rowmod.network_label(t) == trial]
         if not chosen:
             raise ValueError(f"no retrained {bits}-bit network {trial!r} in rows; have "
-                             f"{', '.join(results.network_label(t) for t in table)}")
+                             f"{', '.join(rowmod.network_label(t) for t in table)}")
         q = chosen[0]
     else:
         exact = [t for t in table if t["relation"] == "="]
         q = (max(exact, key=lambda t: (t["params"] / t["float_params"], t["params"])) if exact
              else max(table, key=lambda t: t["params"]))
-    curve = compression.float_curve(*compression.float_sweep(rows))
-    floats = [n for n in compression.network_means(rows) if n["method"] == "float"]
+    curve = compression.float_curve(*stats.float_sweep(rows))
+    floats = stats.network_summary(rows, ["float"])
     prec = precision_label(bits)
-    q_name = f"{results.network_label(q)}, retrained {prec}"
+    q_name = f"{rowmod.network_label(q)}, retrained {prec}"
     series = ["float network", "float envelope", q_name]
     colors = [METHOD_COLORS["float"], "#8a8a8a", METHOD_COLORS["retrain"]]
     color = alt.Color("series:N", scale=alt.Scale(domain=series, range=colors), title=None,
                       legend=alt.Legend(symbolStrokeWidth=2, labelLimit=320, **_LEGEND_KW))
     nf, e_q = float(q["float_params"]), round(100 * q["test_error"], 4)
     mark = {"=": "≈", ">=": "≥", "<=": "≤"}[q["relation"]]
-    fl_data = [{"series": series[0], "network": results.network_label(n), "params": n["params"],
-                "error": round(100 * n["test_error"], 4), "error_std": round(100 * n["test_error_std"], 4),
-                "lo": round(100 * (n["test_error"] - n["test_error_std"]), 4),
-                "hi": round(100 * (n["test_error"] + n["test_error_std"]), 4), "seeds": n["seeds"]} for n in floats]
+    fl_data = [{"series": series[0], "network": rowmod.network_label(n), "params": n["params"],
+                "error": round(100 * n["test_error"], 4), "error_std": round(100 * (n["test_error_std"] or 0.0), 4),
+                "lo": round(100 * (n["test_error"] - (n["test_error_std"] or 0.0)), 4),
+                "hi": round(100 * (n["test_error"] + (n["test_error_std"] or 0.0)), 4), "seeds": n["seeds"]} for n in floats]
     env_data = [{"series": series[1], "params": int(p), "error": round(100 * float(e), 4)}
                 for p, e in zip(curve.params, curve.envelope)]
-    q_data = [{"series": series[2], "network": results.network_label(q), "precision": prec, "params": q["params"],
-               "error": e_q, "memory_bits": q["memory_bits"], "float_params": round(nf), "ecr": q["ecr_text"]}]
+    q_data = [{"series": series[2], "network": rowmod.network_label(q), "precision": prec, "params": q["params"],
+               "error": e_q, "memory_bits": q["weight_bits"], "float_params": round(nf), "ecr": q["ecr_text"]}]
     errors = [d["lo"] for d in fl_data] + [d["hi"] for d in fl_data] + [e_q]
     y_scale = alt.Scale(type="log", nice=False, domain=[min(errors) / 1.08, max(errors) * 1.08])
     x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=16),
@@ -1056,7 +1058,7 @@ def ecr_envelope(
         align="left", dx=8, dy=-8, fontSize=12, fontWeight="bold", color=METHOD_COLORS["retrain"]).encode(
         x=x, y=y, text="text:N")
     sub = [f"{dataset_text(rows)}, {_seeds_text(floats)}; float networks: test error, {SPREAD}",
-           f"Q = {results.network_label(q)}, retrained {prec}: e_Q = {e_q:.2f} %, M_Q = {q['memory_bits']:,} bits",
+           f"Q = {rowmod.network_label(q)}, retrained {prec}: e_Q = {e_q:.2f} %, M_Q = {q['weight_bits']:,} bits",
            f"ECR = N_F(e_Q) x 32 / M_Q {'=' if q['relation'] == '=' else q['relation']} {q['ecr_text']} "
            f"(naive 32/{bits} = {q['naive']:.3g})"]
     return alt.layer(float_bars, env, float_pts, read_line, q_pt, nf_label, q_label).properties(
@@ -1064,10 +1066,10 @@ def ecr_envelope(
         title=_title(title, "Reading N_F(e_Q) off the float envelope", sub))
 
 
-# -- the precision x size map (quantlab.precision) ---------------------------------------------
+# -- the precision x size map (quantlab.analysis.maps) ---------------------------------------------
 
 def _vanished_text() -> str:
-    from quantlab import report
+    from quantlab.analysis import report
 
     return f"at most {report.VANISHED_GAP_PP:g} points + {report.NOISE_SE_FACTOR:g} standard errors"
 
@@ -1087,9 +1089,9 @@ def resiliency_map(
     (rows, largest on top) at every bit width (columns), one panel per method of ``methods``; the
     colour scale is shared and symmetric-logarithmic, so gaps of a tenth of a point and of tens of
     points are both legible. Each cell prints its gap; the outlined cell of a row is the fewest bits
-    from which on the gap has vanished (:func:`quantlab.maps.bits_needed`). Tooltips give the
+    from which on the gap has vanished (:func:`quantlab.analysis.maps.bits_needed`). Tooltips give the
     gap ± standard error, the seeds' std, both errors and the seed count."""
-    from quantlab import maps
+    from quantlab.analysis import maps
 
     if baseline not in BASELINE_TEXT:
         raise ValueError(f"baseline must be one of {tuple(BASELINE_TEXT)}; got {baseline!r}")
@@ -1098,15 +1100,15 @@ def resiliency_map(
         grid = maps.gap_grid(rows, method, baseline)
         needed = {n["params"]: n["bits"] for n in maps.bits_needed(grid)}
         for c in grid:
+            gap = _pct(c["gap"])
             data.append({
-                "method": METHOD_LABELS[method], "network": c["label"], "params": c["params"],
+                "method": METHOD_LABELS[method], "network": c["network"], "params": c["params"],
                 "bits": _bits_label(c["bits"]), "bits_n": c["bits"],
-                "gap": round(c["gap"], 4), "gap_text": f"{c['gap']:+.1f}" if abs(c["gap"]) < 9.95 else f"{c['gap']:+.0f}",
-                "gap_se": None if math.isnan(c["gap_se"]) else round(c["gap_se"], 4),
-                "gap_std": None if math.isnan(c["gap_std"]) else round(c["gap_std"], 4),
-                "quantized": round(c["quantized_pp"], 3), "baseline": round(c["float_pp"], 3),
+                "gap": gap, "gap_text": f"{gap:+.1f}" if abs(gap) < 9.95 else f"{gap:+.0f}",
+                "gap_se": _pct(c["gap_se"]), "gap_std": _pct(c["gap_std"]),
+                "quantized": _pct(c["quantized_error"]), "baseline": _pct(c["float_error"]),
                 "seeds": c["seeds"], "needed": "yes" if needed[c["params"]] == c["bits"] else "no",
-                "dark": abs(c["gap"]) > 8,
+                "dark": abs(gap) > 8,
             })
     if not data:
         raise ValueError("rows hold no quantized results: no resiliency map")
@@ -1134,7 +1136,7 @@ def resiliency_map(
     text = base.mark_text(fontSize=10).encode(
         text="gap_text:N", tooltip=tips,
         color=alt.condition("datum.dark", alt.value("white"), alt.value("black")))
-    sub = subtitle(results.summary(list(rows)),
+    sub = subtitle(rowmod.summarise(rows),
                    f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, mean over seeds",
                    f"outlined: the fewest bits from which on the gap has vanished ({_vanished_text()})")
     return alt.layer(rect, ring, text).properties(
@@ -1151,7 +1153,7 @@ def bits_needed_chart(
     width: int = WIDTH,
     height: int = 240,
 ) -> alt.LayerChart:
-    """The fewest weight bits whose retrained gap has vanished (:func:`quantlab.maps.bits_needed`)
+    """The fewest weight bits whose retrained gap has vanished (:func:`quantlab.analysis.maps.bits_needed`)
     against the number of parameters (log scale), one line per sweep of ``needed_by_sweep``
     (``{sweep title: bits_needed rows}``); networks for which no measured width suffices are drawn
     as hollow points above the widest width."""
@@ -1159,10 +1161,10 @@ def bits_needed_chart(
     for sweep, table in needed_by_sweep.items():
         for n in table:
             reached = n["bits"] is not None
-            data.append({"sweep": sweep, "network": n["label"], "params": n["params"],
+            data.append({"sweep": sweep, "network": n["network"], "params": n["params"],
                          "bits": n["bits"] if reached else n["widest"] + 1,
                          "reached": "yes" if reached else f"no (not within {n['widest']} bits)",
-                         "gap": None if n["gap"] is None else round(n["gap"], 3)})
+                         "gap": _pct(n["gap"])})
     if not data:
         raise ValueError("no networks: no bits-needed chart")
     x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
@@ -1245,21 +1247,22 @@ RULE_MEASURES = {
 
 def rules_chart(table: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 170,
                 height: int = 220) -> alt.FacetChart:
-    """Quantizer rules side by side (:func:`quantlab.maps.rule_table` rows): one panel per measure
+    """Quantizer rules side by side (:func:`quantlab.analysis.maps.rule_table` rows): one panel per measure
     of :data:`RULE_MEASURES` against the number of parameters (log), one colour per rule, solid for
     the fixed and dashed for the adaptive step policy; retrained gaps with ± one standard error."""
     data = []
     for t in table:
         for measure, label in RULE_MEASURES.items():
-            value = t[measure] * 100 if measure == "weight_error" else t[measure]
-            se = {"direct_gap": t["direct_gap_se"], "gap": t["gap_se"]}.get(measure, math.nan)
-            se = 0.0 if se is None or math.isnan(se) else se
+            value = t[measure]
+            se = {"direct_gap": t["direct_gap_se"], "gap": t["gap_se"]}.get(measure)
+            se = 0.0 if se is None or math.isnan(se) else _pct(se)
             if value is None or math.isnan(value):
                 continue
-            data.append({"panel": label, "network": t["label"], "params": t["params"], "rule": t["quantizer"],
-                         "policy": t["step_policy"], "value": round(value, 4), "lo": round(value - se, 4),
-                         "hi": round(value + se, 4), "se": round(se, 4), "seeds": t["seeds"],
-                         "vs_l2": None if math.isnan(t["vs_l2"]) else round(t["vs_l2"], 3)})
+            value = _pct(value)
+            data.append({"panel": label, "network": t["network"], "params": t["params"], "rule": t["quantizer"],
+                         "policy": t["step_policy"], "value": value, "lo": round(value - se, 4),
+                         "hi": round(value + se, 4), "se": se, "seeds": t["seeds"],
+                         "vs_l2": None if math.isnan(t["vs_l2"]) else _pct(t["vs_l2"])})
     if not data:
         raise ValueError("an empty rule table: nothing to draw")
     rules_seen = list(dict.fromkeys(d["rule"] for d in data))

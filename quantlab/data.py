@@ -64,6 +64,8 @@ from pathlib import Path
 
 import numpy as np
 
+from quantlab.fileio import write_atomic
+
 __all__ = [
     "DATASETS",
     "SPLITS",
@@ -98,17 +100,20 @@ _DEFAULT_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 # Static facts, so that `info` and cache checks need no TFDS.
 _STATIC: dict[str, dict] = {
     "fashion_mnist": {
+        "display_name": "Fashion-MNIST",
         "image_shape": (28, 28, 1),
         "tfds_splits": {"train": 60000, "test": 10000},
         "class_names": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     },
     "mnist": {
+        "display_name": "MNIST",
         "image_shape": (28, 28, 1),
         "tfds_splits": {"train": 60000, "test": 10000},
         "class_names": tuple(str(d) for d in range(10)),
     },
     "cifar10": {
+        "display_name": "CIFAR-10",
         "image_shape": (32, 32, 3),
         "tfds_splits": {"train": 50000, "test": 10000},
         "class_names": ("airplane", "automobile", "bird", "cat", "deer",
@@ -140,7 +145,8 @@ class CacheCorruptionWarning(UserWarning):
 def info(name: str) -> dict:
     """Static facts about a dataset, without TensorFlow or TFDS.
 
-    Returns a new dict: ``name``; ``tfds_version`` (the pinned TFDS builder version);
+    Returns a new dict: ``name``; ``display_name`` (as the book writes it, e.g. ``Fashion-MNIST``);
+    ``tfds_version`` (the pinned TFDS builder version);
     ``num_classes``; ``image_shape`` ``(H, W, C)`` in pixels; ``dtype`` of images (``"uint8"``,
     values 0..255) and labels (``"int32"``); ``splits``: examples per quantlab split (train /
     validation / test); ``tfds_splits``: examples per TFDS split; ``class_names`` in label order.
@@ -151,6 +157,7 @@ def info(name: str) -> dict:
     n_val = _n_validation(n_train)
     return {
         "name": name,
+        "display_name": s["display_name"],
         "tfds_version": TFDS_VERSIONS[name],
         "num_classes": len(s["class_names"]),
         "image_shape": tuple(s["image_shape"]),
@@ -323,20 +330,10 @@ def _read_cache(path: Path, key: str, name: str) -> tuple[np.ndarray, np.ndarray
 
 
 def _write_cache(path: Path, key: str, images: np.ndarray, labels: np.ndarray) -> None:
-    """Atomically write ``path`` (temporary file in the same folder, then ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, format=np.array(_FORMAT), key=np.array(key),
-                     sha256=np.array(_digest(key, images, labels)), images=images, labels=labels)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomically write ``path`` (:func:`quantlab.fileio.write_atomic`)."""
+    write_atomic(path, lambda f: np.savez(f, format=np.array(_FORMAT), key=np.array(key),
+                                          sha256=np.array(_digest(key, images, labels)),
+                                          images=images, labels=labels))
 
 
 def _write_cache_if_complete(name, split, images, labels, n_tfds_split) -> None:

@@ -1,10 +1,12 @@
-"""quantlab.anomalies on synthetic rows and records: each check finds what it should, and only that."""
+"""quantlab.analysis.anomalies on synthetic rows and records: each check finds what it should, and only that."""
 
 import math
 
 import pytest
 
-from quantlab import anomalies, results
+import fakes
+from quantlab.analysis import anomalies
+from quantlab.analysis import rows as rowmod
 
 
 def record(vals, losses, direct_val=0.5):
@@ -15,12 +17,12 @@ def record(vals, losses, direct_val=0.5):
 
 
 def test_validation_jumps_need_a_flat_loss():
-    jumpy = results.curve_rows(record([0.16, 0.22, 0.15], [0.356, 0.345, 0.355])["metrics"], trial="net", seed=1)
+    jumpy = rowmod.curve_rows(record([0.16, 0.22, 0.15], [0.356, 0.345, 0.355])["metrics"], trial="net", seed=1)
     cases = anomalies.validation_jumps(jumpy)
     assert [(j["trial"], j["seed"], j["bits"], j["epoch"]) for j in cases] == [("net", 1, 2, 2), ("net", 1, 2, 3)]
-    assert cases[0]["val_change_pp"] == pytest.approx(6.0) and cases[0]["loss_change"] == pytest.approx(-0.011 / 0.356)
+    assert cases[0]["val_change"] == pytest.approx(0.06) and cases[0]["loss_change"] == pytest.approx(-0.011 / 0.356)
     assert "not the trained one" in anomalies.explain(cases, "jumps")
-    learning = results.curve_rows(record([0.30, 0.20], [1.0, 0.6])["metrics"])  # a move with the loss: learning
+    learning = rowmod.curve_rows(record([0.30, 0.20], [1.0, 0.6])["metrics"])  # a move with the loss: learning
     assert anomalies.validation_jumps(learning) == []
     assert anomalies.retrained_worse_than_direct(record([0.2], [1.0], direct_val=0.1)) == [2]
     assert anomalies.retrained_worse_than_direct(record([0.2], [1.0], direct_val=0.3)) == []
@@ -28,12 +30,7 @@ def test_validation_jumps_need_a_flat_loss():
 
 def rows(errors, control=None):
     """Tidy rows of one network: ``errors`` maps (method, bits) to per-seed test errors."""
-    out = []
-    for (method, bits), errs in errors.items():
-        for seed, e in enumerate(errs):
-            out.append({"spec": "s", "trial": "net", "seed": seed, "method": method, "bits": bits, "test_error": e,
-                        "control_test_error": None if control is None else control[seed]})
-    return out
+    return fakes.rows(errors, control=control, spec="s", trial="net")
 
 
 @pytest.mark.parametrize("three, flagged", [
@@ -47,31 +44,31 @@ def test_more_bits_worse_is_judged_against_seed_noise(three, flagged):
     cases = anomalies.more_bits_worse(r)
     assert bool(cases) == flagged
     if flagged:
-        assert cases[0]["diff_pp"] == pytest.approx(1.0) and (cases[0]["low_bits"], cases[0]["high_bits"]) == (2, 3)
+        assert cases[0]["diff"] == pytest.approx(0.01) and (cases[0]["low_bits"], cases[0]["high_bits"]) == (2, 3)
         assert "net: 3-bit +1.00 pp against 2-bit" in anomalies.explain(cases, "more_bits")
 
 
 def test_quantized_beats_float_reports_the_control():
     r = rows({("float", 32): [0.15, 0.15, 0.15], ("retrain", 3): [0.14, 0.14, 0.14]}, control=[0.139, 0.14, 0.141])
     (case,) = anomalies.quantized_beats_float(r)
-    assert case["below_float_pp"] == pytest.approx(1.0)
-    assert case["below_control_pp"] == pytest.approx(0.0, abs=1e-9)
-    assert case["control_gain_pp"] == pytest.approx(1.0)
+    assert case["below_float"] == pytest.approx(0.01)
+    assert case["below_control"] == pytest.approx(0.0, abs=1e-11)
+    assert case["control_gain"] == pytest.approx(0.01)
     assert "float control" in anomalies.explain([case], "beats_float")
     assert anomalies.quantized_beats_float(rows({("float", 32): [0.15] * 3, ("retrain", 3): [0.149] * 3})) == []
     assert "No retrained" in anomalies.explain([], "beats_float")
     with pytest.raises(ValueError, match="kind must be"):
         anomalies.explain([], "other")
     assert math.isnan(anomalies.quantized_beats_float(
-        rows({("float", 32): [0.15] * 3, ("retrain", 2): [0.14] * 3}))[0]["below_control_pp"])
+        rows({("float", 32): [0.15] * 3, ("retrain", 2): [0.14] * 3}))[0]["below_control"])
 
 
 def test_a_jump_whose_network_also_moved_on_the_training_set_is_not_flagged():
     """The training loss is the end-of-epoch network's (the one whose validation error is measured):
     a jump it shares is the network changing, not the evaluation disagreeing with the training."""
-    volatile = results.curve_rows(record([0.41, 0.57, 0.49], [1.02, 1.38, 1.19])["metrics"], trial="n")
+    volatile = rowmod.curve_rows(record([0.41, 0.57, 0.49], [1.02, 1.38, 1.19])["metrics"], trial="n")
     assert anomalies.validation_jumps(volatile) == []
     move = anomalies.largest_move(volatile)
-    assert move["epoch"] == 2 and move["val_change_pp"] == pytest.approx(16.0)
+    assert move["epoch"] == 2 and move["val_change"] == pytest.approx(0.16)
     assert move["loss_change"] == pytest.approx(0.36 / 1.02)
     assert anomalies.explain([], "jumps").startswith("No retraining")

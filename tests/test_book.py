@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from quantlab import book, results
-from quantlab.spec import load_spec
+from quantlab import book
+from quantlab.analysis import rows as rowmod
+from quantlab.experiments.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +45,7 @@ def test_rerun_box_routes_reads_and_downloads():
     assert "`.venv/bin/jupytext --execute --to ipynb -o /tmp/retraining.ipynb book/retraining.md`" in box
     for name in ("budget-ffdnn", "budget-cnn"):
         spec = load_spec(name)
-        assert f"`{name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/specs/{name}.toml`)" in box
+        assert f"`{name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/experiments/specs/{name}.toml`)" in box
         assert f"{{download}}`{name}.csv <{book.csv_name(name)}>`" in box
     quantizer = book.rerun_box("quantizer")
     assert "It reads" not in quantizer and "download" not in quantizer and "trains its own" in quantizer
@@ -86,7 +87,7 @@ def test_write_csv_default_folder_is_relative_to_the_chapter(tmp_path, monkeypat
     rows = [{"spec": "s", "trial": "t", "seed": 0, "method": "float", "bits": 32, "test_error": 0.5}]
     path, = book.write_csv(rows)
     assert path == Path(book.csv_name("s")) and (tmp_path / book.csv_name("s")).is_file()
-    assert results.CSV_FIELDS[0] == "spec"
+    assert rowmod.CSV_FIELDS[0] == "spec"
 
 
 # -- the Sphinx hooks, on stand-ins -----------------------------------------------------------------------

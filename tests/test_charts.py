@@ -9,30 +9,29 @@ import sys
 import numpy as np
 import pytest
 
-from quantlab import charts, results
-from quantlab import quantize as qz
+import fakes
+from quantlab import charts
+from quantlab.analysis import rows as rowmod
+from quantlab.numerics import quantize as qz
 
 SEEDS = (0, 1, 2)
 
 
 def record(family, size, seed, err=0.2, bits=(2, 3)):
     params = 5000 * (size[0] if family == "ffdnn" else sum(size)) + 10
-    metrics = {"params": params, "weights": params - 10,
-               "float": {"test_error": err + 0.001 * seed, "val_error": err},
-               "float_control": {"test_error": err - 0.002 + 0.001 * seed, "val_error": err - 0.002},
-               "direct": {}, "retrain": {}}
-    for b in bits:
-        metrics["direct"][str(b)] = {"test_error": err + 0.3 / b + 0.01 * seed, "val_error": err + 0.3 / b}
-        metrics["retrain"][str(b)] = {"test_error": err + 0.05 / b + 0.002 * seed, "val_error": err + 0.05 / b}
-    return {"config": {"family": family, "size": list(size), "dataset": "fashion_mnist", "bits": list(bits)},
-            "seed": seed, "metrics": metrics}
+    metrics = fakes.metrics(
+        params, params - 10, fakes.stage(err + 0.001 * seed, err),
+        direct={b: fakes.stage(err + 0.3 / b + 0.01 * seed, err + 0.3 / b) for b in bits},
+        retrain={b: fakes.stage(err + 0.05 / b + 0.002 * seed, err + 0.05 / b) for b in bits},
+        control=fakes.stage(err - 0.002 + 0.001 * seed, err - 0.002))
+    return fakes.record(family, size, seed, metrics)
 
 
 def rows_for(family, sizes, seeds=SEEDS):
     out = []
     for i, size in enumerate(sizes):
         for s in seeds:
-            out += results.record_rows(record(family, size, s, err=0.3 - 0.05 * i))
+            out += rowmod.record_rows(record(family, size, s, err=0.3 - 0.05 * i))
     return out
 
 
@@ -146,7 +145,7 @@ def test_error_vs_params_data_is_percent_mean_and_std(width_rows):
     spec = charts.error_vs_params(width_rows).to_dict()
     values = data_values(spec)
     assert len(values) == 3 * 5
-    summ = results.summary(width_rows)
+    summ = rowmod.summarise(width_rows)
     for v, s in zip(values, summ):
         assert v["error"] == pytest.approx(100 * s["test_error"], abs=1e-3)
         assert v["error_lo"] == pytest.approx(100 * (s["test_error"] - s["test_error_std"]), abs=1e-3)
@@ -179,7 +178,7 @@ def test_gap_vs_params(width_rows):
     assert zero, "no zero line"
     values = data_values(spec)
     assert {v["method"] for v in values} == {"retrained"}
-    summ = [s for s in results.summary(width_rows) if s["method"] == "retrain"]
+    summ = [s for s in rowmod.summarise(width_rows) if s["method"] == "retrain"]
     for v, s in zip(values, summ):  # against the float control by default
         assert v["gap"] == pytest.approx(100 * s["gap_control"], abs=1e-3)
         assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s["gap_control_se"], abs=1e-3)
@@ -344,7 +343,7 @@ def test_error_bars_chart():
 
 
 def test_importing_quantlab_does_not_import_altair():
-    code = "import sys, quantlab, quantlab.results; assert 'altair' not in sys.modules"
+    code = "import sys, quantlab, quantlab.analysis.rows; assert 'altair' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -354,7 +353,7 @@ def test_retraining_curves_start_at_the_direct_network():
     metrics["float_control"]["history"] = [{"epoch": 1, "train_loss": 0.9, "val_error": 0.29}]
     for b in ("2", "3"):
         metrics["retrain"][b]["history"] = [{"epoch": e, "train_loss": 0.5, "val_error": 0.25 - 0.01 * e} for e in (1, 2)]
-    rows = results.curve_rows(metrics, trial="net", seed=0, size_label="8x3", params=100, step_policy="fixed")
+    rows = rowmod.curve_rows(metrics, trial="net", seed=0, size_label="8x3", params=100, step_policy="fixed")
     stages = {(r["stage"], r["bits"], r["epoch"]) for r in rows}
     assert ("control", 32, 0) in stages and ("retrain", 2, 0) in stages and ("float", 32, 1) in stages
     start = next(r for r in rows if r["stage"] == "retrain" and r["bits"] == 2 and r["epoch"] == 0)
@@ -376,7 +375,7 @@ def test_gap_vs_budget_one_point_per_policy_and_budget():
     for epochs in (1, 4):
         for policy in ("fixed", "adaptive"):
             for s in SEEDS:
-                for r in results.record_rows(record("ffdnn", (8, 3), s)):
+                for r in rowmod.record_rows(record("ffdnn", (8, 3), s)):
                     rows.append({**r, "retrain_epochs": epochs, "step_policy": policy})
     spec = charts.gap_vs_budget(rows).to_dict()
     values = spec["data"]["values"]
@@ -441,15 +440,16 @@ def test_gap_overview_one_panel_per_sweep(width_rows, depth_rows, cnn_rows):
 
 
 def test_ecr_envelope_reads_nf_off_the_float_envelope(width_rows):
-    from quantlab import compression
+    from quantlab.analysis import stats
+    from quantlab.numerics import compression
 
     spec = charts.ecr_envelope(width_rows, trial="ffdnn-w64-d3", bits=2).to_dict()
-    table = {t["trial"]: t for t in compression.ecr_table(width_rows) if t["bits"] == 2}
+    table = {t["trial"]: t for t in stats.ecr_table(width_rows) if t["bits"] == 2}
     q = table["ffdnn-w64-d3"]
     units = list(layers(spec))
     datasets = [u["data"]["values"] for u in units if "data" in u and "values" in u["data"]]
     envelope = next(d for d in datasets if d and d[0].get("series") == "float envelope")
-    curve = compression.float_curve(*compression.float_sweep(width_rows))
+    curve = compression.float_curve(*stats.float_sweep(width_rows))
     assert [e["params"] for e in envelope] == list(curve.params)
     assert [e["error"] for e in envelope] == pytest.approx([100 * x for x in curve.envelope], abs=1e-3)
     read = next(d for d in datasets if d and "order" in d[0])  # the read-off: from Q along e_Q, then down at N_F
@@ -457,7 +457,7 @@ def test_ecr_envelope_reads_nf_off_the_float_envelope(width_rows):
     assert read[0]["error"] == read[1]["error"] == pytest.approx(100 * q["test_error"], abs=1e-3)
     assert read[2]["params"] == pytest.approx(q["float_params"]) and read[2]["error"] < read[1]["error"]
     sub = " ".join(spec["title"]["subtitle"])
-    assert "ffdnn-w64-d3" in sub and q["ecr_text"] in sub and f"{q['memory_bits']:,}" in sub
+    assert "ffdnn-w64-d3" in sub and q["ecr_text"] in sub and f"{q['weight_bits']:,}" in sub
     labels = next(d for d in datasets if d and "text" in d[0])
     assert any(lab["text"].startswith("N_F(e_Q)") and f"{q['float_params']:,.0f}" in lab["text"] for lab in labels)
     # the default network: of those whose N_F is interpolated (not a bound), the one with the largest N_Q / N_F

@@ -1,4 +1,4 @@
-"""The fast CNN layer (quantlab.conv) against the plain nn.Conv / lax.conv + nn.max_pool reference.
+"""The fast CNN layer (quantlab.nn.conv) against the plain nn.Conv / lax.conv + nn.max_pool reference.
 
 Equality is "up to float rounding" (allclose, float32 tolerances) for real-valued data, and exact
 (bit for bit, ties included) where every sum is exactly representable (small integers), which pins
@@ -12,8 +12,8 @@ import numpy as np
 import optax
 import pytest
 
-from quantlab import conv, models
-from quantlab import quantize as qz
+from quantlab.nn import conv, models
+from quantlab.numerics import quantize as qz
 
 SHAPES = [(28, 28, 1), (32, 32, 3)]
 RTOL, ATOL = 2e-5, 2e-6  # float32: different summation order of the 9*C products
@@ -78,7 +78,7 @@ def test_logits_and_gradients_match_lax_conv(shape):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("shared_images", [False, True])
 def test_vmapped_seeds_match_lax_conv(shape, shared_images):
-    """As quantlab.train uses it: params [S, ...], per-seed (or shared) batches, vmap of value_and_grad."""
+    """As quantlab.training.train uses it: params [S, ...], per-seed (or shared) batches, vmap of value_and_grad."""
     seeds = 3
     fused, ref = cnns((4, 8))
     params = jax.vmap(lambda k: models.init_params(ref, k, shape))(jax.random.split(jax.random.key(2), seeds))
@@ -174,9 +174,9 @@ def test_chunked_batches_are_exact(method, chunk):
 
 
 def test_plan_defaults_and_errors():
-    assert conv.plan((100, 28, 28, 1), (3, 3, 1, 32)) == conv.Plan("phase", 25)
+    assert conv.plan((100, 28, 28, 1), (3, 3, 1, 32)) == conv.LayerPlan("phase", 25)
     assert conv.plan((100, 28, 28, 1), (3, 3, 1, 8)).method == "patch"
-    assert conv.plan((100, 14, 14, 32), (3, 3, 32, 32)) == conv.Plan("rows", 25)
+    assert conv.plan((100, 14, 14, 32), (3, 3, 32, 32)) == conv.LayerPlan("rows", 25)
     assert conv.plan((1000, 7, 7, 8), (3, 3, 8, 16)).chunk == 250
     assert conv.plan((7, 4, 4, 2), (3, 3, 2, 2), chunk=5).chunk == 1  # a divisor of N
     with pytest.raises(ValueError, match="method must be"):

@@ -1,8 +1,8 @@
-"""The dense layer with a written-out backward pass (quantlab.dense) against flax's nn.Dense.
+"""The dense layer with a written-out backward pass (quantlab.nn.dense) against flax's nn.Dense.
 
 Same parameters and initial values; forward and gradients equal up to float rounding for real
 data and bit for bit where every sum is exactly representable (small integers), with and without
-``vmap`` over seeds (how quantlab.train calls it).
+``vmap`` over seeds (how quantlab.training.train calls it).
 """
 
 import flax.linen as nn
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantlab import models
-from quantlab.dense import Dense, dense
+from quantlab.nn import models
+from quantlab.nn.dense import Dense, dense
 
 
 class Reference(nn.Module):

@@ -25,11 +25,13 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'quantlab[ray]' (make test installs it)")
 
-from quantlab import data, experiment, sweep  # noqa: E402
+from quantlab import data  # noqa: E402
 from quantlab.__main__ import main  # noqa: E402
-from quantlab.executors import RayExecutor  # noqa: E402
-from quantlab.spec import load_spec  # noqa: E402
-from quantlab.store import RECORD_NAME, Store, trial_label  # noqa: E402
+from quantlab.experiments import sweep  # noqa: E402
+from quantlab.experiments.executors import RayExecutor  # noqa: E402
+from quantlab.experiments.spec import load_spec  # noqa: E402
+from quantlab.experiments.store import RECORD_NAME, Store, trial_label  # noqa: E402
+from quantlab.training import experiment  # noqa: E402
 from fakes import FAKE_METRICS_SOURCE, TINY_SPEC_TOML  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -41,7 +43,7 @@ FAKE_SPEC = TINY_SPEC_TOML
 # value): sleeps, then logs [run, size, seeds, pid] and returns valid metrics.
 WRAPPER = FAKE_METRICS_SOURCE + """
 import json, os, sys, time
-import quantlab.experiment as experiment
+import quantlab.training.experiment as experiment
 
 log, run_id, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
 

@@ -25,12 +25,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quantlab import data, divergence, experiment, lock, store as storemod
+from quantlab import data
 from quantlab.__main__ import main
-from quantlab.spec import load_spec
-from quantlab.store import Store
+from quantlab.experiments import lock, store as storemod
+from quantlab.experiments.spec import load_spec
+from quantlab.experiments.store import Store
+from quantlab.training import divergence, experiment
 from fakes import TINY_SPEC_TOML
-from quantlab.train import DivergenceError
+from quantlab.training.train import DivergenceError
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
@@ -56,7 +58,7 @@ batch_size = 50
 # A fake run_trial for subprocess tests: sleeps, logs (pid, size, seeds) and returns valid metrics.
 WRAPPER = """
 import json, os, sys, time
-import quantlab.experiment as experiment
+import quantlab.training.experiment as experiment
 
 log, delay = sys.argv[1], float(sys.argv[2])
 
@@ -223,7 +225,8 @@ def test_fit_stops_an_exploding_loss_that_stays_finite():
     import jax
     import jax.numpy as jnp
 
-    from quantlab import models, train
+    from quantlab.nn import models
+    from quantlab.training import train
 
     model = models.make_model("ffdnn", (16, 1), num_classes=4)
     keys = jnp.stack([jax.random.key(0)])
@@ -442,7 +445,7 @@ def test_two_sweeps_on_one_store_split_the_work(tmp_path, wrapper, fake_spec):
 def test_a_lock_dies_with_its_holder(tmp_path):
     path = tmp_path / ".t.lock"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from quantlab.lock import Lock; l = Lock(sys.argv[1]); l.acquire(); "
+        "import sys, time; from quantlab.experiments.lock import Lock; l = Lock(sys.argv[1]); l.acquire(); "
         "print('held', flush=True); time.sleep(60)"), str(path)],
         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, text=True)
     try:

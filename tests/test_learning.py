@@ -8,9 +8,9 @@ of the loss); CNN (4, 8) measured float 0.31, direct 0.36, retrained 0.31. Chanc
 import numpy as np
 import pytest
 
-from quantlab import experiment
-from quantlab.experiment import TrialConfig, run_trial
-from quantlab.train import TrainConfig, error_rate
+from quantlab.training import experiment
+from quantlab.training.experiment import TrialConfig, run_trial
+from quantlab.training.train import TrainConfig, error_rate
 
 pytestmark = pytest.mark.slow
 

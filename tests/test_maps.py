@@ -1,10 +1,13 @@
-"""quantlab.precision (the resiliency map) on synthetic rows with known gaps, and its two charts."""
+"""quantlab.analysis.maps (the resiliency map) on synthetic rows with known gaps, and its charts."""
 
 import math
 
 import pytest
 
-from quantlab import charts, maps, results
+import fakes
+from quantlab import charts
+from quantlab.analysis import maps
+from quantlab.analysis.rows import record_rows
 
 BITS = (2, 3, 4, 6)
 # Retrained gap to the float control (fractions) per width and bit width; seeds add +-0.1 pp.
@@ -16,28 +19,25 @@ GAPS = {8: {2: 0.10, 3: 0.04, 4: 0.012, 6: 0.001},
 def record(width, seed):
     params = 800 * width + 10
     control = 0.12 + 0.001 * seed
-    metrics = {"params": params, "weights": params - 10,
-               "float": {"test_error": control + 0.003, "val_error": 0.12},
-               "float_control": {"test_error": control, "val_error": 0.12},
-               "direct": {}, "retrain": {}}
-    for b in BITS:
-        noise = 0.001 * (seed - 1)
-        metrics["retrain"][str(b)] = {"test_error": control + GAPS[width][b] + noise, "val_error": 0.13}
-        metrics["direct"][str(b)] = {"test_error": control + 4 * GAPS[width][b] + 0.01, "val_error": 0.2}
-    return {"config": {"family": "ffdnn", "size": [width, 3], "dataset": "fashion_mnist", "bits": list(BITS)},
-            "seed": seed, "metrics": metrics}
+    noise = 0.001 * (seed - 1)
+    metrics = fakes.metrics(
+        params, params - 10, fakes.stage(control + 0.003, 0.12),
+        direct={b: fakes.stage(control + 4 * GAPS[width][b] + 0.01, 0.2) for b in BITS},
+        retrain={b: fakes.stage(control + GAPS[width][b] + noise, 0.13) for b in BITS},
+        control=fakes.stage(control, 0.12))
+    return fakes.record("ffdnn", (width, 3), seed, metrics)
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return [r for w in GAPS for s in (0, 1, 2) for r in results.record_rows(record(w, s))]
+    return [r for w in GAPS for s in (0, 1, 2) for r in record_rows(record(w, s))]
 
 
 def test_gap_grid_has_one_cell_per_network_and_bit_width(rows):
     grid = maps.gap_grid(rows)
     assert [(c["params"], c["bits"]) for c in grid] == [(800 * w + 10, b) for w in GAPS for b in BITS]
     cell = next(c for c in grid if c["params"] == 8 * 800 + 10 and c["bits"] == 3)
-    assert cell["gap"] == pytest.approx(4.0) and cell["gap_se"] == pytest.approx(0.1 / math.sqrt(3))
+    assert cell["gap"] == pytest.approx(0.04) and cell["gap_se"] == pytest.approx(0.001 / math.sqrt(3))
     assert not cell["vanished"]
     assert next(c for c in grid if c["params"] == 512 * 800 + 10 and c["bits"] == 2)["vanished"]
 
@@ -47,7 +47,7 @@ def test_bits_needed_is_the_narrowest_width_from_which_every_gap_has_vanished(ro
     assert [(n["params"] // 800, n["bits"]) for n in needed] == [(8, 6), (64, 3), (512, 2)]
     assert maps.needed_text(needed).endswith("The bits needed never grow with size.")
     # A network whose gap reappears at a wider width needs that wider width's successor, or none.
-    grid = [{"label": "n", "params": 1, "bits": b, "gap": g, "gap_se": 0.0, "vanished": v}
+    grid = [{"network": "n", "params": 1, "bits": b, "gap": g, "gap_se": 0.0, "vanished": v}
             for b, g, v in ((2, 0.1, True), (3, 2.0, False), (4, 0.2, True))]
     assert maps.bits_needed(grid)[0]["bits"] == 4
     grid[-1]["vanished"] = False
@@ -57,7 +57,7 @@ def test_bits_needed_is_the_narrowest_width_from_which_every_gap_has_vanished(ro
 
 def test_memory_front_splits_the_budget_range_between_precisions(rows):
     front = maps.memory_front(rows)
-    memories = [p["memory_bits"] for p in front["front"]]
+    memories = [p["weight_bits"] for p in front["front"]]
     assert memories == sorted(memories)
     errors = [p["test_error"] for p in front["front"]]
     assert errors == sorted(errors, reverse=True)
@@ -113,7 +113,7 @@ def test_rule_table_compares_every_rule_with_l2_per_policy(rows):
     table = maps.rule_table(data)
     assert len(table) == len(GAPS) * len(by_rule)
     absmax = [t for t in table if t["quantizer"] == "absmax"]
-    assert all(t["vs_l2"] == pytest.approx(2.0) and t["vs_l2_beyond_noise"] for t in absmax)
+    assert all(t["vs_l2"] == pytest.approx(0.02) and t["vs_l2_beyond_noise"] for t in absmax)
     assert not any(t["vs_l2_beyond_noise"] for t in table if t["quantizer"] == "twn")
     assert all(math.isnan(t["vs_l2"]) for t in table if t["quantizer"] == "l2")
     assert absmax[0]["weight_error"] == pytest.approx(0.32)
@@ -123,9 +123,9 @@ def test_rule_table_compares_every_rule_with_l2_per_policy(rows):
 
 
 def test_rules_chart_has_a_panel_per_measure():
-    table = [{"label": "n", "params": 100, "quantizer": q, "step_policy": p, "seeds": 3, "weight_error": 0.3,
-              "direct_gap": 10.0, "direct_gap_se": 1.0, "gap": 2.0, "gap_se": 0.5,
-              "vs_l2": math.nan if q == "l2" else 1.0, "vs_l2_se": 0.1, "vs_l2_beyond_noise": q != "l2"}
+    table = [{"network": "n", "params": 100, "quantizer": q, "step_policy": p, "seeds": 3, "weight_error": 0.3,
+              "direct_gap": 0.1, "direct_gap_se": 0.01, "gap": 0.02, "gap_se": 0.005,
+              "vs_l2": math.nan if q == "l2" else 0.01, "vs_l2_se": 0.001, "vs_l2_beyond_noise": q != "l2"}
              for q in ("l2", "twn") for p in ("fixed", "adaptive")]
     spec = charts.rules_chart(table).to_dict()
     values = spec["data"]["values"]
@@ -136,8 +136,8 @@ def test_rules_chart_has_a_panel_per_measure():
 
 
 def test_jumps_by_rule_names_the_rules_and_networks():
-    table = [{"label": "ffdnn-w8-d3", "params": 10, "quantizer": "absmax", "weight_error": 0.9},
-             {"label": "ffdnn-w16-d3", "params": 20, "quantizer": "absmax", "weight_error": 0.8}]
+    table = [{"network": "ffdnn-w8-d3", "params": 10, "quantizer": "absmax", "weight_error": 0.9},
+             {"network": "ffdnn-w16-d3", "params": 20, "quantizer": "absmax", "weight_error": 0.8}]
     jumps = [{"quantizer": "absmax", "trial": t} for t in ("ffdnn-w16-d3", "ffdnn-w8-d3", "ffdnn-w8-d3")]
     text = maps.jumps_by_rule(jumps, table)
     assert "absmax: 3 epoch(s) in ffdnn-w8-d3, ffdnn-w16-d3 (directly quantized weights 80-90 % off in L2)" in text

@@ -7,8 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from quantlab import models, train
-from quantlab.experiment import TrialConfig
+from quantlab.nn import models
+from quantlab.training import train
+from quantlab.training.experiment import TrialConfig
 
 
 def ffdnn_count(inputs, width, depth, classes=10):

@@ -116,8 +116,15 @@ def test_installed_environment_matches_lock():
 
 
 def test_package_data_declared():
+    """Every shipped spec (quantlab/experiments/specs/*.toml) is package data of its package."""
+    from quantlab.experiments.spec import SPECS_DIR
+
     setuptools = pyproject()["tool"]["setuptools"]
-    assert "specs/*.toml" in setuptools["package-data"]["quantlab"]
+    assert "specs/*.toml" in setuptools["package-data"]["quantlab.experiments"]
+    declared = {path.resolve() for package, patterns in setuptools["package-data"].items() for pattern in patterns
+                for path in (ROOT / package.replace(".", "/")).glob(pattern)}
+    shipped = {path.resolve() for path in SPECS_DIR.glob("*.toml")}
+    assert shipped and shipped <= declared
 
 
 def test_quantlab_is_the_editable_checkout():

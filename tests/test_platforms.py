@@ -1,7 +1,7 @@
 """Accelerators and the paper's own datasets (issue 13), what can be checked without a GPU or a network:
 
 * the layer implementations are chosen per platform, and on a CPU the choice is what it always was
-  (quantlab.conv / quantlab.dense: the committed records depend on its exact numerics);
+  (quantlab.nn.conv / quantlab.nn.dense: the committed records depend on its exact numerics);
 * the MNIST and CIFAR-10 specs load, and offline their sweeps stop at once with the data error;
 * the executor options of the command line, and a clear error where Ray is missing.
 """
@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from quantlab import models
 from quantlab.__main__ import main
-from quantlab.spec import load_spec
-from quantlab.store import Store
+from quantlab.experiments.spec import load_spec
+from quantlab.experiments.store import Store
+from quantlab.nn import models
 
 
 def test_layers_are_chosen_per_platform(monkeypatch):
@@ -43,7 +43,7 @@ def _hlo(model, params, x):
 
 @pytest.mark.parametrize("family,size", [("ffdnn", (32, 2)), ("cnn", (4, 8))])
 def test_on_cpu_the_default_is_the_cpu_layers_exactly(monkeypatch, family, size):
-    """The committed records were computed with quantlab.conv / quantlab.dense: on a CPU the default
+    """The committed records were computed with quantlab.nn.conv / quantlab.nn.dense: on a CPU the default
     model must compile to exactly the program of impl="fused" (not merely to close numbers)."""
     monkeypatch.delenv(models.ENV_LAYERS, raising=False)
     if jax.default_backend() != "cpu":
@@ -53,7 +53,7 @@ def test_on_cpu_the_default_is_the_cpu_layers_exactly(monkeypatch, family, size)
     x = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
     params = models.init_params(default, jax.random.key(0), (28, 28, 1))
     assert _hlo(default, params, x) == _hlo(fused, params, x)
-    # the layer classes themselves: quantlab.dense.Dense (and quantlab.conv's layer for the CNN)
+    # the layer classes themselves: quantlab.nn.dense.Dense (and quantlab.nn.conv's layer for the CNN)
     assert "custom_vjp" in str(jax.make_jaxpr(lambda p: default.apply({"params": p}, x))(params))
 
 

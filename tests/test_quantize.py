@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from quantlab import quantize as qz
+from quantlab.numerics import quantize as qz
 
 BITS = st.sampled_from([2, 3, 4])
 # Magnitudes from 1e-3 to 1e3 keep float32 relative rounding far below the tested tolerances.

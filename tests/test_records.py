@@ -3,14 +3,16 @@
 Every verdict in the book rests on them: retraining must evaluate the network it trained (no
 validation jumps with a flat training loss), start from the directly quantized network (never
 select a worse one), keep the fixed steps fixed, and a wider quantizer must not retrain worse than
-a narrower one beyond seed noise (quantlab.anomalies).
+a narrower one beyond seed noise (quantlab.analysis.anomalies).
 """
 
 import pytest
 
-from quantlab import anomalies, report, results, rules
-from quantlab.spec import load_spec, shipped_specs
-from quantlab.store import Store, default_results_dir
+from quantlab.analysis import anomalies, report, stats
+from quantlab.analysis import rows as rowmod
+from quantlab.experiments.spec import load_spec, shipped_specs
+from quantlab.experiments.store import Store, default_results_dir
+from quantlab.numerics import rules
 
 # The committed reference: every shipped spec on Fashion-MNIST but smoke. The specs on the paper's
 # own datasets (mnist-width, cifar10-maps) need a download, so their records are not committed.
@@ -25,7 +27,7 @@ def records():
 
 def test_every_reference_spec_is_complete():
     for name in REFERENCE:
-        assert results.missing_records(name) == [], f"{name}: run `make reference`"
+        assert rowmod.missing_records(name) == [], f"{name}: run `make reference`"
 
 
 def test_no_validation_jump_with_a_flat_training_loss():
@@ -34,7 +36,7 @@ def test_no_validation_jump_with_a_flat_training_loss():
     every network quantized with the paper's rule; the other rules' small networks (rules-ffdnn), some
     with most weights at zero, do jump, and the rules chapter says where (their evaluation is the same
     code, checked by tests/test_models_train.py for every rule)."""
-    jumps = [j for name in REFERENCE for j in anomalies.validation_jumps(results.curves(name))]
+    jumps = [j for name in REFERENCE for j in anomalies.validation_jumps(rowmod.curves(name))]
     assert [j for j in jumps if j["quantizer"] == "l2"] == []
 
 
@@ -65,20 +67,24 @@ def test_fixed_steps_stay_at_the_float_optimum():
 
 @pytest.mark.parametrize("name", REFERENCE)
 def test_more_bits_never_retrain_worse_beyond_seed_noise(name):
-    assert anomalies.more_bits_worse(results.tidy(name)) == []
+    assert anomalies.more_bits_worse(rowmod.tidy(name)) == []
 
 
 def test_reading_and_judging_every_claim_never_trains(monkeypatch):
-    import quantlab.experiment
-    import quantlab.sweep
-    import quantlab.train
+    import quantlab.training.experiment
+    import quantlab.experiments.sweep
+    import quantlab.training.train
 
     def boom(*args, **kwargs):
         raise AssertionError("training was called while reading results")
 
-    for module, name in ((quantlab.train, "fit"), (quantlab.experiment, "run_trial"),
-                         (quantlab.experiment, "train_float"), (quantlab.sweep, "run_sweep")):
+    for module, name in ((quantlab.training.train, "fit"), (quantlab.training.experiment, "run_trial"),
+                         (quantlab.training.experiment, "train_float"), (quantlab.experiments.sweep, "run_sweep")):
         monkeypatch.setattr(module, name, boom)
-    rows = {name: report.load_rows(name) for name in report.CLAIM_SWEEPS}
+    rows = {name: rowmod.tidy(name) for name in report.CLAIM_SWEEPS}
     findings = report.assess(rows)
     assert {f.claim for f in findings} == {c.number for c in report.CLAIMS}
+    for name in report.SWEEPS:  # and every table the book builds from them
+        assert rowmod.summarise(rows[name]) and stats.ecr_table(rows[name]) and stats.memory_points(rows[name])
+    for name in ("budget-ffdnn", "budget-cnn"):
+        assert stats.budget_study(rowmod.tidy(name)) and rowmod.curves(name)

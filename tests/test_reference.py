@@ -21,9 +21,10 @@ import statistics
 
 import pytest
 
-from quantlab import spec as qspec
-from quantlab import store as qstore
-from quantlab.experiment import run_trial
+from quantlab.experiments import environment
+from quantlab.experiments import spec as qspec
+from quantlab.experiments import store as qstore
+from quantlab.training.experiment import run_trial
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +58,7 @@ def test_committed_record_is_reproduced_from_scratch():
     fresh = run_trial(config, trial_seeds, cache=False)[trial_seeds.index(SEED)]
     old = record["metrics"]
     assert fresh["params"] == old["params"] and fresh["weights"] == old["weights"]
-    here = qstore.provenance(0.0)
+    here = environment.collect(0.0)
     same_device = [made["device"]["platform"], made.get("cpu_model"), made.get("cpu_isa")]
     if None not in same_device and same_device == [here["device"]["platform"], here["cpu_model"], here["cpu_isa"]]:
         assert json.loads(json.dumps(fresh)) == old

@@ -1,4 +1,4 @@
-"""quantlab.report: computed verdicts for the paper's claims, on synthetic rows and on the committed
+"""quantlab.analysis.report: computed verdicts for the paper's claims, on synthetic rows and on the committed
 reference records (edited in a temporary copy of the store, the verdicts must flip)."""
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+import fakes
 from quantlab import charts
-from quantlab import report as R
+from quantlab.analysis import report as R
+from quantlab.analysis.rows import tidy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,43 +29,15 @@ def make_rows(gaps2, gaps3=None, noise=(0.0, 0.0, 0.0), params=PARAMS, floats=FL
     gaps3 = gaps3 if gaps3 is not None else [g / 2 for g in gaps2]
     rows = []
     for p, f, g2, g3 in zip(params, floats, gaps2, gaps3):
-        for seed, n in enumerate(noise):
-            base = {"trial": f"net-{p}", "family": "ffdnn", "params": p, "weights": p - p // 100, "seed": seed,
-                    "control_test_error": f}
-            rows.append({**base, "method": "float", "bits": 32, "test_error": f})
-            rows.append({**base, "method": "retrain", "bits": 2, "test_error": f + (g2 + n) / 100})
-            rows.append({**base, "method": "retrain", "bits": 3, "test_error": f + (g3 + n) / 100})
-            rows.append({**base, "method": "direct", "bits": 2, "test_error": min(1.0, max(0.0, f + 3 * (g2 + 1) / 100))})
+        rows += fakes.rows({("float", 32): [f] * len(noise),
+                            ("retrain", 2): [f + (g2 + n) / 100 for n in noise],
+                            ("retrain", 3): [f + (g3 + n) / 100 for n in noise],
+                            ("direct", 2): [min(1.0, max(0.0, f + 3 * (g2 + 1) / 100))] * len(noise)},
+                           p, control=f, trial=f"net-{p}", family="ffdnn")
     return rows
 
 
 DECREASING = [10.0, 4.0, 1.5, 0.6, 0.2]
-
-
-def test_budget_study_finds_where_the_gap_settles():
-    rows = []
-    for epochs, gap in ((1, 6.0), (2, 3.0), (4, 1.1), (8, 1.0)):
-        for policy in ("fixed", "adaptive"):
-            for r in make_rows([gap + (policy == "adaptive")] * 5, noise=(-0.1, 0.0, 0.1)):
-                if r["params"] == PARAMS[0]:
-                    rows.append({**r, "retrain_epochs": epochs, "step_policy": policy})
-    study = R.budget_study(rows)
-    assert [s["step_policy"] for s in study] == ["adaptive", "fixed"]
-    fixed = study[1]
-    assert fixed["epochs"] == [1, 2, 4, 8]
-    assert fixed["gap"] == pytest.approx([6.0, 3.0, 1.1, 1.0])
-    assert fixed["change"] == pytest.approx([-5.0, -2.0, -0.1, 0.0])
-    assert fixed["settled"] == 4  # 0.1 pp from the longest budget: within noise; 2 pp is not
-    assert study[0]["gap"] == pytest.approx([7.0, 4.0, 2.1, 2.0])
-
-
-def test_gaps_are_paired_per_seed_in_pp():
-    g = R.gaps(make_rows(DECREASING, noise=(-1.0, 0.0, 1.0)), 2)
-    assert [x["params"] for x in g] == PARAMS
-    assert g[0]["gap"] == pytest.approx(10.0)
-    assert g[0]["gap_std"] == pytest.approx(1.0)
-    assert g[0]["gap_se"] == pytest.approx(1.0 / math.sqrt(3))
-    assert g[0]["float_pp"] == pytest.approx(30.0) and g[0]["seeds"] == 3
 
 
 def data_rows(gaps_by_subset):
@@ -95,6 +69,8 @@ def test_claim5_needs_two_training_set_sizes():
     rows = data_rows({1000: [3.0, 0.3, 0.2, 0.1, 0.0], None: DECREASING})
     assert R.vanishing_size([r for r in rows if r["train_subset"] is None])["params"] == PARAMS[3]
     assert R.vanishing_size(make_rows([5.0] * 5)) is None
+    assert R.gap_vanished(0.005, None) and not R.gap_vanished(0.006, None)
+    assert R.gap_vanished(0.006, 0.001)  # within 0.5 pp + 2 SE
 
 
 def test_claim1_verdicts():
@@ -105,7 +81,7 @@ def test_claim1_verdicts():
     # a tiny gap, however consistent: not reproduced
     tiny = R.claim1(make_rows([0.3, 0.2, 0.1, 0.1, 0.1], noise=(0.01, 0, -0.01)))
     assert tiny.verdict == R.NOT_REPRODUCED
-    assert tiny.evidence["small_gap"] == pytest.approx(0.3)
+    assert tiny.evidence["small_gap"] == pytest.approx(0.003)  # a fraction: 0.3 pp
     # one seed: no noise estimate, at most partly
     assert R.claim1(make_rows(DECREASING, noise=(0.0,))).verdict == R.PARTLY
 
@@ -114,7 +90,7 @@ def test_claim2_verdicts():
     assert R.claim2(make_rows(DECREASING)).verdict == R.REPRODUCED
     # a large-network gap of 0.8 pp with 3 seeds of spread 0.5: within 0.5 pp + 2 SE
     f = R.claim2(make_rows([10, 4, 2, 1, 0.8], noise=(-0.5, 0, 0.5)))
-    assert f.verdict == R.REPRODUCED and f.evidence["vanished_limit"] == pytest.approx(0.5 + 2 * 0.5 / math.sqrt(3))
+    assert f.verdict == R.REPRODUCED and f.evidence["vanished_limit"] == pytest.approx((0.5 + 2 * 0.5 / math.sqrt(3)) / 100)
     # shrunk by more than 10x but not gone: partly
     assert R.claim2(make_rows([20, 10, 5, 3, 1.5])).verdict == R.PARTLY
     # not shrunk: not reproduced
@@ -149,14 +125,6 @@ def test_claim4_verdicts():
     assert great.verdict == R.PARTLY
 
 
-def test_spearman_matches_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    x = [1, 2, 3, 4, 5, 6, 7]
-    y = [3.0, 1.0, 2.0, 2.0, 0.5, 0.1, 0.1]
-    assert R.spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
-    assert math.isnan(R.spearman([1, 2, 3], [1, 1, 1]))
-
-
 def test_bad_rows_raise_clear_errors():
     with pytest.raises(ValueError, match="empty"):
         R.claim1([])
@@ -179,7 +147,7 @@ def test_assess_and_overall():
     assert R.overall(findings, 1) == R.REPRODUCED
     table = R.claim_table(findings)
     assert set(table[0]) == {"claim", "title", "sweep", "evidence", "decided by", "verdict"}
-    assert [c.number for c in R.CLAIMS] == [1, 2, 3, 4]
+    assert [c.number for c in R.CLAIMS] == [1, 2, 3, 4, 5]
 
 
 # -- the committed reference records ----------------------------------------------------------
@@ -197,7 +165,7 @@ def store_copy(tmp_path, monkeypatch):
 def edit_records(root: Path, label: str, edit) -> int:
     """Applies ``edit(metrics)`` to every record of trial ``label`` in the store at ``root``,
     rewriting each as a valid record (new checksum) through the store."""
-    from quantlab.store import Store
+    from quantlab.experiments.store import Store
 
     store, n = Store(root), 0
     for path in sorted(root.glob(f"{label}-s*.json")):
@@ -213,11 +181,11 @@ def edit_records(root: Path, label: str, edit) -> int:
 
 def verdict(claim: int, sweep: str) -> R.Finding:
     check = {c.number: c.check for c in R.CLAIMS}[claim]
-    return check(R.load_rows(sweep))
+    return check(tidy(sweep))
 
 
 def test_reference_records_load():
-    rows = R.load_rows("ffdnn-width")
+    rows = tidy("ffdnn-width")
     assert len({r["params"] for r in rows}) == 8
     assert {r["method"] for r in rows} == {"float", "direct", "retrain"}
 
@@ -235,50 +203,32 @@ def test_verdict_flips_when_a_committed_gap_is_edited(store_copy, claim, trial, 
 
     edit_records(store_copy, trial, edit)
     after = verdict(claim, "ffdnn-width")
-    assert after.evidence[evidence] == pytest.approx(gap_pp)
+    assert after.evidence[evidence] == pytest.approx(gap_pp / 100)
     assert after.verdict == R.NOT_REPRODUCED, after
 
 
-def test_depth_trend_per_width():
-    rows = []
-    for width, gaps in ((32, [1.0, 2.0, 3.0]), (512, [0.3, 0.2, 0.1])):
-        for depth, g in zip((1, 2, 3), gaps):
-            p = width * 100 + depth
-            for seed in (0, 1):
-                base = {"trial": f"w{width}-d{depth}", "params": p, "weights": p - 10, "seed": seed,
-                        "width": width, "depth": depth, "control_test_error": 0.1}
-                rows.append({**base, "method": "float", "bits": 32, "test_error": 0.1})
-                rows.append({**base, "method": "retrain", "bits": 2, "test_error": 0.1 + g / 100})
-    trend = R.depth_trend(rows, 2)
-    assert [t["width"] for t in trend] == [32, 512]
-    assert trend[0]["depths"] == [1, 2, 3] and trend[0]["rho"] == pytest.approx(1.0)
-    assert trend[1]["rho"] == pytest.approx(-1.0)
-    with pytest.raises(ValueError, match="width"):
-        R.depth_trend(make_rows(DECREASING), 2)
-
-
-def test_glue_items_and_html_table():
+def test_glue_items_give_errors_and_gaps_in_pp():
     findings = R.assess({"ffdnn-width": make_rows(DECREASING, noise=(-0.1, 0, 0.1))})
     items = R.glue_items(findings)
     assert items["c1_ffdnn_width_verdict"] == R.REPRODUCED
     assert items["c1_ffdnn_width_small_params"] == "1,000"
-    assert items["c1_ffdnn_width_small_gap"] == "10.00"
+    assert items["c1_ffdnn_width_small_gap"] == "10.00"  # evidence holds fractions, glue text pp
+    assert findings[0].evidence["small_gap"] == pytest.approx(0.10)
+    assert items["c1_ffdnn_width_small_float_error"] == "30.00"
     assert items["c1_overall"] == R.REPRODUCED
     assert items["threshold_SPEARMAN_MAX"] == "-0.7"
     assert all(isinstance(v, str) for v in items.values())
-    html = R.html_table([{"a": "<x>", "b": 1}], {"a": "A", "b": "B"}, numeric=("b",))
-    assert "&lt;x&gt;" in html and "text-align:right" in html and html.count("<tr>") == 2
 
 
 def test_charts_build_from_reference_rows():
     pytest.importorskip("altair")
-    rows = R.load_rows("cnn-maps")
+    rows = tidy("cnn-maps")
     for chart in (charts.ecr_chart(rows), charts.memory_chart(rows)):
         spec = chart.to_dict()
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
 
 
-# -- verdict lines and counts in words ------------------------------------------------
+# -- verdict lines ------------------------------------------------
 
 def test_verdict_lines_one_per_claim():
     rows = {"ffdnn-width": make_rows(DECREASING, noise=(-0.1, 0, 0.1)), "cnn-maps": make_rows([3, 3, 3, 3, 3])}
@@ -290,12 +240,5 @@ def test_verdict_lines_one_per_claim():
     assert f"{R.SWEEP_TITLES['ffdnn-width']}: {R.REPRODUCED}" in lines[2]
     assert f"{R.SWEEP_TITLES['cnn-maps']}: {R.NOT_REPRODUCED}" in lines[2]
     assert all("\n" not in line for line in lines.values())
-
-
-@pytest.mark.parametrize("k, n, expected", [
-    (1, 3, "1 of 3 widths has"), (2, 3, "2 of 3 widths have"), (0, 3, "0 of 3 widths have"),
-    (1, 1, "1 of 1 width has")])
-def test_count_phrase_agrees(k, n, expected):
-    assert R.count_phrase(k, n, "width", "has", "have") == expected
 
 

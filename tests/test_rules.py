@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from quantlab import quantize as qz
-from quantlab import rules
+from quantlab import vocabulary
+from quantlab.numerics import quantize as qz
+from quantlab.numerics import rules
 
 weights = arrays(np.float32, st.integers(4, 200),
                  elements=st.floats(-3, 3, width=32, allow_nan=False).filter(lambda x: abs(x) > 1e-3))
@@ -95,3 +96,4 @@ def test_ternary_rules_refuse_other_bit_widths():
     with pytest.raises(ValueError, match="quantizer must be one of"):
         rules.check_quantizer("binary")
     assert rules.check_quantizer("absmax", (2, 8)).name == "absmax"
+    assert tuple(rules.RULES) == rules.QUANTIZERS == vocabulary.QUANTIZERS

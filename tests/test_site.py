@@ -383,7 +383,8 @@ def test_sweep_chapters_offer_csv():
 @pytest.mark.parametrize("page", csv_pages())
 def test_chapter_csv_downloads_read_back(site, probed, page):
     """Each CSV the box links is in the site and holds the tidy rows of its spec's records."""
-    from quantlab import book, results
+    from quantlab import book
+    from quantlab.analysis import rows as rowmod
 
     dom, _ = probed(page)
     links = csv_links(dom)
@@ -395,9 +396,9 @@ def test_chapter_csv_downloads_read_back(site, probed, page):
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         spec = path.stem
-        expected = results.tidy(spec, allow_missing=True)
+        expected = rowmod.tidy(spec, allow_missing=True)
         assert len(rows) == len(expected) > 0, f"{href}: {len(rows)} rows, the records of {spec} give {len(expected)}"
-        assert list(rows[0])[: len(results.CSV_FIELDS)] == list(results.CSV_FIELDS)
+        assert list(rows[0])[: len(rowmod.CSV_FIELDS)] == list(rowmod.CSV_FIELDS)
         assert {r["spec"] for r in rows} == {spec}
         for got, want in zip(rows, expected):
             assert (got["trial"], int(got["seed"]), got["method"], int(got["bits"])) == (

@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from quantlab import spec as specmod
-from quantlab.spec import SpecError, SweepSpec, describe_specs, load_spec, shipped_specs, spec_from_dict
-from quantlab.train import TrainConfig, default_config
+from quantlab.experiments import spec as specmod
+from quantlab.experiments.spec import SpecError, SweepSpec, describe_specs, load_spec, shipped_specs, spec_from_dict
+from quantlab.training.train import TrainConfig, default_config
 
 SHIPPED = {"smoke", "ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn"}
 
@@ -193,7 +193,7 @@ def test_spec_error_is_a_value_error():
 
 
 def test_quantizer_rules_expand_trials_and_ternary_rules_need_two_bits():
-    from quantlab import rules
+    from quantlab.numerics import rules
 
     assert specmod.QUANTIZERS == rules.QUANTIZERS
     s = specmod.SweepSpec(name="r", sizes=[(8, 1)], bits=(2,), quantizers=("l2", "twn"), step_policies=("fixed", "adaptive"))

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 import quantlab
-from quantlab import store as storemod
-from quantlab.store import CorruptRecordWarning, Store, StoreError, check_record, record_key, trial_label
+from quantlab.experiments import environment
+from quantlab.experiments import store as storemod
+from quantlab.experiments.store import CorruptRecordWarning, Store, StoreError, check_record, record_key, trial_label
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,7 +93,7 @@ def test_labels_and_file_names_are_readable(tmp_path):
 def test_put_then_get_round_trips_with_provenance(tmp_path):
     store = Store(tmp_path / "new" / "dir")  # created on the first write
     assert store.get(Config(), 0) is None and list(store.scan()) == []
-    prov = storemod.provenance(12.5, [0, 1])
+    prov = environment.collect(12.5, [0, 1])
     path = store.put(Config(), 0, metrics(), prov)
     assert path == store.path(Config(), 0) and path.is_file()
     record = store.get(Config(), 0)
@@ -114,13 +115,13 @@ def test_put_then_get_round_trips_with_provenance(tmp_path):
 
 
 def test_provenance_git_and_device():
-    git = storemod._git_state(ROOT)
+    git = environment.git_state(ROOT)
     if (ROOT / ".git").exists():
         assert set(git) == {"commit", "dirty"}
-    assert storemod._git_state(Path("/")) is None
+    assert environment.git_state(Path("/")) is None
     import jax  # noqa: F401 - the device is recorded once JAX is in use
 
-    device = storemod._device()
+    device = environment.device()
     assert device["platform"] and device["kind"] and device["count"] >= 1
 
 
@@ -152,8 +153,8 @@ def test_failed_replace_leaves_no_record_and_no_temp_file(tmp_path, monkeypatch)
 CRASH = """
 import os, sys
 sys.path.insert(0, {root!r})
-from quantlab import store as storemod
-from quantlab.store import Store
+from quantlab.experiments import store as storemod
+from quantlab.experiments.store import Store
 import dataclasses
 from test_store import Config, metrics
 store = Store({dir!r})
@@ -265,7 +266,7 @@ def test_scan_reports_corrupt_records(tmp_path):
 # -- where results live ----------------------------------------------------------------------------
 
 def test_default_results_dir(monkeypatch, tmp_path):
-    from quantlab.spec import load_spec
+    from quantlab.experiments.spec import load_spec
 
     monkeypatch.delenv(storemod.ENV_RESULTS, raising=False)
     assert storemod.default_results_dir(load_spec("smoke")) == ROOT / "results"
@@ -280,7 +281,7 @@ def test_default_results_dir(monkeypatch, tmp_path):
 def test_store_module_needs_only_the_standard_library():
     code = textwrap.dedent("""
         import sys
-        import quantlab.store, quantlab.spec
+        import quantlab.experiments.store, quantlab.experiments.spec
         heavy = [m for m in ("jax", "flax", "optax", "numpy", "tensorflow") if m in sys.modules]
         assert not heavy, heavy
     """)

@@ -19,11 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from quantlab import experiment, sweep
-from quantlab.__main__ import main
-from quantlab.spec import SpecError, SweepSpec, load_spec
-from quantlab.store import CorruptRecordWarning, Store, trial_label
+import fakes
 from fakes import FAKE_METRICS_SOURCE, TINY_SPEC_TOML
+from quantlab.__main__ import format_summary, main, write_summary_csv
+from quantlab.analysis import rows as rowmod
+from quantlab.experiments import sweep
+from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
+from quantlab.experiments.store import CorruptRecordWarning, Store, trial_label
+from quantlab.formatting import format_duration
+from quantlab.training import experiment
+from quantlab.vocabulary import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,13 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def fake_metrics(config, seed: int) -> dict:
     """Deterministic, schema-shaped metrics: float error falls with width, quantized ones add a gap."""
     float_error = 0.5 / config.size[0] + 0.01 * seed
-    stage = lambda err: {"val_error": err, "test_error": err, "steps": [0.1], "zero_fraction": 0.3}  # noqa: E731
-    return {
-        "params": 1000 * config.size[0], "weights": 990 * config.size[0],
-        "float": {"val_error": float_error, "test_error": float_error, "best_epoch": 1, "history": []},
-        "direct": {str(b): stage(float_error + 0.2 / b) for b in config.bits},
-        "retrain": {str(b): {**stage(float_error + 0.02 / b), "best_epoch": 1, "history": []} for b in config.bits},
-    }
+    return fakes.metrics(
+        1000 * config.size[0], 990 * config.size[0], fakes.stage(float_error, best_epoch=1, history=[]),
+        direct={b: fakes.stage(float_error + 0.2 / b) for b in config.bits},
+        retrain={b: fakes.stage(float_error + 0.02 / b, best_epoch=1, history=[]) for b in config.bits})
 
 
 class FakeTrial:
@@ -69,9 +71,9 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 def test_sweep_runs_missing_seeds_together_and_never_twice(tmp_path):
     spec, store, fake = make_spec(), Store(tmp_path), FakeTrial()
-    summary = sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    tally = sweep.run_sweep(spec, store, progress=False, run_trial=fake)
     assert fake.calls == [((8, 1), [0, 1]), ((16, 1), [0, 1]), ((32, 1), [0, 1])]
-    assert summary["trials_run"] == 3 and summary["records_written"] == 6 and summary["records_skipped"] == 0
+    assert tally["trials_run"] == 3 and tally["records_written"] == 6 and tally["records_skipped"] == 0
     assert len(store.records(spec)) == 6
     for config in spec.trials():
         for seed in spec.seeds:
@@ -222,55 +224,62 @@ def test_bigger_networks_cost_more():
     ("cnn", (2, 2, 4), "fashion_mnist"), ("cnn", (8, 16), "cifar10"), ("cnn", (3, 5, 7, 9), "mnist"),
 ])
 def test_parameter_counts_match_the_models(family, size, dataset):
-    from quantlab import data, models
+    from quantlab import data
+    from quantlab.nn import models
 
     exact = models.param_counts(family, size, data.info(dataset)["image_shape"])["params"]
     assert sweep.network_cost(family, size, dataset)[0] == exact
 
 
-def test_format_duration():
-    assert sweep.format_duration(4.2) == "5 s"
-    assert sweep.format_duration(125) == "2 min 05 s"
-    assert sweep.format_duration(3 * 3600 + 7 * 60) == "3 h 07 min"
+def test_the_plan_formats_durations_with_the_one_format_duration():
+    assert sweep.format_duration is format_duration
 
 
 # -- results ---------------------------------------------------------------------------------------
 
-def test_results_table_means_spreads_and_gaps(tmp_path):
+def cli_summary(spec, store, only=None):
+    """What ``python -m quantlab results`` tabulates: the one seed summary of the stored rows."""
+    labels = {trial_label(c) for c in sweep.select(spec, only)}
+    rows = [r for r in rowmod.tidy(spec, store, allow_missing=True, methods=METHODS) if r["trial"] in labels]
+    return [r for r in rowmod.summarise(rows) if r["method"] in spec.methods]
+
+
+def test_results_means_spreads_and_gaps(tmp_path, capsys):
     spec, store = make_spec(seeds=(0, 1, 2)), Store(tmp_path)
     sweep.run_sweep(spec, store, progress=False, run_trial=FakeTrial())
-    rows = sweep.results_table(spec, store)
+    rows = cli_summary(spec, store)
     assert len(rows) == 3 * (1 + 2 * 2)
     first = rows[:5]
     assert [(r["method"], r["bits"]) for r in first] == [
-        ("float", None), ("direct", 2), ("retrain", 2), ("direct", 3), ("retrain", 3)]
+        ("float", 32), ("direct", 2), ("retrain", 2), ("direct", 3), ("retrain", 3)]
     config = spec.trials()[0]
     floats = [fake_metrics(config, s)["float"]["test_error"] for s in (0, 1, 2)]
     direct2 = [fake_metrics(config, s)["direct"]["2"]["test_error"] for s in (0, 1, 2)]
-    assert first[0]["test_error_mean"] == pytest.approx(statistics.fmean(floats))
+    assert first[0]["test_error"] == pytest.approx(statistics.fmean(floats))
     assert first[0]["test_error_std"] == pytest.approx(statistics.stdev(floats))
-    assert first[0]["gap_to_float"] is None
-    assert first[1]["gap_to_float"] == pytest.approx(statistics.fmean(direct2) - statistics.fmean(floats))
-    assert first[1]["gap_to_float"] == pytest.approx(0.1)
-    assert first[0]["trial"] == "ffdnn-w8-d1" and first[0]["size"] == "8x1"
+    assert first[0]["gap"] is None
+    assert first[1]["gap"] == pytest.approx(statistics.fmean(direct2) - statistics.fmean(floats))
+    assert first[1]["gap"] == pytest.approx(0.1)
+    assert first[0]["trial"] == "ffdnn-w8-d1" and first[0]["size_label"] == "8x1"
     assert first[0]["params"] == 8000 and first[0]["weights"] == 7920 and first[0]["seeds"] == 3
-    text = sweep.format_results(rows)
+    text = format_summary(rows)
     assert "gap to float" in text and "+10.00 pp" in text and "32 (float)" in text
     out = io.StringIO()
-    sweep.write_csv(rows, out)
+    write_summary_csv(rows, out)
     parsed = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert len(parsed) == len(rows) and parsed[0]["bits"] == "32" and parsed[1]["bits"] == "2"
-    assert float(parsed[1]["gap_to_float"]) == pytest.approx(0.1)
+    assert float(parsed[1]["gap"]) == pytest.approx(0.1)
 
 
-def test_results_table_partial_and_method_filter(tmp_path):
+def test_results_partial_and_method_filter(tmp_path):
     spec, store = make_spec(methods=["float", "retrain"]), Store(tmp_path)
     sweep.run_sweep(spec, store, only="w16", progress=False, run_trial=FakeTrial())
     store.path(spec.trials()[1], 1).unlink()
-    rows = sweep.results_table(spec, store)
+    rows = cli_summary(spec, store)
     assert {r["trial"] for r in rows} == {"ffdnn-w16-d1"}
     assert [r["method"] for r in rows] == ["float", "retrain", "retrain"]
     assert all(r["seeds"] == 1 and r["test_error_std"] is None for r in rows)
+    assert all(r["gap"] is not None for r in rows if r["method"] == "retrain")  # float stays the baseline
 
 
 # -- the command line ------------------------------------------------------------------------------
@@ -303,7 +312,7 @@ def test_cli_sweep_dry_run_and_results(tmp_path, spec_file, monkeypatch, capsys)
     assert "8 of 12 records missing" in captured.err
     assert main(["results", str(spec_file), "--results", results, "--csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("trial,size,params") and len(lines) == 1 + 2 * 3
+    assert lines[0].startswith("trial,size_label,params") and len(lines) == 1 + 2 * 3
 
 
 def test_cli_results_dir_from_environment(tmp_path, spec_file, monkeypatch, capsys):
@@ -358,7 +367,7 @@ def test_cli_subprocess_error_has_no_traceback():
 
 WRAPPER = FAKE_METRICS_SOURCE + """
 import json, sys, time
-import quantlab.experiment as experiment
+import quantlab.training.experiment as experiment
 
 log, delay = sys.argv[1], float(sys.argv[2])
 
@@ -440,8 +449,8 @@ def test_smoke_sweep_on_real_fashion_mnist_is_reproducible(tmp_path):
     except Exception as e:  # noqa: BLE001
         pytest.skip(f"Fashion-MNIST is not available here: {e}")
     spec, store = load_spec("smoke"), Store(tmp_path)
-    summary = sweep.run_sweep(spec, store, progress=False)
-    assert summary["records_written"] == len(spec.trials()) * len(spec.seeds)
+    tally = sweep.run_sweep(spec, store, progress=False)
+    assert tally["records_written"] == len(spec.trials()) * len(spec.seeds)
     records = store.records(spec)
     for record in records:
         m = record["metrics"]
@@ -453,5 +462,5 @@ def test_smoke_sweep_on_real_fashion_mnist_is_reproducible(tmp_path):
     config = spec.trials()[0]
     again = experiment.run_trial(config, [spec.seeds[0]])[0]
     assert json.loads(json.dumps(again)) == store.get(config, spec.seeds[0])["metrics"]
-    rows = sweep.results_table(spec, store)
+    rows = cli_summary(spec, store)
     assert len(rows) == len(spec.trials()) * 3

@@ -1,0 +1,237 @@
+"""The resiliency map: how the gap to float depends on network size, bit width and training data.
+
+The paper looks at two precisions (ternary and 3 bits) and one data set. Over sweeps of sizes at 2
+to 8 bits, and of sizes at several training-set sizes, built on the paired gaps of
+:func:`quantlab.analysis.stats.gaps` (fractions, mean over seeds, as everywhere in the library):
+
+* :func:`gap_grid`: one cell per (network, bits), the gap of a method against a float baseline;
+* :func:`bits_needed`: per network, the fewest bits whose gap has vanished by claim 2's rule
+  (:func:`quantlab.analysis.report.gap_vanished`);
+* :func:`memory_front`: the networks (float, or quantized at any bit width) that are best under a
+  weight-memory budget, and the stretches of budget on which each bit width wins;
+* :func:`needed_text`, :func:`front_text`: what a chapter says about them;
+* :func:`float_by_data`: the float networks' errors per training-set size (data sweeps; claim 5 of
+  :mod:`quantlab.report` judges their gaps);
+* :func:`rule_table`, :func:`rules_text`: the quantizer rules of :mod:`quantlab.rules` side by side.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from quantlab.analysis import anomalies, report, stats
+from quantlab.formatting import pp
+from quantlab.numerics import compression
+
+
+def quantized_bits(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[int]:
+    """The bit widths of ``method`` in tidy ``rows``, ascending."""
+    return sorted({int(r["bits"]) for r in rows if r["method"] == method})
+
+
+def gap_grid(rows: Sequence[Mapping[str, Any]], method: str = "retrain",
+             baseline: str = report.BASELINE) -> list[dict]:
+    """Per network and bit width of ``method``: the paired gap to the float ``baseline`` of
+    :func:`quantlab.analysis.stats.gaps` (``network, params, seeds, float_error, quantized_error,
+    gap, gap_std, gap_se``; fractions) plus ``bits`` and ``vanished``
+    (:func:`quantlab.analysis.report.gap_vanished`). Sorted by size, then bits."""
+    cells = []
+    for bits in quantized_bits(rows, method):
+        for g in stats.gaps(rows, bits, method=method, baseline=baseline):
+            g = {k: v for k, v in g.items() if k != "seed_gaps"}
+            cells.append({**g, "bits": bits, "vanished": report.gap_vanished(g["gap"], g["gap_se"])})
+    if not cells:
+        raise ValueError(f"rows hold no {method!r} results: no gap grid")
+    return sorted(cells, key=lambda c: (c["params"], c["bits"]))
+
+
+def bits_needed(grid: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Per network of a :func:`gap_grid`: ``network, params`` and ``bits``, the fewest bits whose gap
+    has vanished and stays vanished at every wider bit width of the grid (None when the widest has
+    not), with that cell's ``gap`` and ``gap_se``; ``widest`` is the widest bit width measured."""
+    by_net: dict[int, list[Mapping[str, Any]]] = {}
+    for c in grid:
+        by_net.setdefault(int(c["params"]), []).append(c)
+    out = []
+    for params in sorted(by_net):
+        cells = sorted(by_net[params], key=lambda c: c["bits"])
+        need = None
+        for c in reversed(cells):
+            if not c["vanished"]:
+                break
+            need = c
+        out.append({"network": cells[0]["network"], "params": params, "bits": need and need["bits"],
+                    "gap": need and need["gap"], "gap_se": need and need["gap_se"], "widest": cells[-1]["bits"]})
+    return out
+
+
+def memory_front(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> dict:
+    """Which network is best under a weight-memory budget, among the float networks and the
+    ``method`` networks at every bit width of ``rows``.
+
+    Returns ``front``: the Pareto front (:func:`quantlab.compression.pareto_front`, sorted by memory;
+    each point a :func:`quantlab.analysis.stats.network_summary` row: ``network, params, weights,
+    method, bits`` (32 for float), ``test_error, weight_bits``), and ``stretches``: for each kind of winner (``bits``: 32 = float), the budgets on which
+    it is the best, as ``{bits, lo_bits, hi_bits, share}`` (``share``: the fraction of the front's
+    memory range on a log2 axis, from the smallest front network to the largest), in order of
+    memory."""
+    points = stats.network_summary(rows, ("float", method))
+    if not points:
+        raise ValueError(f"rows hold no float or {method!r} results: no memory front")
+    front = compression.pareto_front(points)
+    lo, hi = front[0]["weight_bits"], front[-1]["weight_bits"]
+    span = math.log2(hi) - math.log2(lo) if hi > lo else 0.0
+    stretches: list[dict] = []
+    for p, nxt in zip(front, [*front[1:], None]):
+        end = nxt["weight_bits"] if nxt else hi
+        if stretches and stretches[-1]["bits"] == p["bits"]:
+            stretches[-1]["hi_bits"] = end
+        else:
+            stretches.append({"bits": p["bits"], "lo_bits": p["weight_bits"], "hi_bits": end})
+    for s in stretches:
+        s["share"] = (math.log2(s["hi_bits"]) - math.log2(s["lo_bits"])) / span if span else float("nan")
+    return {"front": front, "stretches": stretches}
+
+
+def _bits_name(bits: int) -> str:
+    return "float" if bits >= compression.FLOAT_BITS else "ternary" if bits == report.TERNARY else f"{bits}-bit"
+
+
+def needed_text(table: Sequence[Mapping[str, Any]]) -> str:
+    """One or two sentences about a :func:`bits_needed` table: each network's fewest bits, and
+    whether they never grow with size."""
+    reached = [n for n in table if n["bits"] is not None]
+    parts = [f"{n['network']} {n['bits']}" for n in reached]
+    text = "The fewest bits with the gap vanished: " + (", ".join(parts) if parts else "none") + "."
+    missing = [n for n in table if n["bits"] is None]
+    if missing:
+        text += (f" Not within {missing[0]['widest']} bits: " + ", ".join(n["network"] for n in missing) + ".")
+    need = [n["bits"] if n["bits"] is not None else math.inf for n in table]
+    if all(a >= b for a, b in zip(need, need[1:])):
+        text += " The bits needed never grow with size."
+    else:
+        ups = [f"{a['network']} -> {b['network']}" for a, b, x, y in zip(table, table[1:], need, need[1:]) if y > x]
+        text += " The bits needed grow with size at " + ", ".join(ups) + " (seed noise at the rule's threshold)."
+    return text
+
+
+def front_text(front: Mapping[str, Any]) -> str:
+    """One sentence about a :func:`memory_front`: which precision is best on which share of the
+    memory range (log scale), ternary's stretches named."""
+    shares: dict[int, float] = {}
+    for s in front["stretches"]:
+        shares[s["bits"]] = shares.get(s["bits"], 0.0) + s["share"]
+    pts = front["front"]
+    parts = [f"{_bits_name(b)} on {shares[b]:.0%}" for b in sorted(shares, key=lambda b: -shares[b])]
+    text = (f"Between {_kib(pts[0]['weight_bits'])} and {_kib(pts[-1]['weight_bits'])} of weight memory "
+            f"(the front's range, log scale) the best network is " + ", ".join(parts) + " of the range.")
+    wins = [s for s in front["stretches"] if s["bits"] == report.TERNARY]
+    if wins:
+        text += " Ternary wins " + ", ".join(f"from {_kib(s['lo_bits'])} to {_kib(s['hi_bits'])}" for s in wins) + "."
+    else:
+        text += " No ternary network is on the front."
+    return text
+def float_by_data(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Per network of a data sweep's tidy ``rows`` (sorted by size): ``network`` and, per
+    training-set size (``train_subset``; ``"all"`` for the whole split, ascending), the float
+    networks' mean test error over seeds in percent, formatted with two decimals."""
+    errors: dict[tuple[int, str], dict[Any, list[float]]] = {}
+    for r in rows:
+        if r["method"] == "float":
+            net = (int(r["params"]), r["trial"])
+            errors.setdefault(net, {}).setdefault(r.get("train_subset"), []).append(float(r["test_error"]))
+    subsets = sorted({n for e in errors.values() for n in e}, key=lambda n: math.inf if n is None else n)
+    out = []
+    for (_, label), by in sorted(errors.items()):
+        row = {"network": label}
+        for n in subsets:
+            row["all" if n is None else f"{n:,}"] = f"{100 * sum(by[n]) / len(by[n]):.2f}" if n in by else ""
+        out.append(row)
+    return out
+
+
+REFERENCE_RULE = "l2"
+"""The rule the others are compared with: the paper's L2-optimal step."""
+
+
+def rule_table(rows: Sequence[Mapping[str, Any]], bits: int = report.TERNARY,
+               baseline: str = report.BASELINE) -> list[dict]:
+    """The quantizer rules of a rules sweep's tidy ``rows`` side by side, per network, rule and step
+    policy: ``network, params, quantizer, step_policy, seeds``, ``weight_error`` (the directly
+    quantized weights' relative L2 error, mean over seeds), ``direct_gap`` and ``gap`` (direct and
+    retrained gap to ``baseline``, with ``direct_gap_se`` and ``gap_se``), and ``vs_l2``,
+    ``vs_l2_se`` (the retrained gap minus :data:`REFERENCE_RULE`'s with the same policy, paired by
+    seed; NaN for the reference itself) with ``vs_l2_beyond_noise``
+    (:func:`quantlab.analysis.anomalies.beyond_noise` of its absolute value); all fractions. Sorted
+    by size, rule, policy."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r.get("quantizer", REFERENCE_RULE), r.get("step_policy", "fixed")), []).append(r)
+    retrained = {k: {g["params"]: g for g in stats.gaps(rs, bits, "retrain", baseline)} for k, rs in groups.items()}
+    out = []
+    for (rule, policy), rs in groups.items():
+        direct = {g["params"]: g for g in stats.gaps(rs, bits, "direct", baseline)}
+        ref = retrained.get((REFERENCE_RULE, policy), {})
+        for params, g in retrained[(rule, policy)].items():
+            errs = [float(r["weight_error"]) for r in rs if r["method"] == "direct" and int(r["params"]) == params
+                    and int(r["bits"]) == bits and r.get("weight_error") is not None]
+            diff, se = math.nan, math.nan
+            if rule != REFERENCE_RULE and params in ref:
+                shared = sorted(set(g["seed_gaps"]) & set(ref[params]["seed_gaps"]))
+                d = [g["seed_gaps"][s] - ref[params]["seed_gaps"][s] for s in shared]
+                if d:
+                    diff = statistics.fmean(d)
+                    se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.nan
+            out.append({"network": g["network"], "params": params, "quantizer": rule, "step_policy": policy,
+                        "seeds": g["seeds"], "weight_error": sum(errs) / len(errs) if errs else math.nan,
+                        "direct_gap": direct[params]["gap"], "direct_gap_se": direct[params]["gap_se"],
+                        "gap": g["gap"], "gap_se": g["gap_se"], "vs_l2": diff, "vs_l2_se": se,
+                        "vs_l2_beyond_noise": not math.isnan(diff) and anomalies.beyond_noise(abs(diff), se)})
+    order = {name: i for i, name in enumerate(dict.fromkeys(r["quantizer"] for r in out))}
+    return sorted(out, key=lambda t: (t["params"], order[t["quantizer"]], t["step_policy"]))
+
+
+def rules_text(table: Sequence[Mapping[str, Any]]) -> str:
+    """Per rule and policy, one clause: where its retrained gap differs from the L2 rule's beyond
+    seed noise (with the differences), or that it never does."""
+    clauses = []
+    for rule, policy in dict.fromkeys((t["quantizer"], t["step_policy"]) for t in table):
+        if rule == REFERENCE_RULE:
+            continue
+        cases = [t for t in table if (t["quantizer"], t["step_policy"]) == (rule, policy) and t["vs_l2_beyond_noise"]]
+        if cases:
+            where = ", ".join(f"{t['network']} ({pp(t['vs_l2'])} pp)" for t in cases)
+            clauses.append(f"{rule} ({policy}) differs from {REFERENCE_RULE} beyond seed noise at {where}")
+        else:
+            clauses.append(f"{rule} ({policy}) is within seed noise of {REFERENCE_RULE} at every size")
+    return "After retraining, " + "; ".join(clauses) + "." if clauses else "There is only one rule."
+
+
+def jumps_by_rule(jumps: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]]) -> str:
+    """One or two sentences on the :func:`quantlab.anomalies.validation_jumps` cases of a rules sweep:
+    how many per rule, in which networks, and how far those networks' directly quantized weights are
+    from the float ones (relative L2 error, from a :func:`rule_table`)."""
+    if not jumps:
+        return ("no retraining of any rule moves its validation error by more than "
+                f"{anomalies.JUMP_PP:g} points while the same network's training loss stays flat.")
+    by: dict[str, list[Mapping[str, Any]]] = {}
+    for j in jumps:
+        by.setdefault(j["quantizer"], []).append(j)
+    parts = []
+    for rule, cases in by.items():
+        nets = sorted({c["trial"] for c in cases}, key=lambda t: next(r["params"] for r in table if r["network"] == t))
+        errors = [r["weight_error"] for r in table if r["quantizer"] == rule and r["network"] in nets]
+        parts.append(f"{rule}: {len(cases)} epoch(s) in {', '.join(nets)} (directly quantized weights "
+                     f"{100 * min(errors):.0f}-{100 * max(errors):.0f} % off in L2)")
+    return (f"{len(jumps)} retraining epoch(s) move the validation error by more than {anomalies.JUMP_PP:g} points "
+            f"while the same network's training loss changes by less than {anomalies.FLAT_LOSS:.0%} ("
+            + "; ".join(parts) + "). A probable reading: in such small or badly quantized networks many examples "
+            "sit near the decision boundaries, so the error can move while the mean loss barely does.")
+
+
+def _kib(bits: float) -> str:
+    kib = bits / 8192
+    return f"{kib:,.1f} KiB" if kib < 1024 else f"{kib / 1024:,.2f} MiB"

@@ -1,0 +1,509 @@
+"""The row layer: results as tidy rows, read from the store, and their one seed summary.
+
+What the CLI's ``results``, the charts, the analysis (:mod:`quantlab.analysis.stats`) and the verdicts
+(:mod:`quantlab.analysis.report`) read:
+
+* :func:`tidy` flattens a spec's records into one row per (trial, seed, method, bit width). It only
+  reads: when records are missing it says which command computes them
+  (``python -m quantlab sweep``, or :func:`quantlab.experiments.sweep.ensure` from code); it never trains.
+* :func:`summarise` aggregates those rows over seeds, the one way quantlab does: mean and sample
+  standard deviation per (network, method, bits), the gap to the float network and to the float
+  control of the same network, paired per seed. Its rules: errors and gaps are fractions; a
+  standard deviation or standard error of one seed is None.
+* :func:`network_label` is the one name of a network; :func:`check_rows` the one check of rows.
+* :func:`provenance_summary` and :func:`provenance_note` say what produced the records (commit, device,
+  packages, dates, wall time) and with which budget, for the note under each chart.
+
+Errors are fractions in [0, 1] everywhere here; text (:mod:`quantlab.formatting`) and charts convert
+them to percent for display.
+Weight memory is :func:`quantlab.numerics.compression.memory_bits` (quantized kernels at ``bits`` each, biases at 32
+bits; float networks ``params x 32``). Reading results imports neither Altair nor the sweep runner; JAX
+comes in through the spec's trial configs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from quantlab import data
+from quantlab.experiments.spec import SweepSpec, load_spec
+from quantlab.experiments.store import Store, config_dict, default_results_dir, trial_label
+from quantlab.fileio import write_atomic
+from quantlab.formatting import format_duration
+from quantlab.numerics.compression import memory_bits  # the book's one definition of weight memory
+from quantlab.vocabulary import FLOAT_BITS, METHODS
+
+# What the paper most likely used for each family (its full text was not available).
+PAPER_DATASETS = {"ffdnn": "TIMIT", "cnn": "CIFAR-10"}
+
+
+def dataset_name(dataset: str) -> str:
+    """A dataset's display name (``quantlab.data.info``): ``fashion_mnist`` -> ``Fashion-MNIST``."""
+    return data.info(dataset)["display_name"] if dataset in data.DATASETS else dataset
+
+
+def _spec(spec_or_name: SweepSpec | str) -> SweepSpec:
+    return spec_or_name if isinstance(spec_or_name, SweepSpec) else load_spec(spec_or_name)
+
+
+def _store(spec: SweepSpec, store: Store | None) -> Store:
+    return store if store is not None else Store(default_results_dir(spec))
+
+
+def size_fields(family: str, size: Sequence[int]) -> dict:
+    """``width``, ``depth`` (ffdnn) or ``maps`` (cnn, e.g. ``"8-8-16"``), and a short ``size_label``."""
+    size = tuple(int(s) for s in size)
+    if family == "ffdnn":
+        width, depth = size
+        return {"width": width, "depth": depth, "maps": None, "size_label": f"{width}x{depth}"}
+    maps = "-".join(map(str, size))
+    return {"width": None, "depth": None, "maps": maps, "size_label": maps}
+
+
+class MissingRecordsError(LookupError):
+    """A spec's records are not all in the store; the message names the command that computes them."""
+
+
+def missing_records(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[tuple[str, int]]:
+    """``(trial label, seed)`` of every record of the spec that the store lacks (reading only)."""
+    spec = _spec(spec_or_name)
+    store = _store(spec, store)
+    return [(trial_label(c), s) for c in spec.trials() for s in spec.seeds if not store.has(c, s)]
+
+
+def record_rows(
+    record: Mapping[str, Any], methods: Sequence[str] = METHODS, spec_name: str | None = None
+) -> list[dict]:
+    """The tidy rows of one store record (see :func:`tidy`)."""
+    cfg, metrics = record["config"], record["metrics"]
+    family, size = cfg["family"], tuple(int(s) for s in cfg["size"])
+    params, weights = int(metrics["params"]), int(metrics["weights"])
+    control = metrics.get("float_control") or {}
+    base = {
+        "spec": spec_name, "trial": record.get("label") or trial_label(cfg), "family": family,
+        "dataset": cfg["dataset"], "size": size, **size_fields(family, size),
+        "params": params, "weights": weights, "seed": int(record["seed"]),
+        "step_policy": cfg.get("step_policy", "fixed"), "retrain_epochs": (cfg.get("retrain") or {}).get("epochs"),
+        "train_subset": cfg.get("train_subset"), "quantizer": cfg.get("quantizer", "l2"),
+        "control_test_error": control.get("test_error"), "control_val_error": control.get("val_error"),
+    }
+
+    def row(method: str, bits: int, m: Mapping[str, Any]) -> dict:
+        return {**base, "method": method, "bits": bits,
+                "test_error": float(m["test_error"]), "val_error": float(m["val_error"]),
+                "weight_bits": memory_bits(params, weights, bits), "weight_error": m.get("weight_error")}
+
+    rows = []
+    if "float" in methods:
+        rows.append(row("float", FLOAT_BITS, metrics["float"]))
+    for bits in cfg["bits"]:
+        for method in ("direct", "retrain"):
+            stage = metrics.get(method, {}).get(str(bits))
+            if method in methods and stage is not None:
+                rows.append(row(method, int(bits), stage))
+    return rows
+
+
+def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, allow_missing: bool = False,
+         methods: Sequence[str] | None = None) -> list[dict]:
+    """One row per (trial, seed, method, bits) of a spec's records, in spec order. Reads only.
+    ``methods``: which methods' rows (default: the spec's ``methods``).
+
+    Raises :class:`MissingRecordsError` (naming the command that computes them) when records are
+    missing, unless ``allow_missing``: then trials or seeds without a record are left out.
+
+    Row fields: ``spec, trial`` (e.g. ``ffdnn-w256-d3``), ``family, dataset, size`` (tuple),
+    ``width, depth`` (ffdnn; else None), ``maps`` (cnn, e.g. ``"8-8-16"``; else None),
+    ``size_label, params, weights`` (quantized kernels), ``seed, step_policy`` (``fixed |
+    adaptive``), ``retrain_epochs`` (the retraining budget), ``method`` (``float | direct |
+    retrain``), ``bits`` (32 for float), ``test_error, val_error`` (fractions), ``weight_bits``
+    (:func:`memory_bits`) and ``control_test_error, control_val_error``: the seed's float control
+    (the float network trained on for the retraining's epochs, unquantized).
+    """
+    spec = _spec(spec_or_name)
+    store = _store(spec, store)
+    if not allow_missing and (missing := missing_records(spec, store)):
+        where = "" if store.root == default_results_dir(spec) else f" --results {store.root}"
+        raise MissingRecordsError(
+            f"{len(missing)} record(s) of spec {spec.name!r} are not in {store.root} "
+            f"(e.g. {missing[0][0]} seed {missing[0][1]}); compute them with: "
+            f"python -m quantlab sweep {spec.source if spec.source and not spec.shipped else spec.name}{where}")
+    rows = []
+    for record in store.records(spec):
+        rows.extend(record_rows(record, spec.methods if methods is None else methods, spec.name))
+    return rows
+
+
+def curve_rows(metrics: Mapping[str, Any], **fields: Any) -> list[dict]:
+    """Validation curves of one seed's metrics (a record's ``metrics`` or a trial's per-seed dict):
+    one row per (stage, bits, epoch) with ``stage`` (``float | control | retrain``), ``bits`` (32
+    for float stages), ``epoch`` (0 = the stage's starting network: the float network for the
+    control, the directly quantized one for a retraining), ``val_error`` (fraction) and
+    ``train_loss`` (nats: the same network's loss on training examples, :data:`quantlab.training.train.TRAIN_PROBE`;
+    None at epoch 0), plus ``fields`` (e.g. ``trial, seed``) on every row."""
+    out = []
+
+    def add(stage: str, bits: int, history: Sequence[Mapping[str, Any]], start: float | None) -> None:
+        if start is not None:
+            out.append({**fields, "stage": stage, "bits": bits, "epoch": 0, "val_error": float(start),
+                        "train_loss": None, "step_excess": None})
+        for h in history:
+            out.append({**fields, "stage": stage, "bits": bits, "epoch": int(h["epoch"]),
+                        "val_error": float(h["val_error"]), "train_loss": float(h["train_loss"]),
+                        "step_excess": h.get("step_excess")})
+
+    add("float", FLOAT_BITS, metrics["float"].get("history") or [], None)
+    if "float_control" in metrics:
+        add("control", FLOAT_BITS, metrics["float_control"].get("history") or [], metrics["float"]["val_error"])
+    for bits, stage in metrics.get("retrain", {}).items():
+        add("retrain", int(bits), stage.get("history") or [], metrics["direct"][bits]["val_error"])
+    return out
+
+
+def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
+    """:func:`curve_rows` of every record of a spec (reading only; missing records are left out),
+    with the fields ``spec, trial, size_label, params, seed`` and :data:`NETWORK_FIELDS`."""
+    spec = _spec(spec_or_name)
+    out = []
+    for record in _store(spec, store).records(spec):
+        cfg = record["config"]
+        out.extend(curve_rows(
+            record["metrics"], spec=spec.name, trial=record["label"],
+            size_label=size_fields(cfg["family"], cfg["size"])["size_label"],
+            params=int(record["metrics"]["params"]), seed=int(record["seed"]),
+            step_policy=cfg.get("step_policy", "fixed"), retrain_epochs=int(cfg["retrain"]["epochs"]),
+            train_subset=cfg.get("train_subset"), quantizer=cfg.get("quantizer", "l2")))
+    return out
+
+
+ROW_FIELDS = ("params", "weights", "seed", "method", "bits", "test_error")
+"""The fields every row needs for :func:`summarise` and what is built on it (:func:`check_rows`)."""
+
+
+def network_label(row: Mapping[str, Any]) -> str:
+    """The one short name of a row's network: its trial label (``ffdnn-w8-d3``), else its family
+    and size (``ffdnn-8x3``), else its parameter count."""
+    if row.get("trial"):
+        return str(row["trial"])
+    size = row.get("size")
+    if size is None:
+        return f"{row['params']:,} params"
+    text = size if isinstance(size, str) else "-".join(map(str, size))
+    return f"{row.get('family', 'net')}-{text}"
+
+
+def check_rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str] = ROW_FIELDS,
+               purpose: str = "to summarise") -> list[Mapping[str, Any]]:
+    """``rows`` as a list, or ValueError if it is empty or a row lacks one of ``fields`` (the
+    message names the row and the fields)."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError(f"rows is empty: there are no results {purpose}")
+    for i, r in enumerate(rows):
+        missing = [f for f in fields if f not in r]
+        if missing:
+            raise ValueError(f"row {i} lacks field(s) {', '.join(missing)}; tidy rows need {', '.join(fields)}")
+    return rows
+
+
+def _std(values: Sequence[float]) -> float | None:
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
+def _se(values: Sequence[float]) -> float | None:
+    std = _std(values)
+    return None if std is None else std / math.sqrt(len(values))
+
+
+def row_bits(row: Mapping[str, Any]) -> int:
+    """A row's weight bits: :data:`~quantlab.vocabulary.FLOAT_BITS` for float rows."""
+    return FLOAT_BITS if row["method"] == "float" else int(row["bits"])
+
+
+_GROUP_FIELDS = ("spec", "trial", "family", "dataset", "size", "width", "depth", "maps", "size_label",
+                 "params", "weights", "step_policy", "retrain_epochs", "train_subset", "quantizer", "method")
+
+NETWORK_FIELDS = ("spec", "trial", "train_subset", "quantizer", "step_policy", "retrain_epochs")
+"""What tells one trained network of a sweep from another: its trial (size; :func:`network_label`),
+training-set size, quantizer rule, step policy and retraining budget; the tidy rows, curve rows and
+summary rows of one network share them (seeds aside)."""
+
+
+def network_key(row: Mapping[str, Any]) -> tuple:
+    """The :data:`NETWORK_FIELDS` of a tidy, curve or summary row (the trial as
+    :func:`network_label`; None where a field is absent)."""
+    return tuple(network_label(row) if k == "trial" else row.get(k) for k in NETWORK_FIELDS)
+
+
+def summarise(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """The one seed summary: :func:`tidy` rows aggregated over seeds, one row per (spec, network,
+    step policy, retraining budget, method, bits), in first-seen order. A network is
+    :func:`network_label`; float rows have ``bits`` 32. Errors and gaps are fractions; a standard
+    deviation or standard error over one seed is None. Empty ``rows`` give ``[]``; a row lacking one
+    of :data:`ROW_FIELDS` raises ValueError.
+
+    Fields: the network's fields of :func:`tidy` that the rows carry (``spec, trial, family,
+    dataset, size, width, depth, maps, size_label, params, weights, step_policy, retrain_epochs``;
+    None where absent), ``network`` (:func:`network_label`), ``method, bits, weight_bits``
+    (:func:`quantlab.numerics.compression.memory_bits`), ``seeds`` (how many), ``seed_list``,
+    ``test_error`` and ``val_error`` (means; ``val_error`` None where rows lack it),
+    ``test_error_std`` and ``val_error_std`` (sample standard deviations);
+
+    * against the float network of the same network (quantized rows; None for float rows or when
+      there is no float row): ``gap`` (mean test error minus the float network's mean test error),
+      ``gap_by_seed`` (``{seed: test error - float test error}`` on the seeds both have),
+      ``gap_std`` (sample standard deviation of those paired differences) and ``gap_se`` (its
+      standard error, ``gap_std / sqrt(n)``: the book's "±" on a gap);
+    * against the float control (every method, where the rows carry ``control_test_error``):
+      ``control_error`` (mean), ``gap_control``, ``gap_control_by_seed``, ``gap_control_std``,
+      ``gap_control_se``.
+    """
+    rows = list(rows)
+    if rows:
+        check_rows(rows)
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        net = network_key(r)
+        groups.setdefault((net, r["method"], row_bits(r)), []).append(r)
+    floats = {net: members for (net, method, _), members in groups.items() if method == "float"}
+    out = []
+    for (net, method, bits), members in groups.items():
+        first = members[0]
+        test = [float(m["test_error"]) for m in members]
+        row = {k: first.get(k) for k in _GROUP_FIELDS}
+        row.update({
+            "network": network_label(first), "bits": bits,
+            "weight_bits": first.get("weight_bits") or memory_bits(first["params"], first["weights"], bits),
+            "seeds": len(members), "seed_list": [m["seed"] for m in members],
+            "test_error": statistics.fmean(test), "test_error_std": _std(test),
+            "val_error": None, "val_error_std": None,
+            "gap": None, "gap_by_seed": None, "gap_std": None, "gap_se": None,
+            "control_error": None, "gap_control": None, "gap_control_by_seed": None,
+            "gap_control_std": None, "gap_control_se": None,
+        })
+        if all(m.get("val_error") is not None for m in members):
+            val = [float(m["val_error"]) for m in members]
+            row["val_error"], row["val_error_std"] = statistics.fmean(val), _std(val)
+        if all(m.get("control_test_error") is not None for m in members):
+            control = [float(m["control_test_error"]) for m in members]
+            diffs = [t - c for t, c in zip(test, control)]
+            row["control_error"] = statistics.fmean(control)
+            row["gap_control"] = row["test_error"] - row["control_error"]
+            row["gap_control_by_seed"] = {int(m["seed"]): d for m, d in zip(members, diffs)}
+            row["gap_control_std"], row["gap_control_se"] = _std(diffs), _se(diffs)
+        base = floats.get(net)
+        if method != "float" and base:
+            row["gap"] = row["test_error"] - statistics.fmean(float(b["test_error"]) for b in base)
+            by_seed = {b["seed"]: float(b["test_error"]) for b in base}
+            paired = {int(m["seed"]): float(m["test_error"]) - by_seed[m["seed"]] for m in members
+                      if m["seed"] in by_seed}
+            row["gap_by_seed"] = paired
+            row["gap_std"], row["gap_se"] = _std(list(paired.values())), _se(list(paired.values()))
+        out.append(row)
+    return out
+
+
+def pick(summary_rows: Iterable[Mapping[str, Any]], method: str, bits: int, which: str = "smallest", **match) -> dict:
+    """The summary row of ``method`` at ``bits`` for the smallest or largest network (by
+    parameters), among rows whose fields equal ``match`` (e.g. ``depth=1``)."""
+    if which not in ("smallest", "largest"):
+        raise ValueError(f"which must be 'smallest' or 'largest'; got {which!r}")
+    chosen = [r for r in summary_rows if r["method"] == method and int(r["bits"]) == int(bits)
+              and all(r.get(k) == v for k, v in match.items())]
+    if not chosen:
+        raise LookupError(f"no summary row for method {method!r} at {bits} bits matching {match}")
+    return (min if which == "smallest" else max)(chosen, key=lambda r: r["params"])
+
+
+# -- provenance ----------------------------------------------------------------------------------
+
+def _device_text(device: Any, cpu_count: Any, cpu_model: Any = None) -> str:
+    if not isinstance(device, Mapping):
+        return "unknown device"
+    kind, platform, count = device.get("kind"), device.get("platform"), device.get("count") or 1
+    if platform == "cpu":
+        cores = f"{cpu_count} cores" if cpu_count else None
+        return f"CPU ({', '.join(x for x in (cpu_model, cores) if x)})" if (cpu_model or cores) else "CPU"
+    return f"{count} x {kind}" if count > 1 else str(kind or platform)
+
+
+def _budget(train: Mapping[str, Any], epochs: Sequence[int] | None = None) -> str:
+    """A budget in words; ``epochs`` lists the budgets of a budget study instead of ``train``'s."""
+    count = ", ".join(map(str, epochs)) if epochs else str(train["epochs"])
+    return (f"{count} epochs of {train['optimizer']}, peak learning rate {train['learning_rate']:g}, "
+            f"{train['schedule']} schedule, batch {train['batch_size']}")
+
+
+def budget_text(train_config: Any) -> str:
+    """A training budget in words, e.g. ``3 epochs of adam, peak learning rate 0.001, cosine
+    schedule, batch 100``, from a :class:`quantlab.training.train.TrainConfig` (or its dict)."""
+    return _budget(train_config if isinstance(train_config, Mapping) else config_dict(train_config))
+
+
+def provenance_summary(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
+    """What produced the records of a spec: one entry per producing environment (git commit,
+    device, packages, Python, platform), with how many records, trials and seeds it produced, its
+    first and last date, and its wall time (trials run with several seeds at once are counted
+    once). Every entry also carries the spec's ``dataset``, ``bits``, ``spec_seeds``, training
+    budgets (``float_train``, ``retrain``: plain dicts) and the records ``expected`` by the spec.
+    """
+    spec = _spec(spec_or_name)
+    store = _store(spec, store)
+    records = store.records(spec)
+    spec_fields = {
+        "spec": spec.name, "dataset": spec.dataset, "family": spec.family, "bits": list(spec.bits),
+        "spec_seeds": list(spec.seeds), "float_train": config_dict(spec.float_train),
+        "retrain": config_dict(spec.retrain), "train_subset": spec.train_subset,
+        "expected": len(spec.trials()) * len(spec.seeds),
+    }
+    groups: dict[tuple, dict] = {}
+    for r in records:
+        p = r.get("provenance") or {}
+        git = p.get("git") or {}
+        packages = dict(sorted((p.get("packages") or {}).items()))
+        device = _device_text(p.get("device"), p.get("cpu_count"), p.get("cpu_model"))
+        key = (git.get("commit"), git.get("dirty"), device, tuple(packages.items()), p.get("python"), p.get("platform"))
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = {
+                **spec_fields, "git_commit": git.get("commit"), "git_dirty": git.get("dirty"),
+                "device": device, "packages": packages, "python": p.get("python"), "platform": p.get("platform"),
+                "quantlab": p.get("quantlab"), "numerics_version": r["numerics_version"],
+                "records": 0, "trials": [], "seeds": [], "dates": [], "wall_seconds": 0.0, "_runs": set(),
+            }
+        g["records"] += 1
+        if r["label"] not in g["trials"]:
+            g["trials"].append(r["label"])
+        if r["seed"] not in g["seeds"]:
+            g["seeds"].append(r["seed"])
+        if p.get("date"):
+            g["dates"].append(p["date"])
+        run = (r["label"], p.get("date"), p.get("wall_seconds"), tuple(p.get("trial_seeds") or [r["seed"]]))
+        if run not in g["_runs"] and isinstance(p.get("wall_seconds"), (int, float)):
+            g["_runs"].add(run)
+            g["wall_seconds"] += float(p["wall_seconds"])
+    out = []
+    for g in groups.values():
+        dates = sorted(g.pop("dates"))
+        g.pop("_runs")
+        g["seeds"] = sorted(g["seeds"])
+        g["first_date"], g["last_date"] = (dates[0], dates[-1]) if dates else (None, None)
+        g["wall_seconds"] = round(g["wall_seconds"], 3)
+        out.append(g)
+    return out
+
+
+def provenance_note(spec_or_name: SweepSpec | str, store: Store | None = None) -> str:
+    """A short Markdown paragraph for under a chart: the spec, dataset, budget and seeds, and for
+    each producing environment its records, device, commit, packages, dates and wall time."""
+    spec = _spec(spec_or_name)
+    entries = provenance_summary(spec, store)
+    seeds = ", ".join(map(str, spec.seeds))
+    subset = f", first {spec.train_subset:,} training examples" if spec.train_subset else ""
+    head = (f"**Provenance.** Spec `{spec.name}` on {dataset_name(spec.dataset)}{subset}; seeds {seeds}; "
+            f"float training: {_budget(config_dict(spec.float_train))}; "
+            f"each retraining: {_budget(config_dict(spec.retrain), spec.retrain_epochs)}"
+            f"{'; step policies: ' + ', '.join(spec.step_policies) if spec.step_policies != ('fixed',) else ''}.")
+    if not entries:
+        return head + " No records yet."
+    parts = []
+    for e in entries:
+        commit = (e["git_commit"] or "unknown commit")[:7] + (" (uncommitted changes)" if e["git_dirty"] else "")
+        packages = ", ".join(f"{k} {v}" for k, v in e["packages"].items() if v)
+        day = (e["first_date"] or "?")[:10]
+        last = (e["last_date"] or "?")[:10]
+        when = day if day == last else f"{day} to {last}"
+        parts.append(
+            f"{e['records']} of {e['expected']} records computed on {e['device']} from commit {commit} "
+            f"on {when} ({packages}; Python {e['python']}; quantlab {e['quantlab']}, numerics version "
+            f"{e['numerics_version']}), {format_duration(e['wall_seconds'])} of training in all."
+        )
+    return " ".join([head, *parts])
+
+
+
+def store_overview(specs: Sequence[SweepSpec | str], store: Store | None = None) -> dict:
+    """What the store holds for ``specs`` and what it took (reading only), for the book's introduction:
+    ``records`` (distinct record keys of the specs: two specs may share a trial), ``files`` (record
+    files in the store), ``trials`` (distinct trial configs among all records in the store),
+    ``devices`` and ``commits`` (sorted, of :func:`provenance_summary`), ``max_spec_seconds`` (the
+    largest wall time of one spec) and ``total_seconds`` (wall time of every distinct trial config
+    once)."""
+    specs = [_spec(s) for s in specs]
+    store = _store(specs[0], store)
+    entries = {s.name: provenance_summary(s, store) for s in specs}
+    keys = {r["key"] for s in specs for r in store.records(s)}
+    trial_wall = {json.dumps(r["config"], sort_keys=True): r["provenance"]["wall_seconds"] for r in store.scan()}
+    flat = [e for es in entries.values() for e in es]
+    return {
+        "records": len(keys), "files": len(list(store.root.glob("*.json"))), "trials": len(trial_wall),
+        "devices": sorted({e["device"] for e in flat}),
+        "commits": sorted({(e["git_commit"] or "unknown")[:7] for e in flat}),
+        "max_spec_seconds": max((sum(e["wall_seconds"] for e in es) for es in entries.values()), default=0),
+        "total_seconds": sum(trial_wall.values()),
+    }
+
+
+def describe(spec_or_name: SweepSpec | str) -> str:
+    """One line naming the data of a spec and the paper's dataset it stands in for, e.g.
+    ``Fashion-MNIST (a stand-in for the paper's data, most likely TIMIT)``: the paper's text was not
+    available, so its datasets are inferred)."""
+    spec = _spec(spec_or_name)
+    paper = PAPER_DATASETS.get(spec.family)
+    name = dataset_name(spec.dataset)
+    return f"{name} (a stand-in for the paper's data, most likely {paper})" if paper and name != paper else name
+
+
+# -- export --------------------------------------------------------------------------------------
+
+CSV_FIELDS = ("spec", "trial", "family", "dataset", "size_label", "width", "depth", "maps", "params", "weights",
+              "step_policy", "retrain_epochs", "train_subset", "quantizer", "seed", "method", "bits", "test_error",
+              "val_error", "weight_bits", "control_test_error", "control_val_error", "weight_error")
+"""The leading columns of :func:`write_csv`, in order (the fields of :func:`tidy` rows, without the
+``size`` tuple that ``size_label`` spells out); any other scalar field of the rows follows, sorted."""
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest round-tripping form: the file holds the records' exact numbers
+    return value
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+    """Writes tidy rows (:func:`tidy`) to a CSV file at ``path`` (parent folders are created) and
+    returns its path. Columns: :data:`CSV_FIELDS` in that order, then any other scalar field the
+    rows carry (sorted by name); list, tuple and dict fields are left out. Missing values and None
+    are empty cells; floats are written in full precision (errors as fractions, as in the rows).
+    Raises ValueError for no rows."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError(f"no rows to write to {os.fspath(path)}")
+    scalar = (str, int, float, bool, type(None))
+    extra = sorted({k for r in rows for k, v in r.items()
+                    if k not in CSV_FIELDS and k != "size" and isinstance(v, scalar)})
+    fields = [f for f in CSV_FIELDS if any(f in r for r in rows)] + extra
+
+    def write(f) -> None:
+        writer = csv.writer(f)
+        writer.writerow(fields)
+        for r in rows:
+            writer.writerow([_csv_value(r.get(k)) for k in fields])
+
+    return write_atomic(path, write, newline="")
+
+
+__all__ = [
+    "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text", "check_rows", "curve_rows",
+    "curves", "dataset_name", "describe", "missing_records", "network_label", "pick", "provenance_note",
+    "provenance_summary", "record_rows", "row_bits", "size_fields", "store_overview", "summarise", "tidy", "write_csv",
+]
+

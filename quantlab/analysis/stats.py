@@ -1,0 +1,350 @@
+"""Analysis of results, built on the one seed summary (:func:`quantlab.analysis.rows.summarise`): gap
+statistics, effective-compression-ratio tables, memory points and Pareto fronts, memory-budget
+comparisons, retraining-budget studies and depth trends. Statistics only: thresholds, claims and
+verdicts are :mod:`quantlab.analysis.report`'s, text is :mod:`quantlab.formatting`'s.
+
+Rows are :func:`quantlab.analysis.rows.tidy` rows (one per trial, seed, method and bit width, with at least
+:data:`quantlab.analysis.rows.ROW_FIELDS`). Errors and gaps are fractions everywhere here; a standard
+deviation or standard error over one seed is None (the summary's rules). A network is
+:func:`quantlab.analysis.rows.network_label`; its size is its parameter count, so the smallest / largest
+network of a sweep is the one with the fewest / most parameters, whatever the sweep varies.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from quantlab.analysis.anomalies import beyond_noise
+from quantlab.analysis.rows import check_rows, network_key, pick, summarise
+from quantlab.numerics import compression
+from quantlab.vocabulary import FLOAT_BITS, METHODS
+
+BASELINES = ("control", "float")
+"""The float baselines of a gap: ``"control"``, the float network trained on for the retraining's
+epochs (the same total training budget as the retrained network); ``"float"``, the float network
+before those extra epochs (the paper's baseline)."""
+
+_ORDER = {m: i for i, m in enumerate(METHODS)}
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation of ``x`` and ``y`` (ties get average ranks); NaN when either is
+    constant or there are fewer than 2 points."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-d sequences of equal length; got {x.shape} and {y.shape}")
+    if len(x) < 2:
+        return float("nan")
+
+    def ranks(v):
+        order = np.argsort(v, kind="mergesort")
+        r = np.empty(len(v))
+        r[order] = np.arange(1, len(v) + 1)
+        for value in np.unique(v):  # average ranks of ties
+            tied = v == value
+            r[tied] = r[tied].mean()
+        return r
+
+    rx, ry = ranks(x), ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def rank_values(gaps_: Sequence[float]) -> list[float]:
+    """Gaps (fractions) as rank correlations see them: in pp rounded to 1e-6, so that floating-point
+    noise in equal gaps does not rank them."""
+    return [round(100 * g, 6) for g in gaps_]
+
+
+# -- gaps --------------------------------------------------------------------------------------
+
+def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain",
+         baseline: str = "control") -> list[dict]:
+    """Per network (sorted by parameter count), the gap between ``method`` at ``bits`` and the float
+    ``baseline`` (:data:`BASELINES`), from :func:`quantlab.analysis.rows.summarise`, paired per seed: each
+    seed's quantized network comes from that seed's float network. Each dict: ``network, params,
+    seeds`` (paired seeds), ``float_error`` (mean test error of the baseline), ``quantized_error``,
+    ``gap`` (mean quantized minus mean baseline error), ``gap_std`` (sample standard deviation of
+    the per-seed gaps), ``gap_se`` (its standard error), ``seed_gaps`` (``{seed: gap}``); all
+    fractions, None for one seed. Networks without any paired seed are skipped."""
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {BASELINES}; got {baseline!r}")
+    summary = summarise(check_rows(rows, purpose="to compare"))
+    floats = {network_key(s): s
+              for s in summary if s["method"] == "float"}
+    prefix = "gap_control" if baseline == "control" else "gap"
+    out = []
+    for s in summary:
+        if s["method"] != method or s["bits"] != int(bits):
+            continue
+        if baseline == "control" and s["gap_control"] is None:
+            raise ValueError(f"rows of {s['network']} lack 'control_test_error' "
+                             f"(records without a float control: baseline 'float' only)")
+        by_seed = s[f"{prefix}_by_seed"]
+        if not by_seed:
+            continue
+        f = floats.get(network_key(s))
+        out.append({
+            "network": s["network"], "params": s["params"], "seeds": len(by_seed),
+            "float_error": s["control_error"] if baseline == "control" else f["test_error"],
+            "quantized_error": s["test_error"], "gap": s[prefix], "gap_std": s[f"{prefix}_std"],
+            "gap_se": s[f"{prefix}_se"], "seed_gaps": dict(by_seed),
+        })
+    if not out:
+        raise ValueError(f"rows hold no paired float / {method} {bits}-bit results (same network and seed)")
+    return sorted(out, key=lambda g: g["params"])
+
+
+def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = 2, baseline: str = "control") -> list[dict]:
+    """A retraining-budget study (rows of one network at several ``retrain_epochs``): per network
+    and step policy, the paired gap (:func:`gaps`) at every budget and how far each is from the
+    gap at the longest budget. Each dict: ``network, params, step_policy, epochs`` (sorted budgets),
+    ``gap, gap_se`` (lists, per budget), ``change`` and ``change_se`` (lists: gap at the longest
+    budget minus gap at this one, paired by seed; negative = longer retraining lowered the gap) and
+    ``settled`` (the smallest budget from which on every change is within seed noise,
+    :func:`quantlab.analysis.anomalies.beyond_noise`). Sorted by size, then policy."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in check_rows(rows, purpose="to study"):
+        groups.setdefault((int(r["params"]), r.get("step_policy", "fixed"), int(r["retrain_epochs"])), []).append(r)
+    nets = sorted({(p, pol) for p, pol, _ in groups})
+    out = []
+    for p, pol in nets:
+        budgets = sorted(e for q, o, e in groups if (q, o) == (p, pol))
+        per = {e: gaps(groups[(p, pol, e)], bits, baseline=baseline)[0] for e in budgets}
+        last = per[budgets[-1]]["seed_gaps"]
+        change, change_se = [], []
+        for e in budgets:
+            shared = sorted(set(per[e]["seed_gaps"]) & set(last))
+            d = [last[s] - per[e]["seed_gaps"][s] for s in shared]
+            change.append(statistics.fmean(d))
+            change_se.append(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else None)
+        settled = budgets[-1]
+        for e, c, se in reversed(list(zip(budgets, change, change_se))):
+            if beyond_noise(abs(c), se):
+                break
+            settled = e
+        out.append({"network": per[budgets[-1]]["network"], "params": p, "step_policy": pol, "epochs": budgets,
+                    "gap": [per[e]["gap"] for e in budgets], "gap_se": [per[e]["gap_se"] for e in budgets],
+                    "change": change, "change_se": change_se, "settled": settled})
+    if not out:
+        raise ValueError("rows hold no retraining budgets")
+    return out
+
+
+def depth_trend(rows: Sequence[Mapping[str, Any]], bits: int = 2) -> list[dict]:
+    """FFDNN rows with several depths per width: per width, the retrained gap to the float control at
+    each depth and Spearman's rho between depth and gap (positive: deeper networks of that width have
+    *larger* gaps). Each dict: ``width, depths, gaps`` (fractions), ``rho``."""
+    rows = check_rows(rows, purpose="to compare")
+    widths = sorted({int(r["width"]) for r in rows if r.get("width") is not None})
+    if not widths:
+        raise ValueError("rows have no 'width' field (FFDNN rows from quantlab.analysis.rows.tidy)")
+    out = []
+    for w in widths:
+        sub = [r for r in rows if r.get("width") == w]
+        depth_of = {int(r["params"]): int(r["depth"]) for r in sub}
+        gs = gaps(sub, bits)
+        depths = [depth_of[g["params"]] for g in gs]
+        out.append({"width": w, "depths": depths, "gaps": [g["gap"] for g in gs],
+                    "rho": spearman(depths, rank_values([g["gap"] for g in gs])) if len(gs) >= 2 else float("nan")})
+    return out
+
+
+
+def bias_share(rows: Iterable[Mapping[str, Any]]) -> float:
+    """The largest share of a network's parameters that are biases (never quantized) among ``rows``:
+    ``max((params - weights) / params)``, a fraction."""
+    return max((r["params"] - r["weights"]) / r["params"] for r in check_rows(rows, purpose="to measure"))
+
+
+# -- memory and ECR ----------------------------------------------------------------------------
+
+def network_summary(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = METHODS) -> list[dict]:
+    """:func:`quantlab.analysis.rows.summarise` of ``rows`` (of ``methods``), sorted by method (float, direct,
+    retrain), bits and parameter count: the networks of the memory and ECR tables. Every test error
+    must be a fraction in [0, 1] (ValueError otherwise, e.g. for percent)."""
+    rows = check_rows(rows, purpose="to compute from")
+    for r in rows:
+        compression.check_error("test_error", r["test_error"])
+    out = [s for s in summarise(rows) if s["method"] in methods]
+    return sorted(out, key=lambda s: (_ORDER.get(s["method"], len(_ORDER)), s["bits"], s["params"]))
+
+
+def float_sweep(rows: Iterable[Mapping[str, Any]]) -> tuple[list[int], list[float]]:
+    """``(float_params, float_errors)`` of the float rows (one entry per network and seed): the float
+    size sweep of :func:`quantlab.numerics.compression.float_params_for_error`."""
+    fl = [r for r in check_rows(rows, purpose="to compute from") if r["method"] == "float"]
+    if not fl:
+        raise ValueError("rows hold no float results (method 'float'): N_F cannot be interpolated")
+    return [int(r["params"]) for r in fl], [float(r["test_error"]) for r in fl]
+
+
+def ecr_table(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = ("retrain",)) -> list[dict]:
+    """ECR (:func:`quantlab.numerics.compression.effective_compression_ratio`) of every quantized network of
+    ``methods`` in ``rows``, from its mean test error over seeds, against the float sweep of the same
+    rows. One dict per (network, method, bits): the fields of :func:`network_summary` plus
+    ``float_params`` (N_F or its bound), ``flag``, ``relation``, ``ecr``, ``ecr_text``, ``naive``,
+    ``float_bits``."""
+    rows = check_rows(rows, purpose="to compute from")
+    fp, fe = float_sweep(rows)
+    out = []
+    for n in network_summary(rows, [m for m in methods if m != "float"]):
+        e = compression.effective_compression_ratio(n["test_error"], n["params"], n["weights"], n["bits"], fp, fe)
+        out.append({**n, "float_params": e.float_params, "flag": e.flag, "relation": e.relation,
+                    "ecr": e.value, "ecr_text": e.text, "naive": e.naive, "float_bits": e.float_bits})
+    return out
+
+
+def memory_points(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = METHODS) -> list[dict]:
+    """Every network of ``rows`` (of ``methods``) as a point of memory (``weight_bits``) vs mean test
+    error (:func:`network_summary` rows), with ``pareto`` set: True for the networks on the Pareto
+    front of all points returned (:func:`quantlab.numerics.compression.pareto_front`)."""
+    points = network_summary(rows, methods)
+    front = {id(p) for p in compression.pareto_front(points)}
+    return [{**p, "pareto": id(p) in front} for p in points]
+
+
+def budget_comparison(rows: Iterable[Mapping[str, Any]], quantized_method: str = "retrain") -> dict:
+    """Under a memory budget B (bits), is the best quantized network better than the best float one?
+
+    Float networks (memory ``params * 32``) and the ``quantized_method`` networks at every bit width
+    of the rows (memory :func:`quantlab.numerics.compression.memory_bits`) are compared by mean test error
+    over the budgets where both kinds were measured: the overlap of their memory ranges, from ``lo``
+    (the larger of the two smallest memories: below it one kind has no network at all) to ``hi``
+    (the smaller of the two largest memories: above it one kind has no larger network to offer, so
+    the comparison would only reflect where its sweep stopped). Over that range the best error under
+    B of either kind is a step function of B that changes only at network memories. Returned:
+
+    * ``share``: the fraction of the budget range, **measured on a log2 memory axis**, where the
+      best quantized network has the strictly lower error (1.0: quantized always wins);
+    * ``lo_bits``, ``hi_bits``; ``segments``: a list of dicts ``{lo_bits, hi_bits, float, quantized,
+      winner}`` (the best networks' summaries on each stretch, ``winner`` in float | quantized | tie).
+    """
+    points = network_summary(rows)
+    fl = [p for p in points if p["method"] == "float"]
+    qu = [p for p in points if p["method"] == quantized_method]
+    if not fl:
+        raise ValueError("rows hold no float results: no budget comparison")
+    if not qu:
+        raise ValueError(f"rows hold no {quantized_method!r} results: no budget comparison")
+    lo = max(min(p["weight_bits"] for p in fl), min(p["weight_bits"] for p in qu))
+    hi = min(max(p["weight_bits"] for p in fl), max(p["weight_bits"] for p in qu))
+    if hi <= lo:
+        return {"share": float("nan"), "lo_bits": lo, "hi_bits": hi, "segments": []}
+    edges = sorted({lo, hi, *(p["weight_bits"] for p in fl + qu if lo < p["weight_bits"] < hi)})
+    segments, won = [], 0.0
+    total = math.log2(hi) - math.log2(lo)
+
+    def brief(p):
+        keep = ("network", "params", "weights", "method", "bits", "test_error", "weight_bits", "size", "trial")
+        return {k: p[k] for k in keep if k in p}
+
+    for a, b in zip(edges, edges[1:]):
+        bf, bq = compression.best_under_budget(fl, a), compression.best_under_budget(qu, a)
+        winner = ("quantized" if bq["test_error"] < bf["test_error"]
+                  else "float" if bf["test_error"] < bq["test_error"] else "tie")
+        if winner == "quantized":
+            won += math.log2(b) - math.log2(a)
+        segments.append({"lo_bits": a, "hi_bits": b, "float": brief(bf), "quantized": brief(bq), "winner": winner})
+    return {"share": won / total, "lo_bits": lo, "hi_bits": hi, "segments": segments}
+
+
+
+# -- the ends of a size sweep ------------------------------------------------------------------
+
+def sweep_ends(summary: Sequence[Mapping[str, Any]], bits: Sequence[int] = (2, 3)) -> dict[str, dict]:
+    """The smallest and the largest network of a size sweep (by parameters) from its
+    :func:`quantlab.analysis.rows.summarise` rows: ``{"smallest": end, "largest": end}``, each end with the
+    float row's ``network, params, width, depth, maps``, ``float_error`` and ``control_error``, and per
+    bit width ``b``: ``gap{b}`` and ``gap{b}_se`` (retrained minus the float control), ``gap{b}_float``
+    (retrained minus the float network) and ``direct{b}`` (directly quantized minus the float control;
+    None without direct rows at ``b``). Fractions; what a sweep chapter quotes."""
+    out = {}
+    for which in ("smallest", "largest"):
+        f = pick(summary, "float", FLOAT_BITS, which)
+        end = {k: f[k] for k in ("network", "params", "width", "depth", "maps")}
+        end.update(float_error=f["test_error"], control_error=f["control_error"])
+        for b in bits:
+            r = pick(summary, "retrain", b, which)
+            direct = [s for s in summary if s["method"] == "direct" and s["bits"] == int(b)]
+            end.update({f"gap{b}": r["gap_control"], f"gap{b}_se": r["gap_control_se"], f"gap{b}_float": r["gap"],
+                        f"direct{b}": pick(direct, "direct", b, which)["gap_control"] if direct else None})
+        out[which] = end
+    return out
+
+
+
+def depth_ends(summary: Sequence[Mapping[str, Any]], bits: int = 2) -> dict:
+    """An FFDNN depth sweep's narrowest and widest width, from its :func:`quantlab.analysis.rows.summarise`
+    rows: ``{"narrow": end, "wide": end, "width_decides": bool}``. Each end: ``width``,
+    ``shallow_depth`` and ``deep_depth`` (the networks with the fewest and the most parameters of that
+    width), their retrained ``bits``-bit gaps to the float control ``shallow_gap`` and ``deep_gap``
+    (fractions) and ``grows`` (the deep gap is larger). ``width_decides``: every depth of the narrowest
+    width has a larger gap than every depth of the widest."""
+    widths = sorted({int(r["width"]) for r in summary if r.get("width") is not None})
+    if not widths:
+        raise ValueError("summary rows have no 'width' field (FFDNN rows from quantlab.analysis.rows.tidy)")
+    quantized = {w: [r for r in summary if r["method"] == "retrain" and r["bits"] == bits and r.get("width") == w]
+                 for w in widths}
+    out: dict[str, Any] = {}
+    for name, w in (("narrow", widths[0]), ("wide", widths[-1])):
+        shallow, deep = (pick(quantized[w], "retrain", bits, which) for which in ("smallest", "largest"))
+        out[name] = {"width": w, "shallow_depth": shallow["depth"], "deep_depth": deep["depth"],
+                     "shallow_gap": shallow["gap_control"], "deep_gap": deep["gap_control"],
+                     "grows": deep["gap_control"] > shallow["gap_control"]}
+    out["width_decides"] = (min(r["gap_control"] for r in quantized[widths[0]])
+                            > max(r["gap_control"] for r in quantized[widths[-1]]))
+    return out
+
+
+
+def negative_gaps(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]], bits: Sequence[int] = (2, 3),
+                  baseline: str = "control") -> dict:
+    """How many retrained networks (one per network and bit width, however many sweeps hold it) have
+    a negative gap to ``baseline`` (:func:`gaps`): ``{"networks": n, "negative": k}``."""
+    per = {(g["network"], b): g for rows in rows_by_sweep.values() for b in bits
+           for g in gaps(rows, b, baseline=baseline)}
+    return {"networks": len(per), "negative": sum(g["gap"] < 0 for g in per.values())}
+
+
+def budget_settling(study: Sequence[Mapping[str, Any]], used: int, policy: str = "fixed") -> list[dict]:
+    """Per network of a retraining-budget study (:func:`budget_study`) with step policy ``policy``
+    whose budgets include ``used`` (the epochs a sweep retrains for): ``network``, ``used``,
+    ``gap_used`` and ``gap_longest`` (fractions), ``longest`` (epochs), ``settled`` and ``late``
+    (the gap settles only after ``used`` epochs: the sweep's gap at that network is an upper bound
+    that longer retraining would lower)."""
+    return [{"network": s["network"], "used": used, "gap_used": s["gap"][s["epochs"].index(used)],
+             "gap_longest": s["gap"][-1], "longest": s["epochs"][-1], "settled": s["settled"],
+             "late": s["settled"] > used}
+            for s in study if s["step_policy"] == policy and used in s["epochs"]]
+
+
+def policy_differences(study: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Per network of a retraining-budget study with both step policies: ``network``, ``epochs`` (the
+    longest budget) and ``difference``: the adaptive policy's gap minus the fixed policy's there
+    (a fraction; negative: adaptive steps retrain to a smaller gap)."""
+    by = {(s["network"], s["step_policy"]): s for s in study}
+    return [{"network": net, "epochs": s["epochs"][-1], "difference": s["gap"][-1] - by[(net, "fixed")]["gap"][-1]}
+            for (net, policy), s in by.items() if policy == "adaptive" and (net, "fixed") in by]
+
+
+
+def step_excess(curves: Iterable[Mapping[str, Any]]) -> dict:
+    """How far the adaptive steps stayed from each layer's exact optimum over the epoch ends of
+    :func:`quantlab.analysis.rows.curves` rows that record it (``step_excess``, a relative excess):
+    ``{"n": epoch ends, "median": the middle value (the upper one of an even count), "max": ...}``."""
+    excess = sorted(r["step_excess"] for r in curves if r.get("step_excess") is not None)
+    if not excess:
+        raise ValueError("no curve rows with a step_excess (adaptive retraining)")
+    return {"n": len(excess), "median": excess[len(excess) // 2], "max": excess[-1]}
+
+
+__all__ = ["BASELINES", "bias_share", "budget_comparison", "budget_settling", "budget_study", "depth_ends", "depth_trend", "ecr_table", "float_sweep", "gaps",
+           "memory_points", "negative_gaps", "network_summary", "policy_differences", "rank_values", "spearman",
+           "step_excess", "sweep_ends"]

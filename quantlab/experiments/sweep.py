@@ -1,0 +1,505 @@
+"""Running a sweep: whatever a spec needs that the store does not hold yet, with progress bars.
+
+* :func:`plan` lists the spec's trials with the seeds done and missing and an *estimated* time.
+* :func:`run_sweep` runs the missing seeds of each trial together (one ``run_trial`` call, seeds
+  vmapped) and writes each seed's record as soon as the trial returns. Finished records are never
+  recomputed, so a sweep can be killed at any point and rerun: it loses at most the trials in flight.
+  Trials run in this process or as Ray tasks (:mod:`quantlab.experiments.executors`); this process alone
+  writes the store either way.
+* :func:`ensure` runs what a spec lacks, the one call a sweep chapter makes. Reading and
+  summarising records is :mod:`quantlab.analysis.rows`', which never trains.
+
+The time estimate is a cost model, not a measurement: multiply-accumulates of the network x
+examples x epochs (x seeds), plus a fixed compile overhead, with per-family constants measured on a
+2-core CPU and rescaled by the wall times of records already in the store when there are any.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import importlib
+import inspect
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tqdm import tqdm
+
+from quantlab import data
+from quantlab.experiments.environment import collect as collect_environment
+from quantlab.experiments.executors import Executor, Job, LocalExecutor, Outcome, make_executor
+from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
+from quantlab.experiments.store import Store, config_dict, default_results_dir, trial_label
+from quantlab.formatting import format_duration
+from quantlab.training import divergence
+
+# -- cost model ----------------------------------------------------------------------------------
+
+_EVAL_EXAMPLES = 16_000  # validation + test, roughly
+# Seconds per multiply-accumulate of a training example (forward + backward ~ 3 MACs per weight
+# use), per seed, from bench/RESULTS.md ("after", 2-core CPU, 3 seeds vmapped, 54k-example epochs):
+# FFDNN 784-1024x3-10 10.7 s and 784-256x2-10 0.79 s per epoch -> ~7e-12; CNN (32, 32, 64) with
+# quantlab.nn.conv 20.7 s -> ~1.4e-11.
+_SECONDS_PER_MAC = {"ffdnn": 7e-12, "cnn": 1.4e-11}
+_SECONDS_PER_STEP = 1e-4  # dispatch overhead of one optimizer step, small networks
+_COMPILE_SECONDS = 5.0  # compiling one jitted training run (float, and one retraining per bit width)
+
+
+def network_cost(family: str, size: Sequence[int], dataset: str = "fashion_mnist") -> tuple[int, int]:
+    """``(parameters, multiply-accumulates per example)`` of a network on ``dataset``'s images
+    (:func:`quantlab.nn.models.network_cost`, exact)."""
+    from quantlab.nn import models  # noqa: PLC0415 - JAX and Flax only when planning
+
+    info = data.info(dataset)
+    cost = models.network_cost(family, size, info["image_shape"], info["num_classes"])
+    return cost["params"], cost["macs"]
+
+
+def model_seconds(config: Any, n_seeds: int) -> float:
+    """Uncalibrated estimate of one trial's wall time for ``n_seeds`` seeds trained together."""
+    cfg = config_dict(config)
+    family, dataset = cfg["family"], cfg["dataset"]
+    _, macs = network_cost(family, cfg["size"], dataset)
+    examples = cfg.get("train_subset") or data.info(dataset)["splits"]["train"]
+    n_bits = len(cfg["bits"])
+    epochs = _epochs(cfg)
+    batch = cfg["float_train"].get("batch_size", 100)
+    train_macs = 3 * macs * examples * epochs
+    eval_macs = macs * _EVAL_EXAMPLES * (epochs + 1 + n_bits)
+    per_mac = _SECONDS_PER_MAC.get(family, _SECONDS_PER_MAC["cnn"])
+    steps = epochs * max(1, examples // batch)
+    return _COMPILE_SECONDS * (1 + n_bits) + steps * _SECONDS_PER_STEP + per_mac * (train_macs + eval_macs) * n_seeds
+
+
+def _platform() -> str:
+    import jax  # noqa: PLC0415 - only planning needs it
+
+    return jax.devices()[0].platform
+
+
+def calibration(store: Store, platform: str | None = None) -> dict[str, tuple[float, int]]:
+    """Per family: ``(measured / modelled time, number of records)`` over the store's records that
+    ran on ``platform`` ("cpu", "gpu", ...; None: all). A GPU's wall times say nothing about a CPU's.
+
+    The factor is time-weighted (total measured over total modelled time), so the large trials,
+    which dominate a sweep's time, dominate it; a median of per-trial ratios let the many small,
+    overhead-bound trials inflate the estimate of a large one about 3x."""
+    pairs: dict[str, list[tuple[float, float]]] = {}
+    for record in store.scan():
+        prov, cfg = record["provenance"], record["config"]
+        if platform is not None and (prov.get("device") or {}).get("platform") != platform:
+            continue
+        wall, seeds = prov.get("wall_seconds"), prov.get("trial_seeds") or [record["seed"]]
+        if not isinstance(wall, (int, float)) or wall <= 0:
+            continue
+        try:
+            pairs.setdefault(cfg["family"], []).append((wall, model_seconds(cfg, len(seeds))))
+        except (KeyError, TypeError, ValueError):
+            continue
+
+    def factor(ps):
+        return sum(w for w, _ in ps) / sum(m for _, m in ps), len(ps)
+
+    out = {family: factor(ps) for family, ps in pairs.items()}
+    if pairs:
+        out["*"] = factor([p for ps in pairs.values() for p in ps])
+    return out
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class PlannedRun:
+    """One trial of a spec: its config, which seeds are done and missing, estimated seconds."""
+
+    config: Any
+    label: str
+    params: int
+    done: list[int]
+    missing: list[int]
+    estimate: float  # seconds to run the missing seeds (0 when none)
+
+    @property
+    def status(self) -> str:
+        return "done" if not self.missing else ("missing" if not self.done else "partial")
+
+
+@dataclasses.dataclass
+class SweepPlan:
+    spec: SweepSpec
+    store: Store
+    runs: list[PlannedRun]
+    calibrated_on: int  # records whose wall times rescaled the cost model (0: uncalibrated)
+
+    @property
+    def estimate(self) -> float:
+        return sum(r.estimate for r in self.runs)
+
+
+def select(spec: SweepSpec, only: str | None = None) -> list:
+    """The spec's trial configs whose label (e.g. ``ffdnn-w256-d3``, ``cnn-4-4-8``) matches
+    ``only``: comma-separated patterns, each matched anywhere in the label, with ``*`` and ``?``
+    as wildcards (``w16`` matches ``ffdnn-w16-d3``; ``w1*-d1`` matches widths 1.. at depth 1)."""
+    trials = spec.trials()
+    if not only:
+        return trials
+    patterns = [p.strip() for p in only.split(",") if p.strip()]
+
+    def match(label: str) -> bool:
+        return any(fnmatch.fnmatchcase(label, f"*{p}*") for p in patterns)
+
+    chosen = [t for t in trials if match(trial_label(t))]
+    if not chosen:
+        labels = ", ".join(trial_label(t) for t in trials)
+        raise SpecError(f"--only {only!r} matches no trial of spec {spec.name!r}; its trials: {labels}")
+    return chosen
+
+
+_HERE = object()
+
+
+def plan(spec: SweepSpec, store: Store, only: str | None = None, platform: Any = _HERE) -> SweepPlan:
+    """Every trial of ``spec`` (matching ``only``) with its done / missing seeds and an estimate,
+    calibrated on the store's records from ``platform`` (default: this process's JAX platform;
+    None: records from any platform, and JAX is not started: what a Ray driver wants, whose trials
+    run elsewhere and which must not take a GPU's memory from its workers)."""
+    cal = calibration(store, _platform() if platform is _HERE else platform)
+    runs = []
+    for config in select(spec, only):
+        cfg = config_dict(config)
+        missing = store.missing_seeds(config, spec.seeds)
+        done = [s for s in spec.seeds if s not in missing]
+        factor, _ = cal.get(cfg["family"], cal.get("*", (1.0, 0)))
+        estimate = factor * model_seconds(cfg, len(missing)) if missing else 0.0
+        params, _ = network_cost(cfg["family"], cfg["size"], cfg["dataset"])
+        runs.append(PlannedRun(config, trial_label(config), params, done, missing, estimate))
+    families = {config_dict(r.config)["family"] for r in runs}
+    used = sum(cal[f][1] for f in families if f in cal) or cal.get("*", (1.0, 0))[1]
+    return SweepPlan(spec, store, runs, used)
+
+
+def format_plan(p: SweepPlan) -> str:
+    """The dry-run listing: one line per trial, then totals and how the estimate was made."""
+    spec = p.spec
+    seeds_total = len(p.runs) * len(spec.seeds)
+    missing = sum(len(r.missing) for r in p.runs)
+    lines = [
+        f"sweep {spec.name!r}: {len(p.runs)} trials x {len(spec.seeds)} seeds = {seeds_total} records, "
+        f"{seeds_total - missing} done, {missing} missing",
+        f"results directory: {p.store.root}",
+        "",
+        f"  {'status':8} {'trial':18} {'params':>10} {'seeds done':12} {'to run':12} {'estimate':>12}",
+    ]
+    for r in p.runs:
+        est = f"~{format_duration(r.estimate)}" if r.missing else "-"
+        lines.append(
+            f"  {r.status:8} {r.label:18} {r.params:>10,} {_seeds(r.done):12} {_seeds(r.missing):12} {est:>12}"
+        )
+    how = (f"calibrated on the wall times of {p.calibrated_on} existing record(s)" if p.calibrated_on
+           else "uncalibrated: no records in the store yet")
+    lines += [
+        "",
+        f"estimated time for the missing runs: ~{format_duration(p.estimate)} "
+        f"(an estimate from a cost model: MACs x examples x epochs x seeds; {how})",
+    ]
+    return "\n".join(lines)
+
+
+def _seeds(seeds: Sequence[int]) -> str:
+    return ",".join(map(str, seeds)) if seeds else "-"
+
+
+# -- running -------------------------------------------------------------------------------------
+
+def _epochs(config: Any) -> int:
+    """Training epochs of a trial (as ``quantlab.training.experiment.run_trial`` counts them, from a config
+    dict, without importing JAX): float, float control and one retraining per bit width."""
+    cfg = config_dict(config)
+    return cfg["float_train"].get("epochs", 1) + (1 + len(cfg["bits"])) * cfg["retrain"].get("epochs", 1)
+
+
+def _check_results(results: Any, seeds: Sequence[int], label: str) -> None:
+    if not isinstance(results, list) or len(results) != len(seeds):
+        raise RuntimeError(
+            f"run_trial for {label} returned {type(results).__name__} of length "
+            f"{len(results) if hasattr(results, '__len__') else '?'}; expected a list of {len(seeds)} dicts"
+        )
+    for seed, metrics in zip(seeds, results):
+        if not isinstance(metrics, dict) or not isinstance(metrics.get("float"), dict):
+            raise RuntimeError(f"run_trial for {label} seed {seed} returned metrics without a 'float' dict")
+
+
+@dataclasses.dataclass(eq=False)
+class _Flight:
+    """The sweep's side of a job in flight: its planned run, the trial lock it holds, its epoch bar
+    (local executor) and how much of its estimate the overall bar was credited so far."""
+
+    run: PlannedRun
+    lock: Any
+    bar: Any = None
+    credited: float = 0.0
+
+
+def run_sweep(
+    spec: SweepSpec,
+    store: Store,
+    only: str | None = None,
+    progress: bool = True,
+    run_trial: Callable[..., list[dict]] | None = None,
+    executor: str | Executor | None = None,
+) -> dict:
+    """Runs every missing (trial, seed) of ``spec`` and writes its record to ``store``.
+
+    Seeds of one trial that are missing run together in one ``run_trial(config, seeds)`` call;
+    records are written as soon as it returns. ``run_trial`` defaults to
+    :func:`quantlab.training.experiment.run_trial`. Progress bars (tqdm, on stderr): the whole sweep, with
+    an ETA that starts from the cost model and adapts to the measured speed, and the trial in
+    flight, per epoch (``local``) or the trials in flight (``ray``).
+
+    * **Executors** (:mod:`quantlab.experiments.executors`): ``executor`` is ``"local"`` (default: one trial
+      at a time in this process), ``"ray"`` (trials as Ray tasks on a local cluster of this
+      machine) or an :class:`~quantlab.experiments.executors.Executor` (e.g. ``RayExecutor(address=...)``).
+      Whichever computes, this process alone writes the store, the records are the same, and the
+      guarantees below hold. A Ray worker lost mid-trial is retried (``max_retries``), then the
+      trial is reported in one line and listed under ``failed``; the sweep goes on.
+    * **Preflight.** Before any training the store must be writable (else :class:`StoreError`);
+      the spec's trials were checked against the dataset when the spec was built.
+    * **Shared stores.** Each trial runs under its lock (:meth:`Store.lock`), held by this process
+      while the trial is in flight on any executor. A trial locked by another process is put off to
+      the end and then waited for; its seeds that the other process wrote meanwhile are counted,
+      not recomputed.
+    * **Divergence** (:mod:`quantlab.training.divergence`): a trial whose loss is NaN, infinite or explodes,
+      or a seed whose float network ends no better than chance, is reported in one line and
+      stored nowhere; the sweep goes on with the other trials.
+
+    Returns ``{"trials_run", "records_written", "records_skipped", "records_by_others", "diverged",
+    "failed", "retried", "executor", "seconds"}``; ``diverged`` and ``failed`` list ``{"trial",
+    "seeds", "reason"}``, ``retried`` lists ``{"trial", "seeds", "attempt", "reason"}``.
+    """
+    ex = make_executor(executor)
+    parallel = not isinstance(ex, LocalExecutor)
+    p = plan(spec, store, only, platform=None) if parallel else plan(spec, store, only)
+    todo = [r for r in p.runs if r.missing]
+    tally = {"trials_run": 0, "records_written": 0, "records_skipped": sum(len(r.done) for r in p.runs),
+               "records_by_others": 0, "diverged": [], "failed": [], "retried": [], "executor": ex.name,
+               "seconds": 0.0}
+    if not todo:
+        if progress:
+            print(f"{spec.name}: all {tally['records_skipped']} record(s) already in {store.root}, nothing to run",
+                  file=sys.stderr)
+        return tally
+    store.check_writable()
+    if run_trial is None:
+        run_trial = importlib.import_module("quantlab.training.experiment").run_trial
+    try:
+        params = inspect.signature(run_trial).parameters
+        takes_progress = "progress" in params or any(
+            v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values())
+    except (TypeError, ValueError):
+        takes_progress = False
+    diverging = importlib.import_module("quantlab.training.train").DivergenceError
+    num_classes = data.info(spec.dataset)["num_classes"]
+
+    start = time.perf_counter()
+    overall = tqdm(
+        total=max(p.estimate, 1e-9), desc=f"{spec.name}: 0/{len(todo)} trials", file=sys.stderr,
+        disable=not progress, smoothing=0, dynamic_ncols=True, position=0,
+        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+    )
+    status = tqdm(total=0, desc="", file=sys.stderr, disable=not (progress and parallel), leave=False,
+                  position=1, dynamic_ncols=True, bar_format="{desc}")
+
+    def say(message: str, always: bool = False) -> None:
+        if progress or always:
+            tqdm.write(message, file=sys.stderr)
+
+    foreign = store.foreign_files()
+    if foreign:
+        say(f"{store.root}: left alone {len(foreign)} JSON file(s) not named like records: {', '.join(foreign)}", True)
+    if tally["records_skipped"]:
+        say(f"{spec.name}: {tally['records_skipped']} record(s) already in {store.root}, skipped")
+
+    inflight: list[Job] = []
+    finished = 0
+
+    def credit(flight: _Flight, amount: float) -> None:
+        step = max(0.0, min(amount, flight.run.estimate - flight.credited))
+        flight.credited += step
+        overall.update(step)
+
+    def show_inflight() -> None:
+        if parallel:
+            names = [j.label + (f" (attempt {j.attempt})" if j.attempt > 1 else "") for j in inflight]
+            status.set_description_str(f"  running: {', '.join(names)}" if names else "")
+
+    def done(lock) -> None:
+        nonlocal finished
+        lock.release()
+        finished += 1
+        overall.set_description_str(f"{spec.name}: {finished}/{len(todo)} trials")
+
+    def begin(run: PlannedRun, lock) -> None:
+        """Submits what ``run`` still misses; the caller took its lock."""
+        missing = store.missing_seeds(run.config, run.missing)
+        tally["records_by_others"] += len(run.missing) - len(missing)
+        if not missing:
+            overall.update(run.estimate)
+            done(lock)
+            return
+        flight = _Flight(run, lock)
+        job = Job(run.label, run.config, missing, state=flight)
+        if not parallel:
+            epochs = _epochs(run.config)
+            flight.bar = tqdm(
+                total=epochs, desc=f"{run.label} seeds {_seeds(missing)}", unit="epoch", file=sys.stderr,
+                disable=not progress, leave=False, position=1, dynamic_ncols=True,
+            )
+
+            def on_epoch(n: int = 1) -> None:
+                flight.bar.update(n)
+                credit(flight, run.estimate * n / epochs)
+
+            job.on_epoch = on_epoch
+        job.started = time.perf_counter()
+        inflight.append(job)
+        ex.submit(job)
+        show_inflight()
+
+    def settle(outcome: Outcome) -> None:
+        job = outcome.job
+        flight: _Flight = job.state
+        run, label, missing = flight.run, job.label, job.seeds
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.lost is not None:
+            if job.attempt <= ex.max_retries:
+                tally["retried"].append({"trial": label, "seeds": missing, "attempt": job.attempt,
+                                           "reason": outcome.lost})
+                say(f"{label} seeds {_seeds(missing)}: worker lost ({outcome.lost}); "
+                    f"retry {job.attempt} of {ex.max_retries}", True)
+                job.attempt += 1
+                job.started = time.perf_counter()
+                ex.submit(job)
+                show_inflight()
+                return
+            inflight.remove(job)
+            reason = f"its worker was lost {job.attempt} time(s), last: {outcome.lost}"
+            tally["failed"].append({"trial": label, "seeds": missing, "reason": reason})
+            say(f"failed: {label} seeds {_seeds(missing)}: {reason}; nothing stored", True)
+            credit(flight, run.estimate)
+            done(flight.lock)
+            show_inflight()
+            return
+        inflight.remove(job)
+        if flight.bar is not None:
+            flight.bar.close()
+        credit(flight, run.estimate)
+        tally["trials_run"] += 1
+        try:
+            if outcome.diverged is not None:
+                tally["diverged"].append({"trial": label, "seeds": missing, "reason": outcome.diverged})
+                say(f"diverged: {label} seeds {_seeds(missing)}: {outcome.diverged}", True)
+                return
+            results = outcome.results
+            _check_results(results, missing, label)
+            prov = outcome.provenance if outcome.provenance is not None else collect_environment(outcome.wall, missing)
+            for seed, metrics in zip(missing, results):
+                error = metrics["float"].get("val_error")
+                reason = divergence.chance_reason(error, num_classes) if isinstance(error, (int, float)) else None
+                if reason:
+                    tally["diverged"].append({"trial": label, "seeds": [seed], "reason": reason})
+                    say(f"diverged: {label} seed {seed}: {reason}", True)
+                    continue
+                store.put(run.config, seed, metrics, prov)
+                tally["records_written"] += 1
+            where = f" on {prov.get('hostname')}" if parallel and prov.get("hostname") else ""
+            say(f"{label} seeds {_seeds(missing)}: {format_duration(outcome.wall)}{where}")
+        finally:
+            done(flight.lock)
+            show_inflight()
+
+    pending, later = list(todo), []
+    try:
+        ex.open(run_trial, takes_progress)
+        if parallel:
+            say(f"{spec.name}: {len(todo)} trial(s) on {ex.describe()}")
+        while pending or later or inflight:
+            while pending and len(inflight) < ex.slots():
+                run = pending.pop(0)
+                lock = store.lock(run.config)
+                if lock.acquire(blocking=False):
+                    begin(run, lock)
+                else:
+                    later.append(run)
+                    say(f"{run.label}: being trained by another process ({lock.holder()}); "
+                        "back to it at the end", True)
+            if not pending and later and len(inflight) < ex.slots():
+                if inflight:  # others are running: take a trial put off only if it is free now
+                    for run in list(later):
+                        if len(inflight) >= ex.slots():
+                            break
+                        lock = store.lock(run.config)
+                        if lock.acquire(blocking=False):
+                            later.remove(run)
+                            begin(run, lock)
+                else:  # nothing else to do: wait for the other process
+                    run = later.pop(0)
+                    overall.set_description_str(f"{spec.name}: waiting for {run.label} (another process)")
+                    lock = store.lock(run.config)
+                    lock.acquire(blocking=True)
+                    begin(run, lock)
+            if inflight:
+                for outcome in ex.wait(timeout=0.5 if parallel else None):
+                    settle(outcome)
+                if parallel:  # no epoch reports from workers: credit elapsed time, up to 90 % of the estimate
+                    now = time.perf_counter()
+                    for job in inflight:
+                        flight = job.state
+                        credit(flight, min(now - job.started, 0.9 * flight.run.estimate) - flight.credited)
+    finally:
+        for job in inflight:  # an error or an interrupt: give the trials in flight back
+            if job.state.bar is not None:
+                job.state.bar.close()
+            job.state.lock.release()
+        try:
+            ex.close()
+        finally:
+            status.close()
+            overall.close()
+    tally["seconds"] = time.perf_counter() - start
+    return tally
+
+
+def format_failed(failed: Sequence[dict]) -> str:
+    """The end-of-sweep list of trials whose workers were lost too often (nothing stored of them)."""
+    lines = [f"{len(failed)} trial(s) failed (worker lost after all retries); nothing of them was stored:"]
+    lines += [f"  {d['trial']} seeds {_seeds(d['seeds'])}: {d['reason']}" for d in failed]
+    return "\n".join(lines)
+
+
+def format_diverged(diverged: Sequence[dict]) -> str:
+    """The end-of-sweep list of what diverged (one line per trial and seeds), for messages."""
+    trials = len({d["trial"] for d in diverged})
+    lines = [f"{trials} trial(s) diverged; these seeds were not stored:"]
+    lines += [f"  {d['trial']} seeds {_seeds(d['seeds'])}: {d['reason']}" for d in diverged]
+    return "\n".join(lines)
+
+
+def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = True,
+           executor: str | Executor | None = None) -> int:
+    """Runs whatever records of ``spec`` (a spec or a shipped spec's name) are missing from
+    ``store`` (default: the spec's results directory) and returns how many were missing. The one
+    call a chapter makes to compute its own records; prints nothing when none is missing.
+    ``executor``: as for :func:`run_sweep` (default: this process)."""
+    spec = load_spec(spec) if isinstance(spec, str) else spec
+    store = store if store is not None else Store(default_results_dir(spec))
+    missing = sum(len(store.missing_seeds(c, spec.seeds)) for c in spec.trials())
+    if missing:
+        tally = run_sweep(spec, store, progress=progress, executor=executor)
+        if tally["diverged"]:
+            raise RuntimeError(f"spec {spec.name!r}: {format_diverged(tally['diverged'])}")
+        if tally["failed"]:
+            raise RuntimeError(f"spec {spec.name!r}: {format_failed(tally['failed'])}")
+    return missing

@@ -1,0 +1,218 @@
+"""The two network families of the paper, with a size parameter: FFDNN and CNN.
+
+Flax Linen rather than NNX: a Linen module is a stateless description whose parameters are a plain
+pytree, so the (quantized) forward pass is literally the pure function
+``model.apply({"params": params}, images)``. That is what the quantizer (a pytree map), the
+straight-through retraining step and ``vmap`` over seeds want; NNX's mutable objects would have to
+be split back into exactly this form at every jitted boundary.
+
+Both families take uint8 images ``[N, H, W, C]`` and return logits ``[N, num_classes]``; pixels are
+scaled to [0, 1] inside the model so that data can stay uint8 on the device.
+
+Layer implementations are chosen per platform (:func:`layer_impl`): on a CPU the layers of
+:mod:`quantlab.nn.conv` and :mod:`quantlab.nn.dense` (``"fused"``), written for XLA's CPU backend, where
+they are 1.1-20x faster (bench/RESULTS.md); on any other platform (GPU, TPU) the plain Flax layers
+``nn.Conv`` + ``nn.max_pool`` and ``nn.Dense`` (``"lax"``), which cuDNN / cuBLAS serve directly.
+Both have the same parameters (names, shapes, initialisation) and equal results up to float
+rounding; the record's provenance names the device (and ``layers``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from quantlab.nn.conv import ConvReluPool
+from quantlab.nn.dense import Dense
+
+FAMILIES = ("ffdnn", "cnn")
+LAYER_IMPLS = ("fused", "lax")
+ENV_LAYERS = "QUANTLAB_LAYERS"  # forces an implementation on every platform (benchmarks, tests)
+
+
+def layer_impl(platform: str | None = None) -> str:
+    """The layer implementation for ``platform`` (default: JAX's default backend): ``"fused"``
+    (:mod:`quantlab.nn.conv`, :mod:`quantlab.nn.dense`) on ``"cpu"``, ``"lax"`` (``nn.Conv``,
+    ``nn.Dense``) elsewhere. ``$QUANTLAB_LAYERS`` (``fused`` | ``lax``) overrides the choice."""
+    forced = os.environ.get(ENV_LAYERS, "").strip()
+    if forced:
+        if forced not in LAYER_IMPLS:
+            raise ValueError(f"${ENV_LAYERS} must be one of {', '.join(LAYER_IMPLS)}; got {forced!r}")
+        return forced
+    if platform is None:
+        platform = jax.default_backend()
+    return "fused" if platform == "cpu" else "lax"
+
+
+def _dense(impl: str, features: int, name: str | None = None) -> nn.Module:
+    if impl == "fused":
+        return Dense(features, name=name)
+    if impl == "lax":
+        return nn.Dense(features, name=name)
+    raise ValueError(f"impl must be 'fused' or 'lax'; got {impl!r}")
+
+
+def _to_float(images: jax.Array) -> jax.Array:
+    return images.astype(jnp.float32) / 255.0
+
+
+class FFDNN(nn.Module):
+    """Fully connected: input -> ``depth`` hidden ReLU layers of ``width`` units -> logits.
+
+    ``impl``: ``"fused"``: the layers are :class:`quantlab.nn.dense.Dense` (``nn.Dense``'s parameters,
+    a faster backward pass on CPU); ``"lax"``: ``nn.Dense``; None (default): :func:`layer_impl`.
+    """
+
+    width: int
+    depth: int
+    num_classes: int = 10
+    impl: str | None = None
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        impl = self.impl or layer_impl()
+        x = _to_float(images).reshape((images.shape[0], -1))
+        for i in range(self.depth):
+            x = nn.relu(_dense(impl, self.width, name=f"Dense_{i}")(x))
+        return _dense(impl, self.num_classes, name=f"Dense_{self.depth}")(x)
+
+
+class CNN(nn.Module):
+    """Convolutional: per entry of ``features`` a 3x3 SAME conv with that many maps, ReLU and 2x2
+    max pooling; then the flattened maps feed a dense softmax layer.
+
+    ``impl`` picks how a layer is computed; both give the same parameters (``Conv_i/kernel``
+    ``[3, 3, C, maps]``, ``Conv_i/bias``, ``Dense_0``, same initialisation) and the same results up
+    to float rounding:
+
+    * ``"fused"`` (the default on CPU): :func:`quantlab.nn.conv.conv_relu_pool`, the convolution as
+      patches @ kernel with a hand-written backward pass, seeds looped under ``vmap``; 3-20x faster
+      on CPU; the dense layer is :class:`quantlab.nn.dense.Dense`.
+    * ``"lax"`` (the default elsewhere): ``nn.Conv`` (``lax.conv``) + ``nn.relu`` + ``nn.max_pool``
+      and ``nn.Dense``, the plain reference (tests/test_conv.py checks the two against each other;
+      bench/ times both).
+    * None (default): :func:`layer_impl`.
+    """
+
+    features: tuple[int, ...]
+    num_classes: int = 10
+    impl: str | None = None
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        impl = self.impl or layer_impl()
+        x = _to_float(images)
+        for i, maps in enumerate(self.features):
+            if impl == "fused":
+                x = ConvReluPool(maps, name=f"Conv_{i}")(x)  # the name nn.Conv gets: same params
+            elif impl == "lax":
+                x = nn.Conv(maps, (3, 3), padding="SAME", name=f"Conv_{i}")(x)
+                x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+            else:
+                raise ValueError(f"CNN impl must be 'fused' or 'lax'; got {impl!r}")
+        return _dense(impl, self.num_classes, name="Dense_0")(x.reshape((x.shape[0], -1)))
+
+
+def check_size(family: str, size: Sequence[int]) -> tuple[int, ...]:
+    """Validates a size for a family; returns it as a tuple of ints.
+
+    ffdnn: ``(width, depth)`` with width >= 1, depth >= 1. cnn: feature maps per conv layer, each >= 1.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}; got {family!r}")
+    size = tuple(size)
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size):
+        raise ValueError(f"size must be integers; got {size!r}")
+    if family == "ffdnn" and (len(size) != 2 or min(size) < 1):
+        raise ValueError(f"ffdnn size must be (width >= 1, depth >= 1); got {size!r}")
+    if family == "cnn" and (len(size) < 1 or min(size) < 1):
+        raise ValueError(f"cnn size must be feature-map counts >= 1, e.g. (8, 8, 16); got {size!r}")
+    return tuple(int(s) for s in size)
+
+
+def max_cnn_depth(image_shape: Sequence[int]) -> int:
+    """The most conv layers a CNN can have on ``(H, W, C)`` images: each layer's 2x2 max pooling
+    halves the height and width (rounding down), and at least one pixel must remain (4 for 28x28,
+    5 for 32x32)."""
+    h, w = image_shape[:2]
+    return int(min(h, w)).bit_length() - 1
+
+
+def make_model(family: str, size: Sequence[int], num_classes: int = 10, impl: str | None = None) -> nn.Module:
+    """The module for ``family`` ("ffdnn" | "cnn") at ``size`` (see :func:`check_size`), with the
+    layer implementation ``impl`` (default: :func:`layer_impl` of this process's JAX backend)."""
+    size = check_size(family, size)
+    impl = impl or layer_impl()
+    if impl not in LAYER_IMPLS:
+        raise ValueError(f"impl must be one of {', '.join(LAYER_IMPLS)}; got {impl!r}")
+    if family == "ffdnn":
+        return FFDNN(width=size[0], depth=size[1], num_classes=num_classes, impl=impl)
+    return CNN(features=size, num_classes=num_classes, impl=impl)
+
+
+def init_params(model: nn.Module, key: jax.Array, image_shape: Sequence[int]) -> Any:
+    """Initial parameters for images of shape ``(H, W, C)``."""
+    return model.init(key, jnp.zeros((1, *image_shape), jnp.uint8))["params"]
+
+
+def quantized_mask(params: Any) -> Any:
+    """Which leaves are quantized: the kernels of Dense and Conv layers (True); biases stay float.
+
+    Every layer of both families is a Flax Dense or Conv whose weight leaf is called ``kernel``.
+    """
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: getattr(path[-1], "key", None) == "kernel", params
+    )
+
+
+def count_params(params: Any, mask: Any | None = None) -> int:
+    """Number of scalars in ``params`` (only the masked leaves when ``mask`` is given)."""
+    leaves = jax.tree.leaves(params)
+    flags = jax.tree.leaves(mask) if mask is not None else [True] * len(leaves)
+    return int(sum(np.size(w) for w, q in zip(leaves, flags) if q))
+
+
+def param_counts(family: str, size: Sequence[int], image_shape: Sequence[int], num_classes: int = 10) -> dict:
+    """Exact counts without allocating: ``{"params": all, "weights": quantized kernels}``."""
+    model = make_model(family, size, num_classes)
+    shapes = jax.eval_shape(lambda: init_params(model, jax.random.key(0), image_shape))
+    return {"params": count_params(shapes), "weights": count_params(shapes, quantized_mask(shapes))}
+
+
+def layer_dims(family: str, size: Sequence[int], image_shape: Sequence[int], num_classes: int = 10) -> list[dict]:
+    """The layers of a network, in order, as the modules above build them: per layer ``kind``
+    (``"dense"`` | ``"conv"``), ``inputs`` and ``outputs`` (units or maps), ``positions`` (output
+    pixels a conv kernel is applied at: H x W of its SAME input; 1 for dense), ``kernel`` (weights:
+    ``inputs x outputs``, times 9 for a 3x3 conv) and ``bias`` (``outputs``)."""
+    size = check_size(family, size)
+    h, w, c = (int(d) for d in image_shape)
+    layers = []
+    if family == "ffdnn":
+        width, depth = size
+        dims = [h * w * c] + [width] * depth + [num_classes]
+        for a, b in zip(dims, dims[1:]):
+            layers.append({"kind": "dense", "inputs": a, "outputs": b, "positions": 1, "kernel": a * b, "bias": b})
+        return layers
+    for maps in size:
+        layers.append({"kind": "conv", "inputs": c, "outputs": maps, "positions": h * w, "kernel": 9 * c * maps,
+                       "bias": maps})
+        c, h, w = maps, h // 2, w // 2
+    layers.append({"kind": "dense", "inputs": h * w * c, "outputs": num_classes, "positions": 1,
+                   "kernel": h * w * c * num_classes, "bias": num_classes})
+    return layers
+
+
+def network_cost(family: str, size: Sequence[int], image_shape: Sequence[int], num_classes: int = 10) -> dict:
+    """``{"params", "weights", "macs"}`` of a network from :func:`layer_dims`: all parameters, the
+    quantized ones (kernels) and multiply-accumulates per example of the forward pass (equal to
+    :func:`param_counts`, without building the model)."""
+    layers = layer_dims(family, size, image_shape, num_classes)
+    weights = sum(layer["kernel"] for layer in layers)
+    return {"params": weights + sum(layer["bias"] for layer in layers), "weights": weights,
+            "macs": sum(layer["kernel"] * layer["positions"] for layer in layers)}

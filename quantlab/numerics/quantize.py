@@ -1,0 +1,204 @@
+"""Uniform symmetric mid-tread weight quantization with the L2-optimal step.
+
+Numerics only (no calibration policy, no layers): every function here is pure and works on plain
+arrays or on parameter pytrees.
+
+For ``b`` bits the quantizer has ``M = 2**b - 1`` levels ``{-L, ..., 0, ..., +L} * step`` with
+``L = (M - 1) / 2 = 2**(b - 1) - 1``: ``b = 2`` is ternary ``{-step, 0, +step}``, ``b = 3`` gives
+``-3 step .. +3 step``::
+
+    Q(w) = sign(w) * step * min(floor(|w| / step + 1/2), L)
+
+The step of a layer is the one that minimises the L2 error ``sum_i (Q(w_i) - w_i)**2`` of that
+layer's weights (:func:`optimal_step`), found exactly rather than by a fixed heuristic.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+PyTree = Any
+
+#: The widest supported bit width. :func:`optimal_step` walks ``2**(bits - 1) - 1`` breakpoints per
+#: weight: at 8 bits a 784x256 layer takes 9 s and 1.9 GB on a 2-core CPU, and every further bit
+#: doubles both (16 bits would need ~500 GB for that layer).
+MAX_BITS = 8
+
+
+def check_bits(bits: Any) -> int:
+    """Returns ``bits`` as an int, or raises ValueError unless it is an integer in 2..MAX_BITS."""
+    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 2 <= bits <= MAX_BITS:
+        raise ValueError(
+            f"bits must be an integer >= 2 and <= {MAX_BITS} (2 = ternary with 3 levels, 3 = 7 levels, "
+            f"b = 2**b - 1 levels); got {bits!r}"
+        )
+    return int(bits)
+
+
+def num_levels(bits: int) -> int:
+    """Number of quantization levels ``M = 2**bits - 1`` (3 for ternary)."""
+    return 2 ** check_bits(bits) - 1
+
+
+def max_level(bits: int) -> int:
+    """Largest integer level ``L = (M - 1) / 2``: weights become ``k * step`` with ``|k| <= L``."""
+    return 2 ** (check_bits(bits) - 1) - 1
+
+
+def quantize(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
+    """Quantizes ``w`` (any shape) with a scalar ``step`` > 0 to ``2**bits - 1`` levels.
+
+    Returns an array of ``w``'s shape and dtype whose entries are ``k * step``, ``|k| <= L``.
+    """
+    level = max_level(bits)
+    k = jnp.minimum(jnp.floor(jnp.abs(w) / step + 0.5), level)
+    return jnp.sign(w) * (step * k)
+
+
+def _check_weights(w: Any) -> np.ndarray:
+    w = np.asarray(w)
+    if w.size == 0:
+        raise ValueError("cannot quantize an empty weight array (size 0)")
+    if not np.issubdtype(w.dtype, np.floating):
+        raise ValueError(f"weights must be a floating-point array; got dtype {w.dtype}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("weights contain NaN or infinity; the L2-optimal step is undefined")
+    return w
+
+
+def optimal_step(w: Any, bits: int) -> np.float32:
+    """The step ``D > 0`` minimising ``sum (Q_D(w) - w)**2`` over all ``D``; a float32 scalar.
+
+    Algorithm (exact, O(n L log(n L)) for n weights): for a fixed assignment of weights to levels
+    ``k_i`` the error is a quadratic in ``D`` minimised at ``sum k_i |w_i| / sum k_i**2``. The
+    assignment only changes at the breakpoints ``D = |w_i| / (j - 1/2)``, ``j = 1..L``. Sorting the
+    breakpoints and taking running sums gives, on every interval between consecutive breakpoints,
+    the constrained minimiser and its error; the best interval holds the global optimum. Computed
+    on the host in float64 (NumPy's sort is an order of magnitude faster than XLA's on a CPU); two
+    Lloyd steps (re-assign, re-fit) then polish the rounding of the running sums, and each can only
+    lower the error. All-zero weights return step 1 (every step quantizes them to 0).
+
+    Args:
+      w: weights of one layer, any shape, finite, non-empty (NumPy or JAX array).
+      bits: bit width, 2 <= b <= MAX_BITS.
+    """
+    bits = check_bits(bits)
+    a = np.abs(_check_weights(w).astype(np.float64)).ravel()
+    level = max_level(bits)
+    j = np.arange(1, level + 1, dtype=np.float64)
+    # Weight i reaches level >= j exactly when step <= a_i / (j - 1/2): a breakpoint.
+    breaks = (a[:, None] / (j - 0.5)).ravel()
+    order = np.argsort(-breaks)  # ties may come in any order: tied weights err equally either way
+    hi = breaks[order]  # descending
+    lo = np.append(hi[1:], 0.0)
+    s_kw = np.cumsum(np.repeat(a, level)[order])  # sum_i k_i a_i on the interval (lo[r], hi[r]]
+    s_kk = np.cumsum(np.tile(2.0 * j - 1.0, a.size)[order])  # sum_i k_i^2 on that interval
+    candidate = np.clip(s_kw / s_kk, lo, hi)
+    excess = candidate * (candidate * s_kk - 2.0 * s_kw)  # error minus the constant sum a^2
+    step = candidate[np.argmin(excess)]
+    if step <= 0:
+        return np.float32(1.0)
+    for _ in range(2):  # Lloyd polish: never increases the error
+        k = np.minimum(np.floor(a / step + 0.5), level)
+        step = np.sum(k * a) / np.sum(k * k)
+    return np.float32(step)
+
+
+def lloyd_step(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
+    """One Lloyd iteration of the step on the device: assign every weight of ``w`` (any shape) to
+    its level ``k_i`` under ``step`` (a scalar > 0), then refit ``sum k_i |w_i| / sum k_i**2``.
+
+    Never increases the L2 error (up to float32 rounding): the refit is optimal for the assignment,
+    and re-assigning to the nearest level is optimal for the refitted step. Warm-started from the
+    previous training step's value, it tracks the optimum of slowly moving weights (the
+    ``adaptive`` step policy of retraining). When every weight falls to level 0 the step is kept.
+    """
+    a = jnp.abs(w)
+    k = jnp.minimum(jnp.floor(a / step + 0.5), max_level(bits))
+    kk = jnp.sum(k * k)
+    return jnp.where(kk > 0, jnp.sum(k * a) / jnp.maximum(kk, 1.0), step).astype(jnp.result_type(step))
+
+
+def quantization_error(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
+    """L2 quantization error ``sum (Q(w) - w)**2``, a scalar."""
+    return jnp.sum((quantize(w, step, bits) - w) ** 2)
+
+
+def straight_through(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
+    """``Q(w)`` in the forward pass, identity gradient to ``w`` in the backward pass.
+
+    Used for retraining: the loss sees quantized weights, the gradient updates the float shadow
+    weights ``w``, which are re-quantized at the next step.
+    """
+    return w + jax.lax.stop_gradient(quantize(w, step, bits) - w)
+
+
+# ---- pytrees -------------------------------------------------------------------------------------
+# ``mask`` is a pytree of bools with the structure of ``params``: True marks a weight array that is
+# quantized (dense and conv kernels), False one that stays float (biases). Models provide it
+# (``quantlab.nn.models.quantized_mask``); nothing here guesses it from leaf names.
+
+
+def tree_steps(params: PyTree, mask: PyTree, bits: int, init: Callable = optimal_step) -> PyTree:
+    """``init(w, bits)`` (default: the optimal step) per quantized leaf; unquantized leaves get step 0
+    (float32 scalars, on the host)."""
+    return jax.tree.map(lambda w, q: init(w, bits) if q else np.float32(0.0), params, mask)
+
+
+def batched_tree_steps(params: PyTree, mask: PyTree, bits: int, init: Callable = optimal_step) -> PyTree:
+    """:func:`tree_steps` for parameters with a leading seed axis S: every step is a float32 [S, ...]
+    (``[S]`` for unquantized leaves)."""
+    params = jax.device_get(params)
+    return jax.tree.map(
+        lambda w, q: np.array([init(x, bits) if q else 0.0 for x in w], np.float32), params, mask
+    )
+
+
+def tree_quantize(params: PyTree, mask: PyTree, steps: PyTree, bits: int, fn: Callable = quantize) -> PyTree:
+    """Quantizes the masked leaves of ``params`` with their ``steps`` (``fn(w, step, bits)``, default
+    :func:`quantize`); other leaves pass through."""
+    return jax.tree.map(
+        lambda w, q, s: fn(w, s, bits) if q else w, params, mask, steps
+    )
+
+
+def tree_straight_through(params: PyTree, mask: PyTree, steps: PyTree, bits: int,
+                          fn: Callable = straight_through) -> PyTree:
+    """:func:`straight_through` (or ``fn``) on the masked leaves of ``params``."""
+    return jax.tree.map(
+        lambda w, q, s: fn(w, s, bits) if q else w, params, mask, steps
+    )
+
+
+def tree_update(params: PyTree, mask: PyTree, steps: PyTree, bits: int, fn: Callable = lloyd_step) -> PyTree:
+    """``fn(w, step, bits)`` (default: one :func:`lloyd_step`) on every quantized leaf; the steps of
+    float leaves pass through."""
+    return jax.tree.map(lambda w, q, s: fn(w, s, bits) if q else s, params, mask, steps)
+
+
+def zero_fraction(params: PyTree, mask: PyTree) -> jax.Array:
+    """Fraction of exactly-zero entries among all masked (quantized) weights, a scalar."""
+    leaves = [w for w, q in zip(jax.tree.leaves(params), jax.tree.leaves(mask)) if q]
+    zeros = sum(jnp.sum(w == 0) for w in leaves)
+    return zeros / sum(w.size for w in leaves)
+
+
+def relative_error(params: PyTree, quantized: PyTree, mask: PyTree) -> float:
+    """Relative L2 quantization error of the masked leaves, pooled over layers:
+    ``sum ||Q(w) - w||**2 / sum ||w||**2`` (0 = exact; 1 = as far as quantizing everything to 0).
+    Computed in float64 on the host."""
+    pairs = [(np.asarray(w, np.float64), np.asarray(v, np.float64))
+             for w, v, q in zip(jax.tree.leaves(params), jax.tree.leaves(quantized), jax.tree.leaves(mask)) if q]
+    return float(sum(np.sum((v - w) ** 2) for w, v in pairs) / sum(np.sum(w ** 2) for w, _ in pairs))
+
+
+def masked_steps(steps: PyTree, mask: PyTree) -> list:
+    """The steps (quantizer parameters) of the quantized leaves, in tree order, as Python floats
+    (lists of floats for a rule with several parameters per layer; for records)."""
+    return [np.asarray(s).tolist() for s, q in zip(jax.tree.leaves(steps), jax.tree.leaves(mask)) if q]

@@ -1,0 +1,3 @@
+"""The trial (layer 4): when training diverges (:mod:`.divergence`), float training and quantized
+retraining (:mod:`.train`), the float-network cache (:mod:`.netcache`) and one trial as public
+stages (:mod:`.experiment`)."""

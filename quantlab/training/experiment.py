@@ -1,0 +1,301 @@
+"""One trial of the paper's method: float training -> direct quantization -> retraining.
+
+A trial is one network (dataset, family, size), one step policy and one budget, run for several
+seeds at once. It is a composition of public stages, each returning parameters as well as errors:
+
+* :func:`prepare` puts the data on the device and builds the model;
+* :func:`train_float` trains the float network (cached on disk: every bit width, policy and
+  retraining budget of a network starts from the same float network, see :mod:`quantlab.training.netcache`);
+* :func:`quantize_direct` quantizes it with the L2-optimal steps;
+* :func:`retrain` retrains the quantized network from there (epoch 0 = the direct network);
+* :func:`float_control` trains the float network on for the same epochs with the same schedule,
+  the fair float baseline of a retrained network (epoch 0 = the float network).
+
+:func:`run_trial` composes them and returns plain JSON-ready dicts (schema in ARCHITECTURE.md);
+errors are fractions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import quantlab
+from quantlab import data
+from quantlab.nn import models
+from quantlab.numerics import quantize as qz
+from quantlab.numerics import rules
+from quantlab.training import netcache
+from quantlab.training.train import Quant, TrainConfig, check_policy, default_config, error_rate, fit
+from quantlab.training.train import seed_quantize, seed_steps
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialConfig:
+    """Everything that determines a trial's results, apart from the seed.
+
+    size: ffdnn ``(width, depth)``; cnn feature maps per conv layer, e.g. ``(8, 8, 16)``.
+    bits: weight bit widths to quantize to (2 = ternary).
+    train_subset: train on only the first ``n`` examples of the training split (None: all).
+    step_policy: how retraining sets the quantization steps, ``fixed`` (the float network's optimum,
+      the paper's method) or ``adaptive`` (re-estimated at every step); see :mod:`quantlab.training.train`.
+    quantizer: the rule that sets each layer's levels (:data:`quantlab.numerics.rules.QUANTIZERS`;
+      ``twn`` and ``ttq`` are ternary: bits must be ``(2,)``).
+    """
+
+    dataset: str = "fashion_mnist"
+    family: str = "ffdnn"
+    size: tuple[int, ...] = (256, 2)
+    bits: tuple[int, ...] = (2, 3)
+    float_train: TrainConfig | None = None
+    retrain: TrainConfig | None = None
+    train_subset: int | None = None
+    step_policy: str = "fixed"
+    quantizer: str = "l2"
+
+    def __post_init__(self):
+        if self.dataset not in data.DATASETS:
+            raise ValueError(f"dataset must be one of {data.DATASETS}; got {self.dataset!r}")
+        object.__setattr__(self, "size", models.check_size(self.family, self.size))
+        if not self.bits:
+            raise ValueError("bits must list at least one bit width >= 2, e.g. (2, 3)")
+        object.__setattr__(self, "bits", tuple(qz.check_bits(b) for b in self.bits))
+        for stage, name in (("float", "float_train"), ("retrain", "retrain")):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default_config(self.family, stage))
+        subset = self.train_subset
+        if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
+            raise ValueError(f"train_subset must be None or an integer >= 1; got {subset!r}")
+        check_policy(self.step_policy)
+        rules.check_quantizer(self.quantizer, self.bits)
+
+    def describe(self) -> str:
+        """Short human name, e.g. ``ffdnn 256x2 on fashion_mnist``."""
+        size = "x".join(map(str, self.size)) if self.family == "ffdnn" else "-".join(map(str, self.size))
+        return f"{self.family} {size} on {self.dataset}"
+
+
+def _on_device(name: str, split: str, subset: int | None = None):
+    images, labels = data.load(name, split)
+    if subset is not None:
+        images, labels = images[:subset], labels[:subset]
+    return jnp.asarray(images), jnp.asarray(labels, jnp.int32)
+
+
+def _per_seed(tree: Any, index: int) -> Any:
+    return jax.tree.map(lambda x: x[index], tree)
+
+
+@dataclasses.dataclass
+class Trial:
+    """What every stage of a trial needs. Arrays are on the device; ``keys`` holds one [S] array of
+    PRNG keys per purpose (``init``, ``float``, ``retrain``, ``control``)."""
+
+    config: TrialConfig
+    seeds: list[int]
+    model: Any
+    mask: Any
+    train: tuple[jax.Array, jax.Array]
+    validation: tuple[jax.Array, jax.Array]
+    test: tuple[jax.Array, jax.Array]
+    keys: dict[str, jax.Array]
+
+    @property
+    def name(self) -> str:
+        return self.config.describe()
+
+
+@dataclasses.dataclass
+class Stage:
+    """The outcome of one stage for S seeds.
+
+    params: float or shadow parameters, leading axis S.
+    steps: the quantizer parameters (pytree of [S], or [S, 3] for ternary rules; the step ``D`` of
+      uniform rules) of a quantized stage, else None.
+    bits: the bit width of a quantized stage, else None.
+    val_error, test_error: [S] errors (fractions) of the network the stage selected (quantized with
+      ``steps`` when ``bits`` is set).
+    best_epoch, history: of a training stage (best epoch 0 = its starting network), else None.
+    """
+
+    params: Any
+    steps: Any
+    bits: int | None
+    val_error: np.ndarray
+    test_error: np.ndarray
+    best_epoch: np.ndarray | None = None
+    history: list | None = None
+
+    def network(self, trial: Trial) -> Any:
+        """The evaluated parameters [S, ...]: ``params`` quantized with ``steps`` (or as they are)."""
+        if self.bits is None:
+            return self.params
+        return seed_quantize(self.params, self.steps, Quant(self.bits, trial.mask, rule=trial.config.quantizer))
+
+    def metrics(self, trial: Trial) -> list[dict]:
+        """One JSON-ready dict per seed (the record schema of ARCHITECTURE.md)."""
+        quantized = self.network(trial) if self.bits is not None else None
+        out = []
+        for s in range(len(trial.seeds)):
+            m = {"val_error": float(self.val_error[s]), "test_error": float(self.test_error[s])}
+            if self.bits is not None:
+                m["steps"] = qz.masked_steps(_per_seed(self.steps, s), trial.mask)
+                m["zero_fraction"] = float(qz.zero_fraction(_per_seed(quantized, s), trial.mask))
+                m["weight_error"] = qz.relative_error(_per_seed(self.params, s), _per_seed(quantized, s), trial.mask)
+            if self.best_epoch is not None:
+                m["best_epoch"] = int(self.best_epoch[s])
+                m["history"] = [{k: (v[s] if isinstance(v, list) else v) for k, v in h.items()}
+                                for h in self.history]
+            out.append(m)
+        return out
+
+
+def prepare(config: TrialConfig, seeds: Sequence[int]) -> Trial:
+    """The data on the device, the model and the PRNG keys of a trial of ``seeds``."""
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct integers; got {seeds!r}")
+    meta = data.info(config.dataset)
+    model = models.make_model(config.family, config.size, meta["num_classes"])
+    base = jnp.stack([jax.random.key(s) for s in seeds])
+    keys = {name: jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(base)
+            for i, name in enumerate(("init", "float", "retrain", "control"))}
+    one = models.init_params(model, keys["init"][0], meta["image_shape"])
+    return Trial(
+        config=config, seeds=seeds, model=model, mask=models.quantized_mask(one),
+        train=_on_device(config.dataset, "train", config.train_subset),
+        validation=_on_device(config.dataset, "validation"),
+        test=_on_device(config.dataset, "test"), keys=keys,
+    )
+
+
+def _float_identity(trial: Trial) -> dict:
+    c = trial.config
+    device = jax.devices()[0]
+    return {
+        "dataset": c.dataset, "family": c.family, "size": list(c.size), "train_subset": c.train_subset,
+        "float_train": dataclasses.asdict(c.float_train), "seeds": trial.seeds,
+        "numerics_version": quantlab.NUMERICS_VERSION, "jax": jax.__version__,
+        "device": [device.platform, device.device_kind],
+    }
+
+
+def _cached(identity: dict | None, like: Any, epochs: int, progress, compute) -> Stage:
+    """The float stage ``compute()`` returns, read from :mod:`quantlab.training.netcache` when an entry of
+    ``identity`` exists (``progress`` is then credited with its ``epochs`` at once) and written
+    there otherwise. ``identity`` None: no cache."""
+    entry = netcache.key(identity) if identity is not None else None
+    hit = netcache.load(entry, like) if entry else None
+    if hit is not None:
+        params, meta = hit
+        if progress:
+            progress(epochs)
+        return Stage(jax.tree.map(jnp.asarray, params), None, None, np.asarray(meta["val_error"]),
+                     np.asarray(meta["test_error"]), np.asarray(meta["best_epoch"]), meta["history"])
+    stage = compute()
+    if entry:
+        netcache.save(entry, stage.params, {
+            "val_error": stage.val_error.tolist(), "test_error": stage.test_error.tolist(),
+            "best_epoch": stage.best_epoch.tolist(), "history": stage.history})
+    return stage
+
+
+def train_float(trial: Trial, progress=None, cache: bool = True) -> Stage:
+    """Float training of every seed from its initialisation, selected on validation.
+
+    With ``cache`` the trained network is read from (or written to) :mod:`quantlab.training.netcache`; a
+    cached network is the one this function would train (same config, seeds, numerics version,
+    JAX version and device).
+    """
+    c = trial.config
+    shape = data.info(c.dataset)["image_shape"]
+    init = jax.vmap(lambda k: models.init_params(trial.model, k, shape))(trial.keys["init"])
+
+    def compute() -> Stage:
+        fitted = fit(trial.model, init, trial.train, trial.validation, c.float_train, trial.keys["float"],
+                     label=trial.name, progress=progress)
+        test = error_rate(trial.model, fitted.params, *trial.test)
+        return Stage(fitted.params, None, None, fitted.val_error, test, fitted.best_epoch, fitted.history)
+
+    identity = _float_identity(trial) if cache else None
+    return _cached(identity, init, c.float_train.epochs, progress, compute)
+
+
+def quantize_direct(trial: Trial, float_stage: Stage, bits: int) -> Stage:
+    """The float network quantized to ``bits`` with the trial's quantizer rule (no retraining): for
+    the default ``l2`` rule, each layer's L2-optimal step."""
+    quant = Quant(bits, trial.mask, rule=trial.config.quantizer)
+    steps = seed_steps(float_stage.params, quant)
+    network = seed_quantize(float_stage.params, steps, quant)
+    return Stage(float_stage.params, steps, bits, error_rate(trial.model, network, *trial.validation),
+                 error_rate(trial.model, network, *trial.test))
+
+
+def retrain(trial: Trial, direct: Stage, progress=None) -> Stage:
+    """Retraining of the directly quantized network ``direct`` with the trial's step policy and
+    retraining budget; the direct network competes in the selection as epoch 0."""
+    c = trial.config
+    quant = Quant(direct.bits, trial.mask, c.step_policy, c.quantizer)
+    keys = jax.vmap(lambda k: jax.random.fold_in(k, direct.bits))(trial.keys["retrain"])
+    fitted = fit(trial.model, direct.params, trial.train, trial.validation, c.retrain, keys, quant,
+                 steps=direct.steps, start_error=direct.val_error,
+                 label=f"{trial.name}, {direct.bits}-bit retraining", progress=progress)
+    stage = Stage(fitted.params, fitted.steps, direct.bits, fitted.val_error, None, fitted.best_epoch,
+                  fitted.history)
+    stage.test_error = error_rate(trial.model, stage.network(trial), *trial.test)
+    return stage
+
+
+def float_control(trial: Trial, float_stage: Stage, progress=None, cache: bool = True) -> Stage:
+    """The float network trained on with the retraining budget (same epochs, schedule and rate),
+    unquantized: what the extra epochs alone do. The float network competes as epoch 0. Cached like
+    :func:`train_float` (it does not depend on bits or step policy)."""
+    budget = trial.config.retrain
+
+    def compute() -> Stage:
+        fitted = fit(trial.model, float_stage.params, trial.train, trial.validation, budget,
+                     trial.keys["control"], start_error=float_stage.val_error,
+                     label=f"{trial.name}, float control", progress=progress)
+        test = error_rate(trial.model, fitted.params, *trial.test)
+        return Stage(fitted.params, None, None, fitted.val_error, test, fitted.best_epoch, fitted.history)
+
+    identity = {**_float_identity(trial), "control": dataclasses.asdict(budget)} if cache else None
+    return _cached(identity, float_stage.params, budget.epochs, progress, compute)
+
+
+def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None, cache: bool = True) -> list[dict]:
+    """Runs float training, the float control, direct quantization and retraining for every seed
+    (trained together).
+
+    Args:
+      config: the trial.
+      seeds: distinct integer seeds; each determines initialisation and shuffling.
+      progress: optional callable, called with the number of finished epochs (for progress bars);
+        a trial has ``float_train.epochs + (1 + len(bits)) * retrain.epochs`` epochs (float, float
+        control, one retraining per bit width; cached stages are credited at once).
+      cache: reuse (and store) the float network and float control (:mod:`quantlab.training.netcache`);
+        False trains everything from scratch.
+    Returns:
+      One metrics dict per seed, in the order of ``seeds``.
+    """
+    trial = prepare(config, seeds)
+    trained = train_float(trial, progress, cache)
+    control = float_control(trial, trained, progress, cache)
+    one = _per_seed(trained.params, 0)
+    out = [
+        {"params": models.count_params(one), "weights": models.count_params(one, trial.mask),
+         "float": f, "float_control": fc, "direct": {}, "retrain": {}}
+        for f, fc in zip(trained.metrics(trial), control.metrics(trial))
+    ]
+    for bits in config.bits:
+        direct = quantize_direct(trial, trained, bits)
+        retrained = retrain(trial, direct, progress)
+        for s, (d, r) in enumerate(zip(direct.metrics(trial), retrained.metrics(trial))):
+            out[s]["direct"][str(bits)] = d
+            out[s]["retrain"][str(bits)] = r
+    return out

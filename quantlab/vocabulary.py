@@ -1,0 +1,19 @@
+"""The words of a trial that every layer shares (standard library only, so that the spec and the
+store, which must not import JAX or numpy, use the same ones as the training code and the analysis).
+
+* :data:`METHODS`: what a trial measures for every seed, in book order: the float network, its
+  directly quantized versions and its retrained quantized versions;
+* :data:`STEP_POLICIES`: how retraining holds the quantization steps (``fixed``: the direct
+  quantization's steps; ``adaptive``: one Lloyd iteration after every optimiser step);
+* :data:`QUANTIZERS`: the quantizer rules of :mod:`quantlab.numerics.rules` (``l2``, the paper's
+  L2-optimal step; ``absmax``; ``twn``; ``ttq``);
+* :data:`FLOAT_BITS`: the bits of a float parameter (IEEE single precision), of every bias, and the
+  ``bits`` of a float row.
+"""
+
+METHODS = ("float", "direct", "retrain")
+STEP_POLICIES = ("fixed", "adaptive")
+QUANTIZERS = ("l2", "absmax", "twn", "ttq")
+FLOAT_BITS = 32
+
+__all__ = ["FLOAT_BITS", "METHODS", "QUANTIZERS", "STEP_POLICIES"]
