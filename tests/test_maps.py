@@ -135,10 +135,11 @@ def test_rules_chart_has_a_panel_per_measure():
         charts.rules_chart([])
 
 
-def test_jumps_by_rule_names_the_rules_and_networks():
-    table = [{"network": "ffdnn-w8-d3", "params": 10, "quantizer": "absmax", "weight_error": 0.9},
-             {"network": "ffdnn-w16-d3", "params": 20, "quantizer": "absmax", "weight_error": 0.8}]
-    jumps = [{"quantizer": "absmax", "trial": t} for t in ("ffdnn-w16-d3", "ffdnn-w8-d3", "ffdnn-w8-d3")]
-    text = maps.jumps_by_rule(jumps, table)
-    assert "absmax: 3 epoch(s) in ffdnn-w8-d3, ffdnn-w16-d3 (directly quantized weights 80-90 % off in L2)" in text
-    assert maps.jumps_by_rule([], table).startswith("no retraining")
+def test_jumps_text_groups_the_cases_by_a_field():
+    jumps = [{"quantizer": "absmax", "train_subset": n, "trial": t}
+             for n, t in ((1000, "ffdnn-w16-d3"), (1000, "ffdnn-w8-d3"), (None, "ffdnn-w8-d3"))]
+    text = maps.jumps_text(jumps, "train_subset")
+    assert text.startswith("3 retraining epoch(s) move the validation error by more than 3 points")
+    assert "(1,000 training examples: 2 in ffdnn-w16-d3, ffdnn-w8-d3; all training examples: 1 in ffdnn-w8-d3)" in text
+    assert "absmax: 3 in" in maps.jumps_text(jumps, "quantizer")
+    assert maps.jumps_text([], "quantizer").startswith("No retraining")

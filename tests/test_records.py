@@ -33,11 +33,12 @@ def test_every_reference_spec_is_complete():
 def test_no_validation_jump_with_a_flat_training_loss():
     """The old bug (evaluating other steps than those trained) made validation errors jump while the
     loss stayed flat in networks of every size (issue 10's criterion: > 3 pp, < 5 %). It holds for
-    every network quantized with the paper's rule; the other rules' small networks (rules-ffdnn), some
-    with most weights at zero, do jump, and the rules chapter says where (their evaluation is the same
-    code, checked by tests/test_models_train.py for every rule)."""
+    every network quantized with the paper's rule and trained on the whole split. The other rules'
+    small networks (rules-ffdnn) and the small networks trained on 1,000 or 3,000 examples
+    (data-ffdnn) do jump, and their chapters say where and why (the evaluation is the same code,
+    checked by tests/test_models_train.py for every rule)."""
     jumps = [j for name in REFERENCE for j in anomalies.validation_jumps(rowmod.curves(name))]
-    assert [j for j in jumps if j["quantizer"] == "l2"] == []
+    assert [j for j in jumps if j["quantizer"] == "l2" and j["train_subset"] is None] == []
 
 
 def test_histories_pair_the_validation_error_with_the_same_networks_training_loss():

@@ -12,7 +12,8 @@ to 8 bits, and of sizes at several training-set sizes, built on the paired gaps 
 * :func:`needed_text`, :func:`front_text`: what a chapter says about them;
 * :func:`float_by_data`: the float networks' errors per training-set size (data sweeps; claim 5 of
   :mod:`quantlab.report` judges their gaps);
-* :func:`rule_table`, :func:`rules_text`: the quantizer rules of :mod:`quantlab.rules` side by side.
+* :func:`rule_table`, :func:`rules_text`: the quantizer rules of :mod:`quantlab.numerics.rules` side by side;
+* :func:`jumps_text`: where a map's retrainings are volatile.
 """
 
 from __future__ import annotations
@@ -210,26 +211,24 @@ def rules_text(table: Sequence[Mapping[str, Any]]) -> str:
     return "After retraining, " + "; ".join(clauses) + "." if clauses else "There is only one rule."
 
 
-def jumps_by_rule(jumps: Sequence[Mapping[str, Any]], table: Sequence[Mapping[str, Any]]) -> str:
-    """One or two sentences on the :func:`quantlab.anomalies.validation_jumps` cases of a rules sweep:
-    how many per rule, in which networks, and how far those networks' directly quantized weights are
-    from the float ones (relative L2 error, from a :func:`rule_table`)."""
+def jumps_text(jumps: Sequence[Mapping[str, Any]], field: str) -> str:
+    """One sentence on :func:`quantlab.analysis.anomalies.validation_jumps` cases: how many, and in
+    which networks, per value of ``field`` (e.g. ``quantizer`` or ``train_subset``)."""
     if not jumps:
-        return ("no retraining of any rule moves its validation error by more than "
+        return ("No retraining moves its validation error by more than "
                 f"{anomalies.JUMP_PP:g} points while the same network's training loss stays flat.")
-    by: dict[str, list[Mapping[str, Any]]] = {}
+    by: dict[Any, list[Mapping[str, Any]]] = {}
     for j in jumps:
-        by.setdefault(j["quantizer"], []).append(j)
+        by.setdefault(j.get(field), []).append(j)
     parts = []
-    for rule, cases in by.items():
-        nets = sorted({c["trial"] for c in cases}, key=lambda t: next(r["params"] for r in table if r["network"] == t))
-        errors = [r["weight_error"] for r in table if r["quantizer"] == rule and r["network"] in nets]
-        parts.append(f"{rule}: {len(cases)} epoch(s) in {', '.join(nets)} (directly quantized weights "
-                     f"{100 * min(errors):.0f}-{100 * max(errors):.0f} % off in L2)")
+    for value, cases in by.items():
+        name = (f"{value:,} training examples" if field == "train_subset" and value is not None
+                else "all training examples" if field == "train_subset" else str(value))
+        nets = ", ".join(dict.fromkeys(c["trial"] for c in sorted(cases, key=lambda c: c["trial"])))
+        parts.append(f"{name}: {len(cases)} in {nets}")
     return (f"{len(jumps)} retraining epoch(s) move the validation error by more than {anomalies.JUMP_PP:g} points "
             f"while the same network's training loss changes by less than {anomalies.FLAT_LOSS:.0%} ("
-            + "; ".join(parts) + "). A probable reading: in such small or badly quantized networks many examples "
-            "sit near the decision boundaries, so the error can move while the mean loss barely does.")
+            + "; ".join(parts) + ").")
 
 
 def _kib(bits: float) -> str:
