@@ -285,6 +285,14 @@ class SweepSpec:
                     what = field if subset else f"the {name} training split"
                     raise SpecError(f"{where}: [{stage}] batch_size {batch} is larger than the {examples} training "
                                     f"examples ({what}); valid: 1..{examples}")
+        if self.family == "cnn":
+            h, w = meta["image_shape"][:2]
+            limit = importlib.import_module("quantlab.nn.models").max_cnn_depth(meta["image_shape"])
+            for size in self.sizes:
+                if len(size) > limit:
+                    raise SpecError(
+                        f"{where}: sizes entry {list(size)} has {len(size)} conv layers; {name}'s {h}x{w} "
+                        f"images allow 1..{limit} (each layer halves them by 2x2 max pooling)")
 
     def _subsets(self) -> tuple[int | None, ...]:
         return self.train_subsets if self.train_subsets is not None else (self.train_subset,)
@@ -296,14 +304,6 @@ class SweepSpec:
         split = importlib.import_module("quantlab.data").info(self.dataset)["splits"]["train"]
         epochs = min(round(config.epochs * split / subset), EPOCH_SCALE_CAP * config.epochs)
         return dataclasses.replace(config, epochs=max(epochs, config.epochs))
-        if self.family == "cnn":
-            h, w = meta["image_shape"][:2]
-            limit = importlib.import_module("quantlab.nn.models").max_cnn_depth(meta["image_shape"])
-            for size in self.sizes:
-                if len(size) > limit:
-                    raise SpecError(
-                        f"{where}: sizes entry {list(size)} has {len(size)} conv layers; {name}'s {h}x{w} "
-                        f"images allow 1..{limit} (each layer halves them by 2x2 max pooling)")
 
     @property
     def where(self) -> str:
