@@ -95,7 +95,7 @@ reference: $(VENV_STAMP) | sysdeps
 	for spec in $(REFERENCE_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
 
 # The beyond-the-paper maps (issue 12): precision x size, data x size. They reuse the float networks
-# of `make reference` where it ran first (quantlab.netcache), else train them.
+# of `make reference` where it ran first (quantlab.training.netcache), else train them.
 MAP_SPECS := precision-ffdnn precision-cnn data-ffdnn rules-ffdnn
 reference-maps: $(VENV_STAMP) | sysdeps
 	for spec in $(MAP_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done

@@ -1236,7 +1236,7 @@ def gap_by_data(
         title=_title(title, "The gap to float against size, per training-set size", sub))
 
 
-# -- quantizer rules side by side (quantlab.maps.rule_table) --------------------------------------
+# -- quantizer rules side by side (quantlab.analysis.maps.rule_table) --------------------------------------
 
 RULE_MEASURES = {
     "weight_error": "L2 error of the directly quantized weights (% of their energy)",

@@ -11,7 +11,7 @@ to 8 bits, and of sizes at several training-set sizes, built on the paired gaps 
   weight-memory budget, and the stretches of budget on which each bit width wins;
 * :func:`needed_text`, :func:`front_text`: what a chapter says about them;
 * :func:`float_by_data`: the float networks' errors per training-set size (data sweeps; claim 5 of
-  :mod:`quantlab.report` judges their gaps);
+  :mod:`quantlab.analysis.report` judges their gaps);
 * :func:`rule_table`, :func:`rules_text`: the quantizer rules of :mod:`quantlab.numerics.rules` side by side;
 * :func:`jumps_text`: where a map's retrainings are volatile.
 """
@@ -73,7 +73,7 @@ def memory_front(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> 
     """Which network is best under a weight-memory budget, among the float networks and the
     ``method`` networks at every bit width of ``rows``.
 
-    Returns ``front``: the Pareto front (:func:`quantlab.compression.pareto_front`, sorted by memory;
+    Returns ``front``: the Pareto front (:func:`quantlab.numerics.compression.pareto_front`, sorted by memory;
     each point a :func:`quantlab.analysis.stats.network_summary` row: ``network, params, weights,
     method, bits`` (32 for float), ``test_error, weight_bits``), and ``stretches``: for each kind of winner (``bits``: 32 = float), the budgets on which
     it is the best, as ``{bits, lo_bits, hi_bits, share}`` (``share``: the fraction of the front's
