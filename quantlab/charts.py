@@ -1150,7 +1150,7 @@ def resiliency_map(
 def bits_needed_chart(
     needed_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]],
     title: str | None = None,
-    width: int = WIDTH,
+    width: int = 420,
     height: int = 240,
 ) -> alt.LayerChart:
     """The fewest weight bits whose retrained gap has vanished (:func:`quantlab.analysis.maps.bits_needed`)
@@ -1245,7 +1245,7 @@ RULE_MEASURES = {
 }
 
 
-def rules_chart(table: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 170,
+def rules_chart(table: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 150,
                 height: int = 220) -> alt.FacetChart:
     """Quantizer rules side by side (:func:`quantlab.analysis.maps.rule_table` rows): one panel per measure
     of :data:`RULE_MEASURES` against the number of parameters (log), one colour per rule, solid for
