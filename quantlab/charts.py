@@ -1150,7 +1150,7 @@ def resiliency_map(
 def bits_needed_chart(
     needed_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]],
     title: str | None = None,
-    width: int = 420,
+    width: int = 380,
     height: int = 240,
 ) -> alt.LayerChart:
     """The fewest weight bits whose retrained gap has vanished (:func:`quantlab.analysis.maps.bits_needed`)
