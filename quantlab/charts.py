@@ -1183,7 +1183,7 @@ def bits_needed_chart(
         shape=alt.Shape("reached:N", title="gap vanished", legend=alt.Legend(**_LEGEND_KW)))
     return alt.layer(line, points).properties(width=width, height=height, title=_title(
         title, "How many bits a network needs, against its size",
-        [f"retrained gap to the float control {_vanished_text()} at this width and every wider one"]))
+        [f"retrained gap to the float control {_vanished_text()}", "at this bit width and every wider one"]))
 
 
 # -- the data sweep (claim 5) -----------------------------------------------------------------
