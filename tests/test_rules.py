@@ -88,7 +88,8 @@ def test_ttq_trains_its_levels_and_scales_the_weights_gradient():
     np.testing.assert_allclose(gw, [0.6 * 1, 0.3 * 2, 1 * 3, 0.6 * 4, 1 * 5], rtol=1e-6)
     gw, gq = jax.grad(lambda w, q: jnp.sum(rules.RULES["twn"].straight_through(w, q, 2) * upstream),
                       argnums=(0, 1))(w, q)
-    np.testing.assert_allclose(gw, upstream) and np.testing.assert_allclose(gq, 0.0)
+    np.testing.assert_allclose(gw, upstream)
+    np.testing.assert_allclose(gq, 0.0)
 
 
 def test_ternary_rules_refuse_other_bit_widths():
