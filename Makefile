@@ -28,6 +28,11 @@ BOOK_STATIC := $(shell find book/_static -type f -not -path 'book/_static/vega/*
 BOOK_CODE := $(shell find quantlab -type f \( -name '*.py' -o -name '*.toml' \) -not -path '*/__pycache__/*' 2>/dev/null)
 # Other files whose change must rebuild the book (e.g. a committed result store), added by later chapters.
 BOOK_EXTRA_INPUTS ?= $(wildcard results/*.json)
+# The chapters read $QUANTLAB_SPECS and $QUANTLAB_RESULTS (README: "A chapter on another sweep"): this
+# file changes when they do, and a change rebuilds every page.
+BOOK_ENV := _build/.book-env
+$(shell mkdir -p _build; e="QUANTLAB_SPECS=$${QUANTLAB_SPECS:-} QUANTLAB_RESULTS=$${QUANTLAB_RESULTS:-}"; \
+  [ "$$(cat $(BOOK_ENV) 2>/dev/null)" = "$$e" ] || echo "$$e" > $(BOOK_ENV))
 ifeq ($(wildcard _build/html/index.html),)
   $(shell rm -f $(BOOK_STAMP))
 endif
@@ -71,7 +76,7 @@ vega: $(VEGA_STAMP)
 $(VEGA_STAMP): scripts/fetch_vega.sh | sysdeps
 	@scripts/fetch_vega.sh book/_static/vega
 
-$(BOOK_STAMP): $(VENV_STAMP) $(VEGA_STAMP) _config.yml _toc.yml $(BOOK_PAGES) $(BOOK_STATIC) $(BOOK_CODE) $(BOOK_EXTRA_INPUTS) | sysdeps
+$(BOOK_STAMP): $(VENV_STAMP) $(VEGA_STAMP) $(BOOK_ENV) _config.yml _toc.yml $(BOOK_PAGES) $(BOOK_STATIC) $(BOOK_CODE) $(BOOK_EXTRA_INPUTS) | sysdeps
 	@# Only changed chapter pages -> incremental build (Sphinx re-reads and re-executes just those);
 	@# anything else (quantlab code, config, environment, first build) -> rebuild every page.
 	@all=""; [ -f $@ ] || all=--all; \

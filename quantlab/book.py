@@ -10,6 +10,9 @@ as a CSV download. From it:
 * :func:`write_csv` writes a chapter's tidy rows to the CSV files that the box links to (a chapter
   calls it; Sphinx's ``{download}`` role then copies them into the site, and a build whose chapter
   did not write a linked file fails, since a missing download is a warning and the build is strict);
+* :func:`chapter_spec` gives a chapter the sweep it shows: its shipped spec, or the spec that
+  ``$QUANTLAB_SPECS`` puts in its place (e.g. ``ffdnn-width=mnist-width``), so that a chapter renders
+  the same sweep on another dataset (the re-run box names it too);
 * :func:`setup` is the Sphinx extension (``sphinx.extra_extensions`` in ``_config.yml``). Besides
   the box it (a) offers each notebook page as ``.ipynb`` in the download menu: sphinx-book-theme
   1.3 does that only when an online launch service (Binder, JupyterHub, Colab, ...) is configured,
@@ -43,12 +46,14 @@ class Page:
     """One chapter: ``specs`` whose records it reads, ``csv`` the specs whose tidy rows it offers as
     CSV files (a subset of ``specs``), ``computes``: what else it does, in words (live training,
     the data), or None, and where its re-run ``box`` goes: under the title (``"top"``) or at the end
-    of the page (``"end"``: the front page, whose result comes first)."""
+    of the page (``"end"``: the front page, whose result comes first). ``swappable``: the chapter
+    shows :func:`chapter_spec` of its specs, so ``$QUANTLAB_SPECS`` changes what it reads."""
 
     specs: tuple[str, ...] = ()
     csv: tuple[str, ...] = ()
     computes: str | None = None
     box: str = "top"
+    swappable: bool = False
 
     def __post_init__(self):
         extra = set(self.csv) - set(self.specs)
@@ -67,9 +72,9 @@ PAGES: dict[str, Page] = {
     "quantizer": Page(computes="trains its own small FFDNN live (network and budget in its first cell; "
                                "the float network is cached in `$QUANTLAB_CACHE/float`); it reads no result records"),
     "retraining": Page(specs=("budget-ffdnn", "budget-cnn"), csv=("budget-ffdnn", "budget-cnn")),
-    "ffdnn_width": Page(specs=("ffdnn-width",), csv=("ffdnn-width",)),
-    "ffdnn_depth": Page(specs=("ffdnn-depth",), csv=("ffdnn-depth",)),
-    "cnn_maps": Page(specs=("cnn-maps",), csv=("cnn-maps",)),
+    "ffdnn_width": Page(specs=("ffdnn-width",), csv=("ffdnn-width",), swappable=True),
+    "ffdnn_depth": Page(specs=("ffdnn-depth",), csv=("ffdnn-depth",), swappable=True),
+    "cnn_maps": Page(specs=("cnn-maps",), csv=("cnn-maps",), swappable=True),
     "compression": Page(specs=("ffdnn-width", "cnn-maps")),
     "precision": Page(specs=("precision-ffdnn", "precision-cnn"), csv=("precision-ffdnn", "precision-cnn")),
     "data_limit": Page(specs=("data-ffdnn",), csv=("data-ffdnn",)),
@@ -109,11 +114,75 @@ def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = 
     return [rowmod.write_csv(rs, Path(directory) / f"{spec}.csv") for spec, rs in by_spec.items()]
 
 
-def _spec_text(spec_name: str) -> str:
-    from quantlab.experiments.spec import load_spec
+ENV_SPECS = "QUANTLAB_SPECS"
+"""Environment variable: comma-separated ``shipped=other`` pairs, each putting spec ``other`` (a shipped
+spec's name or a ``.toml`` path) in the place of shipped spec ``shipped`` in the chapters that show it
+(:attr:`Page.swappable`), e.g. ``ffdnn-width=mnist-width,cnn-maps=cifar10-maps``."""
 
-    spec = load_spec(spec_name)
-    return f"`{spec.name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/experiments/specs/{spec.name}.toml`)"
+SAME_KIND = ("family", "bits", "step_policies", "quantizers", "retrain_epochs", "train_subsets", "methods")
+"""The fields a replacing spec must share with the spec it replaces (a chapter's text and charts are
+written for them); its dataset, sizes, seeds and budgets may differ (the size axis must vary alike)."""
+
+
+def spec_overrides(text: str | None = None) -> dict[str, str]:
+    """``{shipped: other}`` parsed from ``text`` (default ``$QUANTLAB_SPECS``; empty: none). Raises
+    ValueError naming the variable, the bad entry and the valid form."""
+    text = os.environ.get(ENV_SPECS, "") if text is None else text
+    out: dict[str, str] = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        shipped, sep, other = (part.strip() for part in entry.partition("="))
+        if not (sep and shipped and other):
+            raise ValueError(f"${ENV_SPECS}: entry {entry!r} is not of the form shipped=other "
+                             "(e.g. ffdnn-width=mnist-width or cnn-maps=path/to/spec.toml)")
+        shown = sorted({s for page in PAGES.values() if page.swappable for s in page.specs})
+        if shipped not in shown:
+            raise ValueError(f"${ENV_SPECS}: {shipped!r} is not a spec that a chapter can swap for another; "
+                             f"valid: {', '.join(shown)}")
+        out[shipped] = other
+    return out
+
+
+def _varied(spec: Any) -> tuple[str, ...]:
+    """What a spec's sizes vary: a subset of ``("width", "depth")`` for FFDNNs, ``("feature maps",)`` for CNNs."""
+    if spec.family == "cnn":
+        return ("feature maps",) if len(set(spec.sizes)) > 1 else ()
+    return tuple(axis for i, axis in enumerate(("width", "depth")) if len({size[i] for size in spec.sizes}) > 1)
+
+
+def chapter_spec(shipped: str) -> Any:
+    """The sweep (:class:`quantlab.experiments.spec.SweepSpec`) a chapter shows in the place of the
+    shipped spec ``shipped``: the spec ``$QUANTLAB_SPECS`` maps it to, else ``shipped`` itself.
+    A replacement must be a sweep of the same kind (:data:`SAME_KIND`, and its sizes must vary the
+    same axes); else ValueError says which field differs."""
+    from quantlab.experiments.spec import SpecError, load_spec
+
+    base = load_spec(shipped)
+    other = spec_overrides().get(shipped)
+    if other is None:
+        return base
+    try:
+        spec = load_spec(other)
+    except SpecError as e:
+        raise ValueError(f"${ENV_SPECS}: {shipped}={other}: {e}") from None
+    why = f"${ENV_SPECS}: {other!r} cannot stand in for {shipped!r}:"
+    for field in SAME_KIND:
+        if getattr(spec, field) != getattr(base, field):
+            raise ValueError(f"{why} its {field} is {getattr(spec, field)!r}, the chapter's sweep has "
+                             f"{getattr(base, field)!r}")
+    if _varied(spec) != _varied(base):
+        raise ValueError(f"{why} its sizes vary {' and '.join(_varied(spec)) or 'nothing'}, the chapter's "
+                         f"vary {' and '.join(_varied(base)) or 'nothing'}")
+    return spec
+
+
+def spec_file(spec: Any) -> str:
+    """Where a spec comes from, for the reader: the shipped file's path in the repository, or the
+    path it was loaded from."""
+    return f"quantlab/experiments/specs/{spec.name}.toml" if spec.shipped or spec.source is None else str(spec.source)
+
+
+def _spec_text(spec: Any) -> str:
+    return f"`{spec.name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `{spec_file(spec)}`)"
 
 
 def _and(items: list[str]) -> str:
@@ -134,14 +203,18 @@ def rerun_box(page: str, source: str | None = None) -> str:
         f"- **Without a browser** (after `make lab`): "
         f"`.venv/bin/jupytext --execute --to ipynb -o /tmp/{stem}.ipynb {source}`",
     ]
+    from quantlab.experiments.spec import load_spec
+
+    shown = {s: chapter_spec(s) if entry.swappable else load_spec(s) for s in entry.specs}
     if entry.specs:
-        specs = _and([_spec_text(s) for s in entry.specs])
+        specs = _and([_spec_text(s) for s in shown.values()])
         lines.append(f"- **It reads** the records in `results/` of {'spec' if len(entry.specs) == 1 else 'specs'} "
                      f"{specs}; a missing record is trained first.")
     if entry.computes:
         lines.append(f"- **It {'also ' if entry.specs else ''}computes**: {entry.computes}.")
     if entry.csv:
-        links = ", ".join(f"{{download}}`{s}.csv <{csv_name(s)}>`" for s in entry.csv)
+        names = [shown[s].name for s in entry.csv]
+        links = ", ".join(f"{{download}}`{s}.csv <{csv_name(s)}>`" for s in names)
         lines.append(f"- **Data**: {links}, the tidy results it draws (one row per network, seed, method and "
                      "bit width).")
     body = "\n".join(lines)
@@ -229,5 +302,5 @@ def setup(app) -> dict:
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
-__all__ = ["BOX_TITLE", "CSV_DIR", "PAGES", "Page", "csv_name", "insert_box", "page_of", "rerun_box", "setup",
-           "write_csv"]
+__all__ = ["BOX_TITLE", "CSV_DIR", "ENV_SPECS", "PAGES", "Page", "SAME_KIND", "chapter_spec", "csv_name", "insert_box",
+           "page_of", "rerun_box", "setup", "spec_file", "spec_overrides", "write_csv"]

@@ -451,6 +451,19 @@ def store_overview(specs: Sequence[SweepSpec | str], store: Store | None = None)
     }
 
 
+def data_note(spec_or_name: SweepSpec | str) -> str:
+    """The sentence a sweep chapter says its data with: the spec's dataset and how it relates to the
+    paper's (:data:`PAPER_DATASETS`, inferred), e.g. ``The data is Fashion-MNIST (a stand-in ...),
+    not the paper's: ...``."""
+    spec = _spec(spec_or_name)
+    name = dataset_name(spec.dataset)
+    if name == PAPER_DATASETS.get(spec.family):
+        return (f"The data is {name}, most likely the paper's own for these networks; its exact networks and "
+                "budgets are not known here, so the numbers compare with the paper's in their shape only.")
+    return (f"The data is {describe(spec)}, not the paper's: the numbers are not comparable to the paper's, "
+            "only the shape of the effect is.")
+
+
 def describe(spec_or_name: SweepSpec | str) -> str:
     """One line naming the data of a spec and the paper's dataset it stands in for, e.g.
     ``Fashion-MNIST (a stand-in for the paper's data, most likely TIMIT)``: the paper's text was not
@@ -503,7 +516,7 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Pat
 
 __all__ = [
     "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text", "check_rows", "curve_rows",
-    "curves", "dataset_name", "describe", "missing_records", "network_label", "pick", "provenance_note",
+    "curves", "data_note", "dataset_name", "describe", "missing_records", "network_label", "pick", "provenance_note",
     "provenance_summary", "record_rows", "row_bits", "size_fields", "store_overview", "summarise", "tidy", "write_csv",
 ]
 
