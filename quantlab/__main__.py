@@ -76,8 +76,10 @@ examples:
 RESULTS_EPILOG = """\
 Prints one row per trial, bit width and method (float, direct quantization, retraining) over the
 seeds in the results directory: parameters, number of seeds, mean and sample std of the test error
-(in percent) and the gap to the float network (percentage points). Missing records are left out and
-counted on stderr. In the CSV, bits is 32 for the float rows.
+(in percent), and the gaps (percentage points) to the float network and to its float control (the
+float network trained on for the retraining's epochs: the book's baseline). The trial column also
+names the quantizer rule, training subset, step policy and retraining budget where a spec varies
+them. Missing records are left out and counted on stderr. In the CSV, bits is 32 for the float rows.
 
 examples:
   python -m quantlab results smoke
@@ -222,26 +224,36 @@ def _cmd_sweep(args) -> int:
     return code
 
 
-SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "step_policy", "retrain_epochs", "bits", "method",
-                      "seeds", "test_error", "test_error_std", "gap", "gap_se", "gap_control", "gap_control_se")
-"""The columns of ``results --csv``: :func:`quantlab.analysis.rows.summarise` fields (errors and gaps as fractions)."""
+SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "quantizer", "train_subset", "step_policy",
+                      "retrain_epochs", "bits", "method", "seeds", "test_error", "test_error_std", "gap", "gap_se",
+                      "gap_control", "gap_control_se")
+"""The columns of ``results --csv``: :func:`quantlab.analysis.rows.summarise` fields (errors and gaps as fractions;
+an empty ``train_subset``: the whole training split)."""
+
+_VARIANTS = {
+    "quantizer": str,
+    "train_subset": lambda n: "all data" if n is None else f"{n:,} ex",
+    "step_policy": str,
+    "retrain_epochs": lambda e: f"{e}ep",
+}
+"""How the trial column names what else tells two networks of one size apart (the fields of
+:data:`quantlab.analysis.rows.NETWORK_FIELDS` besides the trial), shown when the rows hold several values."""
 
 
-def _trial_text(row: dict, policies: bool, budgets: bool) -> str:
-    return (row["trial"] + (f" {row['step_policy']}" if policies else "")
-            + (f" {row['retrain_epochs']}ep" if budgets else ""))
+def _trial_text(row: dict, varied: list[str]) -> str:
+    return " ".join([row["trial"], *(_VARIANTS[f](row.get(f)) for f in varied)])
 
 
 def format_summary(summary: list[dict]) -> str:
     """A plain-text table of :func:`quantlab.analysis.rows.summarise` rows (errors in percent, gaps in
-    points); the trial names its step policy and retraining budget when the rows have several."""
+    points, to the float network and to its float control); the trial names its quantizer rule,
+    training subset, step policy and retraining budget when the rows have several."""
     from quantlab.formatting import pp
 
-    policies = len({r["step_policy"] for r in summary}) > 1
-    budgets = len({r["retrain_epochs"] for r in summary}) > 1
-    head = ("trial", "params", "bits", "method", "seeds", "test error %", "std", "gap to float")
+    varied = [f for f in _VARIANTS if len({r.get(f) for r in summary}) > 1]
+    head = ("trial", "params", "bits", "method", "seeds", "test error %", "std", "gap to float", "gap to control")
     body = [(
-        _trial_text(r, policies, budgets),
+        _trial_text(r, varied),
         f"{r['params']:,}",
         f"{r['bits']} (float)" if r["method"] == "float" else str(r["bits"]),
         r["method"],
@@ -249,6 +261,7 @@ def format_summary(summary: list[dict]) -> str:
         pp(r["test_error"], sign=False),
         "-" if r["test_error_std"] is None else pp(r["test_error_std"], sign=False),
         "-" if r["gap"] is None else f"{pp(r['gap'])} pp",
+        "-" if r.get("gap_control") is None else f"{pp(r['gap_control'])} pp",
     ) for r in summary]
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(head)]
     left = {0, 3}

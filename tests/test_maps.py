@@ -55,6 +55,16 @@ def test_bits_needed_is_the_narrowest_width_from_which_every_gap_has_vanished(ro
     assert "Not within 4 bits: n." in maps.needed_text(maps.bits_needed(grid))
 
 
+def test_unmeasured_text_says_whether_the_skipped_bit_widths_could_matter(rows):
+    needed = maps.bits_needed(maps.gap_grid(rows))  # w8 needs 6 bits, the others 3 and 2
+    assert maps.unmeasured_text([needed], BITS) == ("5 bits are not measured, and they might matter for "
+                                                    "ffdnn-w8-d3, whose gap has not vanished below 5 bits.")
+    small = [n for n in needed if n["bits"] < 5]
+    assert maps.unmeasured_text([small], BITS).startswith("5 bits are not measured: no network here needs more "
+                                                          "than 3 bits")
+    assert maps.unmeasured_text([needed], (2, 3, 4)) == ""
+
+
 def test_memory_front_splits_the_budget_range_between_precisions(rows):
     front = maps.memory_front(rows)
     memories = [p["weight_bits"] for p in front["front"]]
@@ -136,10 +146,11 @@ def test_rules_chart_has_a_panel_per_measure():
 
 
 def test_jumps_text_groups_the_cases_by_a_field():
-    jumps = [{"quantizer": "absmax", "train_subset": n, "trial": t}
-             for n, t in ((1000, "ffdnn-w16-d3"), (1000, "ffdnn-w8-d3"), (None, "ffdnn-w8-d3"))]
+    jumps = [{"quantizer": "absmax", "train_subset": n, "trial": t, "params": p}
+             for n, t, p in ((1000, "ffdnn-w16-d3", 13_002), (1000, "ffdnn-w8-d3", 6_442), (None, "ffdnn-w8-d3", 6_442))]
     text = maps.jumps_text(jumps, "train_subset")
     assert text.startswith("3 retraining epoch(s) move the validation error by more than 3 points")
-    assert "(1,000 training examples: 2 in ffdnn-w16-d3, ffdnn-w8-d3; all training examples: 1 in ffdnn-w8-d3)" in text
+    # networks smallest first (by parameters, not by name)
+    assert "(1,000 training examples: 2 in ffdnn-w8-d3, ffdnn-w16-d3; all training examples: 1 in ffdnn-w8-d3)" in text
     assert "absmax: 3 in" in maps.jumps_text(jumps, "quantizer")
     assert maps.jumps_text([], "quantizer").startswith("No retraining")

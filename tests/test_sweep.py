@@ -315,6 +315,18 @@ def test_cli_sweep_dry_run_and_results(tmp_path, spec_file, monkeypatch, capsys)
     assert lines[0].startswith("trial,size_label,params") and len(lines) == 1 + 2 * 3
 
 
+@pytest.mark.parametrize("spec, lines", [
+    ("rules-ffdnn", ("ffdnn-w8-d3 l2 fixed ", "ffdnn-w8-d3 absmax adaptive ")),
+    ("data-ffdnn", ("ffdnn-w8-d3 1,000 ex 40ep ", "ffdnn-w512-d3 all data 4ep ")),
+])
+def test_cli_results_names_what_tells_networks_of_one_size_apart(repo_root, capsys, spec, lines):
+    assert main(["results", spec, "--only", "w8-,w512-", "--results", str(repo_root / "results")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].rstrip().endswith("gap to float  gap to control")
+    for start in lines:
+        assert any(line.startswith(start) for line in table), start
+
+
 def test_cli_results_dir_from_environment(tmp_path, spec_file, monkeypatch, capsys):
     monkeypatch.setattr(experiment, "run_trial", FakeTrial())
     monkeypatch.setenv("QUANTLAB_RESULTS", str(tmp_path / "env"))

@@ -40,8 +40,8 @@ NOISE_SE_FACTOR = 2.0
 
 def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Every retraining epoch after the first, from :func:`quantlab.analysis.rows.curve_rows` rows: the curve's
-    fields (``spec, trial, seed, step_policy, retrain_epochs, bits`` where present), ``epoch``,
-    ``val_change`` (fraction) and ``loss_change`` (relative), both signed, against the previous epoch."""
+    fields (``spec, trial, seed, step_policy, retrain_epochs, bits`` and ``params`` where present),
+    ``epoch``, ``val_change`` (fraction) and ``loss_change`` (relative), both signed, against the previous epoch."""
     keys = (*NETWORK_FIELDS, "seed")
     runs: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in curves:
@@ -51,7 +51,7 @@ def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
     for run, rows in runs.items():
         rows = sorted(rows, key=lambda r: r["epoch"])
         for a, b in zip(rows, rows[1:]):
-            out.append({**dict(zip(keys, run[:-1])), "bits": run[-1], "epoch": int(b["epoch"]),
+            out.append({**dict(zip(keys, run[:-1])), "params": a.get("params"), "bits": run[-1], "epoch": int(b["epoch"]),
                         "val_change": b["val_error"] - a["val_error"],
                         "loss_change": (b["train_loss"] - a["train_loss"]) / abs(a["train_loss"])})
     return out

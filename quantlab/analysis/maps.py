@@ -9,7 +9,7 @@ to 8 bits, and of sizes at several training-set sizes, built on the paired gaps 
   (:func:`quantlab.analysis.report.gap_vanished`);
 * :func:`memory_front`: the networks (float, or quantized at any bit width) that are best under a
   weight-memory budget, and the stretches of budget on which each bit width wins;
-* :func:`needed_text`, :func:`front_text`: what a chapter says about them;
+* :func:`needed_text`, :func:`unmeasured_text`, :func:`front_text`: what a chapter says about them;
 * :func:`float_by_data`: the float networks' errors per training-set size (data sweeps; claim 5 of
   :mod:`quantlab.analysis.report` judges their gaps);
 * :func:`rule_table`, :func:`rules_text`: the quantizer rules of :mod:`quantlab.numerics.rules` side by side;
@@ -119,6 +119,25 @@ def needed_text(table: Sequence[Mapping[str, Any]]) -> str:
     return text
 
 
+def unmeasured_text(tables: Iterable[Sequence[Mapping[str, Any]]], bits: Iterable[int]) -> str:
+    """Whether the bit widths missing between the narrowest and widest of ``bits`` (the measured
+    ones) could matter, from :func:`bits_needed` tables: they cannot when every network's gap has
+    vanished below the first of them. Empty when none is missing."""
+    bits = sorted(set(bits))
+    gaps = [b for b in range(bits[0], bits[-1]) if b not in bits]
+    if not gaps:
+        return ""
+    names = ", ".join(map(str, gaps))
+    nets = [n for table in tables for n in table]
+    needed = [n["bits"] for n in nets]
+    if needed and None not in needed and max(needed) < gaps[0]:
+        return (f"{names} bits are not measured: no network here needs more than {max(needed)} bits, so "
+                "they could change neither the bits needed nor the memory front.")
+    late = [n["network"] for n in nets if n["bits"] is None or n["bits"] > gaps[0]]
+    return (f"{names} bits are not measured, and they might matter for {', '.join(late)}, whose gap has not "
+            f"vanished below {gaps[0]} bits.")
+
+
 def front_text(front: Mapping[str, Any]) -> str:
     """One sentence about a :func:`memory_front`: which precision is best on which share of the
     memory range (log scale), ternary's stretches named."""
@@ -224,7 +243,8 @@ def jumps_text(jumps: Sequence[Mapping[str, Any]], field: str) -> str:
     for value, cases in by.items():
         name = (f"{value:,} training examples" if field == "train_subset" and value is not None
                 else "all training examples" if field == "train_subset" else str(value))
-        nets = ", ".join(dict.fromkeys(c["trial"] for c in sorted(cases, key=lambda c: c["trial"])))
+        by_size = sorted(cases, key=lambda c: (c.get("params") or 0, c["trial"]))  # smallest network first
+        nets = ", ".join(dict.fromkeys(c["trial"] for c in by_size))
         parts.append(f"{name}: {len(cases)} in {nets}")
     return (f"{len(jumps)} retraining epoch(s) move the validation error by more than {anomalies.JUMP_PP:g} points "
             f"while the same network's training loss changes by less than {anomalies.FLAT_LOSS:.0%} ("
