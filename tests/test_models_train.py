@@ -155,7 +155,7 @@ def test_retraining_evaluates_the_network_it_trained(policy, rule):
 
 
 def test_history_pairs_each_validation_error_with_the_same_networks_training_loss():
-    """``train_loss`` belongs to the end-of-epoch network whose validation error is recorded (here the
+    """``train_loss`` and ``train_error`` belong to the end-of-epoch network whose validation error is recorded (here the
     last epoch's, selected because the error fell); ``epoch_loss`` averages the epoch's minibatches."""
     model = models.make_model("ffdnn", (32, 1), num_classes=4)
     result = fit_ffdnn([0], config=train.TrainConfig(epochs=1, batch_size=50), quant_bits=2)
@@ -164,6 +164,7 @@ def test_history_pairs_each_validation_error_with_the_same_networks_training_los
     error, loss = train.evaluate(model, train.seed_quantize(result.params, result.steps, quant), images, labels)
     (h,) = result.history
     np.testing.assert_allclose(h["train_loss"], loss, rtol=1e-6)
+    np.testing.assert_array_equal(h["train_error"], error)
     np.testing.assert_array_equal(h["val_error"], result.val_error)
     assert h["epoch_loss"] != h["train_loss"]
 

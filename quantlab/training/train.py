@@ -124,10 +124,11 @@ class FitResult:
       (pytree of [S]); else None.
     val_error: [S] validation error of the selected models (fraction).
     best_epoch: [S] epoch of the selected models (1-based; 0 = the starting network).
-    history: per epoch 1..E, ``{"epoch", "train_loss": [S], "epoch_loss": [S], "val_error": [S]}``:
-      ``train_loss`` is the loss of the network evaluated at the epoch's end (quantized with its steps
-      when retraining) on the first :data:`TRAIN_PROBE` training examples, the same network as
-      ``val_error``; ``epoch_loss`` is the mean minibatch loss during the epoch. With the adaptive
+    history: per epoch 1..E, ``{"epoch", "train_loss": [S], "train_error": [S], "epoch_loss": [S],
+      "val_error": [S]}``: ``train_loss`` and ``train_error`` are the loss and error of the network
+      evaluated at the epoch's end (quantized with its steps when retraining) on the first
+      :data:`TRAIN_PROBE` training examples, the same network as ``val_error``; ``epoch_loss`` is the
+      mean minibatch loss during the epoch. With the adaptive
       policy also ``"step_excess": [S]``, the largest relative excess L2 error of a layer's carried
       step over that layer's exact optimum (0 = optimal).
     """
@@ -336,14 +337,14 @@ def fit(
                                   f"lower learning_rate (now {config.learning_rate:g}) or change optimizer")
         evaluated = seed_quantize(params, steps, quant) if quant else params
         error = error_rate(model, evaluated, *validation)
-        train_loss = evaluate(model, evaluated, images[:TRAIN_PROBE], labels[:TRAIN_PROBE])[1]
+        train_error, train_loss = evaluate(model, evaluated, images[:TRAIN_PROBE], labels[:TRAIN_PROBE])
         improved = jnp.asarray(error < best_error)
         best = _keep_best(improved, best, params)
         best_steps = _keep_best(improved, best_steps, steps)
         best_error = np.where(improved, error, best_error)
         best_epoch = np.where(improved, epoch, best_epoch)
-        entry = {"epoch": epoch, "train_loss": train_loss.tolist(), "epoch_loss": loss.tolist(),
-                 "val_error": error.tolist()}
+        entry = {"epoch": epoch, "train_loss": train_loss.tolist(), "train_error": train_error.tolist(),
+                 "epoch_loss": loss.tolist(), "val_error": error.tolist()}
         if quant and quant.policy == "adaptive" and quant.rule == "l2":
             entry["step_excess"] = step_excess(params, steps, quant).tolist()
         history.append(entry)
