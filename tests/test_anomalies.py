@@ -9,8 +9,10 @@ from quantlab.analysis import anomalies
 from quantlab.analysis import rows as rowmod
 
 
-def record(vals, losses, direct_val=0.5):
+def record(vals, losses, direct_val=0.5, train_errors=None):
     history = [{"epoch": i + 1, "val_error": v, "train_loss": l} for i, (v, l) in enumerate(zip(vals, losses))]
+    for h, e in zip(history, train_errors or []):
+        h["train_error"] = e
     return {"metrics": {"float": {"val_error": 0.12, "history": [{"epoch": 1, "val_error": 0.12, "train_loss": 0.3}]},
                         "direct": {"2": {"val_error": direct_val}},
                         "retrain": {"2": {"val_error": min(vals), "history": history}}}}
@@ -21,7 +23,8 @@ def test_validation_jumps_need_a_flat_loss():
     cases = anomalies.validation_jumps(jumpy)
     assert [(j["trial"], j["seed"], j["bits"], j["epoch"]) for j in cases] == [("net", 1, 2, 2), ("net", 1, 2, 3)]
     assert cases[0]["val_change"] == pytest.approx(0.06) and cases[0]["loss_change"] == pytest.approx(-0.011 / 0.356)
-    assert "not the trained one" in anomalies.explain(cases, "jumps")
+    assert "2 of them the same network's training error does not confirm" in anomalies.explain(cases, "jumps")
+    assert cases[0]["train_change"] is None and len(anomalies.unconfirmed_jumps(cases)) == 2
     learning = rowmod.curve_rows(record([0.30, 0.20], [1.0, 0.6])["metrics"])  # a move with the loss: learning
     assert anomalies.validation_jumps(learning) == []
     assert anomalies.retrained_worse_than_direct(record([0.2], [1.0], direct_val=0.1)) == [2]
@@ -72,3 +75,22 @@ def test_a_jump_whose_network_also_moved_on_the_training_set_is_not_flagged():
     assert move["epoch"] == 2 and move["val_change"] == pytest.approx(0.16)
     assert move["loss_change"] == pytest.approx(0.36 / 1.02)
     assert anomalies.explain([], "jumps").startswith("No retraining")
+
+
+@pytest.mark.parametrize("train_errors, unconfirmed", [
+    ([0.15, 0.21, 0.145], 0),   # the training error moves with the validation error: the network changed
+    ([0.15, 0.16, 0.15], 2),    # a third of the move only
+    ([0.15, 0.12, 0.18], 2),    # the other way
+])
+def test_a_jump_is_confirmed_only_by_a_training_error_that_moves_with_it(train_errors, unconfirmed):
+    jumpy = rowmod.curve_rows(record([0.16, 0.22, 0.15], [0.356, 0.345, 0.355], train_errors=train_errors)["metrics"],
+                              trial="net", seed=1)
+    cases = anomalies.validation_jumps(jumpy)
+    assert cases[0]["train_change"] == pytest.approx(train_errors[1] - train_errors[0])
+    assert len(anomalies.unconfirmed_jumps(cases)) == unconfirmed
+    text = anomalies.explain(cases, "jumps")
+    if unconfirmed:
+        assert "does not confirm" in text
+    else:
+        assert "In every one the same network's training error moved the same way, by 6.25 points on average " \
+               "against 6.50 on validation" in text

@@ -5,7 +5,8 @@ the reference records hold none and a chapter can say, computed, why a surprisin
 
 * :func:`validation_jumps`: a retraining whose validation error jumps between consecutive epochs
   while the training loss of the same end-of-epoch network stays flat (the symptom of evaluating
-  another network than the trained one);
+  another network than the trained one), and :func:`unconfirmed_jumps`: those of them that the
+  same network's training error does not confirm;
 * :func:`retrained_worse_than_direct`: a retrained network selected with a worse validation error
   than its directly quantized start (impossible when the start competes in the selection);
 * :func:`more_bits_worse`: a network whose retrained ``b + 1``-bit error exceeds its ``b``-bit error
@@ -41,7 +42,8 @@ NOISE_SE_FACTOR = 2.0
 def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Every retraining epoch after the first, from :func:`quantlab.analysis.rows.curve_rows` rows: the curve's
     fields (``spec, trial, seed, step_policy, retrain_epochs, bits`` and ``params`` where present),
-    ``epoch``, ``val_change`` (fraction) and ``loss_change`` (relative), both signed, against the previous epoch."""
+    ``epoch``, ``val_change`` (fraction), ``loss_change`` (relative) and ``train_change`` (fraction; None
+    where the history has no training error), all signed, against the previous epoch."""
     keys = (*NETWORK_FIELDS, "seed")
     runs: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in curves:
@@ -51,9 +53,11 @@ def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
     for run, rows in runs.items():
         rows = sorted(rows, key=lambda r: r["epoch"])
         for a, b in zip(rows, rows[1:]):
+            known = a.get("train_error") is not None and b.get("train_error") is not None
             out.append({**dict(zip(keys, run[:-1])), "params": a.get("params"), "bits": run[-1], "epoch": int(b["epoch"]),
                         "val_change": b["val_error"] - a["val_error"],
-                        "loss_change": (b["train_loss"] - a["train_loss"]) / abs(a["train_loss"])})
+                        "loss_change": (b["train_loss"] - a["train_loss"]) / abs(a["train_loss"]),
+                        "train_change": b["train_error"] - a["train_error"] if known else None})
     return out
 
 
@@ -64,6 +68,31 @@ def validation_jumps(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
     step_policy, retrain_epochs, bits`` where present), ``epoch``, ``val_change`` and
     ``loss_change`` (signed)."""
     return [m for m in _moves(curves) if 100 * abs(m["val_change"]) > JUMP_PP and abs(m["loss_change"]) < FLAT_LOSS]
+
+
+def unconfirmed_jumps(jumps: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """The :func:`validation_jumps` cases that the training error does not confirm: where it is not
+    recorded, or did not move the same way by at least half as much. A confirmed jump is the network
+    itself changing (on training and validation data alike) while its cross-entropy barely moves,
+    which near-tie predictions allow; an unconfirmed one is what evaluating another network than the
+    trained one looks like (the bug of issue 10)."""
+    return [dict(j) for j in jumps
+            if j.get("train_change") is None or j["train_change"] * j["val_change"] <= 0
+            or abs(j["train_change"]) < abs(j["val_change"]) / 2]
+
+
+def confirmation(jumps: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence on whether the training error confirms :func:`validation_jumps` cases
+    (:func:`unconfirmed_jumps`), with the mean sizes of the moves in points."""
+    open_ = unconfirmed_jumps(jumps)
+    if open_:
+        return (f"{len(open_)} of them the same network's training error does not confirm: a sign that the "
+                "evaluated network is not the trained one.")
+    train = statistics.fmean(abs(j["train_change"]) for j in jumps)
+    val = statistics.fmean(abs(j["val_change"]) for j in jumps)
+    return (f"In every one the same network's training error moved the same way, by {pp(train, sign=False)} "
+            f"points on average against {pp(val, sign=False)} on validation: the network itself changed, while "
+            "its cross-entropy barely moved (many of its predictions are near ties between two classes).")
 
 
 def largest_move(curves: Iterable[Mapping[str, Any]]) -> dict | None:
@@ -160,7 +189,7 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
         nets = sorted({(c["trial"], c["bits"]) for c in cases})
         return (f"{len(cases)} retraining epoch(s) ({', '.join(f'{t} {b}-bit' for t, b in nets)}) move the "
                 f"validation error by more than {JUMP_PP:g} points while the training loss of the same network "
-                f"changes by less than {FLAT_LOSS:.0%}: a sign that the evaluated network is not the trained one.")
+                f"changes by less than {FLAT_LOSS:.0%}. " + confirmation(cases))
     if kind == "more_bits":
         if not cases:
             return ("No network's retrained error grows with more bits beyond seed noise "

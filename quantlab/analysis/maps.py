@@ -248,7 +248,7 @@ def jumps_text(jumps: Sequence[Mapping[str, Any]], field: str) -> str:
         parts.append(f"{name}: {len(cases)} in {nets}")
     return (f"{len(jumps)} retraining epoch(s) move the validation error by more than {anomalies.JUMP_PP:g} points "
             f"while the same network's training loss changes by less than {anomalies.FLAT_LOSS:.0%} ("
-            + "; ".join(parts) + ").")
+            + "; ".join(parts) + "). " + anomalies.confirmation(jumps))
 
 
 def _kib(bits: float) -> str:

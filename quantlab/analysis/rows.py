@@ -146,18 +146,19 @@ def curve_rows(metrics: Mapping[str, Any], **fields: Any) -> list[dict]:
     one row per (stage, bits, epoch) with ``stage`` (``float | control | retrain``), ``bits`` (32
     for float stages), ``epoch`` (0 = the stage's starting network: the float network for the
     control, the directly quantized one for a retraining), ``val_error`` (fraction) and
-    ``train_loss`` (nats: the same network's loss on training examples, :data:`quantlab.training.train.TRAIN_PROBE`;
-    None at epoch 0), plus ``fields`` (e.g. ``trial, seed``) on every row."""
+    ``train_loss`` (nats) and ``train_error`` (fraction): the same network's loss and error on training
+    examples (:data:`quantlab.training.train.TRAIN_PROBE`; None at epoch 0, and ``train_error`` None in
+    records computed before histories kept it), plus ``fields`` (e.g. ``trial, seed``) on every row."""
     out = []
 
     def add(stage: str, bits: int, history: Sequence[Mapping[str, Any]], start: float | None) -> None:
         if start is not None:
             out.append({**fields, "stage": stage, "bits": bits, "epoch": 0, "val_error": float(start),
-                        "train_loss": None, "step_excess": None})
+                        "train_loss": None, "train_error": None, "step_excess": None})
         for h in history:
             out.append({**fields, "stage": stage, "bits": bits, "epoch": int(h["epoch"]),
                         "val_error": float(h["val_error"]), "train_loss": float(h["train_loss"]),
-                        "step_excess": h.get("step_excess")})
+                        "train_error": h.get("train_error"), "step_excess": h.get("step_excess")})
 
     add("float", FLOAT_BITS, metrics["float"].get("history") or [], None)
     if "float_control" in metrics:
