@@ -6,8 +6,11 @@ select a worse one), keep the fixed steps fixed, and a wider quantizer must not 
 a narrower one beyond seed noise (quantlab.analysis.anomalies).
 """
 
+import math
+
 import pytest
 
+from quantlab import data
 from quantlab.analysis import anomalies, report, stats
 from quantlab.analysis import rows as rowmod
 from quantlab.experiments.spec import load_spec, shipped_specs
@@ -36,9 +39,13 @@ def test_every_validation_jump_with_a_flat_loss_shows_in_the_training_error():
     epoch remains (tiny networks, few examples, the absmax rule), the same network's training error
     must have moved with it: the network itself changed and its cross-entropy did not see it (near-tie
     predictions), which the chapters say where they show those networks. An unconfirmed jump, or one
-    in a record without training errors, fails."""
+    in a record without training errors, fails, except in networks trained on fewer examples than the
+    validation split holds (the data study): their training error is measured on those few examples
+    and cannot speak for unseen ones, and the data chapter lists those cases."""
+    n_validation = data.info("fashion_mnist")["splits"]["validation"]
     jumps = [j for name in REFERENCE for j in anomalies.validation_jumps(rowmod.curves(name))]
-    assert anomalies.unconfirmed_jumps(jumps) == []
+    open_ = [j for j in anomalies.unconfirmed_jumps(jumps) if (j.get("train_subset") or math.inf) >= n_validation]
+    assert open_ == []
 
 
 def test_retraining_never_selects_worse_than_its_direct_start():

@@ -85,14 +85,20 @@ def confirmation(jumps: Sequence[Mapping[str, Any]]) -> str:
     """One sentence on whether the training error confirms :func:`validation_jumps` cases
     (:func:`unconfirmed_jumps`), with the mean sizes of the moves in points."""
     open_ = unconfirmed_jumps(jumps)
-    if open_:
-        return (f"{len(open_)} of them the same network's training error does not confirm: a sign that the "
-                "evaluated network is not the trained one.")
-    train = statistics.fmean(abs(j["train_change"]) for j in jumps)
-    val = statistics.fmean(abs(j["val_change"]) for j in jumps)
-    return (f"In every one the same network's training error moved the same way, by {pp(train, sign=False)} "
-            f"points on average against {pp(val, sign=False)} on validation: the network itself changed, while "
-            "its cross-entropy barely moved (many of its predictions are near ties between two classes).")
+    shut = [j for j in jumps if j not in open_]
+    if shut:
+        train = statistics.fmean(abs(j["train_change"]) for j in shut)
+        val = statistics.fmean(abs(j["val_change"]) for j in shut)
+        moved = (f"the same network's training error moved the same way, by {pp(train, sign=False)} points on "
+                 f"average against {pp(val, sign=False)} on validation")
+    if not open_:
+        return (f"In every one {moved}: the network itself changed, while its cross-entropy barely moved (many of "
+                "its predictions are near ties between two classes).")
+    cases = "; ".join(
+        f"{j['trial']} seed {j['seed']} epoch {j['epoch']}: validation {pp(j['val_change'], 1)}, training "
+        + ("not recorded" if j.get("train_change") is None else pp(j["train_change"], 1)) for j in open_)
+    head = f"In {len(shut)} of them {moved}; in " if shut else "In "
+    return head + f"{len(open_)} the training error did not move with it ({cases})."
 
 
 def largest_move(curves: Iterable[Mapping[str, Any]]) -> dict | None:
@@ -189,7 +195,9 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
         nets = sorted({(c["trial"], c["bits"]) for c in cases})
         return (f"{len(cases)} retraining epoch(s) ({', '.join(f'{t} {b}-bit' for t, b in nets)}) move the "
                 f"validation error by more than {JUMP_PP:g} points while the training loss of the same network "
-                f"changes by less than {FLAT_LOSS:.0%}. " + confirmation(cases))
+                f"changes by less than {FLAT_LOSS:.0%}. " + confirmation(cases)
+                + (" A jump that the training error does not share is a sign that the evaluated network is not "
+                   "the trained one." if unconfirmed_jumps(cases) else ""))
     if kind == "more_bits":
         if not cases:
             return ("No network's retrained error grows with more bits beyond seed noise "
