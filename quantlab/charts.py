@@ -705,12 +705,16 @@ def retraining_curves(
         ``stage == "retrain"`` rows are drawn.
       color: the row field that picks the colour: ``bits`` (precision), ``step_policy`` or ``seed``.
       facet: a row field with one panel per value (default: one per network), or None.
+      dataset: the first subtitle line (default: the rows' ``dataset`` and seeds, when they have one).
     """
     if color not in CURVE_FIELDS:
         raise ValueError(f"color must be one of {tuple(CURVE_FIELDS)}; got {color!r}")
     data = [r for r in rows if r["stage"] == "retrain"]
     if not data:
         raise ValueError("no retraining curves in rows (stage 'retrain')")
+    if dataset is None and all(r.get("dataset") for r in data):
+        seeds = len({r.get("seed") for r in data})
+        dataset = f"{dataset_text(data)}, {seeds} seed{'' if seeds == 1 else 's'}"
     values = []
     for r in data:
         v = {k: r.get(k) for k in ("seed", "epoch", "bits", "step_policy", "params", facet) if k}

@@ -364,6 +364,9 @@ def test_retraining_curves_start_at_the_direct_network():
     assert spec["facet"]["field"] == "size_label"
     single = charts.retraining_curves(rows, color="step_policy", facet=None).to_dict()
     assert single["layer"][0]["encoding"]["color"]["field"] == "step_policy"
+    assert single["title"]["subtitle"][0].startswith("validation error")  # rows without a dataset: none named
+    named = charts.retraining_curves([{**r, "dataset": "fashion_mnist"} for r in rows], facet=None).to_dict()
+    assert named["title"]["subtitle"][0] == "Fashion-MNIST, 1 seed"
     with pytest.raises(ValueError, match="color must be one of"):
         charts.retraining_curves(rows, color="network")
     with pytest.raises(ValueError, match="no retraining curves"):

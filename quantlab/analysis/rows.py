@@ -170,13 +170,13 @@ def curve_rows(metrics: Mapping[str, Any], **fields: Any) -> list[dict]:
 
 def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
     """:func:`curve_rows` of every record of a spec (reading only; missing records are left out),
-    with the fields ``spec, trial, size_label, params, seed`` and :data:`NETWORK_FIELDS`."""
+    with the fields ``spec, dataset, trial, size_label, params, seed`` and :data:`NETWORK_FIELDS`."""
     spec = _spec(spec_or_name)
     out = []
     for record in _store(spec, store).records(spec):
         cfg = record["config"]
         out.extend(curve_rows(
-            record["metrics"], spec=spec.name, trial=record["label"],
+            record["metrics"], spec=spec.name, dataset=cfg["dataset"], trial=record["label"],
             size_label=size_fields(cfg["family"], cfg["size"])["size_label"],
             params=int(record["metrics"]["params"]), seed=int(record["seed"]),
             step_policy=cfg.get("step_policy", "fixed"), retrain_epochs=int(cfg["retrain"]["epochs"]),
