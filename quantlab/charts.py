@@ -785,8 +785,8 @@ def gap_vs_budget(
         base.mark_point(filled=True, size=50).encode(x=x, y=y, color=color, tooltip=tips),
     )
     order = [v["network"] for v in sorted(values, key=lambda v: v["params"])]
-    sub = [f"{precision_label(bits)} weights; retrained test error minus that of the {BASELINE_TEXT[baseline]},",
-           GAP_SPREAD]
+    sub = [f"{dataset_text(rows)}, {_seeds_text(summ)}; {precision_label(bits)} weights;",
+           f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}"]
     return layers.properties(width=PANEL_WIDTH, height=170).facet(
         data=alt.Data(values=values), facet=alt.Facet("network:N", title=None, sort=list(dict.fromkeys(order))),
         columns=columns, title=_title(title, "Gap against the retraining budget", sub),
@@ -1156,11 +1156,13 @@ def bits_needed_chart(
     title: str | None = None,
     width: int = 380,
     height: int = 240,
+    dataset: str | None = None,
 ) -> alt.LayerChart:
     """The fewest weight bits whose retrained gap has vanished (:func:`quantlab.analysis.maps.bits_needed`)
     against the number of parameters (log scale), one line per sweep of ``needed_by_sweep``
     (``{sweep title: bits_needed rows}``); networks for which no measured width suffices are drawn
-    as hollow points above the widest width."""
+    as hollow points above the widest width. ``dataset``: named in the subtitle (e.g.
+    :func:`dataset_text` of the sweeps' rows)."""
     data = []
     for sweep, table in needed_by_sweep.items():
         for n in table:
@@ -1187,7 +1189,8 @@ def bits_needed_chart(
         shape=alt.Shape("reached:N", title="gap vanished", legend=alt.Legend(**_LEGEND_KW)))
     return alt.layer(line, points).properties(width=width, height=height, title=_title(
         title, "How many bits a network needs, against its size",
-        [f"retrained gap to the float control {_vanished_text()}", "at this bit width and every wider one"]))
+        [*([dataset] if dataset else []), f"retrained gap to the float control {_vanished_text()}",
+         "at this bit width and every wider one"]))
 
 
 # -- the data sweep (claim 5) -----------------------------------------------------------------
@@ -1250,10 +1253,11 @@ RULE_MEASURES = {
 
 
 def rules_chart(table: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 150,
-                height: int = 220) -> alt.FacetChart:
+                height: int = 220, dataset: str | None = None) -> alt.FacetChart:
     """Quantizer rules side by side (:func:`quantlab.analysis.maps.rule_table` rows): one panel per measure
     of :data:`RULE_MEASURES` against the number of parameters (log), one colour per rule, solid for
-    the fixed and dashed for the adaptive step policy; retrained gaps with ± one standard error."""
+    the fixed and dashed for the adaptive step policy; retrained gaps with ± one standard error.
+    ``dataset``: named in the subtitle (e.g. :func:`dataset_text` of the table's rows)."""
     data = []
     for t in table:
         for measure, label in RULE_MEASURES.items():
@@ -1291,5 +1295,6 @@ def rules_chart(table: Sequence[Mapping[str, Any]], title: str | None = None, wi
         column=alt.Column("panel:N", title=None, sort=list(RULE_MEASURES.values()),
                           header=alt.Header(labelFontSize=11, labelFontWeight="bold", labelLimit=width + 20)),
         title=_title(title, "Quantizer rules side by side, ternary",
-                     ["gaps against the float control; mean over seeds, bars ± one standard error; symmetric-log y"]),
+                     [*([dataset] if dataset else []),
+                      "gaps against the float control; mean over seeds, bars ± one standard error; symmetric-log y"]),
     ).resolve_scale(y="independent")
