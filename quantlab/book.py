@@ -207,8 +207,13 @@ def rerun_box(page: str, source: str | None = None) -> str:
 
     shown = {s: chapter_spec(s) if entry.swappable else load_spec(s) for s in entry.specs}
     if entry.specs:
+        from quantlab.experiments.environment import REPO_ROOT
+        from quantlab.experiments.store import default_results_dir
+
         specs = _and([_spec_text(s) for s in shown.values()])
-        lines.append(f"- **It reads** the records in `results/` of {'spec' if len(entry.specs) == 1 else 'specs'} "
+        where = default_results_dir(next(iter(shown.values())))
+        where = "results/" if where == REPO_ROOT / "results" else str(where)
+        lines.append(f"- **It reads** the records in `{where}` of {'spec' if len(entry.specs) == 1 else 'specs'} "
                      f"{specs}; a missing record is trained first.")
     if entry.computes:
         lines.append(f"- **It {'also ' if entry.specs else ''}computes**: {entry.computes}.")

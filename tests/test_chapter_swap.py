@@ -103,10 +103,12 @@ def test_chapter_spec_names_what_is_wrong(monkeypatch, value, message):
     assert message in str(error.value)
 
 
-def test_rerun_box_names_the_spec_in_place(monkeypatch):
+def test_rerun_box_names_the_spec_in_place(monkeypatch, tmp_path):
     monkeypatch.setenv(book.ENV_SPECS, "ffdnn-width=mnist-width")
     box = book.rerun_box("ffdnn_width")
-    assert "spec `mnist-width`" in box and "mnist-width.csv <_csv/mnist-width.csv>" in box
+    assert "records in `results/` of spec `mnist-width`" in box and "mnist-width.csv <_csv/mnist-width.csv>" in box
+    monkeypatch.setenv("QUANTLAB_RESULTS", str(tmp_path))
+    assert f"records in `{tmp_path}` of spec `mnist-width`" in book.rerun_box("ffdnn_width")
     assert "`ffdnn-width`" in book.rerun_box("compression")  # a chapter that does not swap reads the shipped spec
 
 
