@@ -42,7 +42,7 @@ endif
 help:
 	@echo "make book   build the book into _build/html"
 	@echo "make test   run the test-suite"
-	@echo "make reference  regenerate the reference results (resumable; about 1.5 hours on a 2-core CPU)"
+	@echo "make reference  regenerate the reference results (resumable; about 80 minutes on a 2-core CPU)"
 	@echo "make reference-maps  the precision and data maps of the beyond-the-paper chapters (resumable)"
 	@echo "make reference-gpu  the reference set on an NVIDIA GPU into results-gpu/, with timings (README: GPUs)"
 	@echo "make lab    JupyterLab (with jupytext) to edit and re-run the book's chapters"
@@ -92,7 +92,7 @@ test: $(VENV_STAMP) $(VEGA_STAMP) | sysdeps
 	$(PY) -m pytest tests
 
 # Regenerate the reference results behind the book (results/*.json). Resumable: finished records are
-# kept, so kill it and rerun at will. About 1.5 hours on a 2-core CPU; run it in the background:
+# kept, so kill it and rerun at will. About 80 minutes on a 2-core CPU; run it in the background:
 #   nohup make reference > reference.log 2>&1 &
 # REFERENCE_ARGS go to every sweep, e.g. REFERENCE_ARGS="--executor ray" (trials in parallel, README).
 REFERENCE_SPECS := ffdnn-width ffdnn-depth cnn-maps budget-ffdnn budget-cnn

@@ -131,8 +131,9 @@ def unmeasured_text(tables: Iterable[Sequence[Mapping[str, Any]]], bits: Iterabl
     nets = [n for table in tables for n in table]
     needed = [n["bits"] for n in nets]
     if needed and None not in needed and max(needed) < gaps[0]:
-        return (f"{names} bits are not measured: no network here needs more than {max(needed)} bits, so "
-                "they could change neither the bits needed nor the memory front.")
+        return (f"{names} bits are not measured: no network here needs more than {max(needed)} bits, so they "
+                "cannot change the bits needed, and on the memory front such a network would compete, within "
+                f"seed noise, with the same network at {gaps[0] - 1} bits, which needs less memory.")
     late = [n["network"] for n in nets if n["bits"] is None or n["bits"] > gaps[0]]
     return (f"{names} bits are not measured, and they might matter for {', '.join(late)}, whose gap has not "
             f"vanished below {gaps[0]} bits.")
