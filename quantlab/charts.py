@@ -713,8 +713,7 @@ def retraining_curves(
     if not data:
         raise ValueError("no retraining curves in rows (stage 'retrain')")
     if dataset is None and all(r.get("dataset") for r in data):
-        seeds = len({r.get("seed") for r in data})
-        dataset = f"{dataset_text(data)}, {seeds} seed{'' if seeds == 1 else 's'}"
+        dataset = f"{dataset_text(data)}, {_seeds_text([{'seeds': len({r.get('seed') for r in data})}])}"
     values = []
     for r in data:
         v = {k: r.get(k) for k in ("seed", "epoch", "bits", "step_policy", "params", facet) if k}
