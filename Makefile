@@ -2,7 +2,7 @@
 #   make book   build the Jupyter Book into _build/html (offline, strict: warnings and failing cells fail it)
 #   make test   run the test-suite (tests/)
 # Both create or reuse the project virtualenv .venv, install the pinned set (requirements.lock) and the
-# project (editable), install the Debian packages they need if missing and fetch the vega scripts.
+# project (editable), install the Debian packages they need if missing and prepare the data once.
 # Every step is idempotent: stamps keyed on content hashes make a second run finish in seconds.
 
 SHELL := /bin/bash
@@ -13,18 +13,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
-APT_PACKAGES := dataset-fashion-mnist chromium $(if $(shell command -v npm),,npm)
+APT_PACKAGES := dataset-fashion-mnist chromium
 
 # The venv is (re)installed whenever the lock or pyproject.toml changes content.
 LOCK_HASH := $(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 VENV_STAMP := $(VENV)/.quantlab-installed-$(LOCK_HASH)
-VEGA_STAMP := book/_static/vega/.stamp
 LAB_STAMP := $(VENV)/.quantlab-lab-$(LOCK_HASH)
 
 # The book is rebuilt when any of its inputs is newer than the last successful build.
 BOOK_STAMP := _build/.book-stamp
 BOOK_PAGES := $(shell find book -type f \( -name '*.md' -o -name '*.ipynb' -o -name '*.bib' \) -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)
-BOOK_STATIC := $(shell find book/_static -type f -not -path 'book/_static/vega/*' 2>/dev/null)
+BOOK_STATIC := $(shell find book/_static -type f 2>/dev/null)
 BOOK_CODE := $(shell find quantlab -type f \( -name '*.py' -o -name '*.toml' \) -not -path '*/__pycache__/*' 2>/dev/null)
 # Other files whose change must rebuild the book (e.g. a committed result store), added by later chapters.
 BOOK_EXTRA_INPUTS ?= $(wildcard results/*.json)
@@ -37,7 +36,7 @@ ifeq ($(wildcard _build/html/index.html),)
   $(shell rm -f $(BOOK_STAMP))
 endif
 
-.PHONY: help book test venv sysdeps vega lab lock clean distclean reference reference-maps reference-gpu
+.PHONY: help book test data venv sysdeps vega lab lock clean distclean reference reference-maps reference-gpu
 
 help:
 	@echo "make book   build the book into _build/html"
@@ -71,12 +70,18 @@ sysdeps:
 	  $$sudo apt-get install -y -q $$missing || { $$sudo apt-get update -q && $$sudo apt-get install -y -q $$missing; }; \
 	fi
 
-vega: $(VEGA_STAMP)
+# The vega scripts ship with the book (book/_static/vega, committed): this target only updates them
+# after a pin in scripts/fetch_vega.sh changed (then commit book/_static/vega).
+vega: | sysdeps
+	scripts/fetch_vega.sh book/_static/vega
 
-$(VEGA_STAMP): scripts/fetch_vega.sh | sysdeps
-	@scripts/fetch_vega.sh book/_static/vega
+# The data, prepared before any chapter or test reads it (first use: about a minute for Fashion-MNIST,
+# with a progress line here, so that no chapter prepares data and its output never reaches a page);
+# a second run finds the verified cache in a second.
+data: $(VENV_STAMP) | sysdeps
+	@$(PY) -m quantlab data
 
-$(BOOK_STAMP): $(VENV_STAMP) $(VEGA_STAMP) $(BOOK_ENV) _config.yml _toc.yml $(BOOK_PAGES) $(BOOK_STATIC) $(BOOK_CODE) $(BOOK_EXTRA_INPUTS) | sysdeps
+$(BOOK_STAMP): $(VENV_STAMP) $(BOOK_ENV) _config.yml _toc.yml $(BOOK_PAGES) $(BOOK_STATIC) $(BOOK_CODE) $(BOOK_EXTRA_INPUTS) | sysdeps data
 	@# Only changed chapter pages -> incremental build (Sphinx re-reads and re-executes just those);
 	@# anything else (quantlab code, config, environment, first build) -> rebuild every page.
 	@all=""; [ -f $@ ] || all=--all; \
@@ -88,7 +93,7 @@ $(BOOK_STAMP): $(VENV_STAMP) $(VEGA_STAMP) $(BOOK_ENV) _config.yml _toc.yml $(BO
 book: $(BOOK_STAMP)
 	@echo "Open _build/html/index.html"
 
-test: $(VENV_STAMP) $(VEGA_STAMP) | sysdeps
+test: $(VENV_STAMP) | sysdeps data
 	$(PY) -m pytest tests
 
 # Regenerate the reference results behind the book (results/*.json). Resumable: finished records are
@@ -127,7 +132,7 @@ lock: $(VENV_STAMP)
 	@mv requirements.lock.tmp requirements.lock && echo "wrote requirements.lock"
 
 clean:
-	rm -rf _build book/_static/vega book/_csv .pytest_cache *.egg-info
+	rm -rf _build book/_csv .pytest_cache *.egg-info
 	find . -path ./.venv -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
 
 distclean: clean

@@ -1,4 +1,4 @@
-"""Command line: ``python -m quantlab sweep|results|specs`` (``--help`` on each for examples).
+"""Command line: ``python -m quantlab sweep|results|specs|data`` (``--help`` on each for examples).
 
 Exit codes: 0 done; 1 some trials diverged or failed (the others finished and were stored); 2 bad
 input (spec, options, results directory, executor, data that cannot be had here), one message on
@@ -12,10 +12,13 @@ import os
 import shlex
 import signal
 import sys
+import time
 import warnings
 from typing import NoReturn
 
+from quantlab import data
 from quantlab.data import DataUnavailableError
+from quantlab.formatting import format_duration
 from quantlab.experiments.executors import DEFAULT_MAX_RETRIES, EXECUTORS, ExecutorError, make_executor
 from quantlab.experiments.spec import SpecError, describe_specs, load_spec
 from quantlab.experiments.store import CorruptRecordWarning, ENV_RESULTS, Store, StoreError, default_results_dir
@@ -26,6 +29,7 @@ examples:
   python -m quantlab sweep smoke --dry-run       # what would run, and an estimated time
   python -m quantlab sweep smoke                 # run what is missing (resumable)
   python -m quantlab results smoke               # mean/std test error per size, bits, method
+  python -m quantlab data                        # prepare Fashion-MNIST once (make book does it)
 
 SPEC is a shipped spec name or a path to a .toml file (see quantlab/experiments/spec.py for the format).
 
@@ -87,6 +91,21 @@ examples:
   python -m quantlab results ffdnn-width --csv > ffdnn-width.csv     # errors as fractions
 """
 
+DATA_EPILOG = f"""\
+Reads each dataset through tensorflow-datasets once and caches its train, validation and test splits
+as verified .npz files in $QUANTLAB_CACHE/data (default ~/.cache/quantlab/data); every later load
+reads those files without TensorFlow. Fashion-MNIST is prepared offline from the Debian package
+dataset-fashion-mnist (about a minute); MNIST and CIFAR-10 need the network once. `make book` and
+`make test` run this first, so that no chapter prepares data while it executes. Prints one line per
+dataset; exit code 2 (with what to do) when a dataset cannot be had here.
+
+valid names: {", ".join(data.DATASETS)}
+
+examples:
+  python -m quantlab data
+  QUANTLAB_CACHE=/tmp/cache python -m quantlab data fashion_mnist
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
@@ -94,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m quantlab", formatter_class=fmt, epilog=MAIN_EPILOG,
         description="quantlab: size sweeps of quantized networks (Sung, Shin & Hwang, arXiv 1511.06488).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{sweep,results,specs}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{sweep,results,specs,data}", required=True)
 
     sweep = sub.add_parser("sweep", help="run what is missing from a sweep", formatter_class=fmt,
                            description="Run the missing trials of a sweep.", epilog=SWEEP_EPILOG)
@@ -127,6 +146,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("specs", help="list the shipped specs", formatter_class=fmt,
                    description="List the sweep specs that ship with quantlab.",
                    epilog="example:\n  python -m quantlab specs\n  python -m quantlab sweep smoke --dry-run\n")
+
+    prepare = sub.add_parser("data", help="prepare datasets in the data cache (first use only)",
+                             formatter_class=fmt, description="Prepare datasets once, before anything reads them.",
+                             epilog=DATA_EPILOG)
+    prepare.add_argument("names", metavar="NAME", nargs="*", default=["fashion_mnist"],
+                         choices=data.DATASETS, help="datasets (default: fashion_mnist)")
     return parser
 
 
@@ -309,10 +334,25 @@ def _cmd_results(args) -> int:
     return 0
 
 
+def _cmd_data(args) -> int:
+    for name in dict.fromkeys(args.names):
+        display = data.info(name)["display_name"]
+        if data.is_cached(name):
+            print(f"{display}: ready in {data.cache_dir() / 'data'}")
+            continue
+        print(f"{display}: preparing (first use; about a minute for Fashion-MNIST) ...", flush=True)
+        start = time.monotonic()
+        sizes = {split: len(data.load(name, split)[1]) for split in data.SPLITS}
+        counts = ", ".join(f"{split} {n:,}" for split, n in sizes.items())
+        print(f"{display}: prepared in {format_duration(time.monotonic() - start)} ({counts} examples) "
+              f"in {data.cache_dir() / 'data'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line ``argv`` in this process; returns the exit code (130 on Ctrl-C)."""
     args = _parser().parse_args(argv)
-    commands = {"specs": _cmd_specs, "sweep": _cmd_sweep, "results": _cmd_results}
+    commands = {"specs": _cmd_specs, "sweep": _cmd_sweep, "results": _cmd_results, "data": _cmd_data}
     with warnings.catch_warnings():
         warnings.simplefilter("always", CorruptRecordWarning)
         warnings.showwarning = _warn_one_line

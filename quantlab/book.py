@@ -282,6 +282,25 @@ def _drop_thebe(app) -> None:
     app.registry.css_files[:] = [c for c in app.registry.css_files if "sphinx-thebe" not in str(c[0])]
 
 
+def _check_scripts(app) -> None:
+    """Every local script of ``html_js_files`` exists in ``html_static_path``, or the build fails here.
+
+    The vega scripts ship with the book (``book/_static/vega``); a missing one would otherwise build a
+    site whose charts are all blank while Sphinx says "build succeeded".
+    """
+    from sphinx.errors import ExtensionError
+
+    static = [Path(app.confdir) / d for d in app.config.html_static_path]
+    for entry in app.config.html_js_files:
+        name = entry[0] if isinstance(entry, (tuple, list)) else str(entry)
+        if "://" in name or any((d / name).is_file() for d in static):
+            continue
+        raise ExtensionError(
+            f"html_js_files names {name!r}, which is in none of html_static_path "
+            f"({', '.join(str(d) for d in static)}): the book's charts would be blank. Restore it "
+            f"(git checkout book/_static) or refetch the vega scripts (make vega).")
+
+
 def _page_context(app, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Offers the executed notebook of a MyST-notebook page as ``.ipynb`` (what sphinx-book-theme
     does only when a launch service is configured)."""
@@ -302,6 +321,7 @@ def _page_context(app, pagename: str, templatename: str, context: dict, doctree)
 def setup(app) -> dict:
     app.connect("source-read", _source_read)
     app.connect("builder-inited", _drop_thebe, priority=900)
+    app.connect("builder-inited", _check_scripts)
     # before sphinx-book-theme's header buttons (priority 501), after its empty list is prepared (500)
     app.connect("html-page-context", _page_context, priority=500)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

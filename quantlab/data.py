@@ -51,11 +51,13 @@ Cache integrity
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import socket
 import struct
+import sys
 import tempfile
 import threading
 import urllib.parse
@@ -77,6 +79,7 @@ __all__ = [
     "cache_dir",
     "carve_indices",
     "info",
+    "is_cached",
     "load",
     "manual_dir",
     "tfds_dir",
@@ -211,6 +214,14 @@ def load(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     for s, (x, y) in parts.items():
         _write_cache_if_complete(name, s, x, y, len(images))
     return parts[split]
+
+
+def is_cached(name: str) -> bool:
+    """Whether every split of ``name`` is in the cache and passes its checks (reads no TFDS)."""
+    _check_name(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheCorruptionWarning)
+        return all(_read_cache(_cache_path(name, s), _cache_key(name, s), name) is not None for s in SPLITS)
 
 
 def carve_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -354,15 +365,63 @@ def _write_cache_if_complete(name, split, images, labels, n_tfds_split) -> None:
 # TFDS (imported lazily: only when the cache is missing)
 
 
+#: Set before TensorFlow is first imported: its C++ logging (oneDNN notice, absl's InitializeLog line)
+#: reads them once, at import.
+_TF_QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "ABSL_MIN_LOG_LEVEL": "3"}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Nothing TensorFlow, absl, TFDS or tqdm print reaches the caller's streams while inside.
+
+    Their output (C++ logs on file descriptor 2, Python progress bars and warnings on ``sys.stderr``)
+    goes to a temporary file instead; if the block raises, that file is replayed on stderr, so a
+    failure still shows its cause. Data preparation is then silent in a notebook cell as in a
+    terminal; ``python -m quantlab data`` prints its own progress line.
+    """
+    for key, value in _TF_QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    with tempfile.TemporaryFile(mode="w+") as log:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+        except BaseException:
+            _restore(saved)
+            log.seek(0)
+            sys.stderr.write(log.read())
+            raise
+        else:
+            _restore(saved)
+
+
+def _restore(saved: list[int]) -> None:
+    for fd, dup in zip((1, 2), saved):
+        os.dup2(dup, fd)
+        os.close(dup)
+    saved.clear()
+
+
 def _tfds():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow_datasets as tfds  # noqa: PLC0415
 
+    tfds.display_progress_bar(False)
     return tfds
 
 
 def _tfds_arrays(name: str, tfds_split: str) -> tuple[np.ndarray, np.ndarray]:
     """Read a whole TFDS split (preparing the dataset first if needed) as uint8/int32 arrays."""
+    with _quiet():
+        return _tfds_read(name, tfds_split)
+
+
+def _tfds_read(name: str, tfds_split: str) -> tuple[np.ndarray, np.ndarray]:
     tfds = _tfds()
     builder = tfds.builder(name, version=TFDS_VERSIONS[name], data_dir=os.fspath(tfds_dir()))
     if not builder.is_prepared():

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Fetch the vega / vega-lite / vega-embed browser builds from the npm registry at pinned versions and
-# copy build/*.min.js into DEST (default book/_static/vega), so Altair charts in the book render
-# offline (html_js_files in _config.yml; see book/_static/vega-config.js).
-# Each tarball is checked against the registry's sha512 integrity pinned below.
+# Update the vega / vega-lite / vega-embed browser builds that ship with the book (committed in
+# book/_static/vega, so that any build of the book, `jupyter-book build .` included, renders its
+# Altair charts offline: html_js_files in _config.yml; see book/_static/vega-config.js).
+# Run it (`make vega`) only after changing a pin below, then commit the result: it fetches each
+# package from the npm registry, checks the tarball against the registry's sha512 integrity pinned
+# below, copies build/*.min.js into DEST (default book/_static/vega) and writes DEST/SHA256SUMS,
+# which tests/test_packaging.py checks the committed files against.
 # The versions must equal altair's alt.VEGA_VERSION / VEGALITE_VERSION / VEGAEMBED_VERSION
-# (tests/test_packaging.py checks it). Idempotent: does nothing if DEST/.stamp matches this script.
+# (tests/test_packaging.py checks it).
 set -euo pipefail
 
 # name version npm-integrity
@@ -16,20 +19,6 @@ PINS=(
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dest="${1:-$(cd "$here/.." && pwd)/book/_static/vega}"
-key="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)"
-
-if [[ -f "$dest/.stamp" && "$(cat "$dest/.stamp")" == "$key" ]]; then
-  ok=1
-  for pin in "${PINS[@]}"; do
-    read -r name _ _ <<<"$pin"
-    [[ -s "$dest/$name.min.js" ]] || ok=0
-  done
-  if [[ $ok == 1 ]]; then
-    echo "vega scripts up to date in $dest"
-    exit 0
-  fi
-fi
-
 command -v npm >/dev/null || { echo "fetch_vega.sh: npm is needed (apt-get install -y npm)" >&2; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -49,4 +38,7 @@ for pin in "${PINS[@]}"; do
   rm -rf "$work/package"
   echo "fetched $name@$version -> $dest/$name.min.js"
 done
-echo "$key" >"$dest/.stamp"
+rm -f "$dest/.stamp"
+(cd "$dest" && { for pin in "${PINS[@]}"; do read -r name version _ <<<"$pin"; echo "# $name $version"; done;
+                sha256sum vega.min.js vega-lite.min.js vega-embed.min.js; } >SHA256SUMS)
+echo "wrote $dest/SHA256SUMS; commit $dest"

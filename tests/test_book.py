@@ -154,3 +154,32 @@ def test_drop_thebe_disconnects_sphinx_thebe_unless_thebe_is_on(tmp_path):
     on = app_with_listeners(thebe=True)
     book._drop_thebe(on)
     assert len(on.events.listeners["env-before-read-docs"]) == 2
+
+
+def test_build_fails_loudly_when_a_chart_script_is_missing(tmp_path):
+    """The vega scripts ship with the book; a build without one fails instead of publishing blank charts."""
+    from sphinx.errors import ExtensionError
+
+    (tmp_path / "static" / "vega").mkdir(parents=True)
+    (tmp_path / "static" / "vega" / "vega.min.js").write_text("")
+    config = types.SimpleNamespace(html_static_path=["static"],
+                                   html_js_files=["vega/vega.min.js", ("https://example.org/x.js", {})])
+    app = types.SimpleNamespace(confdir=str(tmp_path), config=config)
+    book._check_scripts(app)  # present locally, or remote
+    config.html_js_files.append("vega/vega-lite.min.js")
+    with pytest.raises(ExtensionError, match="vega/vega-lite.min.js.*make vega"):
+        book._check_scripts(app)
+
+
+def test_the_chart_scripts_ship_with_the_book():
+    """book/_static/vega holds the files html_js_files names, byte for byte as scripts/fetch_vega.sh fetched them."""
+    import hashlib
+
+    vega = ROOT / "book" / "_static" / "vega"
+    sums = [line.split() for line in (vega / "SHA256SUMS").read_text().splitlines() if not line.startswith("#")]
+    assert sorted(name for _, name in sums) == ["vega-embed.min.js", "vega-lite.min.js", "vega.min.js"]
+    for digest, name in sums:
+        assert hashlib.sha256((vega / name).read_bytes()).hexdigest() == digest, f"{name} differs from SHA256SUMS"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    for name in config["html_js_files"]:
+        assert (ROOT / config["html_static_path"][0] / name).is_file(), name

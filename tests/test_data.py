@@ -466,3 +466,63 @@ def test_mock_data_code_paths(empty_tfds, monkeypatch, name, shape):
         assert labels.min() >= 0 and labels.max() < 10
     cache = Path(os.environ["QUANTLAB_CACHE"]) / "data"
     assert not cache.exists() or not any(cache.iterdir())  # mock data never reaches the cache
+
+
+# ----------------------------------------------------------------------------------------------
+# Silence: data preparation writes nothing into a notebook cell or a terminal
+
+
+@needs_debian
+@pytest.mark.slow
+def test_first_preparation_prints_nothing(tmp_path):
+    """From empty caches, preparing Fashion-MNIST (TensorFlow, absl, TFDS and its progress bars) writes
+    nothing to stdout or stderr, at the file-descriptor level too (where a notebook cell would show it)."""
+    code = (
+        "from quantlab import data\n"
+        "x, y = data.load('fashion_mnist', 'test')\n"
+        "print('loaded', len(y))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QUANTLAB_CACHE": str(tmp_path / "cache"),
+           "QUANTLAB_TFDS_DIR": str(tmp_path / "tfds")}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout == "loaded 10000\n"
+    assert out.stderr == ""
+
+
+def test_quiet_replays_what_was_printed_when_preparation_fails(capfd, monkeypatch):
+    def noisy_failure(name, split):
+        print("tfds says why")
+        os.write(2, b"a C++ log line\n")
+        raise RuntimeError("preparation failed")
+
+    monkeypatch.setattr(data, "_tfds_read", noisy_failure)
+    with pytest.raises(RuntimeError, match="preparation failed"):
+        data._tfds_arrays("fashion_mnist", "test")
+    err = capfd.readouterr().err
+    assert "tfds says why" in err and "a C++ log line" in err
+
+
+def test_quiet_swallows_output_on_success(capfd, monkeypatch):
+    def noisy(name, split):
+        print("Dl Size...: 100%")
+        os.write(2, b"oneDNN custom operations are on\n")
+        warnings.warn("a TqdmWarning")
+        return np.zeros((0, 28, 28, 1), np.uint8), np.zeros(0, np.int32)
+
+    monkeypatch.setattr(data, "_tfds_read", noisy)
+    data._tfds_arrays("fashion_mnist", "test")
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_data_command(fmnist_dirs, capsys):
+    from quantlab.__main__ import main
+
+    assert main(["data"]) == 0
+    assert capsys.readouterr().out == f"Fashion-MNIST: ready in {data.cache_dir() / 'data'}\n"
+    with pytest.raises(SystemExit) as e:
+        main(["data", "imagenet"])
+    assert e.value.code == 2
+    assert "fashion_mnist" in capsys.readouterr().err

@@ -290,6 +290,42 @@ def test_page_loads_only_local_assets(site, page):
         assert any(s.split("?")[0].endswith("vega/vega.min.js") for s in srcs), "vega is not loaded from _static"
 
 
+# What a page must never show, whatever the cache held when the book was built: warnings of any kind, the
+# logs of TensorFlow / absl / TFDS and their progress bars, tracebacks, and paths of the build machine.
+NOISE = re.compile(r"\w*Warning\b|WARNING|absl|oneDNN|tensorflow|Dl Size|Dl Completed|Extraction completed|"
+                   r"Downloading and preparing|Traceback|site-packages|/root/|/home/|/tmp/|\.cache/quantlab")
+#: The cell tag that declares a stderr output on purpose (none does today).
+STDERR_TAG = "expect-stderr"
+
+
+def output_texts(output: dict) -> list[str]:
+    """The text a reader sees of one output of an executed notebook (streams, plain text, markdown)."""
+    if output["output_type"] == "stream":
+        return ["".join(output["text"])]
+    data = output.get("data", {})
+    return ["".join(data[m]) for m in ("text/plain", "text/markdown") if m in data] + (
+        ["".join(output.get("traceback", []))] if output["output_type"] == "error" else [])
+
+
+@pytest.mark.parametrize("page", chapter_pages())
+def test_executed_notebook_has_no_stderr_or_noise(site, page):
+    """Reads _build/jupyter_execute: no stderr output unless the cell carries the tag STDERR_TAG, and no
+    warning, log line, progress bar or machine path in any output (a cold cache once put 34 stderr blocks of
+    TFDS's first-use preparation into the data chapter)."""
+    executed = ROOT / "_build" / "jupyter_execute" / f"{page}.ipynb"
+    assert executed.is_file(), f"{executed} is missing: was the book built by `make book`?"
+    problems = []
+    for i, cell in enumerate(json.loads(executed.read_text())["cells"]):
+        for output in cell.get("outputs", []):
+            declared = STDERR_TAG in cell.get("metadata", {}).get("tags", [])
+            if output.get("name") == "stderr" and not declared:
+                problems.append(f"cell {i}: stderr output {''.join(output['text'])[:300]!r}")
+            for text in output_texts(output):
+                if not declared and (m := NOISE.search(text)):
+                    problems.append(f"cell {i}: {m.group(0)!r} in {text[max(0, m.start() - 100):m.end() + 100]!r}")
+    assert not problems, f"{page}: the page shows build noise:\n" + "\n".join(problems)
+
+
 @pytest.mark.parametrize("page", toc_files())
 def test_page_console_is_clean(probed, page):
     dom, found = probed(page)
