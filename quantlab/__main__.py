@@ -150,8 +150,8 @@ def _parser() -> argparse.ArgumentParser:
     prepare = sub.add_parser("data", help="prepare datasets in the data cache (first use only)",
                              formatter_class=fmt, description="Prepare datasets once, before anything reads them.",
                              epilog=DATA_EPILOG)
-    prepare.add_argument("names", metavar="NAME", nargs="*", default=["fashion_mnist"],
-                         choices=data.DATASETS, help="datasets (default: fashion_mnist)")
+    prepare.add_argument("names", metavar="NAME", nargs="*",
+                         help=f"datasets, of {', '.join(data.DATASETS)} (default: fashion_mnist)")
     return parser
 
 
@@ -335,7 +335,12 @@ def _cmd_results(args) -> int:
 
 
 def _cmd_data(args) -> int:
-    for name in dict.fromkeys(args.names):
+    names = list(dict.fromkeys(args.names or ["fashion_mnist"]))
+    if unknown := [n for n in names if n not in data.DATASETS]:
+        print(f"error: unknown dataset {', '.join(map(repr, unknown))}; valid names: {', '.join(data.DATASETS)}",
+              file=sys.stderr)
+        return 2
+    for name in names:
         display = data.info(name)["display_name"]
         if data.is_cached(name):
             print(f"{display}: ready in {data.cache_dir() / 'data'}")
