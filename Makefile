@@ -26,7 +26,7 @@ BOOK_PAGES := $(shell find book -type f \( -name '*.md' -o -name '*.ipynb' -o -n
 BOOK_STATIC := $(shell find book/_static -type f 2>/dev/null)
 BOOK_CODE := $(shell find quantlab -type f \( -name '*.py' -o -name '*.toml' \) -not -path '*/__pycache__/*' 2>/dev/null)
 # Other files whose change must rebuild the book (e.g. a committed result store), added by later chapters.
-BOOK_EXTRA_INPUTS ?= $(wildcard results/*.json)
+BOOK_EXTRA_INPUTS ?= $(wildcard results/*.json replicates/*/*.json)
 # The chapters read $QUANTLAB_SPECS and $QUANTLAB_RESULTS (README: "A chapter on another sweep"): this
 # file changes when they do, and a change rebuilds every page.
 BOOK_ENV := _build/.book-env

@@ -1072,9 +1072,9 @@ def ecr_envelope(
 # -- the precision x size map (quantlab.analysis.maps) ---------------------------------------------
 
 def _vanished_text() -> str:
-    from quantlab.analysis import report
+    from quantlab.analysis import inference, report
 
-    return f"at most {report.VANISHED_GAP_PP:g} points + {report.NOISE_SE_FACTOR:g} standard errors"
+    return (f"upper one-sided {inference.CONFIDENCE:.0%} bound at most {report.VANISHED_GAP_PP:g} points")
 
 
 def _bits_label(bits: int) -> str:

@@ -56,13 +56,13 @@ def record(family: str, size, seed: int, metrics_: dict, dataset: str = "fashion
 
 def rows(errors: dict, params: int = 1000, weights: int | None = None, control=None, **fields) -> list[dict]:
     """Tidy rows of one network: ``errors`` maps ``(method, bits)`` to per-seed test errors (seed =
-    position); ``control``: per-seed float-control errors (or one for every seed); ``fields`` are
-    added to every row (``trial``, ``spec``, ``retrain_epochs``, ...)."""
+    position; the validation error equals it); ``control``: per-seed float-control errors (or one for every
+    seed); ``fields`` are added to every row (``trial``, ``spec``, ``retrain_epochs``, ...)."""
     out = []
     for (method, bits), errs in errors.items():
         for seed, e in enumerate(errs):
             c = control[seed] if isinstance(control, (list, tuple)) else control
             out.append({"params": params, "weights": params - params // 100 if weights is None else weights,
-                        "seed": seed, "method": method, "bits": bits, "test_error": e,
+                        "seed": seed, "method": method, "bits": bits, "test_error": e, "val_error": e,
                         "control_test_error": c, **fields})
     return out

@@ -37,7 +37,8 @@ LAYERS = [
     # 6. rows: tidy rows read from the store (reading only) and the one seed summary
     ["quantlab.analysis.rows"],
     # 7. analysis: statistics, anomalies, verdicts
-    ["quantlab.analysis.anomalies", "quantlab.analysis.stats", "quantlab.analysis.report", "quantlab.analysis.maps"],
+    ["quantlab.analysis.inference", "quantlab.analysis.anomalies", "quantlab.analysis.stats", "quantlab.analysis.report",
+     "quantlab.analysis.maps"],
     # 8. presentation: charts and the book
     ["quantlab.charts", "quantlab.book"],
     # 9. the command line

@@ -25,6 +25,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from quantlab.analysis import inference
 from quantlab.analysis.rows import NETWORK_FIELDS, network_key, summarise
 from quantlab.formatting import pp
 
@@ -35,8 +36,6 @@ FLAT_LOSS = 0.05
 history: the network whose validation error is measured) changed by less than 5 % (relative)."""
 REVIEW_PP = 0.5
 """Smallest difference of seed means (pp) worth flagging: half a point is 50 of 10,000 test images."""
-NOISE_SE_FACTOR = 2.0
-"""A paired difference is beyond seed noise when it exceeds this many standard errors (and REVIEW_PP)."""
 
 
 def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
@@ -135,11 +134,11 @@ def _paired(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, floa
     return statistics.fmean(d), se, len(d)
 
 
-def beyond_noise(diff: float, se: float | None) -> bool:
-    """Whether a mean paired difference (a fraction) exceeds :data:`REVIEW_PP` and
-    :data:`NOISE_SE_FACTOR` standard errors (``se``: a fraction; None or NaN for one seed)."""
-    noise = 0.0 if se is None or math.isnan(se) else NOISE_SE_FACTOR * 100 * se
-    return 100 * diff > max(REVIEW_PP, noise)
+def beyond_noise(diff: float, se: float | None, n: int) -> bool:
+    """Whether a mean paired difference over ``n`` seeds (a fraction, standard error ``se``; None or NaN
+    for one seed) is positive beyond seed noise: more than :data:`REVIEW_PP`, and its two-sided
+    confidence interval excludes 0 (:func:`quantlab.analysis.inference.differs`, the book's one test)."""
+    return 100 * diff > REVIEW_PP and inference.differs(diff, se, n)
 
 
 def more_bits_worse(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
@@ -152,7 +151,7 @@ def more_bits_worse(rows: Iterable[Mapping[str, Any]], method: str = "retrain") 
         widths = sorted(b for m, b in by if m == method)
         for lo, hi in zip(widths, widths[1:]):
             diff, se, n = _paired(by[(method, hi)], by[(method, lo)])
-            if beyond_noise(diff, se):
+            if beyond_noise(diff, se, n):
                 out.append({**dict(zip(NETWORK_FIELDS, net)), "low_bits": lo, "high_bits": hi, "diff": diff,
                             "se": se, "seeds": n})
     return out
@@ -176,7 +175,7 @@ def quantized_beats_float(rows: Iterable[Mapping[str, Any]], method: str = "retr
         if s["method"] != method or not s["gap_by_seed"]:
             continue
         below = -mean(s["gap_by_seed"])
-        if beyond_noise(below, s["gap_se"]):
+        if beyond_noise(below, s["gap_se"], len(s["gap_by_seed"])):
             f = floats[network_key(s)]
             out.append({**dict(zip(NETWORK_FIELDS, network_key(s))), "bits": s["bits"], "below_float": below,
                         "se": s["gap_se"], "below_control": -mean(s["gap_control_by_seed"]),
@@ -201,14 +200,14 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
     if kind == "more_bits":
         if not cases:
             return ("No network's retrained error grows with more bits beyond seed noise "
-                    f"(more than {REVIEW_PP:g} pp and {NOISE_SE_FACTOR:g} standard errors).")
+                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds that excludes 0).")
         items = "; ".join(f"{c['trial']}: {c['high_bits']}-bit {pp(c['diff'])} pp against {c['low_bits']}-bit"
                           for c in cases)
         return (f"{len(cases)} network(s) retrain worse with more bits beyond seed noise ({items}).")
     if kind == "beats_float":
         if not cases:
             return ("No retrained quantized network beats its float network beyond seed noise "
-                    f"(more than {REVIEW_PP:g} pp and {NOISE_SE_FACTOR:g} standard errors).")
+                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds that excludes 0).")
         items = "; ".join(
             f"{c['trial']} {c['bits']}-bit: {pp(c['below_float'], sign=False)} pp below float, "
             f"{pp(c['below_control'])} pp against the float control (whose extra epochs alone gain "

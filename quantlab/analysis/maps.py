@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from quantlab.analysis import anomalies, report, stats
+from quantlab.analysis import anomalies, inference, report, stats
 from quantlab.formatting import pp
 from quantlab.numerics import compression
 
@@ -43,7 +43,8 @@ def gap_grid(rows: Sequence[Mapping[str, Any]], method: str = "retrain",
     for bits in quantized_bits(rows, method):
         for g in stats.gaps(rows, bits, method=method, baseline=baseline):
             g = {k: v for k, v in g.items() if k != "seed_gaps"}
-            cells.append({**g, "bits": bits, "vanished": report.gap_vanished(g["gap"], g["gap_se"])})
+            outcome = report.gap_vanished(g)
+            cells.append({**g, "bits": bits, "vanished": outcome == inference.YES, "vanished_test": outcome})
     if not cells:
         raise ValueError(f"rows hold no {method!r} results: no gap grid")
     return sorted(cells, key=lambda c: (c["params"], c["bits"]))
@@ -199,18 +200,18 @@ def rule_table(rows: Sequence[Mapping[str, Any]], bits: int = report.TERNARY,
         for params, g in retrained[(rule, policy)].items():
             errs = [float(r["weight_error"]) for r in rs if r["method"] == "direct" and int(r["params"]) == params
                     and int(r["bits"]) == bits and r.get("weight_error") is not None]
-            diff, se = math.nan, math.nan
+            diff, se, n = math.nan, math.nan, 0
             if rule != REFERENCE_RULE and params in ref:
                 shared = sorted(set(g["seed_gaps"]) & set(ref[params]["seed_gaps"]))
                 d = [g["seed_gaps"][s] - ref[params]["seed_gaps"][s] for s in shared]
                 if d:
-                    diff = statistics.fmean(d)
+                    diff, n = statistics.fmean(d), len(d)
                     se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.nan
             out.append({"network": g["network"], "params": params, "quantizer": rule, "step_policy": policy,
                         "seeds": g["seeds"], "weight_error": sum(errs) / len(errs) if errs else math.nan,
                         "direct_gap": direct[params]["gap"], "direct_gap_se": direct[params]["gap_se"],
                         "gap": g["gap"], "gap_se": g["gap_se"], "vs_l2": diff, "vs_l2_se": se,
-                        "vs_l2_beyond_noise": not math.isnan(diff) and anomalies.beyond_noise(abs(diff), se)})
+                        "vs_l2_beyond_noise": not math.isnan(diff) and anomalies.beyond_noise(abs(diff), se, n)})
     order = {name: i for i, name in enumerate(dict.fromkeys(r["quantizer"] for r in out))}
     return sorted(out, key=lambda t: (t["params"], order[t["quantizer"]], t["step_policy"]))
 

@@ -36,12 +36,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from quantlab.analysis import stats
+from quantlab.analysis import inference, stats
 from quantlab.analysis.rows import check_rows, network_label
 from quantlab.formatting import glue_key, glue_text, pp
 
-VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
-REPRODUCED, PARTLY, NOT_REPRODUCED = VERDICTS
+VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "inconclusive")
+REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE = VERDICTS
 
 SWEEPS = ("ffdnn-width", "ffdnn-depth", "cnn-maps")
 """The reference sweeps (``quantlab/experiments/specs``) whose committed records the report reads."""
@@ -67,73 +67,53 @@ retrained network). ``"float"`` is the float network before the extra epochs (th
 # -- thresholds ------------------------------------------------------------------------------
 
 MIN_SMALL_GAP_PP = 1.0
-"""Claim 1: the smallest network's retrained-ternary gap must be at least 1 pp to count as a gap.
+"""Claim 1: a gap "exists" when the lower one-sided confidence bound of the smallest network's paired
+ternary gap is at least 1 pp (:func:`quantlab.analysis.inference.exceeds`).
 
 One percentage point is a difference of 100 test images out of Fashion-MNIST's 10,000, an order of
 magnitude above the binomial noise of a single error estimate near 10-20 % error (~0.35 pp), and a
-difference a practitioner would not dismiss. A smaller gap fails claim 1 whatever its significance.
-"""
-
-NOISE_SE_FACTOR = 2.0
-"""Claims 1 and 2: "beyond seed noise" means more than 2 standard errors of the mean paired gap.
-
-The standard error (seed std / sqrt(n)) is the uncertainty of the *mean* gap the claim is about;
-the seed std itself is the spread of one run and would demand that every single seed show the gap
-clearly, a test that 3 seeds of a tiny, sometimes unstable network cannot pass even when every seed
-has a large gap. Two standard errors is the usual ~95 % normal band; with only 3 seeds a t-quantile
-would be larger (2.9 one-sided), so this is a screening threshold, not a significance test, and the
-practical thresholds in pp carry the weight of each verdict.
+difference a practitioner would not dismiss.
 """
 
 VANISHED_GAP_PP = 0.5
-"""Claim 2: the largest network's gap has "almost vanished" when it is at most 0.5 pp, or at most
-0.5 pp plus :data:`NOISE_SE_FACTOR` standard errors (not distinguishable from 0.5 pp by the seeds).
+"""Claims 2 and 5 and the maps: a gap has "almost vanished" when the upper one-sided confidence bound of
+the paired gap is at most 0.5 pp (an equivalence test, :func:`quantlab.analysis.inference.within`): the
+seeds must show that it is small; a noisy gap is inconclusive, never vanished.
 
 Half a point is 50 test images out of 10,000, a few times the seed-to-seed standard deviation of
 the large float networks themselves (0.1-0.3 pp here), i.e. not far from what separates two float
 trainings of the same network.
 """
 
-SHRINK_FRACTION = 0.1
-"""Claim 2, partly: the gap at the largest network is at most 10 % of the gap at the smallest.
-
-The gap then shrinks by an order of magnitude across the sweep, the trend the claim describes, even
-if the sweep's largest network is not large enough for the gap to have vanished.
-"""
-
-SPEARMAN_MAX = -0.7
-"""Claim 3: the gap decreases with size when the Spearman rank correlation between parameter count
-and gap is at most -0.7, for every bit width (2 and 3 bits).
-
-Rank correlation asks for a monotone trend without assuming its shape; -0.7 is a conventional
-"strong" correlation and tolerates a swap of neighbours among the large networks, whose gaps are
-within noise of each other (with 5 sizes, two swaps of neighbours still give rho = -0.8).
-"""
-
 MIN_SIZES = 3
 """Claim 3 needs at least 3 sizes for a rank correlation to say anything."""
 
-ECR_WELL_BELOW = 0.5
-"""Claim 4, part (a): the ternary ECR of the sweep's largest network is "well below" the naive
-16x when it is at most half of it (<= 8x for ternary).
-
-ECR is the memory ratio that quantization really buys at equal test error; when the float curve
-has flattened (data-limited networks), a much smaller float network matches the big quantized one
-and ECR falls far below 32 / b: the naive ratio misleads the size-vs-precision choice, which is the
-reason the paper introduces ECR. A lower bound (the quantized network beats every float network)
-never satisfies this part.
-"""
-
 BUDGET_WIN_SHARE = 0.5
-"""Claim 4, part (b): under a memory budget the best retrained quantized network beats the best
-float network of at most that memory for *most* budgets: more than half of the budget range where
-both kinds were measured (the overlap of their memory ranges), measured on a log memory axis
-(:func:`quantlab.analysis.stats.budget_comparison`).
+"""Claim 4: the ECR guides the size-vs-precision choice when the network it picks under a memory budget
+is the one measured best (lowest mean test error among all networks that fit) on *most* budgets: more
+than half of the budget range, measured on a log memory axis
+(:func:`quantlab.analysis.stats.ecr_guidance`)."""
 
-This is the trade-off ECR is meant to guide: with memory limited, is it better spent on more
-weights at fewer bits? More than half (a majority of the range) is the plain reading of "most
-budgets".
-"""
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """The numbers every verdict depends on: ``min_gap_pp`` (claim 1, :data:`MIN_SMALL_GAP_PP`),
+    ``margin_pp`` (claims 2 and 5, :data:`VANISHED_GAP_PP`), ``confidence`` (of every one-sided bound and,
+    as ``1 - confidence``, the error rate of claim 3's rank tests; :data:`quantlab.analysis.inference.CONFIDENCE`)
+    and ``share`` (claim 4, :data:`BUDGET_WIN_SHARE`). :func:`sensitivity` varies the margin and the
+    confidence."""
+
+    min_gap_pp: float = MIN_SMALL_GAP_PP
+    margin_pp: float = VANISHED_GAP_PP
+    confidence: float = inference.CONFIDENCE
+    share: float = BUDGET_WIN_SHARE
+
+
+DEFAULT = Thresholds()
+
+SENSITIVITY_MARGINS_PP = (0.25, 0.5, 1.0)
+SENSITIVITY_CONFIDENCES = (0.8, 0.9, 0.95)
+"""The grid of :func:`sensitivity`: every verdict under each margin (pp) and confidence."""
 
 
 DATA_SWEEPS = ("data-ffdnn",)
@@ -154,7 +134,7 @@ class Claim:
     text: str
     measure: str
     sweeps: tuple[str, ...]
-    check: Callable[[Sequence[Mapping[str, Any]]], "Finding"]
+    check: Callable[[Sequence[Mapping[str, Any]], "Thresholds"], "Finding"]
 
 
 @dataclasses.dataclass
@@ -191,21 +171,35 @@ def _gaps(rows: Sequence[Mapping[str, Any]], bits: int) -> list[dict]:
     return stats.gaps(rows, bits, baseline=BASELINE)
 
 
-def _beyond_noise(g: dict) -> bool:
-    return g["gap_se"] is not None and g["gap"] > NOISE_SE_FACTOR * g["gap_se"]
+def _se_pp(g: Mapping[str, Any]) -> float | None:
+    return None if g["gap_se"] is None else _pp(g["gap_se"])
 
 
-def _vanished_limit(gap_se: float | None) -> float:
-    """Claim 2's limit in pp for a gap with standard error ``gap_se`` (a fraction; None or NaN: none)."""
-    se = 0.0 if gap_se is None or math.isnan(gap_se) else gap_se
-    return VANISHED_GAP_PP + NOISE_SE_FACTOR * _pp(se)
+def gap_exists(g: Mapping[str, Any], t: Thresholds = DEFAULT) -> str:
+    """Claim 1's test on a :func:`quantlab.analysis.stats.gaps` entry: is the paired gap at least
+    ``t.min_gap_pp``? An outcome of :data:`quantlab.analysis.inference.OUTCOMES`."""
+    return inference.exceeds(_pp(g["gap"]), _se_pp(g), g["seeds"], t.min_gap_pp, t.confidence)
 
 
-def gap_vanished(gap: float, gap_se: float | None) -> bool:
-    """Claim 2's rule for a gap with its standard error (fractions; None or NaN for one seed: no
-    allowance): it has almost vanished when it is at most :data:`VANISHED_GAP_PP` plus
-    :data:`NOISE_SE_FACTOR` standard errors."""
-    return _pp(gap) <= _vanished_limit(gap_se)
+def gap_vanished(g: Mapping[str, Any], t: Thresholds = DEFAULT) -> str:
+    """The equivalence test of claims 2 and 5 and of the maps on a :func:`quantlab.analysis.stats.gaps`
+    entry: is the paired gap at most ``t.margin_pp``? ``"yes"`` only when its upper one-sided bound is."""
+    return inference.within(_pp(g["gap"]), _se_pp(g), g["seeds"], t.margin_pp, t.confidence)
+
+
+def _bound_text(g: Mapping[str, Any], t: Thresholds) -> str:
+    lo, hi = inference.bounds(_pp(g["gap"]), _se_pp(g), g["seeds"], t.confidence)
+    return f"one-sided {t.confidence:.0%} bounds {lo:+.2f} / {hi:+.2f} pp"
+
+
+def _needed(g: Mapping[str, Any], threshold_pp: float, t: Thresholds) -> int | None:
+    std = None if g["gap_std"] is None else _pp(g["gap_std"])
+    return inference.seeds_needed(_pp(g["gap"]), std, threshold_pp, t.confidence)
+
+
+def _needed_text(n: int | None) -> str:
+    return ("; no number of seeds would settle it at this spread" if n is None
+            else f"; about {n} seeds would settle it at the observed spread")
 
 
 def _fmt_gap(g: dict) -> str:
@@ -218,124 +212,146 @@ def _gap_evidence(g: dict, prefix: str) -> dict:
     return {f"{prefix}_{k}": g[k] for k in keys}
 
 
-# -- the four checks -------------------------------------------------------------------------
+_OUTCOME_VERDICT = {inference.YES: REPRODUCED, inference.NO: NOT_REPRODUCED, inference.INCONCLUSIVE: INCONCLUSIVE}
 
-def claim1(rows: Sequence[Mapping[str, Any]]) -> Finding:
+
+# -- the checks --------------------------------------------------------------------------------
+
+def claim1(rows: Sequence[Mapping[str, Any]], t: Thresholds = DEFAULT) -> Finding:
     """Claim 1: a gap exists between float and retrained ternary networks when the network is small.
 
-    Evidence: the paired ternary gap at the sweep's smallest network. Verdict:
-    reproduced if the gap >= :data:`MIN_SMALL_GAP_PP` and > :data:`NOISE_SE_FACTOR` standard errors;
-    partly reproduced if it is >= :data:`MIN_SMALL_GAP_PP` but within seed noise (or has one seed);
-    not reproduced if it is below :data:`MIN_SMALL_GAP_PP`.
+    Evidence: the paired ternary gap at the sweep's smallest network. Test (:func:`gap_exists`):
+    reproduced if its lower one-sided ``t.confidence`` bound is at least ``t.min_gap_pp``; not
+    reproduced if its upper bound is below; inconclusive otherwise (with the seeds it would need).
     """
     g = _gaps(rows, TERNARY)[0]
-    big, sig = _pp(g["gap"]) >= MIN_SMALL_GAP_PP, _beyond_noise(g)
-    verdict = REPRODUCED if big and sig else PARTLY if big else NOT_REPRODUCED
-    reason = (f"gap {'>=' if big else '<'} {MIN_SMALL_GAP_PP:g} pp; "
-              f"{'more' if sig else 'not more'} than {NOISE_SE_FACTOR:g} SE")
-    return Finding(1, verdict, {**_gap_evidence(g, "small"), "beyond_noise": sig},
+    outcome = gap_exists(g, t)
+    verdict = _OUTCOME_VERDICT[outcome]
+    needed = _needed(g, t.min_gap_pp, t) if verdict == INCONCLUSIVE else None
+    reason = f"gap >= {t.min_gap_pp:g} pp? {_bound_text(g, t)}" + (
+        _needed_text(needed) if verdict == INCONCLUSIVE else "")
+    return Finding(1, verdict, {**_gap_evidence(g, "small"), "seeds_needed": needed},
                    f"ternary gap {_fmt_gap(g)}", reason)
 
 
-def claim2(rows: Sequence[Mapping[str, Any]]) -> Finding:
+def claim2(rows: Sequence[Mapping[str, Any]], t: Thresholds = DEFAULT) -> Finding:
     """Claim 2: the gap almost vanishes in large networks.
 
-    Evidence: the paired ternary gap at the sweep's largest network, and at its smallest for
-    comparison. Verdict: reproduced if the large gap <= :data:`VANISHED_GAP_PP` +
-    :data:`NOISE_SE_FACTOR` standard errors; partly reproduced if instead it is at most
-    :data:`SHRINK_FRACTION` of a positive small-network gap (shrunk by an order of magnitude but not
-    gone); not reproduced otherwise.
+    Evidence: the paired ternary gap at the sweep's largest network (and, described beside the verdict,
+    how far it shrank from the smallest). Test (:func:`gap_vanished`, an equivalence test): reproduced if
+    its upper one-sided ``t.confidence`` bound is at most ``t.margin_pp``; not reproduced if its lower
+    bound is above; inconclusive otherwise (with the seeds it would need).
     """
     gs = _gaps(rows, TERNARY)
     small, large = gs[0], gs[-1]
-    limit = _vanished_limit(large["gap_se"])  # pp
-    vanished = gap_vanished(large["gap"], large["gap_se"])
+    verdict = _OUTCOME_VERDICT[gap_vanished(large, t)]
+    needed = _needed(large, t.margin_pp, t) if verdict == INCONCLUSIVE else None
     ratio = large["gap"] / small["gap"] if small["gap"] > 0 else float("nan")
-    shrunk = small["gap"] > 0 and large["gap"] <= SHRINK_FRACTION * small["gap"]
-    verdict = REPRODUCED if vanished else PARTLY if shrunk else NOT_REPRODUCED
-    if vanished:
-        reason = f"large-network gap <= {VANISHED_GAP_PP:g} pp + {NOISE_SE_FACTOR:g} SE = {limit:.2f} pp"
-    else:
-        reason = (f"large-network gap > {limit:.2f} pp; "
-                  f"{'at most' if shrunk else 'more than'} {SHRINK_FRACTION:g} x the small-network gap")
-    ev = {**_gap_evidence(large, "large"), **_gap_evidence(small, "small"),
-          "vanished_limit": limit / 100, "shrink_ratio": ratio}
+    reason = f"gap <= {t.margin_pp:g} pp? {_bound_text(large, t)}" + (
+        _needed_text(needed) if verdict == INCONCLUSIVE else "")
+    ev = {**_gap_evidence(large, "large"), **_gap_evidence(small, "small"), "shrink_ratio": ratio,
+          "seeds_needed": needed}
     return Finding(2, verdict, ev, f"ternary gap {_fmt_gap(large)}", reason)
 
 
-def claim3(rows: Sequence[Mapping[str, Any]]) -> Finding:
-    """Claim 3: the gap decreases with network size (large networks absorb severe quantization
-    through retraining; connection-limited ones are less resilient), at 2 and 3 bits.
+def _trend_groups(rows: Sequence[Mapping[str, Any]]) -> dict[int | None, list[Mapping[str, Any]]]:
+    """Claim 3's groups: per width when the rows vary depth at several widths (depth judged at a fixed
+    width), else one group (size judged by parameter count)."""
+    widths = {r.get("width") for r in rows}
+    depths = {r.get("depth") for r in rows}
+    if None in widths or len(widths) < 2 or len(depths) < 2:
+        return {None: list(rows)}
+    return {w: [r for r in rows if r.get("width") == w] for w in sorted(widths)}
 
-    Evidence: Spearman's rho between parameter count and retrained gap, per bit width in the rows.
-    Verdict: reproduced if rho <= :data:`SPEARMAN_MAX` for every bit width; partly reproduced if for
-    some; not reproduced if for none. Needs :data:`MIN_SIZES` sizes.
+
+def claim3(rows: Sequence[Mapping[str, Any]], t: Thresholds = DEFAULT) -> Finding:
+    """Claim 3: the gap decreases with network complexity (large networks absorb severe quantization
+    through retraining; connection-limited ones are less resilient), at every quantized bit width.
+
+    Test: per bit width, and on a sweep of depths at several widths per width (depth at a fixed width),
+    Spearman's rank correlation of the per-seed gaps with the size (parameter count, or depth) and its
+    one-sided p-values (:func:`quantlab.analysis.inference.rank_trend`, error rate ``1 - t.confidence``).
+    Reproduced if every cell decreases significantly; not reproduced if none does and some increase;
+    inconclusive if no cell is significant either way; partly reproduced otherwise.
     """
     rows = _check(rows)
     bits = sorted({int(r["bits"]) for r in rows if r["method"] == "retrain"})
     if not bits:
         raise ValueError("rows hold no retrained results (method 'retrain'): claim 3 cannot be judged")
-    ev: dict[str, Any] = {"bits": bits}
-    ok = []
-    for b in bits:
-        gs = _gaps(rows, b)
-        if len(gs) < MIN_SIZES:
-            raise ValueError(f"claim 3 needs at least {MIN_SIZES} sizes with {b}-bit results; got {len(gs)}")
-        rho = stats.spearman([g["params"] for g in gs], stats.rank_values([g["gap"] for g in gs]))
-        ev[f"rho_{b}"] = rho
-        ev[f"sizes_{b}"] = len(gs)
-        ev[f"gaps_{b}"] = [g["gap"] for g in gs]
-        ok.append(not math.isnan(rho) and rho <= SPEARMAN_MAX)
-    ev["params"] = [g["params"] for g in _gaps(rows, bits[0])]
-    verdict = REPRODUCED if all(ok) else PARTLY if any(ok) else NOT_REPRODUCED
-    rhos = ", ".join(f"{b} bits {ev[f'rho_{b}']:+.2f}" for b in bits)
-    passed = [f"{b} bits" for b, o in zip(bits, ok) if o]
-    reason = f"rho <= {SPEARMAN_MAX:g} for {', '.join(passed) if passed else 'no bit width'}"
-    return Finding(3, verdict, ev, f"Spearman rho(params, gap): {rhos} over {ev[f'sizes_{bits[0]}']} sizes", reason)
+    cells = []
+    for width, group in _trend_groups(rows).items():
+        depth_of = {int(r["params"]): r.get("depth") for r in group}
+        for b in bits:
+            gs = _gaps(group, b)
+            if len(gs) < MIN_SIZES:
+                raise ValueError(f"claim 3 needs at least {MIN_SIZES} sizes with {b}-bit results; got {len(gs)}")
+            x = [depth_of[g["params"]] if width is not None else g["params"] for g in gs for _ in g["seed_gaps"]]
+            y = [gap for g in gs for gap in g["seed_gaps"].values()]
+            trend = inference.rank_trend(x, y, t.confidence)
+            cells.append({"width": width, "bits": b, "sizes": len(gs), "gaps": [g["gap"] for g in gs],
+                          "params": [g["params"] for g in gs], **trend})
+    outcomes = [c["outcome"] for c in cells]
+    if all(o == "decreasing" for o in outcomes):
+        verdict = REPRODUCED
+    elif "decreasing" not in outcomes:
+        verdict = NOT_REPRODUCED if "increasing" in outcomes else INCONCLUSIVE
+    else:
+        verdict = PARTLY
+    by = "depth" if cells[0]["width"] is not None else "size"
+    names = [f"{c['bits']} bits" + ("" if c["width"] is None else f" at {c['width']} units") for c in cells]
+    summary = f"Spearman rho(per-seed gap, {by}): " + "; ".join(
+        f"{n} {c['rho']:+.2f}" for n, c in zip(names, cells))
+    reason = "; ".join(f"{n}: {c['outcome']} (p = {min(c['p_decreasing'], c['p_increasing']):.3f})"
+                       for n, c in zip(names, cells)) + f"; error rate {1 - t.confidence:.0%} per test"
+    ev = {"bits": bits, "by": by, "cells": cells, "params": cells[0]["params"]}
+    for c in cells:
+        if c["width"] is None:
+            ev[f"rho_{c['bits']}"], ev[f"gaps_{c['bits']}"], ev[f"sizes_{c['bits']}"] = c["rho"], c["gaps"], c["sizes"]
+    return Finding(3, verdict, ev, summary, reason)
 
 
-def claim4(rows: Sequence[Mapping[str, Any]]) -> Finding:
+def claim4(rows: Sequence[Mapping[str, Any]], t: Thresholds = DEFAULT) -> Finding:
     """Claim 4: the effective compression ratio guides the size-vs-precision trade-off under a
     memory limit.
 
-    Evidence: (a) the ternary ECR of the largest network against the naive 16x; (b) the share of the
-    measured memory-budget range (log axis) in which the best retrained quantized network beats the
-    best float network that fits (:func:`quantlab.analysis.stats.budget_comparison`). Verdict:
-    reproduced if (a) ECR <= :data:`ECR_WELL_BELOW` x naive (an exact or upper-bound ECR) and (b)
-    share > :data:`BUDGET_WIN_SHARE`; partly reproduced if one of them; not reproduced if neither.
+    Test (:func:`quantlab.analysis.stats.ecr_guidance`): under each memory budget, the network the ECR
+    picks (the largest float-equivalent memory, from validation errors) is compared with the network
+    measured best on the test set. Reproduced if they agree on more than ``t.share`` of the budget range
+    (log memory axis), not reproduced otherwise. Beside the verdict, as findings that do not decide it:
+    how often the naive ratio's pick (the most weights that fit) is the best, and the largest network's
+    ternary ECR against the naive 16x.
     """
     rows = _check(rows)
     table = stats.ecr_table(rows)
-    tern = [t for t in table if t["bits"] == TERNARY]
+    tern = [e for e in table if e["bits"] == TERNARY]
     if not tern:
         raise ValueError("rows hold no retrained ternary results: claim 4 cannot be judged")
-    largest = max(tern, key=lambda t: t["params"])
-    a = largest["relation"] in ("=", "<=") and largest["ecr"] <= ECR_WELL_BELOW * largest["naive"]
-    budget = stats.budget_comparison(rows)
-    b = not math.isnan(budget["share"]) and budget["share"] > BUDGET_WIN_SHARE
-    verdict = REPRODUCED if a and b else PARTLY if a or b else NOT_REPRODUCED
+    largest = max(tern, key=lambda e: e["params"])
+    guide = stats.ecr_guidance(rows)
+    ok = not math.isnan(guide["ecr_share"]) and guide["ecr_share"] > t.share
+    verdict = REPRODUCED if ok else NOT_REPRODUCED
     ev = {
         "ecr_label": network_label(largest), "ecr_params": largest["params"], "ecr": largest["ecr"],
         "ecr_relation": largest["relation"], "ecr_text": largest["ecr_text"], "naive": largest["naive"],
         "ecr_float_params": largest["float_params"], "ecr_error": largest["test_error"],
-        "ecr_well_below": a, "budget_share": budget["share"], "budget_lo_bits": budget["lo_bits"],
-        "budget_hi_bits": budget["hi_bits"], "budget_quantized_wins": b,
-        "ecr_max": max(t["ecr"] for t in table), "ecr_max_text": max(table, key=lambda t: t["ecr"])["ecr_text"],
+        "ecr_share": guide["ecr_share"], "naive_share": guide["naive_share"],
+        "budget_lo_bits": guide["lo_bits"], "budget_hi_bits": guide["hi_bits"],
+        "ecr_values": [e["ecr"] for e in tern], "ecr_params_all": [e["params"] for e in tern],
     }
-    summary = (f"ternary ECR {largest['ecr_text']} (naive {largest['naive']:g}) at {network_label(largest)}; "
-               f"best quantized network beats best float one on {100 * budget['share']:.0f} % of the memory-budget range")
-    reason = (f"(a) ECR {'<=' if a else 'not <='} {ECR_WELL_BELOW:g} x naive; "
-              f"(b) quantized wins on {'more' if b else 'not more'} than {BUDGET_WIN_SHARE:.0%} of the budgets")
+    summary = (f"the ECR picks the measured best network on {100 * guide['ecr_share']:.0f} % of the memory-budget "
+               f"range, the naive ratio on {100 * guide['naive_share']:.0f} %; ternary ECR {largest['ecr_text']} "
+               f"(naive {largest['naive']:g}) at {network_label(largest)}")
+    reason = f"ECR's pick is the best on {'more' if ok else 'not more'} than {t.share:.0%} of the budgets"
     return Finding(4, verdict, ev, summary, reason)
 
 
-def vanishing_size(rows: Sequence[Mapping[str, Any]], bits: int = TERNARY) -> dict | None:
+def vanishing_size(rows: Sequence[Mapping[str, Any]], bits: int = TERNARY, t: Thresholds = DEFAULT) -> dict | None:
     """The smallest network of ``rows`` (one training set) from which on every larger network's
-    retrained ``bits``-bit gap has vanished (:func:`gap_vanished`): its
+    retrained ``bits``-bit gap has vanished (:func:`gap_vanished` says "yes"): its
     :func:`quantlab.analysis.stats.gaps` entry, or None when the largest network's gap has not."""
     found = None
     for g in reversed(_gaps(rows, bits)):
-        if not gap_vanished(g["gap"], g["gap_se"]):
+        if gap_vanished(g, t) != inference.YES:
             break
         found = g
     return found
@@ -349,32 +365,38 @@ def _by_subset(rows: Sequence[Mapping[str, Any]]) -> dict[int | None, list[Mappi
     return dict(sorted(out.items(), key=lambda kv: math.inf if kv[0] is None else kv[0]))
 
 
-def claim5(rows: Sequence[Mapping[str, Any]]) -> Finding:
-    """Claim 5 (the paper's explanation, tested): with less training data, networks become
-    data-limited at smaller sizes, so the retrained ternary gap vanishes at a smaller network.
+def claim5(rows: Sequence[Mapping[str, Any]], t: Thresholds = DEFAULT) -> Finding:
+    """Claim 5 (the paper's explanation, as predicted before its sweep ran): with less training data,
+    networks become data-limited at smaller sizes, so the retrained ternary gap vanishes at a smaller
+    network, and the smallest network's gap does not grow.
 
-    Evidence: per training-set size, the vanishing size (:func:`vanishing_size`; parameters, infinite
-    when no network of the sweep reaches it). Verdict: reproduced if the vanishing size with the
-    smallest training set is smaller than with the whole split and never grows as the data shrinks;
-    partly reproduced if it is smaller with the smallest set but not monotone in between, or if it is
-    the same but the smallest network's gap with the smallest set is below its gap with the whole split
-    by more than :data:`NOISE_SE_FACTOR` combined standard errors; not reproduced otherwise.
+    Evidence: per training-set size, the vanishing size (:func:`vanishing_size`; infinite when no network
+    of the sweep reaches it), and the smallest network's gap with the fewest examples against the whole
+    split. Verdict: reproduced if the vanishing size with the fewest examples is smaller than with the
+    whole split, never grows as the data shrinks, and the smallest network's gap is not larger beyond
+    seed noise (:func:`quantlab.analysis.inference.differs`); inconclusive if no training-set size has a
+    vanishing size at all; not reproduced otherwise (a non-monotone vanishing size or a growing
+    small-network gap is evidence against the prediction).
     """
     subsets = _by_subset(_check(rows))
     if len(subsets) < 2:
         raise ValueError("claim 5 needs rows of at least two training-set sizes (train_subset)")
     sizes = {}
     for n, rs in subsets.items():
-        v = vanishing_size(rs)
+        v = vanishing_size(rs, TERNARY, t)
         sizes[n] = math.inf if v is None else v["params"]
     order = list(subsets)
     few, full = order[0], order[-1]
     smaller = sizes[few] < sizes[full]
     monotone = all(sizes[a] <= sizes[b] for a, b in zip(order, order[1:]))
     g_few, g_full = _gaps(subsets[few], TERNARY)[0], _gaps(subsets[full], TERNARY)[0]
-    se = math.hypot(*(g["gap_se"] or 0.0 for g in (g_few, g_full)))
-    lower = g_full["gap"] - g_few["gap"] > NOISE_SE_FACTOR * se
-    verdict = REPRODUCED if smaller and monotone else PARTLY if smaller or lower else NOT_REPRODUCED
+    diff = _pp(g_few["gap"] - g_full["gap"])
+    se = _pp(math.hypot(*(g["gap_se"] or 0.0 for g in (g_few, g_full))))
+    grows = diff > 0 and inference.differs(diff, se, min(g_few["seeds"], g_full["seeds"]), t.confidence)
+    if all(math.isinf(v) for v in sizes.values()):
+        verdict = INCONCLUSIVE
+    else:
+        verdict = REPRODUCED if smaller and monotone and not grows else NOT_REPRODUCED
     name = {n: "all" if n is None else f"{n:,}" for n in order}
     label = {n: next((network_label(r) for r in subsets[n] if int(r["params"]) == sizes[n]), "none")
              for n in order}
@@ -382,12 +404,12 @@ def claim5(rows: Sequence[Mapping[str, Any]]) -> Finding:
           "vanishing_params": [sizes[n] for n in order], "vanishing_labels": [label[n] for n in order],
           "smaller_with_less_data": smaller, "monotone": monotone,
           "small_network": g_full["network"], "small_gap_few": g_few["gap"], "small_gap_full": g_full["gap"],
-          "small_gap_lower": lower}
+          "small_gap_grows": grows}
     summary = ("gap vanishes from " + "; ".join(f"{label[n]} with {name[n]} examples" for n in order)
                + f"; smallest network's gap {pp(g_few['gap'])} pp ({name[few]}) vs {pp(g_full['gap'])} pp (all)")
     reason = (f"vanishing size {'smaller' if smaller else 'not smaller'} with the fewest examples; "
               f"{'monotone' if monotone else 'not monotone'} in the data size; smallest network's gap "
-              f"{'lower' if lower else 'not lower'} by {NOISE_SE_FACTOR:g} combined SE")
+              f"{'larger beyond seed noise' if grows else 'not larger beyond seed noise'} with the fewest examples")
     return Finding(5, verdict, ev, summary, reason)
 
 
@@ -432,29 +454,50 @@ CLAIM_SWEEPS = tuple(dict.fromkeys(s for c in CLAIMS for s in c.sweeps))
 
 # -- assessing -------------------------------------------------------------------
 
-def assess(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Finding]:
+def assess(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]], t: Thresholds = DEFAULT) -> list[Finding]:
     """Every claim on every sweep of ``rows_by_sweep`` that tests it, in claim then sweep order."""
     out = []
     for claim in CLAIMS:
         for sweep in claim.sweeps:
             if sweep in rows_by_sweep:
-                f = claim.check(rows_by_sweep[sweep])
+                f = claim.check(rows_by_sweep[sweep], t)
                 f.sweep = sweep
                 out.append(f)
     return out
 
 
 def overall(findings: Sequence[Finding], claim: int) -> str:
-    """One verdict for a claim over its sweeps: reproduced if reproduced on every sweep, not
-    reproduced if on none (all "not reproduced"), partly reproduced otherwise."""
-    vs = [f.verdict for f in findings if f.claim == claim]
+    """One verdict for a claim over its sweeps: reproduced / inconclusive if every sweep says so; not
+    reproduced if some sweep does and none reproduces it (fully or partly); partly reproduced otherwise."""
+    vs = {f.verdict for f in findings if f.claim == claim}
     if not vs:
         raise ValueError(f"no findings for claim {claim}")
-    if all(v == REPRODUCED for v in vs):
-        return REPRODUCED
-    if all(v == NOT_REPRODUCED for v in vs):
+    if len(vs) == 1:
+        return vs.pop()
+    if NOT_REPRODUCED in vs and not vs & {REPRODUCED, PARTLY}:
         return NOT_REPRODUCED
     return PARTLY
+
+
+def sensitivity(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]],
+                margins_pp: Sequence[float] = SENSITIVITY_MARGINS_PP,
+                confidences: Sequence[float] = SENSITIVITY_CONFIDENCES) -> list[dict]:
+    """Every verdict under a grid of thresholds: one dict per (claim, sweep) with ``claim, sweep`` and,
+    per margin m (pp) and confidence c, the key ``f"{m:g} pp, {c:.0%}"`` holding the verdict
+    (:class:`Thresholds` with ``margin_pp=m, confidence=c``; the others as :data:`DEFAULT`). The margin
+    moves claims 2 and 5; the confidence moves claims 1, 2, 3 and 5; claim 4 depends on neither."""
+    table: dict[tuple[int, str | None], dict] = {}
+    for c in confidences:
+        for m in margins_pp:
+            for f in assess(rows_by_sweep, dataclasses.replace(DEFAULT, margin_pp=m, confidence=c)):
+                row = table.setdefault((f.claim, f.sweep), {"claim": f.claim, "sweep": f.sweep})
+                row[sensitivity_column(m, c)] = f.verdict
+    return list(table.values())
+
+
+def sensitivity_column(margin_pp: float, confidence: float) -> str:
+    """The column name of :func:`sensitivity` for one margin (pp) and confidence."""
+    return f"{margin_pp:g} pp, {confidence:.0%}"
 
 
 def claim_table(findings: Sequence[Finding]) -> list[dict]:
@@ -479,14 +522,16 @@ def glue_items(findings: Sequence[Finding]) -> dict[str, str]:
         k = f"c{f.claim}_{glue_key(f.sweep or 'rows')}"
         out[f"{k}_verdict"], out[f"{k}_summary"], out[f"{k}_reason"] = f.verdict, f.summary, f.reason
         for name, value in f.evidence.items():
+            if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                continue  # structured evidence (claim 3's cells): for tables, not text
             if FRACTION_EVIDENCE.search(name) and value is not None:
                 value = [_pp(v) for v in value] if isinstance(value, list) else _pp(value)
             out[f"{k}_{name}"] = glue_text(value)
     for c in sorted({f.claim for f in findings}):
         out[f"c{c}_overall"] = overall(findings, c)
-    for name in ("MIN_SMALL_GAP_PP", "NOISE_SE_FACTOR", "VANISHED_GAP_PP", "SHRINK_FRACTION", "SPEARMAN_MAX",
-                 "ECR_WELL_BELOW", "BUDGET_WIN_SHARE"):
+    for name in ("MIN_SMALL_GAP_PP", "VANISHED_GAP_PP", "BUDGET_WIN_SHARE"):
         out[f"threshold_{name}"] = f"{globals()[name]:g}"
+    out["threshold_CONFIDENCE"] = f"{inference.CONFIDENCE:.0%}"
     return out
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from quantlab import data
 from quantlab.experiments.spec import SweepSpec, load_spec
-from quantlab.experiments.store import Store, config_dict, default_results_dir, trial_label
+from quantlab.experiments.store import REPO_ROOT, Store, config_dict, default_results_dir, trial_label
 from quantlab.fileio import write_atomic
 from quantlab.formatting import format_duration
 from quantlab.numerics.compression import memory_bits  # the book's one definition of weight memory
@@ -166,6 +166,21 @@ def curve_rows(metrics: Mapping[str, Any], **fields: Any) -> list[dict]:
     for bits, stage in metrics.get("retrain", {}).items():
         add("retrain", int(bits), stage.get("history") or [], metrics["direct"][bits]["val_error"])
     return out
+
+
+REPLICATES = "replicates"
+"""Folder beside ``results/`` with other machines' runs of the reference specs, one store per folder
+(``replicates/<name>/``, each with a README saying what ran where): same configs, seeds and keys."""
+
+
+def replicate(spec_or_name: SweepSpec | str, name: str) -> list[dict]:
+    """:func:`tidy` rows of a spec's records in the replicate store ``replicates/<name>`` (another
+    machine's run of the same trials), leaving out what it lacks (e.g. seeds it did not run)."""
+    spec = load_spec(spec_or_name) if isinstance(spec_or_name, str) else spec_or_name
+    root = REPO_ROOT / REPLICATES / name
+    if not root.is_dir():
+        raise FileNotFoundError(f"no replicate store {root} (the folders of {root.parent} are the replicates)")
+    return tidy(spec, Store(root), allow_missing=True)
 
 
 def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[dict]:
@@ -518,6 +533,6 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Pat
 __all__ = [
     "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text", "check_rows", "curve_rows",
     "curves", "data_note", "dataset_name", "describe", "missing_records", "network_label", "pick", "provenance_note",
-    "provenance_summary", "record_rows", "row_bits", "size_fields", "store_overview", "summarise", "tidy", "write_csv",
+    "provenance_summary", "record_rows", "replicate", "row_bits", "size_fields", "store_overview", "summarise", "tidy", "write_csv",
 ]
 

@@ -118,15 +118,16 @@ def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = 2, baseline: str
         budgets = sorted(e for q, o, e in groups if (q, o) == (p, pol))
         per = {e: gaps(groups[(p, pol, e)], bits, baseline=baseline)[0] for e in budgets}
         last = per[budgets[-1]]["seed_gaps"]
-        change, change_se = [], []
+        change, change_se, paired = [], [], []
         for e in budgets:
             shared = sorted(set(per[e]["seed_gaps"]) & set(last))
             d = [last[s] - per[e]["seed_gaps"][s] for s in shared]
             change.append(statistics.fmean(d))
             change_se.append(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else None)
+            paired.append(len(d))
         settled = budgets[-1]
-        for e, c, se in reversed(list(zip(budgets, change, change_se))):
-            if beyond_noise(abs(c), se):
+        for e, c, se, n in reversed(list(zip(budgets, change, change_se, paired))):
+            if beyond_noise(abs(c), se, n):
                 break
             settled = e
         out.append({"network": per[budgets[-1]]["network"], "params": p, "step_policy": pol, "epochs": budgets,
@@ -254,6 +255,62 @@ def budget_comparison(rows: Iterable[Mapping[str, Any]], quantized_method: str =
         segments.append({"lo_bits": a, "hi_bits": b, "float": brief(bf), "quantized": brief(bq), "winner": winner})
     return {"share": won / total, "lo_bits": lo, "hi_bits": hi, "segments": segments}
 
+
+
+def ecr_guidance(rows: Iterable[Mapping[str, Any]], quantized_method: str = "retrain") -> dict:
+    """Does choosing by ECR pick the network measured best under a memory budget? And the naive ratio?
+
+    Candidates are the float networks and the ``quantized_method`` networks at every bit width of the
+    rows (seed means, :func:`network_summary`). Under a budget B (bits) the **measured best** is the
+    candidate of lowest mean test error with ``weight_bits <= B``. Choosing **by ECR** means taking the
+    candidate with the largest float-equivalent memory ``32 * N_F(e)`` (ECR times its memory), where
+    ``e`` is its mean *validation* error and ``N_F`` is interpolated on the float networks' validation
+    errors (:func:`quantlab.numerics.compression.float_params_for_error`): a choice made before the test
+    set is looked at, ties (bounds at the end of the float sweep) to the lower validation error, then
+    to the smaller memory (as for the measured best).
+    Choosing **by the naive ratio** (32 / b for every weight) means taking the candidate with the most
+    parameters, ties to the fewest bits. Budgets run over every candidate's memory, from the smallest
+    to the largest; the choices are a step function of B that changes only at those memories.
+
+    Returned: ``ecr_share`` and ``naive_share`` (the fraction of the budget range, on a log2 memory
+    axis, where each choice is the measured best network), ``lo_bits, hi_bits`` and ``segments``
+    (``{lo_bits, hi_bits, best, ecr, naive}`` with each network's label, method and bits).
+    """
+    rows = check_rows(rows, purpose="to compute from")
+    points = [p for p in network_summary(rows) if p["method"] in ("float", quantized_method)]
+    fl = [p for p in points if p["method"] == "float"]
+    if not fl or len(fl) == len(points):
+        raise ValueError(f"rows need float and {quantized_method!r} results for the ECR guidance test")
+    if any(p.get("val_error") is None for p in points):
+        raise ValueError("rows lack validation errors: the ECR choice is made on validation")
+    fp = [int(r["params"]) for r in rows if r["method"] == "float"]
+    fe = [float(r["val_error"]) for r in rows if r["method"] == "float"]
+
+    def ecr_score(p):
+        return compression.float_params_for_error(p["val_error"], fp, fe).params, -p["val_error"], -p["weight_bits"]
+
+    def naive_score(p):
+        return p["params"], -p["bits"]
+
+    def name(p):
+        return {"network": p["network"], "method": p["method"], "bits": p["bits"]}
+
+    edges = sorted({p["weight_bits"] for p in points})
+    lo, hi = edges[0], edges[-1]
+    total = math.log2(hi) - math.log2(lo)
+    shares = {"ecr": 0.0, "naive": 0.0}
+    segments = []
+    for a, b in zip(edges, edges[1:]):
+        fits = [p for p in points if p["weight_bits"] <= a]
+        best = min(fits, key=lambda p: (p["test_error"], p["weight_bits"]))
+        picks = {"ecr": max(fits, key=ecr_score), "naive": max(fits, key=naive_score)}
+        for k, pick in picks.items():
+            if pick is best:
+                shares[k] += math.log2(b) - math.log2(a)
+        segments.append({"lo_bits": a, "hi_bits": b, "best": name(best), **{k: name(v) for k, v in picks.items()}})
+    return {"ecr_share": shares["ecr"] / total if total > 0 else float("nan"),
+            "naive_share": shares["naive"] / total if total > 0 else float("nan"),
+            "lo_bits": lo, "hi_bits": hi, "segments": segments}
 
 
 # -- the ends of a size sweep ------------------------------------------------------------------
