@@ -106,7 +106,7 @@ reference: $(VENV_STAMP) | sysdeps
 
 # The beyond-the-paper maps (issue 12): precision x size, data x size. They reuse the float networks
 # of `make reference` where it ran first (quantlab.training.netcache), else train them.
-MAP_SPECS := precision-ffdnn precision-cnn data-ffdnn rules-ffdnn
+MAP_SPECS := precision-ffdnn precision-cnn data-ffdnn data-cnn rules-ffdnn
 reference-maps: $(VENV_STAMP) | sysdeps
 	for spec in $(MAP_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
 
