@@ -110,10 +110,11 @@ MAP_SPECS := precision-ffdnn precision-cnn data-ffdnn data-cnn rules-ffdnn
 reference-maps: $(VENV_STAMP) | sysdeps
 	for spec in $(MAP_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
 
-# The same reference set on an NVIDIA GPU (README: GPUs): installs the `cuda` extra if missing, writes
-# the records to results-gpu/ (not results/: same keys, other rounding) and the wall times to
-# results-gpu/TIMINGS.md.
-reference-gpu: $(VENV_STAMP) | sysdeps
+# The same reference set on an NVIDIA GPU (README: GPUs): uses a Python whose JAX already sees the GPU
+# (the machine's own, or .venv's; nothing is installed then), writes the records to results-gpu/ (not
+# results/: same keys, other rounding) and the wall times to results-gpu/TIMINGS.md. No venv and no
+# apt step first: a GPU machine may have no package index.
+reference-gpu:
 	scripts/reference_gpu.sh results-gpu $(REFERENCE_ARGS)
 
 lab: $(LAB_STAMP)

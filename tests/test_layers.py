@@ -28,7 +28,7 @@ LAYERS = [
     # 3. model
     ["quantlab.nn.models"],
     # 4. trial: divergence, training, the float-network cache, one trial as stages
-    ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.netcache",
+    ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache", "quantlab.training.netcache",
      "quantlab.training.experiment"],
     # 5. store: specs, records (with their locks and provenance), where trials run, sweeps (the only writer
     #    of the store)

@@ -30,7 +30,7 @@ from quantlab import data
 from quantlab.nn import models
 from quantlab.numerics import quantize as qz
 from quantlab.numerics import rules
-from quantlab.training import netcache
+from quantlab.training import compilecache, netcache
 from quantlab.training.train import Quant, TrainConfig, check_policy, default_config, error_rate, fit
 from quantlab.training.train import seed_quantize, seed_steps
 
@@ -160,6 +160,7 @@ def prepare(config: TrialConfig, seeds: Sequence[int]) -> Trial:
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct integers; got {seeds!r}")
+    compilecache.enable()
     meta = data.info(config.dataset)
     model = models.make_model(config.family, config.size, meta["num_classes"])
     base = jnp.stack([jax.random.key(s) for s in seeds])
