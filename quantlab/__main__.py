@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import NoReturn
 
 from quantlab import data
@@ -83,7 +84,8 @@ seeds in the results directory: parameters, number of seeds, mean and sample std
 (in percent), and the gaps (percentage points) to the float network and to its float control (the
 float network trained on for the retraining's epochs: the book's baseline). The trial column also
 names the quantizer rule, training subset, step policy and retraining budget where a spec varies
-them. Missing records are left out and counted on stderr. In the CSV, bits is 32 for the float rows.
+them. Missing records are left out and counted on stderr, and the exit code is then 1 (--partial: 0);
+a missing results directory, or one that is a file, exits 2. In the CSV, bits is 32 for the float rows.
 
 examples:
   python -m quantlab results smoke
@@ -142,6 +144,8 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("--csv", action="store_true", help="CSV on stdout (errors as fractions)")
     results.add_argument("--only", metavar="PATTERN", help="only trials whose name matches (as for sweep)")
     results.add_argument("--results", metavar="DIR", help=RESULTS_DIR_HELP)
+    results.add_argument("--partial", action="store_true",
+                         help="exit 0 even when records are missing (print what exists)")
 
     sub.add_parser("specs", help="list the shipped specs", formatter_class=fmt,
                    description="List the sweep specs that ship with quantlab.",
@@ -317,6 +321,11 @@ def _cmd_results(args) -> int:
 
     spec = load_spec(args.spec)
     store = _store(spec, args)
+    root = Path(store.root)
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"results directory {root} is a file, not a directory (--results or ${ENV_RESULTS})")
+    if not root.is_dir():
+        raise StoreError(f"no results directory {root}; run: {_command(args, 'sweep')}")
     trials = sweep.select(spec, args.only)
     labels = {trial_label(t) for t in trials}
     stored = [r for r in rows.tidy(spec, store, allow_missing=True, methods=METHODS) if r["trial"] in labels]
@@ -331,6 +340,7 @@ def _cmd_results(args) -> int:
     if present < expected:
         print(f"{expected - present} of {expected} records missing in {store.root}; "
               f"run: {_command(args, 'sweep')}", file=sys.stderr)
+        return 0 if args.partial else 1
     return 0
 
 

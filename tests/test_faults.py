@@ -409,10 +409,10 @@ def test_hints_name_the_same_store_and_options(tmp_path, fake_spec, monkeypatch,
     assert main(["sweep", str(fake_spec), "--only", "w1-", "--results", str(results), "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert f"see them with: python -m quantlab results {fake_spec} --only w1- --results {results}\n" in err
-    assert main(["results", str(fake_spec), "--results", str(results)]) == 0
+    assert main(["results", str(fake_spec), "--results", str(results)]) == 1  # records missing
     err = capsys.readouterr().err
     assert f"10 of 12 records missing in {results}; run: python -m quantlab sweep {fake_spec} --results {results}" in err
-    assert main(["results", str(fake_spec), "--only", "w2-,w3-", "--results", str(tmp_path / "a b")]) == 0
+    assert main(["results", str(fake_spec), "--only", "w2-,w3-", "--results", str(tmp_path / "a b")]) == 2  # no store
     assert f"run: python -m quantlab sweep {fake_spec} --only w2-,w3- --results '{tmp_path / 'a b'}'" in \
         capsys.readouterr().err
 
@@ -515,6 +515,6 @@ def test_csv_bits_column_is_integer(tmp_path, fake_spec, monkeypatch, capsys):
     results = str(tmp_path / "r")
     assert main(["sweep", str(fake_spec), "--results", results, "--only", "w1-", "--no-progress"]) == 0
     capsys.readouterr()
-    assert main(["results", str(fake_spec), "--results", results, "--csv"]) == 0
+    assert main(["results", str(fake_spec), "--results", results, "--csv", "--partial"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["method"], r["bits"]) for r in rows] == [("float", "32"), ("direct", "2"), ("retrain", "2")]

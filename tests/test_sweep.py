@@ -306,11 +306,11 @@ def test_cli_sweep_dry_run_and_results(tmp_path, spec_file, monkeypatch, capsys)
     assert [size for size, _ in fake.calls] == [(1, 1), (2, 1)]
     err = capsys.readouterr().err
     assert "2 trial(s) run, 4 record(s) written" in err and "python -m quantlab results" in err
-    assert main(["results", str(spec_file), "--results", results]) == 0
+    assert main(["results", str(spec_file), "--results", results]) == 1  # 8 records missing
     captured = capsys.readouterr()
     assert "ffdnn-w1-d1" in captured.out and "retrain" in captured.out
     assert "8 of 12 records missing" in captured.err
-    assert main(["results", str(spec_file), "--results", results, "--csv"]) == 0
+    assert main(["results", str(spec_file), "--results", results, "--csv", "--partial"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("trial,size_label,params") and len(lines) == 1 + 2 * 3
 
