@@ -279,6 +279,10 @@ def test_sensitivity_covers_the_grid_and_is_monotone_in_the_margin():
     assert len(c2) == 2 + len(R.SENSITIVITY_MARGINS_PP) * len(R.SENSITIVITY_CONFIDENCES)
     assert c2[R.sensitivity_column(1.0, 0.8)] == R.REPRODUCED  # a loose margin passes
     assert c2[R.sensitivity_column(0.25, 0.95)] != R.REPRODUCED  # a strict one does not
+    shown, columns = R.sensitivity_display(table)
+    assert len(columns) == 2 + len(R.SENSITIVITY_CONFIDENCES) and len(shown) == len(table)
+    c2_shown = next(s for s in shown if s["claim"] == 2)["80%"].split(" ")
+    assert len(c2_shown) == len(R.SENSITIVITY_MARGINS_PP) and c2_shown[-1] == R.VERDICT_MARKS[R.REPRODUCED]
 
 
 def test_verdict_lines_one_per_claim():

@@ -57,7 +57,7 @@ def test_reference_specs_cover_the_paper_sweeps():
     width = load_spec("ffdnn-width")
     assert [s[0] for s in width.sizes] == [8, 16, 32, 64, 128, 256, 512, 1024]
     assert {s[1] for s in width.sizes} == {3}
-    assert width.bits == (2, 3) and width.seeds == (0, 1, 2)
+    assert width.bits == (2, 3) and width.seeds == (0, 1, 2, 3, 4)
     depth = load_spec("ffdnn-depth")
     assert {s[1] for s in depth.sizes} == {1, 2, 3, 4} and {s[0] for s in depth.sizes} == {32, 128, 512}
     cnn = load_spec("cnn-maps")

@@ -42,6 +42,8 @@ from quantlab.formatting import glue_key, glue_text, pp
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "inconclusive")
 REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE = VERDICTS
+VERDICT_MARKS = {REPRODUCED: "\u2713", PARTLY: "\u25d0", NOT_REPRODUCED: "\u2717", INCONCLUSIVE: "?"}
+"""One character per verdict, for tables too narrow for the words (:func:`sensitivity_display`)."""
 
 SWEEPS = ("ffdnn-width", "ffdnn-depth", "cnn-maps")
 """The reference sweeps (``quantlab/experiments/specs``) whose committed records the report reads."""
@@ -505,6 +507,20 @@ def sensitivity(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]],
 def sensitivity_column(margin_pp: float, confidence: float) -> str:
     """The column name of :func:`sensitivity` for one margin (pp) and confidence."""
     return f"{margin_pp:g} pp, {confidence:.0%}"
+
+
+def sensitivity_display(table: Sequence[Mapping[str, Any]],
+                        margins_pp: Sequence[float] = SENSITIVITY_MARGINS_PP,
+                        confidences: Sequence[float] = SENSITIVITY_CONFIDENCES) -> tuple[list[dict], dict[str, str]]:
+    """:func:`sensitivity`'s grid folded to fit a text column: ``(rows, columns)`` for
+    :func:`quantlab.formatting.html_table`, one column per confidence whose cell holds the verdicts
+    under each margin in order, as :data:`VERDICT_MARKS` separated by spaces (e.g. ``"? \u2713 \u2713"``)."""
+    columns = {"claim": "claim", "sweep": "sweep"}
+    columns |= {f"{c:.0%}": f"{c:.0%} confidence" for c in confidences}
+    rows = [{"claim": t["claim"], "sweep": sweep_title(t["sweep"]),
+             **{f"{c:.0%}": " ".join(VERDICT_MARKS[t[sensitivity_column(m, c)]] for m in margins_pp)
+                for c in confidences}} for t in table]
+    return rows, columns
 
 
 def claim_table(findings: Sequence[Finding]) -> list[dict]:
