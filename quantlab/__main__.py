@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from quantlab import data
-from quantlab.data import DataUnavailableError
+from quantlab.data import CacheError, DataUnavailableError
 from quantlab.formatting import format_duration
 from quantlab.experiments.executors import DEFAULT_MAX_RETRIES, EXECUTORS, ExecutorError, make_executor
+from quantlab.experiments.preflight import PreflightError
 from quantlab.experiments.spec import SpecError, describe_specs, load_spec
 from quantlab.experiments.store import CorruptRecordWarning, ENV_RESULTS, Store, StoreError, default_results_dir
 
@@ -126,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
                             "(* and ? are wildcards), e.g. w64,w128 or 'w512-*'")
     sweep.add_argument("--results", metavar="DIR", help=RESULTS_DIR_HELP)
     sweep.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sweep.add_argument("--force", action="store_true",
+                       help="run even when the preflight refuses: a trial estimated to need more memory than "
+                            "the device has, less free disk than the records need, or an estimate over a day")
     sweep.add_argument("--executor", choices=EXECUTORS, default="local",
                        help="where trials run: local (this process, default) or ray (Ray tasks)")
     sweep.add_argument("--address", metavar="ADDR",
@@ -217,19 +221,25 @@ def _cmd_specs(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from quantlab.experiments import sweep
+    from quantlab.experiments import preflight, sweep
 
     spec = load_spec(args.spec)
+    data.check_cache()
     store = _store(spec, args)
     executor = _executor(args)
     if args.dry_run:
-        platform = {} if args.executor == "local" else {"platform": None}  # ray: trials run elsewhere
-        print(sweep.format_plan(sweep.plan(spec, store, args.only, **platform)))
+        local = args.executor == "local"  # ray: trials run elsewhere
+        p = sweep.plan(spec, store, args.only, **({} if local else {"platform": None}))
+        print(sweep.format_plan(p))
+        problems = p.problems(preflight.device_memory_bytes() if local else None)
+        if problems:
+            print("\nthe sweep would be refused:\n" + "\n".join(problems) + f"\n{preflight.OVERRIDE}")
         return 0
     global _interrupt_message
     _interrupt_message = (f"interrupted: finished records are kept in {store.root}; to resume, rerun: "
                           f"{_command(args, 'sweep')}")
-    tally = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress, executor=executor)
+    tally = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress, executor=executor,
+                            force=args.force)
     others = tally["records_by_others"]
     print(
         f"sweep {spec.name!r}: {tally['trials_run']} trial(s) run, {tally['records_written']} record(s) "
@@ -350,6 +360,7 @@ def _cmd_data(args) -> int:
         print(f"error: unknown dataset {', '.join(map(repr, unknown))}; valid names: {', '.join(data.DATASETS)}",
               file=sys.stderr)
         return 2
+    data.check_cache()
     for name in names:
         display = data.info(name)["display_name"]
         if data.is_cached(name):
@@ -373,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _warn_one_line
         try:
             return commands[args.command](args)
-        except (SpecError, StoreError, ExecutorError, DataUnavailableError) as e:
+        except (SpecError, StoreError, ExecutorError, DataUnavailableError, CacheError, PreflightError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

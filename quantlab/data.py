@@ -66,7 +66,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quantlab.fileio import write_atomic
+from quantlab.fileio import probe_write, write_atomic
 
 __all__ = [
     "DATASETS",
@@ -135,6 +135,10 @@ _FASHION_MNIST_MTIMES = {
 
 class DataUnavailableError(RuntimeError):
     """The dataset is not prepared and its source files can be neither found nor downloaded."""
+
+
+class CacheError(RuntimeError):
+    """The cache directory (``$QUANTLAB_CACHE``) is not a writable directory."""
 
 
 class CacheCorruptionWarning(UserWarning):
@@ -241,9 +245,27 @@ def carve_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[n_val:]).astype(np.int64), np.sort(perm[:n_val]).astype(np.int64)
 
 
+ENV_CACHE = "QUANTLAB_CACHE"
+"""The environment variable that moves quantlab's cache (data, float networks, compiled programs)."""
+
+
 def cache_dir() -> Path:
     """The cache root: ``$QUANTLAB_CACHE`` or ``~/.cache/quantlab``."""
-    return Path(os.environ.get("QUANTLAB_CACHE") or "~/.cache/quantlab").expanduser()
+    return Path(os.environ.get(ENV_CACHE) or "~/.cache/quantlab").expanduser()
+
+
+def check_cache() -> Path:
+    """The cache root (:func:`cache_dir`), created if missing; raises :class:`CacheError`, naming it
+    and what to do, when it is a file or cannot be written."""
+    root = cache_dir()
+    hint = f"point {ENV_CACHE} at a writable directory (default ~/.cache/quantlab)"
+    if root.exists() and not root.is_dir():
+        raise CacheError(f"the cache {root} is a file, not a directory; {hint}")
+    try:
+        probe_write(root)
+    except OSError as e:
+        raise CacheError(f"the cache {root} cannot be written ({e.strerror or e}); {hint}") from None
+    return root
 
 
 def tfds_dir() -> Path:

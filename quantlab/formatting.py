@@ -35,6 +35,14 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def format_bytes(n: float) -> str:
+    """``n`` bytes in binary units: ``512 B``, ``12.0 KiB``, ``3.1 GiB``, ``250 MiB``."""
+    units, i = ("B", "KiB", "MiB", "GiB", "TiB", "PiB"), 0
+    while abs(n) >= 1024 and i < len(units) - 1:
+        n, i = n / 1024, i + 1
+    return f"{n:.0f} {units[i]}" if i == 0 or abs(n) >= 100 else f"{n:.1f} {units[i]}"
+
+
 def glue_key(name: str) -> str:
     """A glue-key fragment of a name: ``ffdnn-width -> ffdnn_width``."""
     return name.replace("-", "_")

@@ -4,6 +4,7 @@ of fake metrics for subprocess wrappers, and one factory of synthetic metrics, r
 
 TINY_SPEC_TOML = """
 description = "fake trials"
+dataset = "fashion_mnist"
 family = "ffdnn"
 widths = [1, 2, 3, 4, 5, 6]
 depths = [1]

@@ -40,6 +40,7 @@ CRASH = ("Traceback", "Fatal Python error", "Segmentation fault", "Aborted")
 
 TINY = """
 description = "tiny real training"
+dataset = "fashion_mnist"
 family = "ffdnn"
 widths = {widths}
 depths = [1]
@@ -325,7 +326,7 @@ INVALID = {
     "bits-64": ("widths = [8]\ndepths = [1]\nbits = [64]\ntrain_subset = 100\n",
                 ["bits has invalid value 64", ">= 2 and <= 8"]),
     "bits-9": ("widths = [8]\ndepths = [1]\nbits = [2, 9]\ntrain_subset = 100\n", ["bits has invalid value 9", "<= 8"]),
-    "cnn-too-deep": ('family = "cnn"\nfeature_maps = [[2, 2, 2, 2, 2]]\ntrain_subset = 100\n',
+    "cnn-too-deep": ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[2, 2, 2, 2, 2]]\ntrain_subset = 100\n',
                      ["[2, 2, 2, 2, 2] has 5 conv layers", "28x28", "1..4"]),
     "subset-over-split": ("widths = [8]\ndepths = [1]\ntrain_subset = 10000000\n",
                           ["train_subset 10000000", "54000", "valid: 1..54000"]),
@@ -336,7 +337,8 @@ INVALID = {
 def test_invalid_spec_is_one_line_before_anything_runs(tmp_path, name):
     text, fragments = INVALID[name]
     spec = tmp_path / f"{name}.toml"
-    spec.write_text(text + "[float_train]\nepochs = 1\n" * ("[float_train]" not in text))
+    head = 'dataset = "fashion_mnist"\nfamily = "ffdnn"\n' * ("family" not in text)
+    spec.write_text(head + text + "[float_train]\nepochs = 1\n" * ("[float_train]" not in text))
     results = tmp_path / "r"
     proc = quantlab("sweep", str(spec), "--results", str(results), "--no-progress", timeout=120)
     assert proc.returncode == 2, proc.stderr[-3000:]

@@ -138,7 +138,10 @@ def test_tidy_with_missing_records_names_the_command_and_ensure_runs_only_those(
     with pytest.raises(rowmod.MissingRecordsError, match=r"4 record\(s\).*python -m quantlab sweep"):
         rowmod.tidy(spec, st)  # reading never trains
     assert calls == []
-    assert sweep.ensure(spec, st, progress=False) == 4
+    with pytest.raises(rowmod.MissingRecordsError, match=r"4 record\(s\) missing.*python -m quantlab sweep.*QUANTLAB_TRAIN=1"):
+        sweep.ensure(spec, st)  # a chapter never trains unasked
+    assert calls == []
+    assert sweep.ensure(spec, st, progress=False, train=True) == 4
     assert calls == [((8, 2), [1, 2]), ((64, 2), [1, 2])]
     assert len(rowmod.tidy(spec, st)) == 30
     assert sweep.ensure(spec, st) == 0

@@ -20,9 +20,8 @@ def write(tmp_path, text: str, name: str = "my-sweep"):
     return path
 
 
-BASE = """
-family = "ffdnn"
-widths = [16, 32]
+HEAD = 'dataset = "fashion_mnist"\nfamily = "ffdnn"\n'
+BASE = HEAD + """widths = [16, 32]
 depths = [1, 2]
 bits = [2, 3]
 seeds = [0, 1]
@@ -76,11 +75,11 @@ def test_widths_and_depths_are_a_cartesian_product(tmp_path):
 
 
 def test_explicit_sizes_feature_maps_and_name(tmp_path):
-    spec = load_spec(write(tmp_path, 'name = "pairs"\nsizes = [[8, 1], [64, 3]]\nbits = [2]\n'))
+    spec = load_spec(write(tmp_path, HEAD + 'name = "pairs"\nsizes = [[8, 1], [64, 3]]\nbits = [2]\n'))
     assert spec.name == "pairs" and spec.sizes == ((8, 1), (64, 3))
-    cnn = load_spec(write(tmp_path, 'family = "cnn"\nfeature_maps = [[2, 4], [4, 4, 8]]\n', "c"))
+    cnn = load_spec(write(tmp_path, 'dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[2, 4], [4, 4, 8]]\n', "c"))
     assert cnn.sizes == ((2, 4), (4, 4, 8)) and [t.size for t in cnn.trials()] == [(2, 4), (4, 4, 8)]
-    alias = load_spec(write(tmp_path, 'family = "cnn"\nsizes = [[2, 4]]\n', "c2"))
+    alias = load_spec(write(tmp_path, 'dataset = "fashion_mnist"\nfamily = "cnn"\nsizes = [[2, 4]]\n', "c2"))
     assert alias.sizes == ((2, 4),)
 
 
@@ -92,7 +91,7 @@ def test_budgets_override_the_family_defaults(tmp_path):
     assert spec.retrain == dataclasses.replace(default_config("ffdnn", "retrain"), batch_size=50)
     trial = spec.trials()[0]
     assert trial.float_train == spec.float_train and trial.retrain == spec.retrain and trial.train_subset == 500
-    cnn = load_spec(write(tmp_path, 'family = "cnn"\nfeature_maps = [[2]]\n', "c"))
+    cnn = load_spec(write(tmp_path, 'dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[2]]\n', "c"))
     assert cnn.float_train == default_config("cnn", "float") and cnn.retrain == default_config("cnn", "retrain")
 
 
@@ -143,25 +142,27 @@ BAD = [
     (BASE.replace("seeds = [0, 1]", "seeds = [-1]"), ["seeds", ">= 0"]),
     (BASE.replace("seeds = [0, 1]", "seeds = []"), ["seeds is empty"]),
     (BASE.replace('"ffdnn"', '"rnn"'), ["unknown family 'rnn'", "ffdnn, cnn"]),
-    (BASE + 'dataset = "imagenet"\n', ["unknown dataset 'imagenet'", "fashion_mnist", "mnist", "cifar10"]),
-    (BASE + 'dataset = "fashion-mnist"\n', ["did you mean 'fashion_mnist'"]),
+    (BASE.replace('dataset = "fashion_mnist"', 'dataset = "imagenet"'), ["unknown dataset 'imagenet'", "fashion_mnist", "mnist", "cifar10"]),
+    (BASE.replace('dataset = "fashion_mnist"', 'dataset = "fashion-mnist"'), ["did you mean 'fashion_mnist'"]),
     (BASE + 'methods = ["float", "ptq"]\n', ["unknown method 'ptq'", "float, direct, retrain"]),
     (BASE + "methods = []\n", ["methods", "float, direct, retrain"]),
     (BASE + "train_subset = 0\n", ["train_subset", ">= 1"]),
     (BASE + "feature_maps = [[4]]\n", ["feature_maps is for family 'cnn'"]),
     (BASE + "sizes = [[4, 1]]\n", ["either sizes or widths + depths"]),
-    ('widths = [16]\n', ["depths is missing"]),
-    ('bits = [2]\n', ["no sizes"]),
-    ('sizes = []\n', ["sweep is empty"]),
-    ('sizes = [[16]]\n', ["[16]", "[width, depth]"]),
-    ('sizes = [[16, 1, 1]]\n', ["[width, depth]"]),
-    ('sizes = [16]\n', ["16", "[width, depth]"]),
-    ('sizes = [[16, 1], [16, 1]]\n', ["more than once"]),
-    ('family = "cnn"\nwidths = [1]\ndepths = [1]\n', ["widths/depths are for family 'ffdnn'"]),
-    ('family = "cnn"\nfeature_maps = [[4, 0]]\n', ["[4, 0]", "feature-map counts", ">= 1"]),
-    ('family = "cnn"\nfeature_maps = [[]]\n', ["feature_maps", "feature-map counts"]),
-    ('family = "cnn"\n', ["no sizes", "feature_maps"]),
-    ('family = "cnn"\nfeature_maps = [[4]]\nsizes = [[4]]\n', ["either feature_maps or sizes"]),
+    (HEAD + 'widths = [16]\n', ["depths is missing"]),
+    (HEAD + 'bits = [2]\n', ["no sizes"]),
+    (HEAD + 'sizes = []\n', ["sweep is empty"]),
+    (HEAD + 'sizes = [[16]]\n', ["[16]", "[width, depth]"]),
+    (HEAD + 'sizes = [[16, 1, 1]]\n', ["[width, depth]"]),
+    (HEAD + 'sizes = [16]\n', ["16", "[width, depth]"]),
+    (HEAD + 'sizes = [[16, 1], [16, 1]]\n', ["more than once"]),
+    ('dataset = "fashion_mnist"\nfamily = "cnn"\nwidths = [1]\ndepths = [1]\n', ["widths/depths are for family 'ffdnn'"]),
+    ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[4, 0]]\n', ["[4, 0]", "feature-map counts", ">= 1"]),
+    ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[]]\n', ["feature_maps", "feature-map counts"]),
+    ('dataset = "fashion_mnist"\nfamily = "cnn"\n', ["no sizes", "feature_maps"]),
+    ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[4]]\nsizes = [[4]]\n', ["either feature_maps or sizes"]),
+    ('family = "ffdnn"\nwidths = [16]\ndepths = [1]\n', ["dataset is missing", "fashion_mnist, mnist, cifar10"]),
+    ('dataset = "mnist"\nwidths = [16]\ndepths = [1]\n', ["family is missing", "ffdnn, cnn"]),
 ]
 
 

@@ -271,7 +271,7 @@ def test_default_results_dir(monkeypatch, tmp_path):
     monkeypatch.delenv(storemod.ENV_RESULTS, raising=False)
     assert storemod.default_results_dir(load_spec("smoke")) == ROOT / "results"
     path = tmp_path / "mine.toml"
-    path.write_text("widths = [8]\ndepths = [1]\n")
+    path.write_text('dataset = "fashion_mnist"\nfamily = "ffdnn"\nwidths = [8]\ndepths = [1]\n')
     assert storemod.default_results_dir(load_spec(path)) == tmp_path / "results"
     monkeypatch.setenv(storemod.ENV_RESULTS, str(tmp_path / "env"))
     assert storemod.default_results_dir(load_spec("smoke")) == tmp_path / "env"

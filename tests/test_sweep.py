@@ -348,7 +348,7 @@ def test_cli_errors_are_one_line_and_exit_2(argv, fragment, capsys):
 
 def test_cli_bad_spec_file(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
-    bad.write_text("widths = [8]\ndepths = [1]\nbits = [1]\n")
+    bad.write_text('dataset = "fashion_mnist"\nfamily = "ffdnn"\nwidths = [8]\ndepths = [1]\nbits = [1]\n')
     assert main(["sweep", str(bad), "--dry-run"]) == 2
     assert "bits has invalid value 1" in capsys.readouterr().err
 

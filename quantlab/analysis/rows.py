@@ -34,7 +34,8 @@ from typing import Any
 
 from quantlab import data
 from quantlab.experiments.spec import SweepSpec, load_spec
-from quantlab.experiments.store import REPO_ROOT, Store, config_dict, default_results_dir, trial_label
+from quantlab.experiments.store import (REPO_ROOT, MissingRecordsError, Store, config_dict, default_results_dir,
+                                        sweep_command, trial_label)
 from quantlab.fileio import write_atomic
 from quantlab.formatting import format_duration
 from quantlab.numerics.compression import memory_bits  # the book's one definition of weight memory
@@ -65,10 +66,6 @@ def size_fields(family: str, size: Sequence[int]) -> dict:
         return {"width": width, "depth": depth, "maps": None, "size_label": f"{width}x{depth}"}
     maps = "-".join(map(str, size))
     return {"width": None, "depth": None, "maps": maps, "size_label": maps}
-
-
-class MissingRecordsError(LookupError):
-    """A spec's records are not all in the store; the message names the command that computes them."""
 
 
 def missing_records(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[tuple[str, int]]:
@@ -130,11 +127,9 @@ def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, allow_missin
     spec = _spec(spec_or_name)
     store = _store(spec, store)
     if not allow_missing and (missing := missing_records(spec, store)):
-        where = "" if store.root == default_results_dir(spec) else f" --results {store.root}"
         raise MissingRecordsError(
             f"{len(missing)} record(s) of spec {spec.name!r} are not in {store.root} "
-            f"(e.g. {missing[0][0]} seed {missing[0][1]}); compute them with: "
-            f"python -m quantlab sweep {spec.source if spec.source and not spec.shipped else spec.name}{where}")
+            f"(e.g. {missing[0][0]} seed {missing[0][1]}); compute them with: {sweep_command(spec, store)}")
     rows = []
     for record in store.records(spec):
         rows.extend(record_rows(record, spec.methods if methods is None else methods, spec.name))

@@ -4,8 +4,8 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
 ``quantlab/experiments/specs/*.toml``; :func:`load_spec` takes such a name or a path to any ``.toml`` file::
 
     description = "FFDNN width sweep on Fashion-MNIST"
-    dataset = "fashion_mnist"          # fashion_mnist | mnist | cifar10
-    family = "ffdnn"                   # ffdnn | cnn
+    dataset = "fashion_mnist"          # required: fashion_mnist | mnist | cifar10
+    family = "ffdnn"                   # required: ffdnn | cnn
     widths = [32, 128, 512]            # ffdnn: widths x depths (cartesian product) ...
     depths = [3]
     # sizes = [[32, 3], [128, 2]]      # ... or explicit [width, depth] pairs
@@ -347,7 +347,11 @@ def spec_from_dict(data: Mapping[str, Any], name: str, source: str | None = None
             f"{where}: unknown field(s) {', '.join(map(repr, unknown))}{did}; "
             f"valid fields: {', '.join(TOML_FIELDS)}"
         )
-    family = _choice(where, "family", data.get("family", "ffdnn"), FAMILIES)
+    for field, valid in (("dataset", datasets()), ("family", FAMILIES)):
+        if field not in data:
+            raise SpecError(f"{where}: {field} is missing; give one of {', '.join(valid)} "
+                            f"(a spec names its data and network family)")
+    family = _choice(where, "family", data["family"], FAMILIES)
     given = [k for k in ("widths", "depths", "sizes", "feature_maps") if k in data]
     if family == "ffdnn":
         if "feature_maps" in data:

@@ -26,11 +26,11 @@ Standard library only.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -39,7 +39,7 @@ from typing import Any
 import quantlab
 from quantlab.experiments.environment import REPO_ROOT
 from quantlab.experiments.lock import Lock
-from quantlab.fileio import write_atomic
+from quantlab.fileio import probe_write, write_atomic
 
 RECORD_FORMAT = 1
 RECORD_NAME = re.compile(r"(?P<label>[^.].*)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{16})\.json")
@@ -48,6 +48,16 @@ _REQUIRED = {
     "format": int, "key": str, "label": str, "config": dict, "seed": int, "numerics_version": int,
     "metrics": dict, "provenance": dict, "sha256": str,
 }
+
+
+class MissingRecordsError(LookupError):
+    """A spec's records are not all in the store; the message names the command that computes them."""
+
+
+def sweep_command(spec: Any, store: "Store") -> str:
+    """The command line that computes the missing records of ``spec`` into ``store``."""
+    where = "" if store.root == default_results_dir(spec) else f" --results {store.root}"
+    return f"python -m quantlab sweep {spec.source if spec.source and not spec.shipped else spec.name}{where}"
 
 
 class StoreError(RuntimeError):
@@ -193,10 +203,7 @@ class Store:
             raise StoreError(f"the results directory {self.root} is a file; give a directory with --results DIR "
                              f"or ${ENV_RESULTS}")
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=self.root)
-            os.close(fd)
-            os.unlink(tmp)
+            probe_write(self.root)
         except OSError as e:
             raise self._unwritable(e) from None
 
@@ -276,6 +283,10 @@ class Store:
         try:
             write_atomic(path, text)
         except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise StoreError(f"no space left on the device of {self.root} to write {path.name} "
+                                 f"({len(text.encode()):,} bytes); free some space and rerun (the records "
+                                 f"written before are kept), or give another directory with --results DIR") from None
             if not os.access(self.root, os.W_OK):
                 raise self._unwritable(e) from None
             raise

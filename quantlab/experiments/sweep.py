@@ -6,7 +6,8 @@
   recomputed, so a sweep can be killed at any point and rerun: it loses at most the trials in flight.
   Trials run in this process or as Ray tasks (:mod:`quantlab.experiments.executors`); this process alone
   writes the store either way.
-* :func:`ensure` runs what a spec lacks, the one call a sweep chapter makes. Reading and
+* :func:`ensure` checks that a spec's records are there, the one call a sweep chapter makes, and
+  trains what is missing only when asked (``$QUANTLAB_TRAIN=1`` or ``train=True``). Reading and
   summarising records is :mod:`quantlab.analysis.rows`', which never trains.
 
 The time estimate is a cost model, not a measurement: multiply-accumulates of the network x
@@ -20,6 +21,7 @@ import dataclasses
 import fnmatch
 import importlib
 import inspect
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,10 +30,12 @@ from typing import Any
 from tqdm import tqdm
 
 from quantlab import data
+from quantlab.experiments import preflight
 from quantlab.experiments.environment import collect as collect_environment
 from quantlab.experiments.executors import Executor, Job, LocalExecutor, Outcome, make_executor
 from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
-from quantlab.experiments.store import Store, config_dict, default_results_dir, trial_label
+from quantlab.experiments.store import (MissingRecordsError, Store, config_dict, default_results_dir,
+                                        sweep_command, trial_label)
 from quantlab.formatting import format_duration
 from quantlab.training import divergence
 
@@ -44,7 +48,8 @@ _EVAL_EXAMPLES = 16_000  # validation + test, roughly
 # quantlab.nn.conv 20.7 s -> ~1.4e-11.
 _SECONDS_PER_MAC = {"ffdnn": 7e-12, "cnn": 1.4e-11}
 _SECONDS_PER_STEP = 1e-4  # dispatch overhead of one optimizer step, small networks
-_COMPILE_SECONDS = 5.0  # compiling one jitted training run (float, and one retraining per bit width)
+_COMPILE_SECONDS = 5.0  # compiling one jitted training run (float, and one retraining per bit width) ...
+_COMPILED_LAYERS = 4  # ... of up to 4 layers; the layers are unrolled in the program, so it grows with them
 
 
 def network_cost(family: str, size: Sequence[int], dataset: str = "fashion_mnist") -> tuple[int, int]:
@@ -59,6 +64,8 @@ def network_cost(family: str, size: Sequence[int], dataset: str = "fashion_mnist
 
 def model_seconds(config: Any, n_seeds: int) -> float:
     """Uncalibrated estimate of one trial's wall time for ``n_seeds`` seeds trained together."""
+    from quantlab.nn import models  # noqa: PLC0415 - JAX and Flax only when planning
+
     cfg = config_dict(config)
     family, dataset = cfg["family"], cfg["dataset"]
     _, macs = network_cost(family, cfg["size"], dataset)
@@ -70,7 +77,9 @@ def model_seconds(config: Any, n_seeds: int) -> float:
     eval_macs = macs * _EVAL_EXAMPLES * (epochs + 1 + n_bits)
     per_mac = _SECONDS_PER_MAC.get(family, _SECONDS_PER_MAC["cnn"])
     steps = epochs * max(1, examples // batch)
-    return _COMPILE_SECONDS * (1 + n_bits) + steps * _SECONDS_PER_STEP + per_mac * (train_macs + eval_macs) * n_seeds
+    layers = len(models.layer_dims(family, cfg["size"], data.info(dataset)["image_shape"]))
+    compile_seconds = _COMPILE_SECONDS * (1 + n_bits) * max(1.0, layers / _COMPILED_LAYERS)
+    return compile_seconds + steps * _SECONDS_PER_STEP + per_mac * (train_macs + eval_macs) * n_seeds
 
 
 def _platform() -> str:
@@ -136,6 +145,11 @@ class SweepPlan:
     @property
     def estimate(self) -> float:
         return sum(r.estimate for r in self.runs)
+
+    def problems(self, memory: tuple[int, str] | None) -> list[str]:
+        """What stops this plan on this machine (:func:`quantlab.experiments.preflight.problems`)."""
+        return preflight.problems(self.spec.name, [r for r in self.runs if r.missing], self.estimate,
+                                  self.store.root, memory=memory)
 
 
 def select(spec: SweepSpec, only: str | None = None) -> list:
@@ -249,6 +263,7 @@ def run_sweep(
     progress: bool = True,
     run_trial: Callable[..., list[dict]] | None = None,
     executor: str | Executor | None = None,
+    force: bool = False,
 ) -> dict:
     """Runs every missing (trial, seed) of ``spec`` and writes its record to ``store``.
 
@@ -264,8 +279,10 @@ def run_sweep(
       Whichever computes, this process alone writes the store, the records are the same, and the
       guarantees below hold. A Ray worker lost mid-trial is retried (``max_retries``), then the
       trial is reported in one line and listed under ``failed``; the sweep goes on.
-    * **Preflight.** Before any training the store must be writable (else :class:`StoreError`);
-      the spec's trials were checked against the dataset when the spec was built.
+    * **Preflight.** Before any training the store must be writable (else :class:`StoreError`), and
+      the sweep must fit this machine's memory and disks and its estimate a day
+      (:mod:`quantlab.experiments.preflight`; else :class:`~quantlab.experiments.preflight.PreflightError`,
+      unless ``force``); the spec's trials were checked against the dataset when the spec was built.
     * **Shared stores.** Each trial runs under its lock (:meth:`Store.lock`), held by this process
       while the trial is in flight on any executor. A trial locked by another process is put off to
       the end and then waited for; its seeds that the other process wrote meanwhile are counted,
@@ -291,6 +308,11 @@ def run_sweep(
                   file=sys.stderr)
         return tally
     store.check_writable()
+    if not parallel and not data.is_cached(spec.dataset):
+        data.load(spec.dataset, "test")  # prepares the data, or says why it cannot be had, before anything else
+    problems = p.problems(None if parallel else preflight.device_memory_bytes())
+    if problems and not force:
+        raise preflight.PreflightError("\n".join(problems) + f"\n{preflight.OVERRIDE}")
     if run_trial is None:
         run_trial = importlib.import_module("quantlab.training.experiment").run_trial
     try:
@@ -487,19 +509,35 @@ def format_diverged(diverged: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+ENV_TRAIN = "QUANTLAB_TRAIN"
+"""Set to 1 to let :func:`ensure` (so a chapter, and ``make book``) train the records a spec lacks."""
+
+
 def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = True,
-           executor: str | Executor | None = None) -> int:
-    """Runs whatever records of ``spec`` (a spec or a shipped spec's name) are missing from
-    ``store`` (default: the spec's results directory) and returns how many were missing. The one
-    call a chapter makes to compute its own records; prints nothing when none is missing.
-    ``executor``: as for :func:`run_sweep` (default: this process)."""
+           executor: str | Executor | None = None, train: bool | None = None) -> int:
+    """Makes sure ``store`` (default: the spec's results directory) holds every record of ``spec`` (a
+    spec or a shipped spec's name); returns how many were missing. The one call a chapter makes.
+
+    Missing records are trained (:func:`run_sweep`) only when ``train`` is true, or when it is None
+    and ``$QUANTLAB_TRAIN`` is 1; otherwise nothing trains and :class:`MissingRecordsError` lists
+    them with the estimated time and the command that makes them. Prints nothing when none is
+    missing. ``executor``: as for :func:`run_sweep` (default: this process)."""
     spec = load_spec(spec) if isinstance(spec, str) else spec
     store = store if store is not None else Store(default_results_dir(spec))
     missing = sum(len(store.missing_seeds(c, spec.seeds)) for c in spec.trials())
-    if missing:
-        tally = run_sweep(spec, store, progress=progress, executor=executor)
-        if tally["diverged"]:
-            raise RuntimeError(f"spec {spec.name!r}: {format_diverged(tally['diverged'])}")
-        if tally["failed"]:
-            raise RuntimeError(f"spec {spec.name!r}: {format_failed(tally['failed'])}")
+    if not missing:
+        return 0
+    if not (train if train is not None else os.environ.get(ENV_TRAIN, "") == "1"):
+        p = plan(spec, store, platform=None)
+        trials = [r.label for r in p.runs if r.missing]
+        listed = ", ".join(trials[:6]) + (f" and {len(trials) - 6} more" if len(trials) > 6 else "")
+        raise MissingRecordsError(
+            f"spec {spec.name!r}: {missing} record(s) missing from {store.root} ({listed}), about "
+            f"{format_duration(p.estimate)} of training on this machine. Make them with: "
+            f"{sweep_command(spec, store)} (or set {ENV_TRAIN}=1, or pass train=True, to let this call train them)")
+    tally = run_sweep(spec, store, progress=progress, executor=executor)
+    if tally["diverged"]:
+        raise RuntimeError(f"spec {spec.name!r}: {format_diverged(tally['diverged'])}")
+    if tally["failed"]:
+        raise RuntimeError(f"spec {spec.name!r}: {format_failed(tally['failed'])}")
     return missing
