@@ -79,7 +79,8 @@ def test_sweep_runs_missing_seeds_together_and_never_twice(tmp_path):
         for seed in spec.seeds:
             record = store.get(config, seed)
             assert record["metrics"] == fake_metrics(config, seed)
-            assert record["provenance"]["trial_seeds"] == [0, 1] and record["provenance"]["wall_seconds"] >= 0
+            prov = record["provenance"]
+            assert prov["trial_seeds"] == [0, 1] and 0 <= prov["compile_seconds"] <= prov["wall_seconds"]
     before = snapshot(tmp_path)
     again = sweep.run_sweep(spec, store, progress=False, run_trial=fake)
     assert len(fake.calls) == 3 and again["records_written"] == 0 and again["records_skipped"] == 6

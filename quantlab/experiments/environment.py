@@ -135,15 +135,21 @@ def layers() -> str | None:
         return None
 
 
-def collect(wall_seconds: float, seeds: Sequence[int] = ()) -> dict:
+def collect(wall_seconds: float, seeds: Sequence[int] = (), compile_seconds: float | None = None,
+            compiled_programs: int | None = None) -> dict:
     """What produced a record. ``wall_seconds`` is the trial's wall time, for all of ``seeds``
-    together (they were trained at once). Computed where the trial ran (a Ray worker's host and
-    device for the ray executor, which adds ``executor``)."""
+    together (they were trained at once); ``compile_seconds`` the part of it JAX spent tracing and
+    compiling ``compiled_programs`` executables (or reading them from the persistent cache), when
+    measured. Computed where the trial ran (a Ray worker's host and device for the ray executor,
+    which adds ``executor``)."""
+    timing = {"wall_seconds": round(float(wall_seconds), 3)}
+    if compile_seconds is not None:
+        timing |= {"compile_seconds": round(float(compile_seconds), 3), "compiled_programs": int(compiled_programs or 0)}
     return {
         **static(),
         "device": device(),
         "layers": layers(),
-        "wall_seconds": round(float(wall_seconds), 3),
+        **timing,
         "trial_seeds": [int(s) for s in seeds],
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -70,6 +70,7 @@ class Outcome:
     error: BaseException | None = None
     wall: float = 0.0
     provenance: dict | None = None
+    timing: dict | None = None  # compile_seconds and compiled_programs of the trial (:class:`_Clock`)
 
 
 class Executor:
@@ -105,6 +106,23 @@ def _diverging() -> type[BaseException]:
     return importlib.import_module("quantlab.training.train").DivergenceError
 
 
+class _Clock:
+    """The wall time of one trial and the part of it JAX spent compiling
+    (:mod:`quantlab.training.compiletime`), from its construction on."""
+
+    def __init__(self):
+        self._compiled = importlib.import_module("quantlab.training.compiletime")
+        self._start = (time.perf_counter(), self._compiled.seconds(), self._compiled.programs())
+
+    def wall(self) -> float:
+        return time.perf_counter() - self._start[0]
+
+    def timing(self) -> dict:
+        """``compile_seconds`` and ``compiled_programs`` (executables built or read from the cache)."""
+        return {"compile_seconds": self._compiled.seconds() - self._start[1],
+                "compiled_programs": self._compiled.programs() - self._start[2]}
+
+
 class LocalExecutor(Executor):
     """One trial at a time in this process: :meth:`wait` runs the submitted job (with per-epoch
     progress when ``run_trial`` takes ``progress=``) and returns its outcome; an exception of
@@ -133,15 +151,15 @@ class LocalExecutor(Executor):
         if job is None:
             return []
         diverging = _diverging()
-        t0 = time.perf_counter()
+        clock = _Clock()
         try:
             if self._takes_progress and job.on_epoch is not None:
                 results = self._run_trial(job.config, job.seeds, progress=job.on_epoch)
             else:
                 results = self._run_trial(job.config, job.seeds)
         except diverging as e:
-            return [Outcome(job, diverged=str(e), wall=time.perf_counter() - t0)]
-        return [Outcome(job, results=results, wall=time.perf_counter() - t0)]
+            return [Outcome(job, diverged=str(e), wall=clock.wall())]
+        return [Outcome(job, results=results, wall=clock.wall(), timing=clock.timing())]
 
 
 # -- Ray -----------------------------------------------------------------------------------------
@@ -155,13 +173,13 @@ def _remote_trial(run_trial, config, seeds, numerics_version, attempt):
         return {"mismatch": f"the worker on {socket.gethostname()} runs quantlab {quantlab.__version__} with "
                             f"NUMERICS_VERSION {quantlab.NUMERICS_VERSION}, the driver {numerics_version}"}
     diverging = _diverging()
-    t0 = time.perf_counter()
+    clock = _Clock()
     try:
         results = run_trial(config, list(seeds))
     except diverging as e:
-        return {"diverged": str(e), "wall": time.perf_counter() - t0}
-    wall = time.perf_counter() - t0
-    prov = environment.collect(wall, seeds)
+        return {"diverged": str(e), "wall": clock.wall()}
+    wall = clock.wall()
+    prov = environment.collect(wall, seeds, **clock.timing())
     prov["executor"] = _worker_identity(attempt)
     return {"results": results, "wall": wall, "provenance": prov}
 

@@ -426,7 +426,9 @@ def run_sweep(
                 return
             results = outcome.results
             _check_results(results, missing, label)
-            prov = outcome.provenance if outcome.provenance is not None else collect_environment(outcome.wall, missing)
+            prov = outcome.provenance
+            if prov is None:
+                prov = collect_environment(outcome.wall, missing, **(outcome.timing or {}))
             for seed, metrics in zip(missing, results):
                 error = metrics["float"].get("val_error")
                 reason = divergence.chance_reason(error, num_classes) if isinstance(error, (int, float)) else None
