@@ -28,12 +28,14 @@ LAYERS = [
     # 3. model
     ["quantlab.nn.models"],
     # 4. trial: divergence, training, the float-network cache, one trial as stages
-    ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache", "quantlab.training.netcache",
+    ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache", "quantlab.training.compiletime",
+     "quantlab.training.netcache",
      "quantlab.training.experiment"],
     # 5. store: specs, records (with their locks and provenance), where trials run, sweeps (the only writer
     #    of the store)
     ["quantlab.experiments.spec", "quantlab.experiments.lock", "quantlab.experiments.environment",
-     "quantlab.experiments.store", "quantlab.experiments.executors", "quantlab.experiments.sweep"],
+     "quantlab.experiments.store", "quantlab.experiments.preflight", "quantlab.experiments.executors",
+     "quantlab.experiments.sweep"],
     # 6. rows: tidy rows read from the store (reading only) and the one seed summary
     ["quantlab.analysis.rows"],
     # 7. analysis: statistics, anomalies, verdicts
