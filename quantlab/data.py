@@ -66,7 +66,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quantlab.fileio import probe_write, write_atomic
+from quantlab.fileio import unwritable, write_atomic
 
 __all__ = [
     "DATASETS",
@@ -74,9 +74,12 @@ __all__ = [
     "TFDS_VERSIONS",
     "VALIDATION_FRACTION",
     "VALIDATION_SEED",
+    "ENV_CACHE",
     "CacheCorruptionWarning",
+    "CacheError",
     "DataUnavailableError",
     "cache_dir",
+    "check_cache",
     "carve_indices",
     "info",
     "is_cached",
@@ -261,10 +264,8 @@ def check_cache() -> Path:
     hint = f"point {ENV_CACHE} at a writable directory (default ~/.cache/quantlab)"
     if root.exists() and not root.is_dir():
         raise CacheError(f"the cache {root} is a file, not a directory; {hint}")
-    try:
-        probe_write(root)
-    except OSError as e:
-        raise CacheError(f"the cache {root} cannot be written ({e.strerror or e}); {hint}") from None
+    if error := unwritable(root):
+        raise CacheError(f"the cache {root} cannot be written ({error.strerror or error}); {hint}")
     return root
 
 

@@ -1,7 +1,7 @@
 """Atomic file writes: the one way quantlab replaces a file (records, data and network caches, CSV
 exports). The content goes to a temporary file in the target's folder (named ``.<name>.*.tmp``, which
 readers ignore), is flushed to disk, then renamed over the target: a reader sees the old file or the
-new one, never a part. :func:`probe_write` checks first that a folder takes a file. Standard library only."""
+new one, never a part. :func:`unwritable` checks first that a folder takes a file. Standard library only."""
 
 from __future__ import annotations
 
@@ -48,15 +48,20 @@ def write_atomic(path: str | os.PathLike, content: str | bytes | Callable[[IO[An
     return path
 
 
-def probe_write(folder: str | os.PathLike, size: int = 4096) -> None:
-    """Creates ``folder`` if missing and writes, syncs and removes a ``size``-byte file in it: raises
-    OSError when it cannot be written, also when it is full (an empty file would still fit)."""
+def unwritable(folder: str | os.PathLike, size: int = 4096) -> OSError | None:
+    """Why ``folder`` cannot take files, or None when it can: the OSError of creating it (if missing)
+    and of writing, syncing and removing a ``size``-byte file in it, so a full disk fails too (an
+    empty file would still fit)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check.", suffix=".tmp") as f:
-        f.write(b"\0" * size)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check.", suffix=".tmp") as f:
+            f.write(b"\0" * size)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        return e
+    return None
 
 
-__all__ = ["probe_write", "write_atomic"]
+__all__ = ["unwritable", "write_atomic"]

@@ -134,12 +134,12 @@ def test_a_cache_that_is_a_file_is_one_line(tmp_path, capsys, monkeypatch, comma
 
 
 def test_a_read_only_cache_is_one_line(tmp_path, capsys, monkeypatch):
-    import quantlab.data as datamod
+    import quantlab.fileio as fileio
 
-    def read_only(folder, size=4096):
+    def read_only(*args, **kwargs):  # creating a file on a read-only mount
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(datamod, "probe_write", read_only)
+    monkeypatch.setattr(fileio.tempfile, "NamedTemporaryFile", read_only)
     monkeypatch.setenv(data.ENV_CACHE, str(tmp_path / "cache"))
     assert main(["data"]) == 2
     assert capsys.readouterr().err.startswith(f"error: the cache {tmp_path / 'cache'} cannot be written (Read-only")

@@ -39,7 +39,7 @@ from typing import Any
 import quantlab
 from quantlab.experiments.environment import REPO_ROOT
 from quantlab.experiments.lock import Lock
-from quantlab.fileio import probe_write, write_atomic
+from quantlab.fileio import unwritable, write_atomic
 
 RECORD_FORMAT = 1
 RECORD_NAME = re.compile(r"(?P<label>[^.].*)-s(?P<seed>\d+)-(?P<key>[0-9a-f]{16})\.json")
@@ -202,10 +202,8 @@ class Store:
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"the results directory {self.root} is a file; give a directory with --results DIR "
                              f"or ${ENV_RESULTS}")
-        try:
-            probe_write(self.root)
-        except OSError as e:
-            raise self._unwritable(e) from None
+        if (error := unwritable(self.root)) is not None:
+            raise self._unwritable(error)
 
     def lock(self, config: Any) -> Lock:
         """The lock of trial ``config`` (all its seeds), not yet acquired."""
