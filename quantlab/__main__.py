@@ -84,8 +84,8 @@ Prints one row per trial, bit width and method (float, direct quantization, retr
 seeds in the results directory: parameters, number of seeds, mean and sample std of the test error
 (in percent), and the gaps (percentage points) to the float network and to its float control (the
 float network trained on for the retraining's epochs: the book's baseline). The trial column also
-names the quantizer rule, training subset, step policy and retraining budget where a spec varies
-them. Missing records are left out and counted on stderr, and the exit code is then 1 (--partial: 0);
+names the quantizer rule, training subset, step policy, retraining budget and signal word length
+where a spec varies them. Missing records are left out and counted on stderr, and the exit code is then 1 (--partial: 0);
 a missing results directory, or one that is a file, exits 2. In the CSV, bits is 32 for the float rows.
 
 examples:
@@ -263,7 +263,7 @@ def _cmd_sweep(args) -> int:
     return code
 
 
-SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "quantizer", "train_subset", "step_policy",
+SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "quantizer", "signal_bits", "train_subset", "step_policy",
                       "retrain_epochs", "bits", "method", "seeds", "test_error", "test_error_std", "gap", "gap_se",
                       "gap_control", "gap_control_se")
 """The columns of ``results --csv``: :func:`quantlab.analysis.rows.summarise` fields (errors and gaps as fractions;
@@ -274,6 +274,7 @@ _VARIANTS = {
     "train_subset": lambda n: "all data" if n is None else f"{n:,} ex",
     "step_policy": str,
     "retrain_epochs": lambda e: f"{e}ep",
+    "signal_bits": lambda b: "float signals" if b is None else f"{b}-bit signals",
 }
 """How the trial column names what else tells two networks of one size apart (the fields of
 :data:`quantlab.analysis.rows.NETWORK_FIELDS` besides the trial), shown when the rows hold several values."""

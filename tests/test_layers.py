@@ -23,13 +23,13 @@ LAYERS = [
     # 1. data
     ["quantlab.data"],
     # 2. numerics: the quantizer, weight memory and ECR; the fast layers
-    ["quantlab.numerics.quantize", "quantlab.numerics.rules", "quantlab.numerics.compression", "quantlab.nn.conv",
-     "quantlab.nn.dense"],
+    ["quantlab.numerics.quantize", "quantlab.numerics.rules", "quantlab.numerics.signals",
+     "quantlab.numerics.compression", "quantlab.nn.conv", "quantlab.nn.dense"],
     # 3. model
     ["quantlab.nn.models"],
     # 4. trial: divergence, training, the float-network cache, one trial as stages
     ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache", "quantlab.training.compiletime",
-     "quantlab.training.netcache",
+     "quantlab.training.netcache", "quantlab.training.calibrate",
      "quantlab.training.experiment"],
     # 5. store: specs, records (with their locks and provenance), where trials run, sweeps (the only writer
     #    of the store)

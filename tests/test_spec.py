@@ -40,7 +40,7 @@ def test_shipped_specs_are_listed_and_load():
         budgets = len(spec.retrain_epochs) if spec.retrain_epochs else 1
         subsets = len(spec.train_subsets) if spec.train_subsets else 1
         assert len(spec.trials()) == (len(spec.sizes) * subsets * len(spec.quantizers) * len(spec.step_policies)
-                                      * budgets) >= 1
+                                      * budgets * len(spec.signal_bits)) >= 1
 
 
 def test_smoke_spec_is_tiny():

@@ -89,6 +89,7 @@ def record_rows(
         "params": params, "weights": weights, "seed": int(record["seed"]),
         "step_policy": cfg.get("step_policy", "fixed"), "retrain_epochs": (cfg.get("retrain") or {}).get("epochs"),
         "train_subset": cfg.get("train_subset"), "quantizer": cfg.get("quantizer", "l2"),
+        "signal_bits": cfg.get("signal_bits"),
         "control_test_error": control.get("test_error"), "control_val_error": control.get("val_error"),
     }
 
@@ -119,7 +120,8 @@ def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, allow_missin
     Row fields: ``spec, trial`` (e.g. ``ffdnn-w256-d3``), ``family, dataset, size`` (tuple),
     ``width, depth`` (ffdnn; else None), ``maps`` (cnn, e.g. ``"8-8-16"``; else None),
     ``size_label, params, weights`` (quantized kernels), ``seed, step_policy`` (``fixed |
-    adaptive``), ``retrain_epochs`` (the retraining budget), ``method`` (``float | direct |
+    adaptive``), ``retrain_epochs`` (the retraining budget), ``quantizer``, ``signal_bits`` (the hidden
+    signals' word length; None: float), ``method`` (``float | direct |
     retrain``), ``bits`` (32 for float), ``test_error, val_error`` (fractions), ``weight_bits``
     (:func:`memory_bits`) and ``control_test_error, control_val_error``: the seed's float control
     (the float network trained on for the retraining's epochs, unquantized).
@@ -190,7 +192,8 @@ def curves(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[di
             size_label=size_fields(cfg["family"], cfg["size"])["size_label"],
             params=int(record["metrics"]["params"]), seed=int(record["seed"]),
             step_policy=cfg.get("step_policy", "fixed"), retrain_epochs=int(cfg["retrain"]["epochs"]),
-            train_subset=cfg.get("train_subset"), quantizer=cfg.get("quantizer", "l2")))
+            train_subset=cfg.get("train_subset"), quantizer=cfg.get("quantizer", "l2"),
+            signal_bits=cfg.get("signal_bits")))
     return out
 
 
@@ -239,11 +242,13 @@ def row_bits(row: Mapping[str, Any]) -> int:
 
 
 _GROUP_FIELDS = ("spec", "trial", "family", "dataset", "size", "width", "depth", "maps", "size_label",
-                 "params", "weights", "step_policy", "retrain_epochs", "train_subset", "quantizer", "method")
+                 "params", "weights", "step_policy", "retrain_epochs", "train_subset", "quantizer", "signal_bits",
+                 "method")
 
-NETWORK_FIELDS = ("spec", "trial", "train_subset", "quantizer", "step_policy", "retrain_epochs")
+NETWORK_FIELDS = ("spec", "trial", "train_subset", "quantizer", "step_policy", "retrain_epochs", "signal_bits")
 """What tells one trained network of a sweep from another: its trial (size; :func:`network_label`),
-training-set size, quantizer rule, step policy and retraining budget; the tidy rows, curve rows and
+training-set size, quantizer rule, step policy, retraining budget and signal word length (None:
+float signals); the tidy rows, curve rows and
 summary rows of one network share them (seeds aside)."""
 
 
@@ -488,7 +493,7 @@ def describe(spec_or_name: SweepSpec | str) -> str:
 # -- export --------------------------------------------------------------------------------------
 
 CSV_FIELDS = ("spec", "trial", "family", "dataset", "size_label", "width", "depth", "maps", "params", "weights",
-              "step_policy", "retrain_epochs", "train_subset", "quantizer", "seed", "method", "bits", "test_error",
+              "step_policy", "retrain_epochs", "train_subset", "quantizer", "signal_bits", "seed", "method", "bits", "test_error",
               "val_error", "weight_bits", "control_test_error", "control_val_error", "weight_error")
 """The leading columns of :func:`write_csv`, in order (the fields of :func:`tidy` rows, without the
 ``size`` tuple that ``size_label`` spells out); any other scalar field of the rows follows, sorted."""

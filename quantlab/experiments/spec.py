@@ -19,6 +19,8 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     quantizers = ["l2"]                # quantizer rules (quantlab.numerics.rules): l2 (default) | absmax | twn | ttq
     step_policies = ["fixed"]          # retraining step policies: fixed (default) | adaptive
     retrain_epochs = [1, 2, 4]         # optional: one trial per retraining budget (a budget study)
+    signal_bits = ["float", 3, 8]      # optional: hidden signals' word lengths, 2..8 or "float" (default)
+    signal_calibration = 256           # optional: training examples that calibrate the signal steps
 
     [float_train]                      # fields of quantlab.training.train.TrainConfig; missing ones take
     epochs = 10                        # quantlab.training.train.default_config(family, "float")
@@ -59,10 +61,12 @@ FAMILIES = ("ffdnn", "cnn")
 TOML_FIELDS = (
     "name", "description", "dataset", "family", "widths", "depths", "sizes", "feature_maps",
     "bits", "seeds", "methods", "train_subset", "float_train", "retrain", "step_policies", "retrain_epochs",
-    "train_subsets", "scale_epochs", "quantizers",
+    "train_subsets", "scale_epochs", "quantizers", "signal_bits", "signal_calibration",
 )
 ALL = "all"
 """A ``train_subsets`` entry meaning the whole training split."""
+FLOAT_SIGNALS = "float"
+"""A ``signal_bits`` entry meaning float (unquantized) hidden signals."""
 EPOCH_SCALE_CAP = 10
 """``scale_epochs`` multiplies a stage's epochs by at most this factor."""
 _STAGES = {"float_train": "float", "retrain": "retrain"}
@@ -186,6 +190,10 @@ class SweepSpec:
     ``train_subsets`` (None: ``train_subset`` only) lists training-set sizes for a data sweep (None or
     :data:`ALL` in it: the whole split), and ``scale_epochs`` gives each the full split's steps.
 
+    ``signal_bits`` lists the word lengths of the hidden signals, one trial each (None or
+    :data:`FLOAT_SIGNALS`: float signals, the default); ``signal_calibration`` the training examples
+    that calibrate their steps (None: the trial's default).
+
     ``float_train`` / ``retrain`` take a ``TrainConfig`` or a mapping of overrides of the family's
     default (``quantlab.training.train.default_config``); after construction they are ``TrainConfig``.
     ``methods`` selects what ``python -m quantlab results`` reports; every trial computes all.
@@ -206,6 +214,8 @@ class SweepSpec:
     train_subsets: tuple[int | None, ...] | None = None
     scale_epochs: bool = False
     quantizers: tuple[str, ...] = ("l2",)
+    signal_bits: tuple[int | None, ...] = (None,)
+    signal_calibration: int | None = None
     description: str = ""
     source: str | None = dataclasses.field(default=None, compare=False)
 
@@ -257,6 +267,7 @@ class SweepSpec:
         object.__setattr__(self, "quantizers", _choices(where, "quantizers", "quantizer", self.quantizers, QUANTIZERS))
         object.__setattr__(self, "step_policies",
                            _choices(where, "step_policies", "step policy", self.step_policies, STEP_POLICIES))
+        self._check_signals()
         if self.retrain_epochs is not None:
             object.__setattr__(self, "retrain_epochs", _int_list(
                 where, "retrain_epochs", self.retrain_epochs, 1, "retraining budgets must be integers >= 1"))
@@ -294,6 +305,25 @@ class SweepSpec:
                         f"{where}: sizes entry {list(size)} has {len(size)} conv layers; {name}'s {h}x{w} "
                         f"images allow 1..{limit} (each layer halves them by 2x2 max pooling)")
 
+    def _check_signals(self) -> None:
+        where, top = self.where, importlib.import_module("quantlab.numerics.quantize").MAX_BITS
+        widths = self.signal_bits
+        valid = f"integers 2..{top} or {FLOAT_SIGNALS!r}"
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or not widths:
+            raise SpecError(f"{where}: signal_bits must be a non-empty list of {valid}; got {widths!r}")
+        widths = tuple(None if b in (None, FLOAT_SIGNALS) else b for b in widths)
+        for b in widths:
+            if b is not None and (not _is_int(b) or not 2 <= b <= top):
+                raise SpecError(f"{where}: signal_bits entries must be {valid}; got {b!r}")
+        if len(set(widths)) != len(widths):
+            raise SpecError(f"{where}: signal_bits lists a word length more than once")
+        object.__setattr__(self, "signal_bits", widths)
+        n = self.signal_calibration
+        if n is not None and (not _is_int(n) or n < 1):
+            raise SpecError(f"{where}: signal_calibration must be an integer >= 1 (training examples); got {n!r}")
+        if n is not None and all(b is None for b in widths):
+            raise SpecError(f"{where}: signal_calibration needs fixed-point signal_bits (float signals are not calibrated)")
+
     def _subsets(self) -> tuple[int | None, ...]:
         return self.train_subsets if self.train_subsets is not None else (self.train_subset,)
 
@@ -317,18 +347,20 @@ class SweepSpec:
 
     def trials(self) -> list:
         """One :class:`quantlab.training.experiment.TrialConfig` per size, training subset, quantizer rule,
-        step policy and retraining budget, in spec order (sizes outermost)."""
+        step policy, retraining budget and signal word length, in spec order (sizes outermost)."""
         TrialConfig = importlib.import_module("quantlab.training.experiment").TrialConfig
         budgets = [self.retrain] if self.retrain_epochs is None else [
             dataclasses.replace(self.retrain, epochs=e) for e in self.retrain_epochs]
         out = []
-        grid = itertools.product(self.sizes, self._subsets(), self.quantizers, self.step_policies, budgets)
-        for size, subset, rule, policy, retrain in grid:
+        grid = itertools.product(self.sizes, self._subsets(), self.quantizers, self.step_policies, budgets,
+                                 self.signal_bits)
+        for size, subset, rule, policy, retrain, signal_bits in grid:
             try:
                 out.append(TrialConfig(
                     dataset=self.dataset, family=self.family, size=size, bits=self.bits,
                     float_train=self._scaled(self.float_train, subset), retrain=self._scaled(retrain, subset),
-                    train_subset=subset, step_policy=policy, quantizer=rule,
+                    train_subset=subset, step_policy=policy, quantizer=rule, signal_bits=signal_bits,
+                    signal_calibration=self.signal_calibration if signal_bits is not None else None,
                 ))
             except (TypeError, ValueError) as e:
                 raise SpecError(f"{self.where}: size {list(size)}: {e}") from None
@@ -382,7 +414,8 @@ def spec_from_dict(data: Mapping[str, Any], name: str, source: str | None = None
             sizes = [_check_size(where, given[0], family, s) for s in sizes]
     kwargs = {k: data[k] for k in ("dataset", "bits", "seeds", "methods", "train_subset", "float_train",
                                     "retrain", "description", "step_policies", "retrain_epochs",
-                                    "train_subsets", "scale_epochs", "quantizers") if k in data}
+                                    "train_subsets", "scale_epochs", "quantizers", "signal_bits",
+                                    "signal_calibration") if k in data}
     return SweepSpec(name=name, family=family, sizes=sizes, source=source, **kwargs)
 
 

@@ -69,9 +69,11 @@ class CorruptRecordWarning(UserWarning):
 
 
 def config_dict(config: Any) -> dict:
-    """A trial config as a plain JSON-ready dict (tuples become lists)."""
+    """A trial config as a plain JSON-ready dict (tuples become lists), without the fields its class
+    names in ``KEY_OMITS_NONE`` while they are None (fields added later, keys of older records kept)."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config = dataclasses.asdict(config)
+        omit = getattr(type(config), "KEY_OMITS_NONE", ())
+        config = {k: v for k, v in dataclasses.asdict(config).items() if not (k in omit and v is None)}
     if not isinstance(config, Mapping):
         raise TypeError(f"a trial config must be a dataclass or a mapping; got {type(config).__name__}")
     return json.loads(json.dumps(config, allow_nan=False))

@@ -7,7 +7,12 @@ straight-through retraining step and ``vmap`` over seeds want; NNX's mutable obj
 be split back into exactly this form at every jitted boundary.
 
 Both families take uint8 images ``[N, H, W, C]`` and return logits ``[N, num_classes]``; pixels are
-scaled to [0, 1] inside the model so that data can stay uint8 on the device.
+scaled to [0, 1] inside the model so that data can stay uint8 on the device. The input pixels are
+thus already 8-bit fixed-point signals. Given :class:`quantlab.numerics.signals.Signals`, a model
+quantizes every hidden layer's output (after the ReLU; for the CNN after the pooling, which is the
+same network) to fixed point, the last one that feeds the output layer included; every hidden
+signal is also sown into the ``"signals"`` collection (float, before quantization), which is how
+calibration reads them (``model.apply(..., mutable=["signals"])``).
 
 Layer implementations are chosen per platform (:func:`layer_impl`): on a CPU the layers of
 :mod:`quantlab.nn.conv` and :mod:`quantlab.nn.dense` (``"fused"``), written for XLA's CPU backend, where
@@ -30,6 +35,7 @@ import numpy as np
 
 from quantlab.nn.conv import ConvReluPool
 from quantlab.nn.dense import Dense
+from quantlab.numerics.signals import Signals, hidden_signal
 
 FAMILIES = ("ffdnn", "cnn")
 LAYER_IMPLS = ("fused", "lax")
@@ -62,8 +68,15 @@ def _to_float(images: jax.Array) -> jax.Array:
     return images.astype(jnp.float32) / 255.0
 
 
+def _signal(module: nn.Module, x: jax.Array, signals: Signals | None, layer: int) -> jax.Array:
+    """Hidden layer ``layer``'s output as the next layer sees it; sown (float) as ``signal_<layer>``."""
+    module.sow("signals", f"signal_{layer}", x)
+    return hidden_signal(x, signals, layer)
+
+
 class FFDNN(nn.Module):
-    """Fully connected: input -> ``depth`` hidden ReLU layers of ``width`` units -> logits.
+    """Fully connected: input -> ``depth`` hidden ReLU layers of ``width`` units -> logits; with
+    ``signals`` (steps ``[depth]``) each hidden layer's output is fixed-point.
 
     ``impl``: ``"fused"``: the layers are :class:`quantlab.nn.dense.Dense` (``nn.Dense``'s parameters,
     a faster backward pass on CPU); ``"lax"``: ``nn.Dense``; None (default): :func:`layer_impl`.
@@ -75,17 +88,18 @@ class FFDNN(nn.Module):
     impl: str | None = None
 
     @nn.compact
-    def __call__(self, images: jax.Array) -> jax.Array:
+    def __call__(self, images: jax.Array, signals: Signals | None = None) -> jax.Array:
         impl = self.impl or layer_impl()
         x = _to_float(images).reshape((images.shape[0], -1))
         for i in range(self.depth):
-            x = nn.relu(_dense(impl, self.width, name=f"Dense_{i}")(x))
+            x = _signal(self, nn.relu(_dense(impl, self.width, name=f"Dense_{i}")(x)), signals, i)
         return _dense(impl, self.num_classes, name=f"Dense_{self.depth}")(x)
 
 
 class CNN(nn.Module):
     """Convolutional: per entry of ``features`` a 3x3 SAME conv with that many maps, ReLU and 2x2
-    max pooling; then the flattened maps feed a dense softmax layer.
+    max pooling; then the flattened maps feed a dense softmax layer. With ``signals`` (steps
+    ``[len(features)]``) each pooled output is fixed-point.
 
     ``impl`` picks how a layer is computed; both give the same parameters (``Conv_i/kernel``
     ``[3, 3, C, maps]``, ``Conv_i/bias``, ``Dense_0``, same initialisation) and the same results up
@@ -105,7 +119,7 @@ class CNN(nn.Module):
     impl: str | None = None
 
     @nn.compact
-    def __call__(self, images: jax.Array) -> jax.Array:
+    def __call__(self, images: jax.Array, signals: Signals | None = None) -> jax.Array:
         impl = self.impl or layer_impl()
         x = _to_float(images)
         for i, maps in enumerate(self.features):
@@ -116,6 +130,7 @@ class CNN(nn.Module):
                 x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
             else:
                 raise ValueError(f"CNN impl must be 'fused' or 'lax'; got {impl!r}")
+            x = _signal(self, x, signals, i)
         return _dense(impl, self.num_classes, name="Dense_0")(x.reshape((x.shape[0], -1)))
 
 

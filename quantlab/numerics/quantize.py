@@ -79,18 +79,48 @@ def optimal_step(w: Any, bits: int) -> np.float32:
     ``k_i`` the error is a quadratic in ``D`` minimised at ``sum k_i |w_i| / sum k_i**2``. The
     assignment only changes at the breakpoints ``D = |w_i| / (j - 1/2)``, ``j = 1..L``. Sorting the
     breakpoints and taking running sums gives, on every interval between consecutive breakpoints,
-    the constrained minimiser and its error; the best interval holds the global optimum. Computed
-    on the host in float64 (NumPy's sort is an order of magnitude faster than XLA's on a CPU); two
-    Lloyd steps (re-assign, re-fit) then polish the rounding of the running sums, and each can only
-    lower the error. All-zero weights return step 1 (every step quantizes them to 0).
+    the constrained minimiser and its error; the best interval holds the global optimum
+    (:func:`exact_step`). Computed on the host in float64 (NumPy's sort is an order of magnitude
+    faster than XLA's on a CPU); two Lloyd steps (re-assign, re-fit) then polish the rounding of the
+    running sums, and each can only lower the error. All-zero weights return step 1 (every step
+    quantizes them to 0).
 
     Args:
       w: weights of one layer, any shape, finite, non-empty (NumPy or JAX array).
       bits: bit width, 2 <= b <= MAX_BITS.
     """
     bits = check_bits(bits)
-    a = np.abs(_check_weights(w).astype(np.float64)).ravel()
-    level = max_level(bits)
+    return polished_step(np.abs(_check_weights(w).astype(np.float64)).ravel(), max_level(bits))
+
+
+def polished_step(a: np.ndarray, level: int, max_breakpoints: int | None = None) -> np.float32:
+    """The L2-optimal step of magnitudes ``a`` (float64 ``[n]``, >= 0) quantized to the levels
+    ``0..level`` (:func:`exact_step`), polished by two Lloyd steps, as float32; 1 when every
+    magnitude is 0. Shared by the weights (:func:`optimal_step`) and the unsigned signals
+    (:func:`quantlab.numerics.signals.optimal_signal_step`)."""
+    step = exact_step(a, level, max_breakpoints)
+    if step <= 0:
+        return np.float32(1.0)
+    for _ in range(2):  # Lloyd polish: never increases the error
+        k = np.minimum(np.floor(a / step + 0.5), level)
+        step = np.sum(k * a) / np.sum(k * k)
+    return np.float32(step)
+
+
+def exact_step(a: np.ndarray, level: int, max_breakpoints: int | None = None) -> float:
+    """The step ``D > 0`` minimising ``sum_i (D min(floor(a_i / D + 1/2), level) - a_i)**2`` for
+    magnitudes ``a`` (float64 ``[n]``, >= 0), unpolished (float64; 0 when every ``a_i`` is 0).
+
+    The ``n level`` breakpoints ``a_i / (j - 1/2)`` are sorted at once, unless that is more than
+    ``max_breakpoints`` (None: no limit): then they are swept in slices of the ``D`` axis holding at
+    most that many each, with each slice's running sums started from prefix sums over the sorted
+    magnitudes (:func:`_swept_step`). Both give the exact optimum; the slices bound the memory
+    (about 64 bytes per breakpoint at once).
+    """
+    if not np.any(a > 0):
+        return 0.0
+    if max_breakpoints is not None and a.size * level > max_breakpoints:
+        return _swept_step(a, level, max_breakpoints)
     j = np.arange(1, level + 1, dtype=np.float64)
     # Weight i reaches level >= j exactly when step <= a_i / (j - 1/2): a breakpoint.
     breaks = (a[:, None] / (j - 0.5)).ravel()
@@ -101,13 +131,58 @@ def optimal_step(w: Any, bits: int) -> np.float32:
     s_kk = np.cumsum(np.tile(2.0 * j - 1.0, a.size)[order])  # sum_i k_i^2 on that interval
     candidate = np.clip(s_kw / s_kk, lo, hi)
     excess = candidate * (candidate * s_kk - 2.0 * s_kw)  # error minus the constant sum a^2
-    step = candidate[np.argmin(excess)]
-    if step <= 0:
-        return np.float32(1.0)
-    for _ in range(2):  # Lloyd polish: never increases the error
-        k = np.minimum(np.floor(a / step + 0.5), level)
-        step = np.sum(k * a) / np.sum(k * k)
-    return np.float32(step)
+    return float(candidate[np.argmin(excess)])
+
+
+def _best_in(s_kw, s_kk, lo, hi) -> tuple[float, float]:
+    """``(step, excess)`` of the best of the intervals ``(lo, hi]`` whose running sums are given."""
+    keep = s_kk > 0
+    s_kw, s_kk, lo, hi = s_kw[keep], s_kk[keep], lo[keep], hi[keep]
+    if not s_kk.size:
+        return 0.0, 0.0
+    candidate = np.clip(s_kw / s_kk, lo, hi)
+    excess = candidate * (candidate * s_kk - 2.0 * s_kw)
+    r = int(np.argmin(excess))
+    return float(candidate[r]), float(excess[r])
+
+
+def _swept_step(a: np.ndarray, level: int, max_breakpoints: int) -> float:
+    """:func:`exact_step` in slices ``(v, u]`` of the step axis with at most ``max_breakpoints``
+    breakpoints each. A breakpoint ``(i, j)`` lies above ``u`` exactly when ``a_i > u (j - 1/2)``:
+    one comparison decides which slice holds it, so every breakpoint is counted once."""
+    a = np.sort(a[a > 0])
+    if not a.size:
+        return 0.0
+    half = np.arange(1, level + 1, dtype=np.float64) - 0.5
+    odd = 2.0 * half
+    prefix = np.concatenate([[0.0], np.cumsum(a)])
+    above = lambda u: np.searchsorted(a, u * half, side="right")  # noqa: E731  per j: first index above u
+    best = (0.0, 0.0)
+    pending = [(0.0, 2.0 * a[-1])]  # slices (v, u], top first; nothing lies above 2 max(a)
+    while pending:
+        v, u = pending.pop()
+        start, stop = above(u), above(v)
+        count = int(np.sum(start - stop))
+        middle = 0.5 * (u + v) if v == 0 or u > 4 * v else float(np.sqrt(u) * np.sqrt(v))
+        if count > max_breakpoints and u - v > 1e-12 * u and v < middle < u:  # else: tied breakpoints
+            pending += [(v, middle), (middle, u)]  # the upper slice is popped first
+            continue
+        base_kw = float(np.sum(prefix[-1] - prefix[start]))  # breakpoints above u: all active
+        base_kk = float(np.sum(odd * (a.size - start)))
+        lens = start - stop
+        jj = np.repeat(np.arange(level), lens)
+        first = np.repeat(np.cumsum(lens) - lens, lens)
+        values = a[np.arange(count) - first + np.repeat(stop, lens)]
+        breaks = values / half[jj]
+        order = np.argsort(-breaks)
+        hi = np.concatenate([[u], breaks[order]])
+        lo = np.append(hi[1:], v)
+        s_kw = base_kw + np.concatenate([[0.0], np.cumsum(values[order])])
+        s_kk = base_kk + np.concatenate([[0.0], np.cumsum(odd[jj][order])])
+        step, excess = _best_in(s_kw, s_kk, lo, hi)
+        if excess < best[1]:
+            best = (step, excess)
+    return best[0]
 
 
 def lloyd_step(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:

@@ -6,7 +6,8 @@ seeds at once. It is a composition of public stages, each returning parameters a
 * :func:`prepare` puts the data on the device and builds the model;
 * :func:`train_float` trains the float network (cached on disk: every bit width, policy and
   retraining budget of a network starts from the same float network, see :mod:`quantlab.training.netcache`);
-* :func:`quantize_direct` quantizes it with the L2-optimal steps;
+* :func:`calibrate` sets the fixed-point signals' steps on it (trials with ``signal_bits`` only);
+* :func:`quantize_direct` quantizes it with the L2-optimal steps (and its signals, if fixed-point);
 * :func:`retrain` retrains the quantized network from there (epoch 0 = the direct network);
 * :func:`float_control` trains the float network on for the same epochs with the same schedule,
   the fair float baseline of a retrained network (epoch 0 = the float network).
@@ -30,9 +31,17 @@ from quantlab import data
 from quantlab.nn import models
 from quantlab.numerics import quantize as qz
 from quantlab.numerics import rules
+from quantlab.numerics.signals import Signals
 from quantlab.training import compilecache, netcache
+from quantlab.training.calibrate import signal_steps
 from quantlab.training.train import Quant, TrainConfig, check_policy, default_config, error_rate, fit
 from quantlab.training.train import seed_quantize, seed_steps
+
+
+CALIBRATION_EXAMPLES = 256
+"""Training examples (the split's first) on which fixed-point signal steps are calibrated by default:
+at least 256 values per hidden unit, and at 8 bits the exact search of the widest layers stays
+within seconds."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +55,16 @@ class TrialConfig:
       the paper's method) or ``adaptive`` (re-estimated at every step); see :mod:`quantlab.training.train`.
     quantizer: the rule that sets each layer's levels (:data:`quantlab.numerics.rules.QUANTIZERS`;
       ``twn`` and ``ttq`` are ternary: bits must be ``(2,)``).
+    signal_bits: the word length of every hidden layer's output (fixed-point signals,
+      :mod:`quantlab.numerics.signals`) in direct quantization and retraining; None: float signals.
+    signal_calibration: the training examples (the split's first) on which the signal steps are
+      calibrated; :data:`CALIBRATION_EXAMPLES` when ``signal_bits`` is set, else None.
+
+    The two signal fields are left out of the record key while they are None
+    (:data:`KEY_OMITS_NONE`), so records of float-signal trials keep the keys they had before them.
     """
+
+    KEY_OMITS_NONE = ("signal_bits", "signal_calibration")
 
     dataset: str = "fashion_mnist"
     family: str = "ffdnn"
@@ -57,6 +75,8 @@ class TrialConfig:
     train_subset: int | None = None
     step_policy: str = "fixed"
     quantizer: str = "l2"
+    signal_bits: int | None = None
+    signal_calibration: int | None = None
 
     def __post_init__(self):
         if self.dataset not in data.DATASETS:
@@ -73,6 +93,16 @@ class TrialConfig:
             raise ValueError(f"train_subset must be None or an integer >= 1; got {subset!r}")
         check_policy(self.step_policy)
         rules.check_quantizer(self.quantizer, self.bits)
+        if self.signal_bits is None:
+            if self.signal_calibration is not None:
+                raise ValueError("signal_calibration needs signal_bits (float signals are not calibrated)")
+            return
+        qz.check_bits(self.signal_bits)
+        if self.signal_calibration is None:
+            object.__setattr__(self, "signal_calibration", CALIBRATION_EXAMPLES)
+        n = self.signal_calibration
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"signal_calibration must be an integer >= 1 (training examples); got {n!r}")
 
     def describe(self) -> str:
         """Short human name, e.g. ``ffdnn 256x2 on fashion_mnist``."""
@@ -121,6 +151,8 @@ class Stage:
     val_error, test_error: [S] errors (fractions) of the network the stage selected (quantized with
       ``steps`` when ``bits`` is set).
     best_epoch, history: of a training stage (best epoch 0 = its starting network), else None.
+    signals: the fixed-point signals (steps [S, hidden layers]) the stage's network computes with,
+      else None (float signals).
     """
 
     params: Any
@@ -130,6 +162,7 @@ class Stage:
     test_error: np.ndarray
     best_epoch: np.ndarray | None = None
     history: list | None = None
+    signals: Signals | None = None
 
     def network(self, trial: Trial) -> Any:
         """The evaluated parameters [S, ...]: ``params`` quantized with ``steps`` (or as they are)."""
@@ -147,6 +180,8 @@ class Stage:
                 m["steps"] = qz.masked_steps(_per_seed(self.steps, s), trial.mask)
                 m["zero_fraction"] = float(qz.zero_fraction(_per_seed(quantized, s), trial.mask))
                 m["weight_error"] = qz.relative_error(_per_seed(self.params, s), _per_seed(quantized, s), trial.mask)
+            if self.signals is not None:
+                m["signal_steps"] = np.asarray(self.signals.steps[s]).tolist()
             if self.best_epoch is not None:
                 m["best_epoch"] = int(self.best_epoch[s])
                 m["history"] = [{k: (v[s] if isinstance(v, list) else v) for k, v in h.items()}
@@ -227,28 +262,40 @@ def train_float(trial: Trial, progress=None, cache: bool = True) -> Stage:
     return _cached(identity, init, c.float_train.epochs, progress, compute)
 
 
-def quantize_direct(trial: Trial, float_stage: Stage, bits: int) -> Stage:
+def calibrate(trial: Trial, float_stage: Stage) -> Signals | None:
+    """The fixed-point signals of a trial with ``signal_bits``: each hidden layer's step L2-optimal on
+    the float network's signals of the first ``signal_calibration`` training examples
+    (:func:`quantlab.training.calibrate.signal_steps`); None for float signals."""
+    c = trial.config
+    if c.signal_bits is None:
+        return None
+    return signal_steps(trial.model, float_stage.params, trial.train[0][: c.signal_calibration], c.signal_bits)
+
+
+def quantize_direct(trial: Trial, float_stage: Stage, bits: int, signals: Signals | None = None) -> Stage:
     """The float network quantized to ``bits`` with the trial's quantizer rule (no retraining): for
-    the default ``l2`` rule, each layer's L2-optimal step."""
+    the default ``l2`` rule, each layer's L2-optimal step; with fixed-point ``signals``
+    (:func:`calibrate`) its hidden signals too."""
     quant = Quant(bits, trial.mask, rule=trial.config.quantizer)
     steps = seed_steps(float_stage.params, quant)
     network = seed_quantize(float_stage.params, steps, quant)
-    return Stage(float_stage.params, steps, bits, error_rate(trial.model, network, *trial.validation),
-                 error_rate(trial.model, network, *trial.test))
+    return Stage(float_stage.params, steps, bits, error_rate(trial.model, network, *trial.validation, signals=signals),
+                 error_rate(trial.model, network, *trial.test, signals=signals), signals=signals)
 
 
 def retrain(trial: Trial, direct: Stage, progress=None) -> Stage:
     """Retraining of the directly quantized network ``direct`` with the trial's step policy and
-    retraining budget; the direct network competes in the selection as epoch 0."""
+    retraining budget (and ``direct``'s fixed-point signals, kept); the direct network competes in
+    the selection as epoch 0."""
     c = trial.config
     quant = Quant(direct.bits, trial.mask, c.step_policy, c.quantizer)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, direct.bits))(trial.keys["retrain"])
     fitted = fit(trial.model, direct.params, trial.train, trial.validation, c.retrain, keys, quant,
                  steps=direct.steps, start_error=direct.val_error,
-                 label=f"{trial.name}, {direct.bits}-bit retraining", progress=progress)
+                 label=f"{trial.name}, {direct.bits}-bit retraining", progress=progress, signals=direct.signals)
     stage = Stage(fitted.params, fitted.steps, direct.bits, fitted.val_error, None, fitted.best_epoch,
-                  fitted.history)
-    stage.test_error = error_rate(trial.model, stage.network(trial), *trial.test)
+                  fitted.history, direct.signals)
+    stage.test_error = error_rate(trial.model, stage.network(trial), *trial.test, signals=stage.signals)
     return stage
 
 
@@ -293,8 +340,9 @@ def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None, cache: b
          "float": f, "float_control": fc, "direct": {}, "retrain": {}}
         for f, fc in zip(trained.metrics(trial), control.metrics(trial))
     ]
+    signals = calibrate(trial, trained)
     for bits in config.bits:
-        direct = quantize_direct(trial, trained, bits)
+        direct = quantize_direct(trial, trained, bits, signals)
         retrained = retrain(trial, direct, progress)
         for s, (d, r) in enumerate(zip(direct.metrics(trial), retrained.metrics(trial))):
             out[s]["direct"][str(bits)] = d

@@ -19,6 +19,10 @@ are re-quantized at every step. The steps ``D`` (one per quantized layer) follow
 after an epoch is ``Q_D(w)`` with exactly the pair ``(w, D)`` that the next training step would
 use. Selection starts from the network given (epoch 0, e.g. the directly quantized one) when its
 validation error is passed as ``start_error``.
+
+Fixed-point signals (``signals``, :class:`quantlab.numerics.signals.Signals` with steps ``[S, hidden
+layers]``) quantize every hidden layer's output in training and evaluation alike, straight-through
+(:func:`quantlab.numerics.signals.straight_through_signal`); their steps stay as calibrated.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import optax
 
 from quantlab.numerics import quantize as qz
 from quantlab.numerics import rules
+from quantlab.numerics.signals import Signals
 from quantlab.training.divergence import loss_reason
 from quantlab.vocabulary import STEP_POLICIES
 
@@ -152,10 +157,10 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
     return optax.sgd(rate, momentum=0.9 if config.optimizer == "momentum" else None)
 
 
-def _forward(model, params, images, quant: Quant | None, steps):
+def _forward(model, params, images, quant: Quant | None, steps, signals: Signals | None):
     if quant is not None:
         params = qz.tree_straight_through(params, quant.mask, steps, quant.bits, quant.fns.straight_through)
-    return model.apply({"params": params}, images)
+    return model.apply({"params": params}, images, signals)
 
 
 def _chunks(n: int, chunk: int) -> tuple[int, int]:
@@ -163,23 +168,24 @@ def _chunks(n: int, chunk: int) -> tuple[int, int]:
     return chunk, -(-n // chunk)
 
 
-def evaluate(model, params, images, labels, chunk: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(model, params, images, labels, chunk: int = 1000,
+             signals: Signals | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Classification error (fraction) and mean cross-entropy loss (nats) of each seed's ``params``
-    [S, ...] on ``images`` [N, ...]; returns two [S] arrays. Evaluates in chunks of ``chunk`` examples
-    to bound memory."""
+    [S, ...] (with fixed-point ``signals``, steps [S, hidden layers], if given) on ``images``
+    [N, ...]; returns two [S] arrays. Evaluates in chunks of ``chunk`` examples to bound memory."""
     n = images.shape[0]
     chunk, count = _chunks(n, chunk)
-    error, loss = _evaluate(model, params, images, labels, chunk, count)
+    error, loss = _evaluate(model, params, images, labels, chunk, count, signals)
     return np.asarray(error), np.asarray(loss)
 
 
-def error_rate(model, params, images, labels, chunk: int = 1000) -> np.ndarray:
+def error_rate(model, params, images, labels, chunk: int = 1000, signals: Signals | None = None) -> np.ndarray:
     """[S] classification error (fraction) of :func:`evaluate`."""
-    return evaluate(model, params, images, labels, chunk)[0]
+    return evaluate(model, params, images, labels, chunk, signals)[0]
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 5))
-def _evaluate(model, params, images, labels, chunk, count):
+def _evaluate(model, params, images, labels, chunk, count, signals):
     n = images.shape[0]
     pad = chunk * count - n
     images = jnp.concatenate([images, jnp.zeros((pad, *images.shape[1:]), images.dtype)])
@@ -187,10 +193,10 @@ def _evaluate(model, params, images, labels, chunk, count):
     images = images.reshape(count, chunk, *images.shape[1:])
     labels = labels.reshape(count, chunk)
 
-    def one_seed(p):
+    def one_seed(p, signal):
         def sums(batch):
             x, y = batch
-            logits = model.apply({"params": p}, x)
+            logits = model.apply({"params": p}, x, signal)
             real = y >= 0
             wrong = jnp.sum((jnp.argmax(logits, -1) != y) & real)
             loss = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(y, 0))
@@ -199,7 +205,7 @@ def _evaluate(model, params, images, labels, chunk, count):
         wrong, loss = jax.lax.map(sums, (images, labels))
         return jnp.sum(wrong) / n, jnp.sum(loss) / n
 
-    return jax.vmap(one_seed)(params)
+    return jax.vmap(one_seed)(params, signals)
 
 
 @functools.lru_cache(maxsize=None)
@@ -224,19 +230,21 @@ def seed_quantize(params: Any, steps: Any, quant: Quant) -> Any:
 
 def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | None) -> Callable:
     """The jitted epoch of S seeds on ``n`` training examples:
-    ``(params [S, ...], opt_state, steps [S], keys [S], images [N, ...], labels [N]) ->
-    (params, opt_state, steps, mean training loss [S])``; ``params`` and ``opt_state`` are donated."""
+    ``(params [S, ...], opt_state, steps [S], keys [S], images [N, ...], labels [N], signals) ->
+    (params, opt_state, steps, mean training loss [S])`` (``signals``: None or
+    :class:`~quantlab.numerics.signals.Signals` with steps [S, hidden layers]); ``params`` and
+    ``opt_state`` are donated."""
     batches = n // config.batch_size
     if batches < 1:
         raise ValueError(f"batch_size {config.batch_size} is larger than the training split ({n})")
     adaptive = quant is not None and quant.policy == "adaptive"
     learned = quant is not None and quant.fns.learned
 
-    def loss_fn(params, x, y, steps):
-        logits = _forward(model, params, x, quant, steps)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    def one_seed(params, opt_state, steps, key, images, labels, signals):
+        def loss_fn(params, x, y, steps):
+            logits = _forward(model, params, x, quant, steps, signals)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-    def one_seed(params, opt_state, steps, key, images, labels):
         order = jax.random.permutation(key, n)[: batches * config.batch_size]
 
         def step(carry, idx):
@@ -259,7 +267,7 @@ def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | Non
         )
         return params, opt_state, steps, jnp.mean(losses)
 
-    return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, None)), donate_argnums=(0, 1))
+    return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, None, 0)), donate_argnums=(0, 1))
 
 
 def step_excess(params: Any, steps: Any, quant: Quant) -> np.ndarray:
@@ -295,6 +303,7 @@ def fit(
     start_error: np.ndarray | None = None,
     label: str = "",
     progress: Callable[[int], None] | None = None,
+    signals: Signals | None = None,
 ) -> FitResult:
     """Trains S seeds for ``config.epochs`` epochs and keeps each seed's best-validation epoch.
 
@@ -310,6 +319,7 @@ def fit(
         ``steps`` when retraining): it competes in the selection as epoch 0. None: it does not.
       label: names the run in error messages.
       progress: called with 1 after every epoch (e.g. a progress bar's ``update``).
+      signals: fixed-point hidden signals (steps [S, hidden layers], kept), or None (float signals).
     Raises:
       DivergenceError: an epoch's mean training loss is NaN, infinite or exploded
         (:func:`quantlab.training.divergence.loss_reason`).
@@ -330,14 +340,15 @@ def fit(
     history = []
     for epoch in range(1, config.epochs + 1):
         epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(keys)
-        params, opt_state, steps, loss = run_epoch(params, opt_state, steps, epoch_keys, images, labels)
+        params, opt_state, steps, loss = run_epoch(params, opt_state, steps, epoch_keys, images, labels, signals)
         loss = np.asarray(loss)
         if reason := loss_reason(loss.tolist(), model.num_classes):
             raise DivergenceError(f"training diverged in epoch {epoch} of {label or 'a run'}: {reason}; "
                                   f"lower learning_rate (now {config.learning_rate:g}) or change optimizer")
         evaluated = seed_quantize(params, steps, quant) if quant else params
-        error = error_rate(model, evaluated, *validation)
-        train_error, train_loss = evaluate(model, evaluated, images[:TRAIN_PROBE], labels[:TRAIN_PROBE])
+        error = error_rate(model, evaluated, *validation, signals=signals)
+        train_error, train_loss = evaluate(model, evaluated, images[:TRAIN_PROBE], labels[:TRAIN_PROBE],
+                                           signals=signals)
         improved = jnp.asarray(error < best_error)
         best = _keep_best(improved, best, params)
         best_steps = _keep_best(improved, best_steps, steps)
