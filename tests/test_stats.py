@@ -29,6 +29,25 @@ def test_budget_study_finds_where_the_gap_settles():
     assert study[0]["gap"] == pytest.approx([0.07, 0.04, 0.021, 0.02])
 
 
+def test_doubling_rule_converges_where_doubling_moves_the_gap_less_than_its_standard_error():
+    rows = []
+    # seed gaps (pp) per budget: 1 -> 2 moves by 3 pp (beyond its SE); 2 -> 4 and 4 -> 8 by less than theirs
+    seed_gaps = {1: (6.0, 6.2, 5.8), 2: (3.0, 3.2, 2.8), 4: (3.1, 2.7, 3.0), 8: (2.9, 3.0, 3.1)}
+    for epochs, gaps in seed_gaps.items():
+        for seed, gap in enumerate(gaps):
+            for r in make_rows([gap] * 5):
+                if r["params"] == PARAMS[0] and r["seed"] == seed:
+                    rows.append({**r, "retrain_epochs": epochs, "step_policy": "fixed"})
+    (study,) = stats.budget_study(rows)
+    assert [e for e, _, _ in study["doubling"]] == [1, 2, 4]
+    assert study["doubling"][0][1] == pytest.approx(-0.03)
+    assert study["converged"] == 2
+    # the last doubling moves it beyond its standard error: not converged within the study
+    late = [r if r["retrain_epochs"] != 8 else {**r, "test_error": r["test_error"] - 0.02 * (r["method"] == "retrain")}
+            for r in rows]
+    assert stats.budget_study(late)[0]["converged"] is None
+
+
 def test_gaps_are_paired_per_seed_fractions():
     g = stats.gaps(make_rows(DECREASING, noise=(-1.0, 0.0, 1.0)), 2)
     assert [x["params"] for x in g] == PARAMS

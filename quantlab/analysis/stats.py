@@ -108,7 +108,11 @@ def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = 2, baseline: str
     ``gap, gap_se`` (lists, per budget), ``change`` and ``change_se`` (lists: gap at the longest
     budget minus gap at this one, paired by seed; negative = longer retraining lowered the gap) and
     ``settled`` (the smallest budget from which on every change is within seed noise,
-    :func:`quantlab.analysis.anomalies.beyond_noise`). Sorted by size, then policy."""
+    :func:`quantlab.analysis.anomalies.beyond_noise`), ``doubling`` (per budget but the longest:
+    ``(epochs, change, change_se)``, the paired change of the gap from that budget to the study's
+    next, which doubles it or more) and ``converged``: the smallest budget from which every such
+    step changes the gap by less than that change's standard error (the doubling rule), None when
+    the last step still moves it. Sorted by size, then policy."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in check_rows(rows, purpose="to study"):
         groups.setdefault((int(r["params"]), r.get("step_policy", "fixed"), int(r["retrain_epochs"])), []).append(r)
@@ -130,9 +134,20 @@ def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = 2, baseline: str
             if beyond_noise(abs(c), se, n):
                 break
             settled = e
+        doubling = []
+        for e, longer in zip(budgets, budgets[1:]):
+            a, b = per[e]["seed_gaps"], per[longer]["seed_gaps"]
+            d = [b[s] - a[s] for s in sorted(set(a) & set(b))]
+            doubling.append((e, statistics.fmean(d), statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else None))
+        converged = None
+        for e, c, se in reversed(doubling):
+            if se is None or abs(c) >= se:
+                break
+            converged = e
         out.append({"network": per[budgets[-1]]["network"], "params": p, "step_policy": pol, "epochs": budgets,
                     "gap": [per[e]["gap"] for e in budgets], "gap_se": [per[e]["gap_se"] for e in budgets],
-                    "change": change, "change_se": change_se, "settled": settled})
+                    "change": change, "change_se": change_se, "settled": settled, "doubling": doubling,
+                    "converged": converged})
     if not out:
         raise ValueError("rows hold no retraining budgets")
     return out
@@ -375,10 +390,11 @@ def budget_settling(study: Sequence[Mapping[str, Any]], used: int, policy: str =
     whose budgets include ``used`` (the epochs a sweep retrains for): ``network``, ``used``,
     ``gap_used`` and ``gap_longest`` (fractions), ``longest`` (epochs), ``settled`` and ``late``
     (the gap settles only after ``used`` epochs: the sweep's gap at that network is an upper bound
-    that longer retraining would lower)."""
+    that longer retraining would lower), ``converged`` (the doubling rule's budget; None: not within
+    the study)."""
     return [{"network": s["network"], "used": used, "gap_used": s["gap"][s["epochs"].index(used)],
              "gap_longest": s["gap"][-1], "longest": s["epochs"][-1], "settled": s["settled"],
-             "late": s["settled"] > used}
+             "late": s["settled"] > used, "converged": s["converged"]}
             for s in study if s["step_policy"] == policy and used in s["epochs"]]
 
 
