@@ -394,7 +394,7 @@ def budget_settling(study: Sequence[Mapping[str, Any]], used: int, policy: str =
     the study)."""
     return [{"network": s["network"], "used": used, "gap_used": s["gap"][s["epochs"].index(used)],
              "gap_longest": s["gap"][-1], "longest": s["epochs"][-1], "settled": s["settled"],
-             "late": s["settled"] > used, "converged": s["converged"]}
+             "late": s["settled"] > used, "converged": s.get("converged")}
             for s in study if s["step_policy"] == policy and used in s["epochs"]]
 
 
