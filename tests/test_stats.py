@@ -8,7 +8,7 @@ import math
 import pytest
 
 import fakes
-from quantlab.analysis import stats
+from quantlab.analysis import report, stats
 from test_report import DECREASING, PARAMS, make_rows
 
 
@@ -220,3 +220,29 @@ def test_bias_share():
     assert stats.bias_share(rows) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="empty"):
         stats.bias_share([])
+
+
+def _study_entry(network, gaps, doubling=(), control=None, quantized=None):
+    control = control or [0.1] * len(gaps)
+    return {"network": network, "step_policy": "fixed", "epochs": [1, 2, 4][: len(gaps)], "gap": gaps,
+            "doubling": list(doubling), "control_error": control,
+            "quantized_error": quantized or [c + g for c, g in zip(control, gaps)]}
+
+
+def test_budget_reading_names_what_claims_1_and_2_rest_on():
+    study = [_study_entry("small", [0.2, 0.1, 0.08]),
+             _study_entry("middle", [0.02, 0.01, 0.015], [(1, -0.01, 0.001), (2, 0.005, 0.001)],
+                          control=[0.12, 0.12, 0.11], quantized=[0.14, 0.13, 0.125]),
+             _study_entry("large", [0.01, 0.005, 0.002])]
+    reading = stats.budget_reading(study)
+    assert reading["largest"] == "large" and reading["largest_shrinks"] and reading["smallest_widest"]
+    (rise,) = reading["rising"]
+    assert (rise["network"], rise["epochs"], rise["longer"]) == ("middle", 2, 4)
+    assert rise["control_change"] == pytest.approx(-0.01) and rise["quantized_change"] == pytest.approx(-0.005)
+    study[2]["gap"] = [0.01, 0.005, 0.3]  # the largest network's gap grows, and passes the smallest one's
+    reading = stats.budget_reading(study)
+    assert not reading["largest_shrinks"] and not reading["smallest_widest"]
+    text = report.budget_reading_text({"s": reading})
+    assert "grows somewhere" in text and "depends on the budget" in text and "float control gains more" in text
+    with pytest.raises(ValueError, match="adaptive"):
+        stats.budget_reading(study, policy="adaptive")

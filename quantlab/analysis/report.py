@@ -574,3 +574,37 @@ def verdict_lines(findings: Sequence[Finding]) -> dict[int, str]:
             line += " (" + "; ".join(f"{sweep_title(f.sweep)}: {f.verdict}" for f in mine) + ")"
         out[number] = line
     return out
+
+
+# -- what the retraining-budget studies show ----------------------------------------------------
+
+def budget_reading_text(readings: Mapping[str, Mapping[str, Any]]) -> str:
+    """Markdown sentences on what the budget studies show for claims 1 and 2, from
+    :func:`quantlab.analysis.stats.budget_reading` per study name: whether each study's largest
+    network only gains from longer retraining, whether its smallest keeps the widest gap, and every
+    gap that grows with a longer budget, split into what the float control and the quantized network
+    did."""
+    shrinking = [r["largest"] for r in readings.values() if r["largest_shrinks"]]
+    growing = [r["largest"] for r in readings.values() if not r["largest_shrinks"]]
+    out = []
+    if shrinking:
+        out.append(f"The gap of {' and '.join(shrinking)}, the largest network of its study, never grows with a "
+                   "longer budget: the sweeps' gaps there are upper bounds, and claim 2's verdicts conservative.")
+    if growing:
+        out.append(f"The gap of {' and '.join(growing)}, the largest network of its study, grows somewhere with a "
+                   "longer budget: claim 2's verdicts there depend on the budget.")
+    widest = [r["smallest"] for r in readings.values() if r["smallest_widest"]]
+    narrow = [r["smallest"] for r in readings.values() if not r["smallest_widest"]]
+    if widest:
+        out.append(f"The smallest networks ({', '.join(widest)}) keep the widest gap of their study at every budget, "
+                   "which is what claim 1 needs.")
+    if narrow:
+        out.append(f"The smallest networks {', '.join(narrow)} do not keep the widest gap of their study at every "
+                   "budget: claim 1 depends on the budget there.")
+    for r in (r for reading in readings.values() for r in reading["rising"]):
+        who = ("the float control gains more than the quantized network"
+               if r["control_change"] < r["quantized_change"] else "the quantized network gets worse")
+        out.append(f"The gap of {r['network']} grows from {r['epochs']} to {r['longer']} epochs by "
+                   f"{pp(r['change'])} pp beyond its standard error: the float control moves "
+                   f"{pp(r['control_change'])} pp, the quantized network {pp(r['quantized_change'])} pp, so {who}.")
+    return " ".join(out)

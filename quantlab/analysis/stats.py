@@ -112,7 +112,8 @@ def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = 2, baseline: str
     ``(epochs, change, change_se)``, the paired change of the gap from that budget to the study's
     next, which doubles it or more) and ``converged``: the smallest budget from which every such
     step changes the gap by less than that change's standard error (the doubling rule), None when
-    the last step still moves it. Sorted by size, then policy."""
+    the last step still moves it; ``control_error`` and ``quantized_error`` (lists, per budget: the
+    mean test errors the gap subtracts). Sorted by size, then policy."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in check_rows(rows, purpose="to study"):
         groups.setdefault((int(r["params"]), r.get("step_policy", "fixed"), int(r["retrain_epochs"])), []).append(r)
@@ -147,7 +148,8 @@ def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = 2, baseline: str
         out.append({"network": per[budgets[-1]]["network"], "params": p, "step_policy": pol, "epochs": budgets,
                     "gap": [per[e]["gap"] for e in budgets], "gap_se": [per[e]["gap_se"] for e in budgets],
                     "change": change, "change_se": change_se, "settled": settled, "doubling": doubling,
-                    "converged": converged})
+                    "converged": converged, "control_error": [per[e]["float_error"] for e in budgets],
+                    "quantized_error": [per[e]["quantized_error"] for e in budgets]})
     if not out:
         raise ValueError("rows hold no retraining budgets")
     return out
@@ -398,6 +400,31 @@ def budget_settling(study: Sequence[Mapping[str, Any]], used: int, policy: str =
             for s in study if s["step_policy"] == policy and used in s["epochs"]]
 
 
+def budget_reading(study: Sequence[Mapping[str, Any]], policy: str = "fixed") -> dict:
+    """What a reviewer reads off a retraining-budget study (:func:`budget_study`) for one step policy:
+    ``largest``, ``smallest`` (networks), ``largest_shrinks`` (the largest network's gap never grows
+    from one budget to the next), ``smallest_widest`` (the smallest network's gap is the study's
+    largest at every budget) and ``rising``: per network whose gap grows from one budget to the next
+    by at least that change's standard error, ``network, epochs, longer, change`` and the parts of
+    the change, ``control_change`` and ``quantized_change`` (mean test errors; fractions)."""
+    nets = [s for s in study if s["step_policy"] == policy]
+    if not nets:
+        raise ValueError(f"the study has no networks retrained with the {policy!r} step policy")
+    largest, smallest = nets[-1], nets[0]
+    rising = []
+    for s in nets:
+        for i, (e, change, se) in enumerate(s["doubling"]):
+            if se is not None and change >= se:
+                rising.append({"network": s["network"], "epochs": e, "longer": s["epochs"][i + 1], "change": change,
+                               "control_change": s["control_error"][i + 1] - s["control_error"][i],
+                               "quantized_change": s["quantized_error"][i + 1] - s["quantized_error"][i]})
+    return {"largest": largest["network"], "smallest": smallest["network"],
+            "largest_shrinks": all(b <= a for a, b in zip(largest["gap"], largest["gap"][1:])),
+            "smallest_widest": all(smallest["gap"][i] == max(s["gap"][i] for s in nets if len(s["gap"]) > i)
+                                   for i in range(len(smallest["gap"]))),
+            "rising": rising}
+
+
 def policy_differences(study: Sequence[Mapping[str, Any]]) -> list[dict]:
     """Per network of a retraining-budget study with both step policies: ``network``, ``epochs`` (the
     longest budget) and ``difference``: the adaptive policy's gap minus the fixed policy's there
@@ -418,6 +445,6 @@ def step_excess(curves: Iterable[Mapping[str, Any]]) -> dict:
     return {"n": len(excess), "median": excess[len(excess) // 2], "max": excess[-1]}
 
 
-__all__ = ["BASELINES", "bias_share", "budget_comparison", "budget_settling", "budget_study", "depth_ends", "depth_trend", "ecr_table", "float_sweep", "gaps",
+__all__ = ["BASELINES", "bias_share", "budget_comparison", "budget_reading", "budget_settling", "budget_study", "depth_ends", "depth_trend", "ecr_table", "float_sweep", "gaps",
            "memory_points", "negative_gaps", "network_summary", "policy_differences", "rank_values", "spearman",
            "step_excess", "sweep_ends"]

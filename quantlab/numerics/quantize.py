@@ -129,15 +129,16 @@ def exact_step(a: np.ndarray, level: int, max_breakpoints: int | None = None) ->
     lo = np.append(hi[1:], 0.0)
     s_kw = np.cumsum(np.repeat(a, level)[order])  # sum_i k_i a_i on the interval (lo[r], hi[r]]
     s_kk = np.cumsum(np.tile(2.0 * j - 1.0, a.size)[order])  # sum_i k_i^2 on that interval
-    candidate = np.clip(s_kw / s_kk, lo, hi)
-    excess = candidate * (candidate * s_kk - 2.0 * s_kw)  # error minus the constant sum a^2
-    return float(candidate[np.argmin(excess)])
+    return _best_in(s_kw, s_kk, lo, hi)[0]
 
 
 def _best_in(s_kw, s_kk, lo, hi) -> tuple[float, float]:
-    """``(step, excess)`` of the best of the intervals ``(lo, hi]`` whose running sums are given."""
+    """``(step, excess)`` of the best of the intervals ``(lo, hi]`` whose running sums
+    ``sum k_i a_i`` and ``sum k_i**2`` are given (intervals where every level is 0 are skipped);
+    ``excess`` is the error minus the constant ``sum a**2``."""
     keep = s_kk > 0
-    s_kw, s_kk, lo, hi = s_kw[keep], s_kk[keep], lo[keep], hi[keep]
+    if not keep.all():  # (copies only where needed: the one-sort search has no such interval)
+        s_kw, s_kk, lo, hi = s_kw[keep], s_kk[keep], lo[keep], hi[keep]
     if not s_kk.size:
         return 0.0, 0.0
     candidate = np.clip(s_kw / s_kk, lo, hi)
@@ -150,9 +151,7 @@ def _swept_step(a: np.ndarray, level: int, max_breakpoints: int) -> float:
     """:func:`exact_step` in slices ``(v, u]`` of the step axis with at most ``max_breakpoints``
     breakpoints each. A breakpoint ``(i, j)`` lies above ``u`` exactly when ``a_i > u (j - 1/2)``:
     one comparison decides which slice holds it, so every breakpoint is counted once."""
-    a = np.sort(a[a > 0])
-    if not a.size:
-        return 0.0
+    a = np.sort(a[a > 0])  # exact_step: at least one is > 0
     half = np.arange(1, level + 1, dtype=np.float64) - 0.5
     odd = 2.0 * half
     prefix = np.concatenate([[0.0], np.cumsum(a)])
