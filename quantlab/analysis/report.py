@@ -588,11 +588,11 @@ def budget_reading_text(readings: Mapping[str, Mapping[str, Any]]) -> str:
     growing = [r["largest"] for r in readings.values() if not r["largest_shrinks"]]
     out = []
     if shrinking:
-        out.append(f"The gap of {' and '.join(shrinking)}, the largest network of its study, never grows with a "
+        out.append(f"The largest network of each study ({', '.join(shrinking)}) never has its gap grow with a "
                    "longer budget: the sweeps' gaps there are upper bounds, and claim 2's verdicts conservative.")
     if growing:
-        out.append(f"The gap of {' and '.join(growing)}, the largest network of its study, grows somewhere with a "
-                   "longer budget: claim 2's verdicts there depend on the budget.")
+        out.append(f"The gap of the largest network ({', '.join(growing)}) grows somewhere with a longer budget: "
+                   "claim 2's verdicts there depend on the budget.")
     widest = [r["smallest"] for r in readings.values() if r["smallest_widest"]]
     narrow = [r["smallest"] for r in readings.values() if not r["smallest_widest"]]
     if widest:
