@@ -20,14 +20,14 @@ data frame library is needed. Altair is imported here and nowhere else in quantl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import altair as alt
 import numpy as np
 
 from quantlab.analysis import rows as rowmod
-from quantlab.vocabulary import FLOAT_BITS, METHODS
+from quantlab.vocabulary import FLOAT_BITS, METHODS, signal_label
 
 METHOD_LABELS = {"float": "float", "direct": "direct quantization", "retrain": "retrained"}
 METHOD_COLORS = {"float": "#3d3d3d", "direct": "#e4572e", "retrain": "#2a6fdb"}
@@ -1157,9 +1157,10 @@ def bits_needed_chart(
     height: int = 240,
     dataset: str | None = None,
 ) -> alt.LayerChart:
-    """The fewest weight bits whose retrained gap has vanished (:func:`quantlab.analysis.maps.bits_needed`)
-    against the number of parameters (log scale), one line per sweep of ``needed_by_sweep``
-    (``{sweep title: bits_needed rows}``); networks for which no measured width suffices are drawn
+    """The fewest bits whose retrained gap has vanished (:func:`quantlab.analysis.maps.bits_needed`: of
+    the weights, or of the hidden signals for a :func:`~quantlab.analysis.maps.signal_grid`)
+    against the number of parameters (log scale), one line per entry of ``needed_by_sweep``
+    (``{line title: bits_needed rows}``, e.g. one per sweep); networks for which no measured width suffices are drawn
     as hollow points above the widest width. ``dataset``: named in the subtitle (e.g.
     :func:`dataset_text` of the sweeps' rows)."""
     data = []
@@ -1174,12 +1175,12 @@ def bits_needed_chart(
         raise ValueError("no networks: no bits-needed chart")
     x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
               axis=alt.Axis(format="~s"))
-    y = alt.Y("bits:Q", title="fewest weight bits with the gap vanished",
+    y = alt.Y("bits:Q", title="fewest bits with the gap vanished",
               scale=alt.Scale(domain=[1.5, max(d["bits"] for d in data) + 0.5], nice=False),
               axis=alt.Axis(tickMinStep=1, format="d"))
     color = alt.Color("sweep:N", title="sweep", legend=alt.Legend(**_LEGEND_KW))
     tips = [alt.Tooltip("sweep:N"), alt.Tooltip("network:N"), alt.Tooltip("params:Q", title="parameters", format=","),
-            alt.Tooltip("bits:Q", title="weight bits"), alt.Tooltip("reached:N", title="gap vanished"),
+            alt.Tooltip("bits:Q", title="bits"), alt.Tooltip("reached:N", title="gap vanished"),
             alt.Tooltip("gap:Q", title="gap there (points)", format="+.2f")]
     base = alt.Chart(alt.Data(values=data)).encode(x=x, y=y, color=color)
     line = base.mark_line(interpolate="step-after", strokeWidth=1.5).transform_filter("datum.reached == 'yes'")
@@ -1210,36 +1211,59 @@ def gap_by_data(
     against the number of parameters (log), one line per training-set size (colour, ``train_subset``
     of the rows; ``all``: the whole split), one panel per bit width of ``bits``; the y axis is
     symmetric-log as in :func:`gap_vs_params`."""
+    return _gap_lines(rows, "train_subset", _examples_label, "training examples", bits, baseline,
+                      title or "The gap to float against size, per training-set size",
+                      "validation and test sets fixed; each training-set size gets the full split's optimizer steps",
+                      width, height)
+
+
+def gap_by_signals(
+    rows: Sequence[Mapping[str, Any]],
+    bits: Sequence[int] = (2, 3),
+    title: str | None = None,
+    width: int = 250,
+    height: int = 260,
+) -> alt.FacetChart:
+    """As :func:`gap_by_data`, one line per word length of the hidden signals (``signal_bits``:
+    2..8 bits or float), one panel per weight bit width of ``bits``: the gap of the retrained network
+    with fixed-point weights and signals to the float control (float weights, float signals)."""
+    return _gap_lines(rows, "signal_bits", signal_label, "hidden signals", bits, "control",
+                      title or "The gap to float against size, per signal word length",
+                      "signal steps calibrated on the float network, fixed while retraining", width, height)
+
+
+def _gap_lines(rows: Sequence[Mapping[str, Any]], field: str, label: Callable[[Any], str], legend: str,
+               bits: Sequence[int], baseline: str, title: str, note: str, width: int, height: int) -> alt.FacetChart:
+    """Retrained gaps against size, one coloured line per value of the integer row ``field`` (named by
+    ``label``; None last), one panel per bit width of ``bits``."""
     summ = [r for r in _gap_rows(rows, ["retrain"], baseline) if int(r["bits"]) in bits]
     if not summ:
         raise ValueError(f"rows hold no retrained results at {list(bits)} bits with a float counterpart")
     data = []
     for r, d in zip(summ, chart_rows(summ)):
-        d["examples"] = _examples_label(r.get("train_subset"))
-        d["examples_n"] = r.get("train_subset") or 10**9
+        d["line"] = label(r.get(field))
+        d["line_n"] = 10**9 if r.get(field) is None else r[field]
         data.append(d)
-    order = [d["examples"] for d in sorted(data, key=lambda d: d["examples_n"])]
-    order = list(dict.fromkeys(order))
+    order = list(dict.fromkeys(d["line"] for d in sorted(data, key=lambda d: d["line_n"])))
     x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
               axis=alt.Axis(format="~s", grid=True))
     y_scale = _y_scale("symlog", "gap")
     y = alt.Y("gap:Q", title="gap to float (percentage points)", scale=y_scale,
               axis=alt.Axis(values=_symlog_ticks(data, "gap_lo", "gap_hi"), labelExpr="format(datum.value, '~g')"))
-    color = alt.Color("examples:O", title="training examples", sort=order,
+    color = alt.Color("line:O", title=legend, sort=order,
                       scale=alt.Scale(scheme="viridis", reverse=True), legend=alt.Legend(**_LEGEND_KW))
-    tips = [alt.Tooltip("examples:O", title="training examples"), *_tooltips("params", gap=True)]
+    tips = [alt.Tooltip("line:O", title=legend), *_tooltips("params", gap=True)]
     base = alt.Chart().encode(x=x, color=color)
     zero = alt.Chart().mark_rule(color="#888888", strokeDash=[3, 3]).encode(y=alt.datum(0))
-    line = base.mark_line(strokeWidth=2).encode(y=y, detail="examples:O")
+    line = base.mark_line(strokeWidth=2).encode(y=y, detail="line:O")
     bars = base.mark_rule(strokeWidth=1.5).encode(y=alt.Y("gap_lo:Q", scale=y_scale), y2="gap_hi:Q")
     points = base.mark_point(filled=True, size=60).encode(y=y, tooltip=tips)
-    sub = subtitle(summ, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}",
-                   "validation and test sets fixed; each training-set size gets the full split's optimizer steps")
+    sub = subtitle(summ, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}", note)
     return alt.layer(zero, line, bars, points).properties(width=width, height=height).facet(
         data=alt.Data(values=data),
         column=alt.Column("precision:N", title=None, sort=[precision_label(b) for b in sorted(bits)],
                           header=alt.Header(labelFontSize=12, labelFontWeight="bold")),
-        title=_title(title, "The gap to float against size, per training-set size", sub))
+        title=_title(None, title, sub))
 
 
 # -- quantizer rules side by side (quantlab.analysis.maps.rule_table) --------------------------------------

@@ -8,7 +8,8 @@ store, which must not import JAX or numpy, use the same ones as the training cod
 * :data:`QUANTIZERS`: the quantizer rules of :mod:`quantlab.numerics.rules` (``l2``, the paper's
   L2-optimal step; ``absmax``; ``twn``; ``ttq``);
 * :data:`FLOAT_BITS`: the bits of a float parameter (IEEE single precision), of every bias, and the
-  ``bits`` of a float row.
+  ``bits`` of a float row;
+* :func:`signal_label`: how the book names a word length of the hidden signals (``signal_bits``).
 """
 
 METHODS = ("float", "direct", "retrain")
@@ -16,4 +17,10 @@ STEP_POLICIES = ("fixed", "adaptive")
 QUANTIZERS = ("l2", "absmax", "twn", "ttq")
 FLOAT_BITS = 32
 
-__all__ = ["FLOAT_BITS", "METHODS", "QUANTIZERS", "STEP_POLICIES"]
+
+def signal_label(signal_bits: int | None) -> str:
+    """``"float"`` for float hidden signals (``signal_bits`` None), else e.g. ``"3-bit"``."""
+    return "float" if signal_bits is None else f"{int(signal_bits)}-bit"
+
+
+__all__ = ["FLOAT_BITS", "METHODS", "QUANTIZERS", "STEP_POLICIES", "signal_label"]

@@ -53,6 +53,23 @@ def test_more_bits_worse_is_judged_against_seed_noise(three, flagged):
         assert "net: 3-bit +1.00 pp against 2-bit" in anomalies.explain(cases, "more_bits")
 
 
+@pytest.mark.parametrize("eight, flagged", [
+    ([0.140, 0.141, 0.139], False),   # better than 4-bit signals
+    ([0.160, 0.161, 0.159], True),    # 1 pp worse, tight seeds
+    ([0.120, 0.200, 0.130], False),   # worse on average, within the seeds' spread
+])
+def test_more_signal_bits_worse_pairs_signal_widths_of_one_weight_width(eight, flagged):
+    four = [0.150, 0.151, 0.149]
+    by_width = {4: {("retrain", 2): four, ("retrain", 3): four}, 8: {("retrain", 2): eight, ("retrain", 3): four},
+                None: {("retrain", 2): [0.14] * 3, ("retrain", 3): [0.15] * 3}}
+    r = [{**row, "signal_bits": sb} for sb, errors in by_width.items() for row in rows(errors)]
+    cases = anomalies.more_signal_bits_worse(r)
+    # 8-bit signals worse than 4-bit at ternary weights; float signals never worse than 8-bit here
+    assert [(c["bits"], c["low_signals"], c["high_signals"]) for c in cases] == ([(2, 4, 8)] if flagged else [])
+    if flagged:
+        assert "net 2-bit weights: 8-bit signals +1.00 pp against 4-bit" in anomalies.explain(cases, "more_signal_bits")
+
+
 def test_quantized_beats_float_reports_the_control():
     r = rows({("float", 32): [0.15, 0.15, 0.15], ("retrain", 3): [0.14, 0.14, 0.14]}, control=[0.139, 0.14, 0.141])
     (case,) = anomalies.quantized_beats_float(r)

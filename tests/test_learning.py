@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from quantlab.training import experiment
+from quantlab.training.calibrate import signal_steps
 from quantlab.training.experiment import TrialConfig, run_trial
 from quantlab.training.train import TrainConfig, error_rate
 
@@ -66,3 +67,22 @@ def test_retraining_records_the_network_it_trained(policy):
         assert np.all(retrained.val_error <= direct.val_error)
         for new, old in zip(retrained.metrics(trial), direct.metrics(trial)):
             assert (new["steps"] == old["steps"]) == (policy == "fixed")
+
+
+@pytest.mark.parametrize("family, size", [("ffdnn", (64, 2)), ("cnn", (4, 8))])
+def test_8_bit_signals_leave_a_float_network_within_seed_noise(family, size):
+    """The first property a reviewer checks: with float weights, hidden signals of 8 bits (255 levels,
+    steps calibrated on 256 training examples) change the float network's test error by less than
+    its seed-to-seed spread, per seed and on average."""
+    config = TrialConfig(family=family, size=size, bits=(2,), train_subset=5000, signal_bits=8,
+                         float_train=TrainConfig(epochs=2))
+    trial = experiment.prepare(config, [0, 1, 2])
+    trained = experiment.train_float(trial, cache=False)
+    signals = experiment.calibrate(trial, trained)
+    fixed = error_rate(trial.model, trained.params, *trial.test, signals=signals)
+    spread = float(np.std(trained.test_error, ddof=1))
+    assert np.all(np.abs(fixed - trained.test_error) < max(spread, 0.002)), (fixed, trained.test_error)
+    assert abs(float(np.mean(fixed - trained.test_error))) < spread / 2
+    two_bit = signal_steps(trial.model, trained.params, trial.train[0][: config.signal_calibration], 2)
+    coarse = error_rate(trial.model, trained.params, *trial.test, signals=two_bit)
+    assert np.mean(coarse) > np.mean(fixed) + spread  # and the test can fail: 2-bit signals cost more than noise

@@ -98,9 +98,49 @@ def test_gap_by_data_draws_one_line_per_training_set_size(rows):
     data = [{**r, "train_subset": n} for n in (1000, None) for r in rows]
     spec = charts.gap_by_data(data, bits=(2,)).to_dict()
     values = spec["data"]["values"]
-    assert {v["examples"] for v in values} == {"1,000", "all"}
+    assert {v["line"] for v in values} == {"1,000", "all"}
     assert len(values) == 2 * len(GAPS) and all(v["bits"] == 2 for v in values)
     assert spec["spec"]["layer"][1]["encoding"]["color"]["sort"] == ["1,000", "all"]
+
+
+def signal_rows(rows):
+    """The fixture's trials at 2- and 4-bit signals and float: 2-bit signals add 1 pp to every
+    quantized network's error, 4-bit signals nothing (the float network and its control: float signals)."""
+    extra = {2: 0.01, 4: 0.0, None: 0.0}
+    return [{**r, "signal_bits": sb, "test_error": r["test_error"] + (extra[sb] if r["method"] != "float" else 0.0)}
+            for sb in extra for r in rows]
+
+
+def test_signal_grid_gives_the_signal_bits_each_network_needs(rows):
+    grid = maps.signal_grid(signal_rows(rows), weight_bits=3)
+    assert {c["bits"] for c in grid} == {2, 4}  # float signals are the weight-only result, not a cell
+    needed = {n["params"] // 800: n["bits"] for n in maps.bits_needed(grid)}
+    assert needed == {8: None, 64: 4, 512: 4}  # w8's 3-bit gap (4 pp) never vanishes; 2-bit signals add 1 pp
+    with pytest.raises(ValueError, match="fixed-point signals"):
+        maps.signal_grid(rows)
+
+
+def test_signal_verdicts_judge_the_size_claim_at_each_signal_width(rows):
+    from quantlab.analysis import report
+
+    verdicts = report.signal_verdicts(signal_rows(rows))
+    assert [v["signal_bits"] for v in verdicts] == [2, 4, None]
+    by = {v["signal_bits"]: v for v in verdicts}
+    assert by[None]["claim1"].verdict == report.REPRODUCED  # w8's ternary gap: 10 pp
+    assert by[4]["verdict"] == by[None]["verdict"] == report.REPRODUCED  # w512: 0.2 pp
+    assert by[2]["claim2"].verdict == report.NOT_REPRODUCED and by[2]["verdict"] == report.NOT_REPRODUCED
+    assert report.signal_verdict_text(verdicts).startswith("2-bit signals: not reproduced; 4-bit signals: reproduced")
+
+
+def test_gap_by_signals_draws_one_line_per_signal_width_float_last(rows):
+    spec = charts.gap_by_signals(signal_rows(rows), bits=(2,)).to_dict()
+    assert spec["spec"]["layer"][1]["encoding"]["color"]["sort"] == ["2-bit", "4-bit", "float"]
+
+
+def test_activation_table_counts_the_hidden_signals_at_each_width(rows):
+    table = maps.activation_table([{**r, "dataset": "fashion_mnist"} for r in rows], [3, None])
+    assert [t["signals"] for t in table] == [3 * w for w in GAPS]  # three hidden layers of w units
+    assert table[0]["3-bit"] == 3 * 8 * 3 and table[0]["float"] == 3 * 8 * 32
 
 
 def test_float_by_data_tabulates_each_training_set_size(rows):

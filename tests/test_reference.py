@@ -28,19 +28,21 @@ from quantlab.training.experiment import run_trial
 
 pytestmark = pytest.mark.slow
 
-SPEC, TRIAL, SEED = "ffdnn-depth", "ffdnn-w128-d1", 0
+CASES = [("ffdnn-depth", "ffdnn-w128-d1", None, 0),  # float signals
+         ("signals-ffdnn", "ffdnn-w16-d3", 2, 0)]   # 2-bit hidden signals: calibration, direct and retraining
+"""(spec, trial, signal_bits, seed) of the re-derived records."""
 FLOOR_PP = 0.6
 STEP_RTOL = 0.05
 
 
-def committed():
-    """The trial's config, the record of SEED and the records of all the spec's seeds."""
-    spec = qspec.load_spec(SPEC)
-    (config,) = [c for c in spec.trials() if qstore.trial_label(c) == TRIAL]
+def committed(spec_name, trial, signal_bits, seed):
+    """The trial's config, the record of ``seed`` and the records of all the spec's seeds."""
+    spec = qspec.load_spec(spec_name)
+    (config,) = [c for c in spec.trials() if qstore.trial_label(c) == trial and c.signal_bits == signal_bits]
     store = qstore.Store(qstore.default_results_dir(spec))
     records = [store.get(config, s) for s in spec.seeds]
-    assert all(records), f"committed records of {TRIAL} are missing from {store.root}"
-    return config, records[spec.seeds.index(SEED)], records
+    assert all(records), f"committed records of {trial} are missing from {store.root}"
+    return config, records[spec.seeds.index(seed)], records
 
 
 def stages(metrics):
@@ -51,11 +53,12 @@ def stages(metrics):
     return out
 
 
-def test_committed_record_is_reproduced_from_scratch():
-    config, record, all_seeds = committed()
+@pytest.mark.parametrize("spec_name, trial, signal_bits, seed", CASES)
+def test_committed_record_is_reproduced_from_scratch(spec_name, trial, signal_bits, seed):
+    config, record, all_seeds = committed(spec_name, trial, signal_bits, seed)
     made = record["provenance"]
     trial_seeds = made["trial_seeds"]
-    fresh = run_trial(config, trial_seeds, cache=False)[trial_seeds.index(SEED)]
+    fresh = run_trial(config, trial_seeds, cache=False)[trial_seeds.index(seed)]
     old = record["metrics"]
     assert fresh["params"] == old["params"] and fresh["weights"] == old["weights"]
     here = environment.collect(0.0)
@@ -73,5 +76,6 @@ def test_committed_record_is_reproduced_from_scratch():
             f"{name}: test error {new['test_error']:.4f} vs committed {ref['test_error']:.4f} "
             f"(tolerance {tolerance:.2f} pp)"
         )
-        for a, b in zip(new.get("steps", []), ref.get("steps", []), strict=True):
-            assert abs(a - b) <= STEP_RTOL * b, f"{name}: step {a} vs committed {b}"
+        for key in ("steps", "signal_steps"):
+            for a, b in zip(new.get(key, []), ref.get(key, []), strict=True):
+                assert abs(a - b) <= STEP_RTOL * b, f"{name}: {key} {a} vs committed {b}"

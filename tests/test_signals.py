@@ -106,6 +106,9 @@ def test_a_model_quantizes_every_hidden_signal_it_sows(family, size):
     logits, state = model.apply({"params": params}, images, mutable=["signals"])
     sown = state["signals"]
     assert len(sown) == (size[1] if family == "ffdnn" else len(size))
+    # the activation-buffer count of the book (network_cost) is what the model passes on per example
+    per_example = sum(v[0][0].size for v in sown.values())
+    assert models.network_cost(family, size, (28, 28, 1))["signals"] == per_example
     assert np.array_equal(model.apply({"params": params}, images), logits)  # no signals: the float network
     steps = jnp.asarray([float(sg.optimal_signal_step(np.asarray(sown[f"signal_{i}"][0]), 2)) for i in range(len(sown))])
     fixed = sg.Signals(steps, 2)

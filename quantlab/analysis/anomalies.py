@@ -11,6 +11,7 @@ the reference records hold none and a chapter can say, computed, why a surprisin
   than its directly quantized start (impossible when the start competes in the selection);
 * :func:`more_bits_worse`: a network whose retrained ``b + 1``-bit error exceeds its ``b``-bit error
   by more than seed noise;
+* :func:`more_signal_bits_worse`: the same across the word lengths of the hidden signals;
 * :func:`quantized_beats_float`: a retrained network below its float network's test error, with the
   float control beside it (the extra epochs, not quantization, usually explain it).
 
@@ -28,6 +29,7 @@ from typing import Any
 from quantlab.analysis import inference
 from quantlab.analysis.rows import NETWORK_FIELDS, network_key, summarise
 from quantlab.formatting import pp
+from quantlab.vocabulary import signal_label
 
 JUMP_PP = 3.0
 """A validation error change of more than 3 pp between consecutive epochs counts as a jump ..."""
@@ -157,6 +159,28 @@ def more_bits_worse(rows: Iterable[Mapping[str, Any]], method: str = "retrain") 
     return out
 
 
+def more_signal_bits_worse(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
+    """The hidden signals' twin of :func:`more_bits_worse`: networks whose ``method`` error with wider
+    signals exceeds that with the next narrower ones (float signals widest) beyond seed noise, at the
+    same weight bits, from tidy rows. Each case: the network's fields but ``signal_bits``, ``bits``,
+    ``low_signals, high_signals`` (None: float), ``diff`` (high minus low), ``se, seeds`` (fractions)."""
+    fields = tuple(f for f in NETWORK_FIELDS if f != "signal_bits")
+    nets: dict[tuple, dict[int | None, dict[int, float]]] = {}
+    for r in rows:
+        if r["method"] == method:
+            net = nets.setdefault((*(r.get(f) for f in fields), int(r["bits"])), {})
+            net.setdefault(r.get("signal_bits"), {})[int(r["seed"])] = float(r["test_error"])
+    out = []
+    for net, by in nets.items():
+        widths = sorted(by, key=lambda b: math.inf if b is None else b)
+        for lo, hi in zip(widths, widths[1:]):
+            diff, se, n = _paired(by[hi], by[lo])
+            if beyond_noise(diff, se, n):
+                out.append({**dict(zip(fields, net)), "bits": net[-1], "low_signals": lo, "high_signals": hi,
+                            "diff": diff, "se": se, "seeds": n})
+    return out
+
+
 def quantized_beats_float(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[dict]:
     """Networks whose ``method`` error is below the float network's by more than seed noise, with
     the float control beside it, from the seed summary (:func:`quantlab.analysis.rows.summarise`,
@@ -191,8 +215,9 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
         if not cases:
             return (f"No retraining's validation error jumps by more than {JUMP_PP:g} points between epochs "
                     f"while the training loss of the same network changes by less than {FLAT_LOSS:.0%}.")
-        nets = sorted({(c["trial"], c["bits"]) for c in cases})
-        return (f"{len(cases)} retraining epoch(s) ({', '.join(f'{t} {b}-bit' for t, b in nets)}) move the "
+        nets = sorted({(c["trial"], c["bits"], c.get("signal_bits") or 0) for c in cases})
+        names = ", ".join(f"{t} {b}-bit" + (f" with {signal_label(sb)} signals" if sb else "") for t, b, sb in nets)
+        return (f"{len(cases)} retraining epoch(s) ({names}) move the "
                 f"validation error by more than {JUMP_PP:g} points while the training loss of the same network "
                 f"changes by less than {FLAT_LOSS:.0%}. " + confirmation(cases)
                 + (" A jump that the training error does not share is a sign that the evaluated network is not "
@@ -204,6 +229,13 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
         items = "; ".join(f"{c['trial']}: {c['high_bits']}-bit {pp(c['diff'])} pp against {c['low_bits']}-bit"
                           for c in cases)
         return (f"{len(cases)} network(s) retrain worse with more bits beyond seed noise ({items}).")
+    if kind == "more_signal_bits":
+        if not cases:
+            return ("No network's retrained error grows with wider hidden signals beyond seed noise "
+                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds that excludes 0).")
+        items = "; ".join(f"{c['trial']} {c['bits']}-bit weights: {signal_label(c['high_signals'])} signals "
+                          f"{pp(c['diff'])} pp against {signal_label(c['low_signals'])}" for c in cases)
+        return f"{len(cases)} network(s) retrain worse with wider signals beyond seed noise ({items})."
     if kind == "beats_float":
         if not cases:
             return ("No retrained quantized network beats its float network beyond seed noise "
@@ -214,4 +246,4 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
             f"{pp(c['control_gain'])} pp)" for c in cases)
         return (f"{len(cases)} retrained network(s) beat their float network beyond seed noise: {items}. "
                 "The float control, trained for the same extra epochs, is the fair comparison.")
-    raise ValueError(f"kind must be 'jumps', 'more_bits' or 'beats_float'; got {kind!r}")
+    raise ValueError(f"kind must be 'jumps', 'more_bits', 'more_signal_bits' or 'beats_float'; got {kind!r}")

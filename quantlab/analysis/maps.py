@@ -5,6 +5,9 @@ to 8 bits, and of sizes at several training-set sizes, built on the paired gaps 
 :func:`quantlab.analysis.stats.gaps` (fractions, mean over seeds, as everywhere in the library):
 
 * :func:`gap_grid`: one cell per (network, bits), the gap of a method against a float baseline;
+  :func:`signal_grid`: the same per (network, signal bits) at one weight width;
+* :func:`signal_gap_display`: the gaps per network and signal width, as a table;
+* :func:`activation_table`: the activation-buffer bits per example at each signal width;
 * :func:`bits_needed`: per network, the fewest bits whose gap has vanished by claim 2's rule
   (:func:`quantlab.analysis.report.gap_vanished`);
 * :func:`memory_front`: the networks (float, or quantized at any bit width) that are best under a
@@ -23,9 +26,13 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from quantlab import data
 from quantlab.analysis import anomalies, inference, report, stats
+from quantlab.analysis.rows import network_label
 from quantlab.formatting import pp
+from quantlab.nn import models
 from quantlab.numerics import compression
+from quantlab.vocabulary import signal_label
 
 
 def quantized_bits(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[int]:
@@ -39,15 +46,84 @@ def gap_grid(rows: Sequence[Mapping[str, Any]], method: str = "retrain",
     :func:`quantlab.analysis.stats.gaps` (``network, params, seeds, float_error, quantized_error,
     gap, gap_std, gap_se``; fractions) plus ``bits`` and ``vanished``
     (:func:`quantlab.analysis.report.gap_vanished`). Sorted by size, then bits."""
-    cells = []
-    for bits in quantized_bits(rows, method):
-        for g in stats.gaps(rows, bits, method=method, baseline=baseline):
-            g = {k: v for k, v in g.items() if k != "seed_gaps"}
-            outcome = report.gap_vanished(g)
-            cells.append({**g, "bits": bits, "vanished": outcome == inference.YES, "vanished_test": outcome})
+    cells = [c for bits in quantized_bits(rows, method) for c in _cells(rows, bits, method, baseline, bits)]
     if not cells:
         raise ValueError(f"rows hold no {method!r} results: no gap grid")
     return sorted(cells, key=lambda c: (c["params"], c["bits"]))
+
+
+def _cells(rows: Sequence[Mapping[str, Any]], bits: int, method: str, baseline: str, label: int) -> list[dict]:
+    """The gap cells of ``method`` at ``bits`` weight bits, one per network, with ``bits = label``."""
+    cells = []
+    for g in stats.gaps(rows, bits, method=method, baseline=baseline):
+        g = {k: v for k, v in g.items() if k != "seed_gaps"}
+        outcome = report.gap_vanished(g)
+        cells.append({**g, "bits": label, "vanished": outcome == inference.YES, "vanished_test": outcome})
+    return cells
+
+
+def signal_grid(rows: Sequence[Mapping[str, Any]], weight_bits: int = report.TERNARY, method: str = "retrain",
+                baseline: str = report.BASELINE) -> list[dict]:
+    """The signal-width twin of :func:`gap_grid`: per network and fixed-point signal width of ``rows``
+    (float signals left out), the gap of ``method`` at ``weight_bits`` weight bits with those signals to
+    the float ``baseline`` (float weights and float signals), with ``bits`` the *signal* bits; so
+    :func:`bits_needed` of it gives the fewest signal bits each network needs."""
+    groups = report.by_signals(rows)
+    cells = [c for sb, rs in groups.items() if sb is not None for c in _cells(rs, weight_bits, method, baseline, sb)]
+    if not cells:
+        raise ValueError("rows hold no trials with fixed-point signals: no signal grid")
+    return sorted(cells, key=lambda c: (c["params"], c["bits"]))
+
+
+def signal_gap_display(rows: Sequence[Mapping[str, Any]], weight_bits: int = report.TERNARY
+                       ) -> tuple[list[dict], dict[str, str]]:
+    """The retrained gap to the float control at ``weight_bits`` weight bits, per network (rows of the
+    table) and signal width (columns, float signals last), as ``"+0.93 ± 0.08"`` (pp ± standard error
+    over seeds): ``(rows, columns)`` for :func:`quantlab.formatting.html_table`."""
+    table: dict[int, dict] = {}
+    columns = {"network": "network"}
+    for signal_bits, group in report.by_signals(rows).items():
+        label = signal_label(signal_bits)
+        columns[label] = f"{label} signals"
+        for g in stats.gaps(group, weight_bits, baseline=report.BASELINE):
+            se = "" if g["gap_se"] is None else f" ± {pp(g['gap_se'], sign=False)}"
+            table.setdefault(g["params"], {"network": g["network"]})[label] = pp(g["gap"]) + se
+    return [table[p] for p in sorted(table)], columns
+
+
+def input_bits(dataset: str) -> int:
+    """Bits of one input image of ``dataset``: its pixels at 8 bits each (uint8 images)."""
+    h, w, c = data.info(dataset)["image_shape"]
+    return 8 * h * w * c
+
+
+def activation_display(rows: Iterable[Mapping[str, Any]], widths: Sequence[int | None]) -> tuple[list[dict], dict[str, str]]:
+    """:func:`activation_table` as ``(rows, columns)`` for :func:`quantlab.formatting.html_table`, in
+    kibibits (1,024 bits) per example."""
+    table = activation_table(rows, widths)
+    labels = [signal_label(w) for w in widths]
+    out = [{"network": t["network"], "signals": f"{t['signals']:,}", **{k: f"{t[k] / 1024:,.2f}" for k in labels}}
+           for t in table]
+    return out, {"network": "network", "signals": "hidden signals per example",
+                 **{k: f"{k} signals (Kibit)" for k in labels}}
+
+
+def activation_table(rows: Iterable[Mapping[str, Any]], widths: Sequence[int | None]) -> list[dict]:
+    """Per network of tidy ``rows`` (sorted by size): ``network, params, signals`` (hidden signals per
+    example, :func:`quantlab.nn.models.network_cost`) and, per signal width of ``widths`` (None:
+    float, 32 bits), the activation-buffer bits one example needs to hold every hidden signal at once,
+    under the key :func:`quantlab.vocabulary.signal_label`. The 8-bit input pixels are not counted."""
+    nets: dict[int, Mapping[str, Any]] = {}
+    for r in rows:
+        nets.setdefault(int(r["params"]), r)
+    out = []
+    for params in sorted(nets):
+        r = nets[params]
+        info = data.info(r["dataset"])
+        count = models.network_cost(r["family"], r["size"], info["image_shape"], info["num_classes"])["signals"]
+        out.append({"network": network_label(r), "params": params, "signals": count,
+                    **{signal_label(w): count * (compression.FLOAT_BITS if w is None else w) for w in widths}})
+    return out
 
 
 def bits_needed(grid: Sequence[Mapping[str, Any]]) -> list[dict]:

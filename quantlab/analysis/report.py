@@ -39,6 +39,7 @@ from typing import Any
 from quantlab.analysis import inference, stats
 from quantlab.analysis.rows import check_rows, network_label
 from quantlab.formatting import glue_key, glue_text, pp
+from quantlab.vocabulary import signal_label
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "inconclusive")
 REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE = VERDICTS
@@ -365,12 +366,22 @@ def vanishing_size(rows: Sequence[Mapping[str, Any]], bits: int = TERNARY, t: Th
     return found
 
 
-def _by_subset(rows: Sequence[Mapping[str, Any]]) -> dict[int | None, list[Mapping[str, Any]]]:
-    """Rows per training-set size, smallest first, the whole split (None) last."""
+def _by(rows: Sequence[Mapping[str, Any]], field: str) -> dict[int | None, list[Mapping[str, Any]]]:
+    """Rows per value of an integer ``field``, smallest first, None (the whole split, float signals) last."""
     out: dict[int | None, list[Mapping[str, Any]]] = {}
     for r in rows:
-        out.setdefault(r.get("train_subset"), []).append(r)
+        out.setdefault(r.get(field), []).append(r)
     return dict(sorted(out.items(), key=lambda kv: math.inf if kv[0] is None else kv[0]))
+
+
+def _by_subset(rows: Sequence[Mapping[str, Any]]) -> dict[int | None, list[Mapping[str, Any]]]:
+    """Rows per training-set size, smallest first, the whole split (None) last."""
+    return _by(rows, "train_subset")
+
+
+def by_signals(rows: Sequence[Mapping[str, Any]]) -> dict[int | None, list[Mapping[str, Any]]]:
+    """Rows per word length of the hidden signals (``signal_bits``), narrowest first, float (None) last."""
+    return _by(rows, "signal_bits")
 
 
 def claim5(rows: Sequence[Mapping[str, Any]], t: Thresholds = DEFAULT) -> Finding:
@@ -486,6 +497,69 @@ def overall(findings: Sequence[Finding], claim: int) -> str:
     if NOT_REPRODUCED in vs and not vs & {REPRODUCED, PARTLY}:
         return NOT_REPRODUCED
     return PARTLY
+
+
+SIGNAL_SWEEPS = ("signals-ffdnn", "signals-cnn")
+"""The sweeps over the word length of the hidden signals (fixed-point signals, the Signals chapter): on
+them the size claim is judged per signal width (:func:`signal_verdicts`)."""
+
+
+def size_claim(claim1_finding: Finding, claim2_finding: Finding) -> str:
+    """The paper's size claim, claims 1 and 2 together (a gap at the smallest network that almost
+    vanishes at the largest): reproduced when both are, not reproduced when either is not, inconclusive
+    otherwise."""
+    both = (claim1_finding.verdict, claim2_finding.verdict)
+    if both == (REPRODUCED, REPRODUCED):
+        return REPRODUCED
+    return NOT_REPRODUCED if NOT_REPRODUCED in both else INCONCLUSIVE
+
+
+def signal_verdicts(rows: Sequence[Mapping[str, Any]], t: Thresholds = DEFAULT) -> list[dict]:
+    """The size claim at each word length of the hidden signals in ``rows`` (a signals sweep), by the
+    rules of claims 1 and 2 on that width's ternary gaps to the float control (float weights, float
+    signals): per width, narrowest first and float last, ``signal_bits`` (None: float), ``claim1``,
+    ``claim2`` (:class:`Finding`) and ``verdict`` (:func:`size_claim`)."""
+    out = []
+    for signal_bits, group in by_signals(_check(rows)).items():
+        c1, c2 = claim1(group, t), claim2(group, t)
+        out.append({"signal_bits": signal_bits, "claim1": c1, "claim2": c2, "verdict": size_claim(c1, c2)})
+    return out
+
+
+def signal_verdict_text(verdicts: Sequence[Mapping[str, Any]]) -> str:
+    """One phrase per signal width of :func:`signal_verdicts`, e.g. ``"float signals: reproduced;
+    3-bit: inconclusive"``; the 2014 design's 3-bit signals named as such."""
+    parts = []
+    for v in verdicts:
+        name = f"{signal_label(v['signal_bits'])} signals"
+        if v["signal_bits"] == DESIGN_2014_SIGNAL_BITS:
+            name += " (the 2014 design)"
+        parts.append(f"{name}: {v['verdict']}")
+    return "; ".join(parts)
+
+
+def signal_display(verdicts: Sequence[Mapping[str, Any]]) -> tuple[list[dict], dict[str, str]]:
+    """:func:`signal_verdicts` as ``(rows, columns)`` for :func:`quantlab.formatting.html_table`: per
+    signal width the smallest network's ternary gap and claim 1's verdict, the largest network's gap
+    with its upper one-sided bound and claim 2's verdict, and the size claim's verdict."""
+    rows = []
+    for v in verdicts:
+        small, large = v["claim1"].evidence, v["claim2"].evidence
+        hi = inference.bounds(_pp(large["large_gap"]), _se_pp({"gap_se": large["large_gap_se"]}), large["large_seeds"],
+                              DEFAULT.confidence)[1]
+        rows.append({"signals": signal_label(v["signal_bits"]),
+                     "small": f"{pp(small['small_gap'])} ± {pp(small['small_gap_se'], sign=False)}",
+                     "claim1": v["claim1"].verdict,
+                     "large": f"{pp(large['large_gap'])} ± {pp(large['large_gap_se'], sign=False)}",
+                     "bound": f"{hi:+.2f}", "claim2": v["claim2"].verdict, "verdict": v["verdict"]})
+    columns = {"signals": "hidden signals", "small": "gap, smallest (pp)", "claim1": "claim 1",
+               "large": "gap, largest (pp)", "bound": f"upper {DEFAULT.confidence:.0%} bound", "claim2": "claim 2",
+               "verdict": "size claim"}
+    return rows, columns
+
+
+DESIGN_2014_SIGNAL_BITS = 3
+"""Hwang & Sung (2014), the method the paper builds on: ternary weights and 3-bit signals."""
 
 
 def sensitivity(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]],

@@ -224,10 +224,13 @@ def layer_dims(family: str, size: Sequence[int], image_shape: Sequence[int], num
 
 
 def network_cost(family: str, size: Sequence[int], image_shape: Sequence[int], num_classes: int = 10) -> dict:
-    """``{"params", "weights", "macs"}`` of a network from :func:`layer_dims`: all parameters, the
-    quantized ones (kernels) and multiply-accumulates per example of the forward pass (equal to
-    :func:`param_counts`, without building the model)."""
+    """``{"params", "weights", "macs", "signals"}`` of a network from :func:`layer_dims`: all
+    parameters, the quantized ones (kernels), multiply-accumulates per example of the forward pass
+    (``params`` and ``weights`` equal :func:`param_counts`, without building the model) and the hidden
+    signals per example: the values every hidden layer passes to the next (a CNN's after pooling),
+    which fixed-point signals quantize (the input pixels are not among them)."""
     layers = layer_dims(family, size, image_shape, num_classes)
     weights = sum(layer["kernel"] for layer in layers)
     return {"params": weights + sum(layer["bias"] for layer in layers), "weights": weights,
-            "macs": sum(layer["kernel"] * layer["positions"] for layer in layers)}
+            "macs": sum(layer["kernel"] * layer["positions"] for layer in layers),
+            "signals": sum(layer["inputs"] * layer["positions"] for layer in layers[1:])}
