@@ -192,7 +192,7 @@ def test_jumps_text_groups_the_cases_by_a_field():
               "val_change": 0.04, "train_change": 0.03}
              for n, t, p in ((1000, "ffdnn-w16-d3", 13_002), (1000, "ffdnn-w8-d3", 6_442), (None, "ffdnn-w8-d3", 6_442))]
     text = maps.jumps_text(jumps, "train_subset")
-    assert text.startswith("3 retraining epoch(s) move the validation error by more than 3 points")
+    assert text.startswith("3 retraining epochs move the validation error by more than 3 points")
     # networks smallest first (by parameters, not by name)
     assert "(1,000 training examples: 2 in ffdnn-w8-d3, ffdnn-w16-d3; all training examples: 1 in ffdnn-w8-d3)" in text
     assert text.endswith("In every one the same network's training error moved the same way, by 3.00 points on "

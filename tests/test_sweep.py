@@ -106,9 +106,37 @@ def test_a_corrupt_record_is_reported_and_recomputed(tmp_path):
     fake.calls.clear()
     with pytest.warns(CorruptRecordWarning, match=path.name):
         sweep.run_sweep(spec, store, progress=False, run_trial=fake)
-    assert fake.calls == [((8, 1), [1])]
+    assert fake.calls == [((8, 1), [0, 1])]  # the seeds it was trained with; only seed 1 is written again
     assert store.get(config, 1)["metrics"] == fake_metrics(config, 1)
     assert (tmp_path / (path.name + ".corrupt")).exists()
+
+
+def test_a_lost_record_trains_again_with_the_seeds_it_was_trained_with(tmp_path):
+    spec, store, fake = make_spec(seeds=[0, 1, 2]), Store(tmp_path), FakeTrial()
+    config = spec.trials()[0]
+    store.put(config, 0, fake_metrics(config, 0), {"trial_seeds": [0, 1]})
+    store.put(config, 2, fake_metrics(config, 2), {"trial_seeds": [2]})
+    assert sweep.trained_with(store, config, [1], spec.seeds) == [0, 1]
+    kept = store.path(config, 0).read_bytes()
+    sweep.run_sweep(spec, store, progress=False, run_trial=fake, only="w8-*")
+    assert fake.calls == [((8, 1), [0, 1])] and store.path(config, 0).read_bytes() == kept
+    assert store.get(config, 1)["provenance"]["trial_seeds"] == [0, 1]
+    # several groups, or none: the missing seeds train together
+    assert sweep.trained_with(store, config, [1, 3], [0, 1, 2, 3]) == [1, 3]
+    assert sweep.trained_with(Store(tmp_path / "empty"), config, [0, 1], spec.seeds) == [0, 1]
+
+
+@pytest.mark.slow
+def test_a_recomputed_record_is_the_record_it_replaces(tmp_path):
+    """Real training: a record deleted from a two-seed trial comes back bit for bit."""
+    spec = make_spec(sizes=[(32, 1)], bits=(2,), seeds=[0, 1], train_subset=2000, float_train={"epochs": 2})
+    store = Store(tmp_path)
+    sweep.run_sweep(spec, store, progress=False)
+    config = spec.trials()[0]
+    before = store.get(config, 1)["metrics"]
+    store.path(config, 1).unlink()
+    sweep.run_sweep(spec, store, progress=False)
+    assert store.get(config, 1)["metrics"] == before
 
 
 def test_progress_bars_and_run_trial_without_progress(tmp_path, capsys):

@@ -28,7 +28,7 @@ from typing import Any
 
 from quantlab.analysis import inference
 from quantlab.analysis.rows import NETWORK_FIELDS, network_key, summarise
-from quantlab.formatting import pp
+from quantlab.formatting import plural, pp
 from quantlab.vocabulary import signal_label
 
 JUMP_PP = 3.0
@@ -217,7 +217,7 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
                     f"while the training loss of the same network changes by less than {FLAT_LOSS:.0%}.")
         nets = sorted({(c["trial"], c["bits"], c.get("signal_bits") or 0) for c in cases})
         names = ", ".join(f"{t} {b}-bit" + (f" with {signal_label(sb)} signals" if sb else "") for t, b, sb in nets)
-        return (f"{len(cases)} retraining epoch(s) ({names}) move the "
+        return (f"{len(cases)} retraining {plural(len(cases), 'epoch')} ({names}) {plural(len(cases), 'moves', 'move')} the "
                 f"validation error by more than {JUMP_PP:g} points while the training loss of the same network "
                 f"changes by less than {FLAT_LOSS:.0%}. " + confirmation(cases)
                 + (" A jump that the training error does not share is a sign that the evaluated network is not "
@@ -228,14 +228,14 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
                     f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds that excludes 0).")
         items = "; ".join(f"{c['trial']}: {c['high_bits']}-bit {pp(c['diff'])} pp against {c['low_bits']}-bit"
                           for c in cases)
-        return (f"{len(cases)} network(s) retrain worse with more bits beyond seed noise ({items}).")
+        return (f"{len(cases)} {plural(len(cases), 'network')} {plural(len(cases), 'retrains', 'retrain')} worse with more bits beyond seed noise ({items}).")
     if kind == "more_signal_bits":
         if not cases:
             return ("No network's retrained error grows with wider hidden signals beyond seed noise "
                     f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds that excludes 0).")
         items = "; ".join(f"{c['trial']} {c['bits']}-bit weights: {signal_label(c['high_signals'])} signals "
                           f"{pp(c['diff'])} pp against {signal_label(c['low_signals'])}" for c in cases)
-        return f"{len(cases)} network(s) retrain worse with wider signals beyond seed noise ({items})."
+        return f"{len(cases)} {plural(len(cases), 'network')} {plural(len(cases), 'retrains', 'retrain')} worse with wider signals beyond seed noise ({items})."
     if kind == "beats_float":
         if not cases:
             return ("No retrained quantized network beats its float network beyond seed noise "
@@ -244,6 +244,6 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
             f"{c['trial']} {c['bits']}-bit: {pp(c['below_float'], sign=False)} pp below float, "
             f"{pp(c['below_control'])} pp against the float control (whose extra epochs alone gain "
             f"{pp(c['control_gain'])} pp)" for c in cases)
-        return (f"{len(cases)} retrained network(s) beat their float network beyond seed noise: {items}. "
+        return (f"{len(cases)} retrained {plural(len(cases), 'network')} {plural(len(cases), 'beats its', 'beat their')} float network beyond seed noise: {items}. "
                 "The float control, trained for the same extra epochs, is the fair comparison.")
     raise ValueError(f"kind must be 'jumps', 'more_bits', 'more_signal_bits' or 'beats_float'; got {kind!r}")

@@ -29,7 +29,7 @@ from typing import Any
 from quantlab import data
 from quantlab.analysis import anomalies, inference, report, stats
 from quantlab.analysis.rows import network_label
-from quantlab.formatting import pp
+from quantlab.formatting import plural, pp
 from quantlab.nn import models
 from quantlab.numerics import compression
 from quantlab.vocabulary import signal_label
@@ -324,7 +324,7 @@ def jumps_text(jumps: Sequence[Mapping[str, Any]], field: str) -> str:
         by_size = sorted(cases, key=lambda c: (c.get("params") or 0, c["trial"]))  # smallest network first
         nets = ", ".join(dict.fromkeys(c["trial"] for c in by_size))
         parts.append(f"{name}: {len(cases)} in {nets}")
-    return (f"{len(jumps)} retraining epoch(s) move the validation error by more than {anomalies.JUMP_PP:g} points "
+    return (f"{len(jumps)} retraining {plural(len(jumps), 'epoch')} {plural(len(jumps), 'moves', 'move')} the validation error by more than {anomalies.JUMP_PP:g} points "
             f"while the same network's training loss changes by less than {anomalies.FLAT_LOSS:.0%} ("
             + "; ".join(parts) + "). " + anomalies.confirmation(jumps))
 

@@ -2,7 +2,9 @@
 
 * :func:`plan` lists the spec's trials with the seeds done and missing and an *estimated* time.
 * :func:`run_sweep` runs the missing seeds of each trial together (one ``run_trial`` call, seeds
-  vmapped) and writes each seed's record as soon as the trial returns. Finished records are never
+  vmapped; a record lost from a trial trains again with the seeds it was trained with,
+  :func:`trained_with`, so it comes back bit for bit) and writes each seed's record as soon as the
+  trial returns. Finished records are never
   recomputed, so a sweep can be killed at any point and rerun: it loses at most the trials in flight.
   Trials run in this process or as Ray tasks (:mod:`quantlab.experiments.executors`); this process alone
   writes the store either way.
@@ -252,8 +254,31 @@ class _Flight:
 
     run: PlannedRun
     lock: Any
+    keep: list[int] = dataclasses.field(default_factory=list)  # the seeds whose records it writes
     bar: Any = None
     credited: float = 0.0
+
+
+def trained_with(store: Store, config: Any, missing: Sequence[int], seeds: Sequence[int]) -> list[int]:
+    """The seeds to train so that the ``missing`` ones come out as they were (or would have been).
+
+    A seed's numbers depend, by float rounding, on which seeds were trained with it (XLA compiles
+    another program for another number of vmapped seeds), so a record recomputed alone would differ
+    from the one it replaces (by ~1e-7 in the losses). When the stored records of ``config`` among
+    ``seeds`` name one group of ``trial_seeds`` (provenance) that holds every missing seed, that whole
+    group is trained again, in its order, and only the missing records are written; otherwise (no
+    record yet, or several groups) the missing seeds train together."""
+    groups: list[list[int]] = []
+    for seed in seeds:
+        if seed in missing:
+            continue
+        record = store.get(config, seed)
+        group = record and (record.get("provenance") or {}).get("trial_seeds")
+        if isinstance(group, list) and set(group) & set(missing) and group not in groups:
+            groups.append([int(s) for s in group])
+    if len(groups) == 1 and set(missing) <= set(groups[0]):
+        return groups[0]
+    return list(missing)
 
 
 def run_sweep(
@@ -267,8 +292,8 @@ def run_sweep(
 ) -> dict:
     """Runs every missing (trial, seed) of ``spec`` and writes its record to ``store``.
 
-    Seeds of one trial that are missing run together in one ``run_trial(config, seeds)`` call;
-    records are written as soon as it returns. ``run_trial`` defaults to
+    Seeds of one trial that are missing run together in one ``run_trial(config, seeds)`` call (with
+    the seeds they were trained with, :func:`trained_with`); records are written as soon as it returns. ``run_trial`` defaults to
     :func:`quantlab.training.experiment.run_trial`. Progress bars (tqdm, on stderr): the whole sweep, with
     an ETA that starts from the cost model and adapts to the measured speed, and the trial in
     flight, per epoch (``local``) or the trials in flight (``ray``).
@@ -370,8 +395,8 @@ def run_sweep(
             overall.update(run.estimate)
             done(lock)
             return
-        flight = _Flight(run, lock)
-        job = Job(run.label, run.config, missing, state=flight)
+        flight = _Flight(run, lock, keep=missing)
+        job = Job(run.label, run.config, trained_with(store, run.config, missing, spec.seeds), state=flight)
         if not parallel:
             epochs = _epochs(run.config)
             flight.bar = tqdm(
@@ -392,7 +417,7 @@ def run_sweep(
     def settle(outcome: Outcome) -> None:
         job = outcome.job
         flight: _Flight = job.state
-        run, label, missing = flight.run, job.label, job.seeds
+        run, label, missing = flight.run, job.label, flight.keep
         if outcome.error is not None:
             raise outcome.error
         if outcome.lost is not None:
@@ -425,11 +450,13 @@ def run_sweep(
                 say(f"diverged: {label} seeds {_seeds(missing)}: {outcome.diverged}", True)
                 return
             results = outcome.results
-            _check_results(results, missing, label)
+            _check_results(results, job.seeds, label)
             prov = outcome.provenance
             if prov is None:
-                prov = collect_environment(outcome.wall, missing, **(outcome.timing or {}))
-            for seed, metrics in zip(missing, results):
+                prov = collect_environment(outcome.wall, job.seeds, **(outcome.timing or {}))
+            for seed, metrics in zip(job.seeds, results):
+                if seed not in missing:
+                    continue  # trained again only so that the missing seeds come out as they were
                 error = metrics["float"].get("val_error")
                 reason = divergence.chance_reason(error, num_classes) if isinstance(error, (int, float)) else None
                 if reason:
