@@ -130,6 +130,9 @@ def test_signal_verdicts_judge_the_size_claim_at_each_signal_width(rows):
     assert by[4]["verdict"] == by[None]["verdict"] == report.REPRODUCED  # w512: 0.2 pp
     assert by[2]["claim2"].verdict == report.NOT_REPRODUCED and by[2]["verdict"] == report.NOT_REPRODUCED
     assert report.signal_verdict_text(verdicts).startswith("2-bit signals: not reproduced; 4-bit signals: reproduced")
+    text = report.signal_claims_text(verdicts)
+    assert text.startswith("Claim 1 (a gap at the smallest network) is reproduced at every signal width.")
+    assert "Claim 2 (the gap almost vanishes at the largest): not reproduced with 2-bit signals; reproduced with 4-bit, float signals." in text
 
 
 def test_gap_by_signals_draws_one_line_per_signal_width_float_last(rows):

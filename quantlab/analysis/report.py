@@ -538,6 +538,27 @@ def signal_verdict_text(verdicts: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+def signal_claims_text(verdicts: Sequence[Mapping[str, Any]]) -> str:
+    """Two sentences on :func:`signal_verdicts`: at which signal widths claim 1 and claim 2 are
+    reproduced, not reproduced or inconclusive (with the seeds an inconclusive one would need)."""
+    out = []
+    for claim, what in ((1, "a gap at the smallest network"), (2, "the gap almost vanishes at the largest")):
+        by_verdict: dict[str, list[str]] = {}
+        for v in verdicts:
+            f = v[f"claim{claim}"]
+            name = signal_label(v["signal_bits"])
+            if f.verdict == INCONCLUSIVE and f.evidence.get("seeds_needed"):
+                name += f" (about {f.evidence['seeds_needed']} seeds would settle it)"
+            by_verdict.setdefault(f.verdict, []).append(name)
+        if len(by_verdict) == 1:
+            (verdict,) = by_verdict
+            out.append(f"Claim {claim} ({what}) is {verdict} at every signal width.")
+        else:
+            parts = [f"{verdict} with {', '.join(names)} signals" for verdict, names in by_verdict.items()]
+            out.append(f"Claim {claim} ({what}): " + "; ".join(parts) + ".")
+    return " ".join(out)
+
+
 def signal_display(verdicts: Sequence[Mapping[str, Any]]) -> tuple[list[dict], dict[str, str]]:
     """:func:`signal_verdicts` as ``(rows, columns)`` for :func:`quantlab.formatting.html_table`: per
     signal width the smallest network's ternary gap and claim 1's verdict, the largest network's gap
