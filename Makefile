@@ -104,9 +104,9 @@ REFERENCE_SPECS := ffdnn-width ffdnn-depth cnn-maps budget-ffdnn budget-cnn
 reference: $(VENV_STAMP) | sysdeps
 	for spec in $(REFERENCE_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
 
-# The beyond-the-paper maps (issue 12): precision x size, data x size. They reuse the float networks
+# The beyond-the-paper maps (issues 12, 24): precision x size, data x size, rules, signals. They reuse the float networks
 # of `make reference` where it ran first (quantlab.training.netcache), else train them.
-MAP_SPECS := precision-ffdnn precision-cnn data-ffdnn data-cnn rules-ffdnn
+MAP_SPECS := precision-ffdnn precision-cnn data-ffdnn data-cnn rules-ffdnn signals-ffdnn signals-cnn
 reference-maps: $(VENV_STAMP) | sysdeps
 	for spec in $(MAP_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
 

@@ -66,7 +66,7 @@ class Page:
 REFERENCE_SPECS = ("ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn")
 
 PAGES: dict[str, Page] = {
-    "intro": Page(specs=(*REFERENCE_SPECS, "data-ffdnn", "data-cnn"), box="end",
+    "intro": Page(specs=(*REFERENCE_SPECS, "data-ffdnn", "data-cnn", "signals-ffdnn", "signals-cnn"), box="end",
                   computes="counts and provenance of the reference records, the verdicts of "
                            "`quantlab.analysis.report` and the sweep planner's CPU estimate"),
     "quantizer": Page(computes="trains its own small FFDNN live (network and budget in its first cell; "
@@ -77,10 +77,12 @@ PAGES: dict[str, Page] = {
     "cnn_maps": Page(specs=("cnn-maps",), csv=("cnn-maps",), swappable=True),
     "compression": Page(specs=("ffdnn-width", "cnn-maps")),
     "precision": Page(specs=("precision-ffdnn", "precision-cnn"), csv=("precision-ffdnn", "precision-cnn")),
+    "signals": Page(specs=("signals-ffdnn", "signals-cnn", "precision-ffdnn", "precision-cnn"),
+                    csv=("signals-ffdnn", "signals-cnn")),
     "data_limit": Page(specs=("data-ffdnn", "data-cnn"), csv=("data-ffdnn", "data-cnn")),
     "rules": Page(specs=("rules-ffdnn",), csv=("rules-ffdnn",)),
     "report": Page(specs=("ffdnn-width", "ffdnn-depth", "cnn-maps", "data-ffdnn", "data-cnn", "precision-ffdnn",
-                          "precision-cnn", "rules-ffdnn")),
+                          "precision-cnn", "rules-ffdnn", "signals-ffdnn", "signals-cnn")),
     "data": Page(computes="loads Fashion-MNIST through `quantlab.data` (cached in `$QUANTLAB_CACHE`, "
                           "default `~/.cache/quantlab`); it reads no result records"),
 }

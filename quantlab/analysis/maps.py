@@ -228,7 +228,7 @@ def front_text(front: Mapping[str, Any]) -> str:
             f"(the front's range, log scale) the best network is " + ", ".join(parts) + " of the range.")
     wins = [s for s in front["stretches"] if s["bits"] == report.TERNARY]
     if wins:
-        text += " Ternary wins " + ", ".join(f"from {_kib(s['lo_bits'])} to {_kib(s['hi_bits'])}" for s in wins) + "."
+        text += " Ternary wins " + ", ".join(_kib_range(s["lo_bits"], s["hi_bits"]) for s in wins) + "."
     else:
         text += " No ternary network is on the front."
     return text
@@ -327,6 +327,12 @@ def jumps_text(jumps: Sequence[Mapping[str, Any]], field: str) -> str:
     return (f"{len(jumps)} retraining {plural(len(jumps), 'epoch')} {plural(len(jumps), 'moves', 'move')} the validation error by more than {anomalies.JUMP_PP:g} points "
             f"while the same network's training loss changes by less than {anomalies.FLAT_LOSS:.0%} ("
             + "; ".join(parts) + "). " + anomalies.confirmation(jumps))
+
+
+def _kib_range(lo_bits: float, hi_bits: float) -> str:
+    """``"from 0.2 KiB to 1.5 KiB"``, or ``"at 0.2 KiB"`` when both ends print alike."""
+    lo, hi = _kib(lo_bits), _kib(hi_bits)
+    return f"at {lo}" if lo == hi else f"from {lo} to {hi}"
 
 
 def _kib(bits: float) -> str:

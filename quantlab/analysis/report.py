@@ -552,7 +552,8 @@ def signal_claims_text(verdicts: Sequence[Mapping[str, Any]]) -> str:
             by_verdict.setdefault(f.verdict, []).append(name)
         if len(by_verdict) == 1:
             (verdict,) = by_verdict
-            out.append(f"Claim {claim} ({what}) is {verdict} at every signal width.")
+            where = "at any signal width" if verdict == NOT_REPRODUCED else "at every signal width"
+            out.append(f"Claim {claim} ({what}) is {verdict} {where}.")
         else:
             parts = [f"{verdict} with {', '.join(names)} signals" for verdict, names in by_verdict.items()]
             out.append(f"Claim {claim} ({what}): " + "; ".join(parts) + ".")
@@ -562,7 +563,7 @@ def signal_claims_text(verdicts: Sequence[Mapping[str, Any]]) -> str:
 def signal_display(verdicts: Sequence[Mapping[str, Any]]) -> tuple[list[dict], dict[str, str]]:
     """:func:`signal_verdicts` as ``(rows, columns)`` for :func:`quantlab.formatting.html_table`: per
     signal width the smallest network's ternary gap and claim 1's verdict, the largest network's gap
-    with its upper one-sided bound and claim 2's verdict, and the size claim's verdict."""
+    with its upper one-sided bound (in brackets) and claim 2's verdict, and the size claim's verdict."""
     rows = []
     for v in verdicts:
         small, large = v["claim1"].evidence, v["claim2"].evidence
@@ -571,10 +572,10 @@ def signal_display(verdicts: Sequence[Mapping[str, Any]]) -> tuple[list[dict], d
         rows.append({"signals": signal_label(v["signal_bits"]),
                      "small": f"{pp(small['small_gap'])} ± {pp(small['small_gap_se'], sign=False)}",
                      "claim1": v["claim1"].verdict,
-                     "large": f"{pp(large['large_gap'])} ± {pp(large['large_gap_se'], sign=False)}",
-                     "bound": f"{hi:+.2f}", "claim2": v["claim2"].verdict, "verdict": v["verdict"]})
+                     "large": f"{pp(large['large_gap'])} ± {pp(large['large_gap_se'], sign=False)} (≤ {hi:+.2f})",
+                     "claim2": v["claim2"].verdict, "verdict": v["verdict"]})
     columns = {"signals": "hidden signals", "small": "gap, smallest (pp)", "claim1": "claim 1",
-               "large": "gap, largest (pp)", "bound": f"upper {DEFAULT.confidence:.0%} bound", "claim2": "claim 2",
+               "large": f"gap, largest (pp; upper {DEFAULT.confidence:.0%} bound)", "claim2": "claim 2",
                "verdict": "size claim"}
     return rows, columns
 
