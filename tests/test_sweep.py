@@ -241,6 +241,23 @@ def test_calibration_is_time_weighted(tmp_path):
     assert factor < 1.5  # the median of the two ratios would be 5.25
 
 
+def test_the_estimate_spares_the_float_stages_the_cache_holds(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUANTLAB_CACHE", str(tmp_path / "cache"))
+    from quantlab.training import experiment, netcache
+
+    spec = make_spec(sizes=[(1024, 3)], train_subset=50_000, float_train={"epochs": 8}, retrain={"epochs": 3})
+    store, config = Store(tmp_path / "results"), spec.trials()[0]
+    before = sweep.plan(spec, store).runs[0].estimate
+    assert experiment.cached_epochs(config, [0, 1]) == 0
+    netcache.directory().mkdir(parents=True)
+    for identity in (experiment.float_identity, experiment.control_identity):
+        (netcache.directory() / f"{netcache.key(identity(config, [0, 1]))}.npz").touch()
+    assert experiment.cached_epochs(config, [0, 1]) == 8 + 3 and experiment.cached_epochs(config, [0]) == 0
+    after = sweep.plan(spec, store).runs[0].estimate
+    assert after == pytest.approx(sweep.model_seconds(config, 2, 11)) and after < before / 2
+    assert sweep.plan(spec, store, platform=None).runs[0].estimate == pytest.approx(before)  # a Ray driver: no JAX
+
+
 def test_bigger_networks_cost_more():
     small = sweep.model_seconds(make_spec(sizes=[(8, 1)]).trials()[0], 1)
     big = sweep.model_seconds(make_spec(sizes=[(1024, 3)]).trials()[0], 1)

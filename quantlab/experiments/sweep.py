@@ -64,8 +64,10 @@ def network_cost(family: str, size: Sequence[int], dataset: str = "fashion_mnist
     return cost["params"], cost["macs"]
 
 
-def model_seconds(config: Any, n_seeds: int) -> float:
-    """Uncalibrated estimate of one trial's wall time for ``n_seeds`` seeds trained together."""
+def model_seconds(config: Any, n_seeds: int, cached_epochs: int = 0) -> float:
+    """Uncalibrated estimate of one trial's wall time for ``n_seeds`` seeds trained together, less
+    ``cached_epochs`` (float training and float control read from the cache,
+    :func:`quantlab.training.experiment.cached_epochs`)."""
     from quantlab.nn import models  # noqa: PLC0415 - JAX and Flax only when planning
 
     cfg = config_dict(config)
@@ -73,7 +75,7 @@ def model_seconds(config: Any, n_seeds: int) -> float:
     _, macs = network_cost(family, cfg["size"], dataset)
     examples = cfg.get("train_subset") or data.info(dataset)["splits"]["train"]
     n_bits = len(cfg["bits"])
-    epochs = _epochs(cfg)
+    epochs = _epochs(cfg) - cached_epochs
     batch = cfg["float_train"].get("batch_size", 100)
     train_macs = 3 * macs * examples * epochs
     eval_macs = macs * _EVAL_EXAMPLES * (epochs + 1 + n_bits)
@@ -82,6 +84,12 @@ def model_seconds(config: Any, n_seeds: int) -> float:
     layers = len(models.layer_dims(family, cfg["size"], data.info(dataset)["image_shape"]))
     compile_seconds = _COMPILE_SECONDS * (1 + n_bits) * max(1.0, layers / _COMPILED_LAYERS)
     return compile_seconds + steps * _SECONDS_PER_STEP + per_mac * (train_macs + eval_macs) * n_seeds
+
+
+def _cached_epochs(config: Any, seeds: Sequence[int]) -> int:
+    from quantlab.training import experiment  # noqa: PLC0415 - JAX only when planning
+
+    return experiment.cached_epochs(config, seeds)
 
 
 def _platform() -> str:
@@ -180,7 +188,9 @@ def plan(spec: SweepSpec, store: Store, only: str | None = None, platform: Any =
     """Every trial of ``spec`` (matching ``only``) with its done / missing seeds and an estimate,
     calibrated on the store's records from ``platform`` (default: this process's JAX platform;
     None: records from any platform, and JAX is not started: what a Ray driver wants, whose trials
-    run elsewhere and which must not take a GPU's memory from its workers)."""
+    run elsewhere and which must not take a GPU's memory from its workers). The estimate leaves out
+    the float training and float control that this process's float-network cache already holds
+    (:func:`quantlab.training.experiment.cached_epochs`; not on a Ray driver)."""
     cal = calibration(store, _platform() if platform is _HERE else platform)
     runs = []
     for config in select(spec, only):
@@ -188,7 +198,12 @@ def plan(spec: SweepSpec, store: Store, only: str | None = None, platform: Any =
         missing = store.missing_seeds(config, spec.seeds)
         done = [s for s in spec.seeds if s not in missing]
         factor, _ = cal.get(cfg["family"], cal.get("*", (1.0, 0)))
-        estimate = factor * model_seconds(cfg, len(missing)) if missing else 0.0
+        estimate = 0.0
+        if missing:
+            seeds = trained_with(store, config, missing, spec.seeds)
+            # the float stages this process would read from its cache (not on a Ray driver: no JAX there)
+            cached = 0 if platform is None else _cached_epochs(config, seeds)
+            estimate = factor * model_seconds(cfg, len(seeds), cached)
         params, _ = network_cost(cfg["family"], cfg["size"], cfg["dataset"])
         runs.append(PlannedRun(config, trial_label(config), params, done, missing, estimate))
     families = {config_dict(r.config)["family"] for r in runs}

@@ -210,15 +210,29 @@ def prepare(config: TrialConfig, seeds: Sequence[int]) -> Trial:
     )
 
 
-def _float_identity(trial: Trial) -> dict:
-    c = trial.config
+def float_identity(config: TrialConfig, seeds: Sequence[int]) -> dict:
+    """What the float network of ``config`` trained with ``seeds`` is cached under
+    (:mod:`quantlab.training.netcache`): everything its numbers depend on."""
     device = jax.devices()[0]
     return {
-        "dataset": c.dataset, "family": c.family, "size": list(c.size), "train_subset": c.train_subset,
-        "float_train": dataclasses.asdict(c.float_train), "seeds": trial.seeds,
-        "numerics_version": quantlab.NUMERICS_VERSION, "jax": jax.__version__,
+        "dataset": config.dataset, "family": config.family, "size": list(config.size),
+        "train_subset": config.train_subset, "float_train": dataclasses.asdict(config.float_train),
+        "seeds": [int(s) for s in seeds], "numerics_version": quantlab.NUMERICS_VERSION, "jax": jax.__version__,
         "device": [device.platform, device.device_kind],
     }
+
+
+def control_identity(config: TrialConfig, seeds: Sequence[int]) -> dict:
+    """What the float control of ``config`` trained with ``seeds`` is cached under."""
+    return {**float_identity(config, seeds), "control": dataclasses.asdict(config.retrain)}
+
+
+def cached_epochs(config: TrialConfig, seeds: Sequence[int]) -> int:
+    """The epochs of a trial that the float-network cache would spare: the float training's and the
+    float control's, where an entry for them exists (:func:`quantlab.training.netcache.has`; an
+    estimate: a damaged entry is found out only when read)."""
+    stages = ((float_identity, config.float_train.epochs), (control_identity, config.retrain.epochs))
+    return sum(epochs for identity, epochs in stages if netcache.has(netcache.key(identity(config, seeds))))
 
 
 def _cached(identity: dict | None, like: Any, epochs: int, progress, compute) -> Stage:
@@ -258,7 +272,7 @@ def train_float(trial: Trial, progress=None, cache: bool = True) -> Stage:
         test = error_rate(trial.model, fitted.params, *trial.test)
         return Stage(fitted.params, None, None, fitted.val_error, test, fitted.best_epoch, fitted.history)
 
-    identity = _float_identity(trial) if cache else None
+    identity = float_identity(c, trial.seeds) if cache else None
     return _cached(identity, init, c.float_train.epochs, progress, compute)
 
 
@@ -312,7 +326,7 @@ def float_control(trial: Trial, float_stage: Stage, progress=None, cache: bool =
         test = error_rate(trial.model, fitted.params, *trial.test)
         return Stage(fitted.params, None, None, fitted.val_error, test, fitted.best_epoch, fitted.history)
 
-    identity = {**_float_identity(trial), "control": dataclasses.asdict(budget)} if cache else None
+    identity = control_identity(trial.config, trial.seeds) if cache else None
     return _cached(identity, float_stage.params, budget.epochs, progress, compute)
 
 

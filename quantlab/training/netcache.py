@@ -49,6 +49,11 @@ def _digest(leaves: list[np.ndarray], meta: str) -> str:
     return h.hexdigest()
 
 
+def has(entry: str) -> bool:
+    """Whether an entry of that key is on disk (read or checked only by :func:`load`)."""
+    return (directory() / f"{entry}.npz").exists()
+
+
 def load(entry: str, like: Any) -> tuple[Any, dict] | None:
     """``(params, meta)`` of entry ``entry`` with the tree structure, shapes and dtypes of ``like``,
     or None when it is missing or does not match."""
