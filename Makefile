@@ -140,13 +140,23 @@ distclean: clean
 	rm -rf $(VENV)
 
 # make bench: quantlab's training-step speed vs this machine's matmul peak and PyTorch 2.13 (CPU),
-# epoch and smoke-sweep times; prints the table and writes bench/RESULTS.md (see bench/run.py).
+# epoch and smoke-sweep times, then whole trials of the smallest and largest FFDNN split by phase;
+# prints the tables and writes bench/RESULTS.md (see bench/run.py and bench/trials.py).
 # torch is an optional benchmark dependency (pyproject's `bench` extra), installed here if missing.
 # Extra arguments: make bench BENCH_ARGS="--quick" (or --cnn-impl lax --label "before: lax.conv").
 .PHONY: bench
 bench: $(VENV_STAMP)
 	@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/pip install -q torch==2.13.0
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/trials.py --networks ffdnn-w8-d3,ffdnn-w1024-d3 --label "Trials in make bench: the smallest and largest FFDNN"
+
+# make bench-trials: whole trials of small and large networks (3 seeds, reference budgets) in fresh
+# processes, their wall time split into compilation, upload, scans, evaluation and step searches from
+# the records' provenance; writes its section of bench/RESULTS.md (bench/trials.py; ~25 min on 2 cores;
+# BENCH_ARGS="--networks ffdnn-w8-d3" for one).
+.PHONY: bench-trials
+bench-trials: $(VENV_STAMP) | data
+	$(PY) bench/trials.py $(BENCH_ARGS)
 
 # make bench-executors: the smoke sweep and an ffdnn-width slice with the local executor and with Ray
 # on this machine (Ray's overhead per trial); writes its section of bench/RESULTS.md (bench/executors.py).

@@ -24,13 +24,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,31 +35,12 @@ bench_run = importlib.util.module_from_spec(_spec)
 sys.modules["bench_run"] = bench_run
 _spec.loader.exec_module(bench_run)
 
-from quantlab import data  # noqa: E402
-
 
 def sweep(spec: str, only: str | None, executor: list[str]) -> dict:
-    """One sweep in a fresh process, empty store and fresh float cache; its wall time and records."""
-    with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
-        cache, results = Path(tmp) / "cache", Path(tmp) / "results"
-        cache.mkdir()
-        (cache / "data").symlink_to(data.cache_dir() / "data")
-        env = {**os.environ, "QUANTLAB_CACHE": str(cache), "RAY_TMPDIR": tmp, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-m", "quantlab", "sweep", spec, "--results", str(results), "--no-progress"]
-        if only:
-            command += ["--only", only]
-        load_before = bench_run.load()
-        t = time.perf_counter()
-        proc = subprocess.run(command + executor, capture_output=True, text=True, cwd=ROOT, env=env)
-        seconds = time.perf_counter() - t
-        records = [json.loads(p.read_text()) for p in results.glob("*.json")]
-        walls = {(r["label"], r["provenance"]["date"]): r["provenance"]["wall_seconds"] for r in records}
-        trials = len({r["label"] for r in records})
-        shutil.rmtree(results, ignore_errors=True)
-    if proc.returncode != 0:
-        print(proc.stderr[-3000:], file=sys.stderr)
-    return {"seconds": seconds, "records": len(records), "trials": trials, "trial_seconds": sum(walls.values()),
-            "rc": proc.returncode, "load": f"{load_before} -> {bench_run.load()}"}
+    """One sweep in a fresh process, empty store and fresh float cache (compilation cache cold too)."""
+    r = bench_run.fresh_sweep(spec, ["--only", only] if only else [], executor)
+    walls = {(x["label"], x["provenance"]["date"]): x["provenance"]["wall_seconds"] for x in r.pop("records")}
+    return {**r, "records": r["written"], "trial_seconds": sum(walls.values())}
 
 
 def main() -> None:

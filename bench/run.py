@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import json
 import os
 import platform
 import re
@@ -359,19 +360,38 @@ def vmap_section(args) -> list[dict]:
     return out
 
 
-def smoke_sweep() -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
+def fresh_sweep(spec: str, sweep_args: list[str] = (), executor: list[str] = (), compile_cache: bool = False) -> dict:
+    """``python -m quantlab sweep SPEC`` in a fresh process, into an empty results directory, with a
+    fresh ``$QUANTLAB_CACHE`` (no float network reused) that shares this machine's data arrays and,
+    with ``compile_cache``, its JAX compilation cache (``$QUANTLAB_CACHE/jax``, so programs compiled
+    before are read back). Returns ``{"seconds": the whole command, "records": [record dicts],
+    "written": count, "trials": count, "rc", "load": "before -> after"}``."""
+    with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
+        cache, results = Path(tmp) / "cache", Path(tmp) / "results"
+        cache.mkdir()
+        (cache / "data").symlink_to(data.cache_dir() / "data")
+        if compile_cache:
+            (data.cache_dir() / "jax").mkdir(parents=True, exist_ok=True)
+            (cache / "jax").symlink_to(data.cache_dir() / "jax")
+        env = {**os.environ, "QUANTLAB_CACHE": str(cache), "RAY_TMPDIR": tmp, "PYTHONPATH": str(ROOT)}
+        command = [sys.executable, "-m", "quantlab", "sweep", spec, "--results", str(results), "--no-progress",
+                   *sweep_args, *executor]
+        load_before = load()
         t = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "quantlab", "sweep", "smoke", "--results", tmp, "--no-progress"],
-            capture_output=True, text=True, cwd=ROOT,
-        )
+        proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
         seconds = time.perf_counter() - t
-        records = len(list(Path(tmp).glob("*.json")))
+        records = [json.loads(p.read_text()) for p in results.glob("*.json")]
     if proc.returncode != 0:
-        print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
-    print(f"  smoke sweep: {seconds:.1f} s, {records} records, exit {proc.returncode}", flush=True)
-    return {"seconds": seconds, "records": records, "rc": proc.returncode, "load": load()}
+        print(proc.stdout[-2000:], proc.stderr[-3000:], file=sys.stderr)
+    return {"seconds": seconds, "records": records, "written": len(records),
+            "trials": len({r["label"] for r in records}), "rc": proc.returncode, "load": f"{load_before} -> {load()}"}
+
+
+def smoke_sweep() -> dict:
+    """The smoke sweep end to end in a fresh process (compilation cache warm, float networks trained)."""
+    r = fresh_sweep("smoke", compile_cache=True)
+    print(f"  smoke sweep: {r['seconds']:.1f} s, {r['written']} records, exit {r['rc']}", flush=True)
+    return {"seconds": r["seconds"], "records": r["written"], "rc": r["rc"], "load": r["load"]}
 
 
 # ---- report ----------------------------------------------------------------------------------------

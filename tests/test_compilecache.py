@@ -1,5 +1,6 @@
 """quantlab.training.compilecache: a trial's numbers are bit-identical with JAX's persistent compilation
-cache cold, warm and off (each run in its own process, as sweeps and book builds are)."""
+cache cold, warm and off (each run in its own process, as sweeps and book builds are), and a warm cache
+is hit however its directory is reached."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ def test_records_are_identical_with_the_cache_cold_warm_and_off(tmp_path):
     assert sorted(p.name for p in (cache / "jax").iterdir()) == sorted(p.name for p in entries), (
         "the warm run compiled programs the cold run had cached")
     assert cold == warm
+    linked = tmp_path / "linked"  # another $QUANTLAB_CACHE whose jax/ is a symlink to the same cache
+    shutil.copytree(cache / "data", linked / "data")
+    (linked / "jax").symlink_to(cache / "jax")
+    assert run(linked) == cold
+    assert sorted(p.name for p in (cache / "jax").iterdir()) == sorted(p.name for p in entries), (
+        "a cache reached through a symlink missed the programs cached through its real path")
     shutil.copytree(cache / "data", tmp_path / "off" / "data")
     off = run(tmp_path / "off", QUANTLAB_COMPILE_CACHE="0")
     assert not (tmp_path / "off" / "jax").exists()

@@ -1,5 +1,5 @@
-"""Compile time is measured from JAX's own events (quantlab.training.compiletime) and recorded in a
-trial's provenance beside its wall time."""
+"""Compile time is measured from JAX's own events (quantlab.training.compiletime), the phases of a trial
+net of it (quantlab.training.phases), and both are recorded in a trial's provenance beside its wall time."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from quantlab.experiments import environment
-from quantlab.training import compiletime
+import time
+
+import pytest
+
+from quantlab.training import compiletime, phases
 
 
 def test_a_new_program_counts_and_a_cached_call_does_not():
@@ -27,3 +31,31 @@ def test_provenance_carries_the_split_only_when_measured():
     assert "compile_seconds" not in environment.collect(2.0, [0])
     prov = environment.collect(2.0, [0, 1], compile_seconds=0.51234, compiled_programs=12)
     assert prov["wall_seconds"] == 2.0 and prov["compile_seconds"] == 0.512 and prov["compiled_programs"] == 12
+
+
+def test_a_phase_counts_its_work_but_not_the_compilation_inside_it():
+    f = jax.jit(lambda x: jax.lax.fori_loop(0, 40, lambda i, y: jnp.tanh(y @ x), x))
+    x = jax.device_put(np.full((256, 256), 0.01, np.float32))
+    before, compiling, start = phases.seconds(), compiletime.seconds(), time.perf_counter()
+    with phases.timed("scans"):
+        phases.ready(f(x))  # compiled here, then run
+    wall, compiled = time.perf_counter() - start, compiletime.seconds() - compiling
+    spent = phases.since(before)
+    assert compiled > 0 and 0 < spent["scans"] <= wall - compiled + 1e-3
+    assert spent["upload"] == spent["evaluation"] == spent["steps"] == 0
+    before = phases.seconds()
+    with phases.timed("scans"):
+        phases.ready(f(x))  # cached: all of it is work
+    assert phases.since(before)["scans"] > 0
+
+
+def test_an_unknown_phase_names_the_valid_ones():
+    with pytest.raises(ValueError, match="upload"):
+        with phases.timed("training"):
+            pass
+
+
+def test_provenance_rounds_the_phase_split():
+    prov = environment.collect(2.0, [0], compile_seconds=0.5, compiled_programs=3,
+                               phase_seconds={"scans": 1.23456, "upload": 0.0})
+    assert prov["phase_seconds"] == {"scans": 1.235, "upload": 0.0}

@@ -27,7 +27,7 @@ from quantlab.experiments import sweep
 from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
 from quantlab.experiments.store import CorruptRecordWarning, Store, trial_label
 from quantlab.formatting import format_duration
-from quantlab.training import experiment
+from quantlab.training import experiment, phases
 from quantlab.vocabulary import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +134,10 @@ def test_a_recomputed_record_is_the_record_it_replaces(tmp_path):
     sweep.run_sweep(spec, store, progress=False)
     config = spec.trials()[0]
     before = store.get(config, 1)["metrics"]
+    prov = store.get(config, 1)["provenance"]  # the time split: every phase ran, and it adds up
+    phase = prov["phase_seconds"]
+    assert sorted(phase) == sorted(phases.PHASES) and all(v > 0 for v in phase.values())
+    assert prov["compile_seconds"] + sum(phase.values()) <= prov["wall_seconds"] + 0.01
     store.path(config, 1).unlink()
     sweep.run_sweep(spec, store, progress=False)
     assert store.get(config, 1)["metrics"] == before

@@ -70,7 +70,7 @@ class Outcome:
     error: BaseException | None = None
     wall: float = 0.0
     provenance: dict | None = None
-    timing: dict | None = None  # compile_seconds and compiled_programs of the trial (:class:`_Clock`)
+    timing: dict | None = None  # compile_seconds, compiled_programs and phase_seconds of the trial (:class:`_Clock`)
 
 
 class Executor:
@@ -107,20 +107,25 @@ def _diverging() -> type[BaseException]:
 
 
 class _Clock:
-    """The wall time of one trial and the part of it JAX spent compiling
-    (:mod:`quantlab.training.compiletime`), from its construction on."""
+    """The wall time of one trial, the part of it JAX spent compiling
+    (:mod:`quantlab.training.compiletime`) and its phases (:mod:`quantlab.training.phases`), from its
+    construction on."""
 
     def __init__(self):
         self._compiled = importlib.import_module("quantlab.training.compiletime")
-        self._start = (time.perf_counter(), self._compiled.seconds(), self._compiled.programs())
+        self._phases = importlib.import_module("quantlab.training.phases")
+        self._start = (time.perf_counter(), self._compiled.seconds(), self._compiled.programs(),
+                       self._phases.seconds())
 
     def wall(self) -> float:
         return time.perf_counter() - self._start[0]
 
     def timing(self) -> dict:
-        """``compile_seconds`` and ``compiled_programs`` (executables built or read from the cache)."""
+        """``compile_seconds``, ``compiled_programs`` (executables built or read from the cache) and
+        ``phase_seconds`` (seconds per phase, net of compilation)."""
         return {"compile_seconds": self._compiled.seconds() - self._start[1],
-                "compiled_programs": self._compiled.programs() - self._start[2]}
+                "compiled_programs": self._compiled.programs() - self._start[2],
+                "phase_seconds": self._phases.since(self._start[3])}
 
 
 class LocalExecutor(Executor):

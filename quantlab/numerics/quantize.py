@@ -256,11 +256,12 @@ def tree_update(params: PyTree, mask: PyTree, steps: PyTree, bits: int, fn: Call
     return jax.tree.map(lambda w, q, s: fn(w, s, bits) if q else s, params, mask, steps)
 
 
-def zero_fraction(params: PyTree, mask: PyTree) -> jax.Array:
-    """Fraction of exactly-zero entries among all masked (quantized) weights, a scalar."""
-    leaves = [w for w, q in zip(jax.tree.leaves(params), jax.tree.leaves(mask)) if q]
-    zeros = sum(jnp.sum(w == 0) for w in leaves)
-    return zeros / sum(w.size for w in leaves)
+def zero_fraction(params: PyTree, mask: PyTree) -> np.float32:
+    """Fraction of exactly-zero entries among all masked (quantized) weights, a float32 scalar (counted
+    on the host)."""
+    leaves = [np.asarray(w) for w, q in zip(jax.tree.leaves(params), jax.tree.leaves(mask)) if q]
+    zeros = sum(np.count_nonzero(w == 0) for w in leaves)
+    return np.float32(zeros) / np.float32(sum(w.size for w in leaves))
 
 
 def relative_error(params: PyTree, quantized: PyTree, mask: PyTree) -> float:

@@ -34,7 +34,8 @@ def enable() -> Path | None:
     configured = jax.config.jax_compilation_cache_dir
     if configured:
         return Path(configured)
-    path = directory()
+    path = directory().resolve()  # the real path: JAX's keys include paths derived from it, so a
+    # cache reached through a symlink (a bench's or CI's fresh $QUANTLAB_CACHE) must hit the same entries
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

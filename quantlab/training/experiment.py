@@ -32,7 +32,7 @@ from quantlab.nn import models
 from quantlab.numerics import quantize as qz
 from quantlab.numerics import rules
 from quantlab.numerics.signals import Signals
-from quantlab.training import compilecache, netcache
+from quantlab.training import compilecache, netcache, phases
 from quantlab.training.calibrate import signal_steps
 from quantlab.training.train import Quant, TrainConfig, check_policy, default_config, error_rate, fit
 from quantlab.training.train import seed_quantize, seed_steps
@@ -114,7 +114,8 @@ def _on_device(name: str, split: str, subset: int | None = None):
     images, labels = data.load(name, split)
     if subset is not None:
         images, labels = images[:subset], labels[:subset]
-    return jnp.asarray(images), jnp.asarray(labels, jnp.int32)
+    with phases.timed("upload"):
+        return phases.ready((jnp.asarray(images), jnp.asarray(labels, jnp.int32)))
 
 
 def _per_seed(tree: Any, index: int) -> Any:
@@ -172,22 +173,36 @@ class Stage:
 
     def metrics(self, trial: Trial) -> list[dict]:
         """One JSON-ready dict per seed (the record schema of ARCHITECTURE.md)."""
-        quantized = self.network(trial) if self.bits is not None else None
+        # on the host once: indexing device arrays per seed and leaf would compile a program for each shape
+        params, steps = jax.device_get((self.params, self.steps))
+        quantized = jax.device_get(self.network(trial)) if self.bits is not None else None
+        signal_steps = np.asarray(self.signals.steps) if self.signals is not None else None
         out = []
         for s in range(len(trial.seeds)):
             m = {"val_error": float(self.val_error[s]), "test_error": float(self.test_error[s])}
             if self.bits is not None:
-                m["steps"] = qz.masked_steps(_per_seed(self.steps, s), trial.mask)
+                m["steps"] = qz.masked_steps(_per_seed(steps, s), trial.mask)
                 m["zero_fraction"] = float(qz.zero_fraction(_per_seed(quantized, s), trial.mask))
-                m["weight_error"] = qz.relative_error(_per_seed(self.params, s), _per_seed(quantized, s), trial.mask)
-            if self.signals is not None:
-                m["signal_steps"] = np.asarray(self.signals.steps[s]).tolist()
+                m["weight_error"] = qz.relative_error(_per_seed(params, s), _per_seed(quantized, s), trial.mask)
+            if signal_steps is not None:
+                m["signal_steps"] = signal_steps[s].tolist()
             if self.best_epoch is not None:
                 m["best_epoch"] = int(self.best_epoch[s])
                 m["history"] = [{k: (v[s] if isinstance(v, list) else v) for k, v in h.items()}
                                 for h in self.history]
             out.append(m)
         return out
+
+
+KEY_PURPOSES = ("init", "float", "retrain", "control")
+
+
+@jax.jit
+def _seed_keys(seeds: jax.Array) -> tuple[jax.Array, ...]:
+    """One [S] array of PRNG keys per purpose of :data:`KEY_PURPOSES` (``fold_in`` of the purpose's
+    index into each seed's key), computed as one program."""
+    base = jax.vmap(jax.random.key)(seeds)
+    return tuple(jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(base) for i in range(len(KEY_PURPOSES)))
 
 
 def prepare(config: TrialConfig, seeds: Sequence[int]) -> Trial:
@@ -198,10 +213,8 @@ def prepare(config: TrialConfig, seeds: Sequence[int]) -> Trial:
     compilecache.enable()
     meta = data.info(config.dataset)
     model = models.make_model(config.family, config.size, meta["num_classes"])
-    base = jnp.stack([jax.random.key(s) for s in seeds])
-    keys = {name: jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(base)
-            for i, name in enumerate(("init", "float", "retrain", "control"))}
-    one = models.init_params(model, keys["init"][0], meta["image_shape"])
+    keys = dict(zip(KEY_PURPOSES, _seed_keys(jnp.asarray(seeds))))
+    one = jax.eval_shape(lambda: models.init_params(model, jax.random.key(0), meta["image_shape"]))
     return Trial(
         config=config, seeds=seeds, model=model, mask=models.quantized_mask(one),
         train=_on_device(config.dataset, "train", config.train_subset),
@@ -264,12 +277,14 @@ def train_float(trial: Trial, progress=None, cache: bool = True) -> Stage:
     """
     c = trial.config
     shape = data.info(c.dataset)["image_shape"]
-    init = jax.vmap(lambda k: models.init_params(trial.model, k, shape))(trial.keys["init"])
+    with phases.timed("upload"):
+        init = phases.ready(jax.jit(jax.vmap(lambda k: models.init_params(trial.model, k, shape)))(trial.keys["init"]))
 
     def compute() -> Stage:
         fitted = fit(trial.model, init, trial.train, trial.validation, c.float_train, trial.keys["float"],
                      label=trial.name, progress=progress)
-        test = error_rate(trial.model, fitted.params, *trial.test)
+        with phases.timed("evaluation"):
+            test = error_rate(trial.model, fitted.params, *trial.test)
         return Stage(fitted.params, None, None, fitted.val_error, test, fitted.best_epoch, fitted.history)
 
     identity = float_identity(c, trial.seeds) if cache else None
@@ -283,7 +298,9 @@ def calibrate(trial: Trial, float_stage: Stage) -> Signals | None:
     c = trial.config
     if c.signal_bits is None:
         return None
-    return signal_steps(trial.model, float_stage.params, trial.train[0][: c.signal_calibration], c.signal_bits)
+    with phases.timed("steps"):
+        return phases.ready(signal_steps(trial.model, float_stage.params, trial.train[0][: c.signal_calibration],
+                                         c.signal_bits))
 
 
 def quantize_direct(trial: Trial, float_stage: Stage, bits: int, signals: Signals | None = None) -> Stage:
@@ -291,10 +308,12 @@ def quantize_direct(trial: Trial, float_stage: Stage, bits: int, signals: Signal
     the default ``l2`` rule, each layer's L2-optimal step; with fixed-point ``signals``
     (:func:`calibrate`) its hidden signals too."""
     quant = Quant(bits, trial.mask, rule=trial.config.quantizer)
-    steps = seed_steps(float_stage.params, quant)
-    network = seed_quantize(float_stage.params, steps, quant)
-    return Stage(float_stage.params, steps, bits, error_rate(trial.model, network, *trial.validation, signals=signals),
-                 error_rate(trial.model, network, *trial.test, signals=signals), signals=signals)
+    with phases.timed("steps"):
+        steps = phases.ready(seed_steps(float_stage.params, quant))
+    with phases.timed("evaluation"):
+        network = seed_quantize(float_stage.params, steps, quant)
+        errors = [error_rate(trial.model, network, *split, signals=signals) for split in (trial.validation, trial.test)]
+    return Stage(float_stage.params, steps, bits, *errors, signals=signals)
 
 
 def retrain(trial: Trial, direct: Stage, progress=None) -> Stage:
@@ -309,7 +328,8 @@ def retrain(trial: Trial, direct: Stage, progress=None) -> Stage:
                  label=f"{trial.name}, {direct.bits}-bit retraining", progress=progress, signals=direct.signals)
     stage = Stage(fitted.params, fitted.steps, direct.bits, fitted.val_error, None, fitted.best_epoch,
                   fitted.history, direct.signals)
-    stage.test_error = error_rate(trial.model, stage.network(trial), *trial.test, signals=stage.signals)
+    with phases.timed("evaluation"):
+        stage.test_error = error_rate(trial.model, stage.network(trial), *trial.test, signals=stage.signals)
     return stage
 
 
@@ -323,7 +343,8 @@ def float_control(trial: Trial, float_stage: Stage, progress=None, cache: bool =
         fitted = fit(trial.model, float_stage.params, trial.train, trial.validation, budget,
                      trial.keys["control"], start_error=float_stage.val_error,
                      label=f"{trial.name}, float control", progress=progress)
-        test = error_rate(trial.model, fitted.params, *trial.test)
+        with phases.timed("evaluation"):
+            test = error_rate(trial.model, fitted.params, *trial.test)
         return Stage(fitted.params, None, None, fitted.val_error, test, fitted.best_epoch, fitted.history)
 
     identity = control_identity(trial.config, trial.seeds) if cache else None
@@ -348,9 +369,10 @@ def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None, cache: b
     trial = prepare(config, seeds)
     trained = train_float(trial, progress, cache)
     control = float_control(trial, trained, progress, cache)
-    one = _per_seed(trained.params, 0)
+    counts = models.param_counts(config.family, config.size, *(data.info(config.dataset)[k]
+                                                                 for k in ("image_shape", "num_classes")))
     out = [
-        {"params": models.count_params(one), "weights": models.count_params(one, trial.mask),
+        {**counts,
          "float": f, "float_control": fc, "direct": {}, "retrain": {}}
         for f, fc in zip(trained.metrics(trial), control.metrics(trial))
     ]

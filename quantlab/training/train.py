@@ -41,6 +41,7 @@ import optax
 from quantlab.numerics import quantize as qz
 from quantlab.numerics import rules
 from quantlab.numerics.signals import Signals
+from quantlab.training import phases
 from quantlab.training.divergence import loss_reason
 from quantlab.vocabulary import STEP_POLICIES
 
@@ -285,6 +286,12 @@ def step_excess(params: Any, steps: Any, quant: Quant) -> np.ndarray:
 
 
 @jax.jit
+def _copy(tree):
+    """A copy of every array of ``tree`` (one program, not one per leaf shape)."""
+    return jax.tree.map(jnp.copy, tree)
+
+
+@jax.jit
 def _keep_best(improved, best, params):
     return jax.tree.map(
         lambda b, p: jnp.where(improved.reshape((-1,) + (1,) * (p.ndim - 1)), p, b), best, params
@@ -330,25 +337,27 @@ def fit(
     n = images.shape[0]
     optimizer = make_optimizer(config, config.epochs * (n // config.batch_size))
     run_epoch = make_epoch(model, optimizer, config, n, quant)
-    params = jax.tree.map(jnp.array, params)  # a copy: the epoch donates its buffers
+    params = _copy(params)  # the epoch donates its buffers
     seeds = keys.shape[0]
     steps = jax.tree.map(jnp.asarray, steps) if quant else jnp.zeros((seeds,))
-    opt_state = jax.vmap(optimizer.init)((params, steps) if quant and quant.fns.learned else params)
-    best, best_steps = jax.tree.map(jnp.array, params), steps
+    opt_state = jax.jit(jax.vmap(optimizer.init))((params, steps) if quant and quant.fns.learned else params)
+    best, best_steps = _copy(params), steps
+    probe = images[:TRAIN_PROBE], labels[:TRAIN_PROBE]
     best_error = np.full(seeds, np.inf) if start_error is None else np.asarray(start_error, float)
     best_epoch = np.zeros(seeds, dtype=int)
     history = []
     for epoch in range(1, config.epochs + 1):
         epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(keys)
-        params, opt_state, steps, loss = run_epoch(params, opt_state, steps, epoch_keys, images, labels, signals)
-        loss = np.asarray(loss)
+        with phases.timed("scans"):
+            params, opt_state, steps, loss = run_epoch(params, opt_state, steps, epoch_keys, images, labels, signals)
+            loss = np.asarray(loss)
         if reason := loss_reason(loss.tolist(), model.num_classes):
             raise DivergenceError(f"training diverged in epoch {epoch} of {label or 'a run'}: {reason}; "
                                   f"lower learning_rate (now {config.learning_rate:g}) or change optimizer")
-        evaluated = seed_quantize(params, steps, quant) if quant else params
-        error = error_rate(model, evaluated, *validation, signals=signals)
-        train_error, train_loss = evaluate(model, evaluated, images[:TRAIN_PROBE], labels[:TRAIN_PROBE],
-                                           signals=signals)
+        with phases.timed("evaluation"):
+            evaluated = seed_quantize(params, steps, quant) if quant else params
+            error = error_rate(model, evaluated, *validation, signals=signals)
+            train_error, train_loss = evaluate(model, evaluated, *probe, signals=signals)
         improved = jnp.asarray(error < best_error)
         best = _keep_best(improved, best, params)
         best_steps = _keep_best(improved, best_steps, steps)
@@ -357,7 +366,8 @@ def fit(
         entry = {"epoch": epoch, "train_loss": train_loss.tolist(), "train_error": train_error.tolist(),
                  "epoch_loss": loss.tolist(), "val_error": error.tolist()}
         if quant and quant.policy == "adaptive" and quant.rule == "l2":
-            entry["step_excess"] = step_excess(params, steps, quant).tolist()
+            with phases.timed("steps"):
+                entry["step_excess"] = step_excess(params, steps, quant).tolist()
         history.append(entry)
         if progress:
             progress(1)
