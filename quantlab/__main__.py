@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from quantlab import data
 from quantlab.data import CacheError, DataUnavailableError
-from quantlab.formatting import format_duration
+from quantlab.formatting import count, format_duration
 from quantlab.experiments.executors import DEFAULT_MAX_RETRIES, EXECUTORS, ExecutorError, make_executor
 from quantlab.experiments.preflight import PreflightError
 from quantlab.experiments.spec import SpecError, describe_specs, load_spec
@@ -242,7 +242,7 @@ def _cmd_sweep(args) -> int:
                             force=args.force)
     others = tally["records_by_others"]
     print(
-        f"sweep {spec.name!r}: {tally['trials_run']} trial(s) run, {tally['records_written']} record(s) "
+        f"sweep {spec.name!r}: {count(tally['trials_run'], 'trial')} run, {count(tally['records_written'], 'record')} "
         f"written, {tally['records_skipped']} already present"
         + (f", {others} written meanwhile by another process" if others else "")
         + f", in {sweep.format_duration(tally['seconds'])}; results in {store.root}\n"

@@ -95,6 +95,10 @@ def page_of(docname: str) -> str:
     return docname.rsplit("/", 1)[-1]
 
 
+COLUMNS_CSV = f"{CSV_DIR}/columns.csv"
+"""The column dictionary of the CSVs (:data:`quantlab.analysis.rows.CSV_COLUMNS`), relative to a chapter."""
+
+
 def csv_name(spec: str) -> str:
     """The CSV file of a spec's tidy rows, relative to the chapter: ``_csv/<spec>.csv``."""
     return f"{CSV_DIR}/{spec}.csv"
@@ -102,8 +106,9 @@ def csv_name(spec: str) -> str:
 
 def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = CSV_DIR) -> list[Path]:
     """Writes tidy rows (:func:`quantlab.analysis.rows.tidy`, one spec or several) to one CSV file per
-    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.analysis.rows.write_csv`), and returns the paths in
-    the order the specs first appear. Rows without a ``spec`` raise ValueError."""
+    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.analysis.rows.write_csv`), and the column
+    dictionary beside them (:data:`COLUMNS_CSV`); returns the spec files' paths in the order the specs
+    first appear. Rows without a ``spec`` raise ValueError."""
     from quantlab.analysis import rows as rowmod
 
     by_spec: dict[str, list[Mapping[str, Any]]] = {}
@@ -113,6 +118,7 @@ def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = 
         by_spec.setdefault(r["spec"], []).append(r)
     if not by_spec:
         raise ValueError("no rows to write")
+    rowmod.write_columns(Path(directory) / Path(COLUMNS_CSV).name)
     return [rowmod.write_csv(rs, Path(directory) / f"{spec}.csv") for spec, rs in by_spec.items()]
 
 
@@ -211,19 +217,21 @@ def rerun_box(page: str, source: str | None = None) -> str:
     if entry.specs:
         from quantlab.experiments.environment import REPO_ROOT
         from quantlab.experiments.store import default_results_dir
+        from quantlab.experiments.sweep import ENV_TRAIN
 
         specs = _and([_spec_text(s) for s in shown.values()])
         where = default_results_dir(next(iter(shown.values())))
         where = "results/" if where == REPO_ROOT / "results" else str(where)
         lines.append(f"- **It reads** the records in `{where}` of {'spec' if len(entry.specs) == 1 else 'specs'} "
-                     f"{specs}; a missing record is trained first.")
+                     f"{specs}. Where one is missing the chapter stops and names the command that makes it "
+                     f"(or set `{ENV_TRAIN}=1` to let the chapter train it).")
     if entry.computes:
         lines.append(f"- **It {'also ' if entry.specs else ''}computes**: {entry.computes}.")
     if entry.csv:
         names = [shown[s].name for s in entry.csv]
         links = ", ".join(f"{{download}}`{s}.csv <{csv_name(s)}>`" for s in names)
         lines.append(f"- **Data**: {links}, the tidy results it draws (one row per network, seed, method and "
-                     "bit width).")
+                     f"bit width; each column's meaning and unit in {{download}}`columns.csv <{COLUMNS_CSV}>`).")
     body = "\n".join(lines)
     return f"````{{admonition}} {BOX_TITLE}\n:class: tip rerun-box\n\n{body}\n````\n"
 

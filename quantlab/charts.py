@@ -85,7 +85,7 @@ def _seeds_text(summary_rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def dataset_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The dataset(s) of ``rows`` by display name, e.g. ``Fashion-MNIST``."""
+    """The datasets of ``rows`` (one or more) by display name, e.g. ``Fashion-MNIST``."""
     names = []
     for r in rows:
         name = rowmod.dataset_name(r["dataset"])

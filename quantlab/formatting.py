@@ -86,6 +86,12 @@ def plural(n: int, singular: str, plural_form: str | None = None) -> str:
     return singular if int(n) == 1 else (plural_form or singular + "s")
 
 
+def count(n: int, singular: str, plural_form: str | None = None) -> str:
+    """``n`` and the noun that agrees with it: ``count(1, "trial")`` is ``1 trial``, ``count(0, "trial")``
+    ``0 trials``."""
+    return f"{n} {plural(n, singular, plural_form)}"
+
+
 def count_phrase(k: int, n: int, noun: str, verb_singular: str, verb_plural: str, noun_plural: str | None = None) -> str:
     """``k of n <nouns> <verb>`` with the verb agreeing with ``k``: ``count_phrase(1, 3, "width",
     "has", "have")`` is ``1 of 3 widths has``; ``(2, 3, ...)`` is ``2 of 3 widths have``; ``(1, 1,

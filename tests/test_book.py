@@ -47,6 +47,7 @@ def test_rerun_box_routes_reads_and_downloads():
         spec = load_spec(name)
         assert f"`{name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/experiments/specs/{name}.toml`)" in box
         assert f"{{download}}`{name}.csv <{book.csv_name(name)}>`" in box
+    assert f"{{download}}`columns.csv <{book.COLUMNS_CSV}>`" in box and "QUANTLAB_TRAIN=1" in box
     quantizer = book.rerun_box("quantizer")
     assert "It reads" not in quantizer and "download" not in quantizer and "trains its own" in quantizer
     assert "book/x/quantizer.md" in book.rerun_box("quantizer", "book/x/quantizer.md")
@@ -76,6 +77,7 @@ def test_write_csv_one_file_per_spec(tmp_path):
     with open(paths[0], newline="") as f:
         back = list(csv.DictReader(f))
     assert [r["trial"] for r in back] == ["t0", "t2"] and float(back[1]["test_error"]) == 0.2
+    assert (tmp_path / "csv" / "columns.csv").is_file()  # the column dictionary travels with the data
     with pytest.raises(ValueError, match="spec"):
         book.write_csv([{"trial": "x"}], tmp_path)
     with pytest.raises(ValueError, match="no rows"):

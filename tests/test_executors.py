@@ -221,8 +221,8 @@ def test_a_worker_that_keeps_dying_is_retried_then_reported_by_name(tmp_path, mo
     err = capsys.readouterr().err
     assert code == 1, err
     assert "ffdnn-w2-d1 seeds 0,1: worker lost" in err and "retry 1 of 1" in err
-    assert "failed: ffdnn-w2-d1 seeds 0,1: its worker was lost 2 time(s)" in err
-    assert "1 trial(s) failed" in err and "--executor ray" in err and "--max-retries 1" in err
+    assert "failed: ffdnn-w2-d1 seeds 0,1: its worker was lost 2 times" in err
+    assert "1 trial failed" in err and "--executor ray" in err and "--max-retries 1" in err
     store = Store(results)
     spec = load_spec(spec_file)
     done = {trial_label(c): [s for s in spec.seeds if store.has(c, s)] for c in spec.trials()}
@@ -290,7 +290,7 @@ def test_sigkill_of_the_driver_then_rerun_finishes_only_what_is_missing(tmp_path
     assert sorted(rerun) == sorted({(c.size[0], s) for c in spec.trials() for s in spec.seeds} - finished)
 
     third = subprocess.run(command("third", 0.0), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert third.returncode == 0 and "0 trial(s) run" in third.stderr, third.stderr
+    assert third.returncode == 0 and "0 trials run" in third.stderr, third.stderr
     assert snapshot() == after
 
 
@@ -300,5 +300,5 @@ def test_a_trial_no_node_can_take_is_refused_instead_of_waiting_for_ever(tmp_pat
     code = main(["sweep", str(spec_file), "--results", str(tmp_path / "results"), "--executor", "ray",
                  "--num-cpus", "2", "--cpus-per-trial", "3", "--no-progress"])
     err = capsys.readouterr().err
-    assert code == 2 and "error: a trial asks for 3 CPU(s) but no node of the Ray cluster has that many" in err
+    assert code == 2 and "error: a trial asks for 3 CPU but no node of the Ray cluster has that many" in err
     assert not ray.is_initialized() and not list((tmp_path / "results").glob("*.json"))

@@ -252,7 +252,7 @@ def test_exploding_learning_rate_is_reported_and_stores_nothing(tmp_path):
     lines = proc.stderr.splitlines()
     for label in ("ffdnn-w8-d1", "ffdnn-w16-d1"):
         assert any(line.startswith(f"diverged: {label} seeds 0: ") and "exploded" in line for line in lines)
-    assert "2 trial(s) diverged" in proc.stderr and "lower learning_rate" in proc.stderr
+    assert "2 trials diverged" in proc.stderr and "lower learning_rate" in proc.stderr
     assert json_files(results) == []
 
 
@@ -271,7 +271,7 @@ def test_a_diverged_trial_does_not_stop_the_sweep(tmp_path, fake_spec, monkeypat
     err = capsys.readouterr().err
     assert "diverged: ffdnn-w2-d1 seeds 0,1: training diverged in epoch 1" in err
     assert "diverged: ffdnn-w4-d1 seed 1: float training ended no better than chance" in err
-    assert "2 trial(s) diverged" in err and "Traceback" not in err
+    assert "2 trials diverged" in err and "Traceback" not in err
     stored = {(r["config"]["size"][0], r["seed"]) for r in Store(results).scan()}
     assert stored == {(w, s) for w in (1, 3, 4, 5, 6) for s in (0, 1)} - {(4, 1)}
 
@@ -437,7 +437,7 @@ def test_two_sweeps_on_one_store_split_the_work(tmp_path, wrapper, fake_spec):
     for p, err in zip(procs, errs):
         ours = sum(len(c["seeds"]) for c in calls if c["pid"] == p.pid)
         summary = next(line for line in err.splitlines() if line.startswith("sweep 'fake': "))
-        assert f"{ours} record(s) written" in summary, summary
+        assert f"{ours} record{'' if ours == 1 else 's'} written" in summary, summary
         written.append(ours)
     assert sum(written) == 12 and len(json_files(results)) == 12
     assert len(list(Store(results).scan())) == 12

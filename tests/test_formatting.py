@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import math
+import re
+import tokenize
+from pathlib import Path
 
 import pytest
 
-from quantlab.formatting import count_phrase, format_duration, glue_text, html_table, pp
+import quantlab
+from quantlab.formatting import count, count_phrase, format_duration, glue_text, html_table, pp
 
 
 def test_pp_and_glue_text():
@@ -33,3 +38,19 @@ def test_html_table():
     (1, 1, "1 of 1 width has")])
 def test_count_phrase_agrees(k, n, expected):
     assert count_phrase(k, n, "width", "has", "have") == expected
+
+
+def test_count_agrees_with_its_number():
+    assert (count(0, "trial"), count(1, "trial"), count(2, "trial")) == ("0 trials", "1 trial", "2 trials")
+    assert count(1, "JSON file") == "1 JSON file" and count(3, "index", "indices") == "3 indices"
+
+
+def test_no_message_says_noun_s_in_parentheses():
+    """Every text quantlab writes agrees with its number (formatting.count / plural), never "trial(s)"."""
+    found = []
+    for path in Path(quantlab.__file__).parent.rglob("*.py"):
+        for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+            text = re.sub(r"\{[^{}]*\}", "", tok.string)  # without an f-string's code, e.g. {name(s)}
+            if tok.type == tokenize.STRING and re.search(r"[a-z]\(s\)", text):
+                found.append(f"{path.name}:{tok.start[0]}")
+    assert not found, f"'(s)' plurals in {', '.join(found)}"

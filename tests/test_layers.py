@@ -29,6 +29,7 @@ LAYERS = [
     ["quantlab.nn.models"],
     # 4. trial: divergence, training, the float-network cache, one trial as stages
     ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache", "quantlab.training.compiletime",
+     "quantlab.training.phases",
      "quantlab.training.netcache", "quantlab.training.calibrate",
      "quantlab.training.experiment"],
     # 5. store: specs, records (with their locks and provenance), where trials run, sweeps (the only writer

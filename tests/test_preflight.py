@@ -151,7 +151,7 @@ def test_a_chapter_never_trains_unasked(tmp_path, monkeypatch, no_training):
     with pytest.raises(sweep.MissingRecordsError) as e:
         sweep.ensure(spec, store)
     message = str(e.value)
-    assert "2 record(s) missing" in message and "ffdnn-w16-d1, ffdnn-w32-d1" in message and "of training" in message
+    assert "2 records missing" in message and "ffdnn-w16-d1, ffdnn-w32-d1" in message and "of training" in message
     assert f"python -m quantlab sweep smoke --results {store.root}" in message and "QUANTLAB_TRAIN=1" in message
     assert no_training == [] and not store.root.exists()
     monkeypatch.setenv(sweep.ENV_TRAIN, "1")

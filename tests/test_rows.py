@@ -3,11 +3,13 @@ temporary store (synthetic numbers are for these unit tests only; the book reads
 
 from __future__ import annotations
 
+import csv
 import math
 import statistics
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import fakes
@@ -135,10 +137,10 @@ def test_tidy_with_missing_records_names_the_command_and_ensure_runs_only_those(
         return [fake_metrics(config, s) for s in seeds]
 
     monkeypatch.setattr(quantlab.training.experiment, "run_trial", fake_run_trial)
-    with pytest.raises(rowmod.MissingRecordsError, match=r"4 record\(s\).*python -m quantlab sweep"):
+    with pytest.raises(rowmod.MissingRecordsError, match=r"4 records.*python -m quantlab sweep"):
         rowmod.tidy(spec, st)  # reading never trains
     assert calls == []
-    with pytest.raises(rowmod.MissingRecordsError, match=r"4 record\(s\) missing.*python -m quantlab sweep.*QUANTLAB_TRAIN=1"):
+    with pytest.raises(rowmod.MissingRecordsError, match=r"4 records missing.*python -m quantlab sweep.*QUANTLAB_TRAIN=1"):
         sweep.ensure(spec, st)  # a chapter never trains unasked
     assert calls == []
     assert sweep.ensure(spec, st, progress=False, train=True) == 4
@@ -262,7 +264,6 @@ def test_budget_text():
 
 
 def test_write_csv_round_trips_the_tidy_rows(tmp_path, spec, store):
-    import csv
 
     rows = rowmod.tidy(spec, store, allow_missing=True)
     rows[0] = {**rows[0], "note": 0.25, "history": [1, 2]}  # an extra scalar field is kept, a list is not
@@ -275,12 +276,32 @@ def test_write_csv_round_trips_the_tidy_rows(tmp_path, spec, store):
     assert header[len(rowmod.CSV_FIELDS):] == ["note"] and "size" not in header and "history" not in header
     assert len(back) == len(rows)
     for got, want in zip(back, rows):
-        assert float(got["test_error"]) == want["test_error"]  # full precision
+        text = got["test_error"]  # exact: the value itself, or the float32 it was computed as
+        assert float(text) == want["test_error"] or float(np.float32(text)) == want["test_error"]
         assert int(got["params"]) == want["params"] and got["trial"] == want["trial"]
         assert got["maps"] == ""  # None is an empty cell
     assert back[0]["note"] == "0.25" and back[1]["note"] == ""
     with pytest.raises(ValueError, match="no rows"):
         rowmod.write_csv([], tmp_path / "empty.csv")
+
+
+def test_csv_cells_are_exact_without_float32_noise(tmp_path):
+    error = float(np.float32(1497 / 10_000))  # a test error as the records hold it: 0.14970000088214874
+    rows = [{"spec": "s", "trial": "t", "seed": 0, "method": "direct", "bits": 2, "test_error": error,
+             "weight_error": 0.2062467860122745, "params": 10, "weights": 9}]
+    with open(rowmod.write_csv(rows, tmp_path / "s.csv"), newline="") as f:
+        back = next(csv.DictReader(f))
+    assert back["test_error"] == "0.1497" and float(np.float32(back["test_error"])) == error
+    assert back["weight_error"] == "0.2062467860122745"  # a float64: its shortest round-tripping form
+
+
+def test_every_csv_column_is_explained(tmp_path):
+    assert all(text.strip() for text in rowmod.CSV_COLUMNS.values())
+    with open(rowmod.write_columns(tmp_path / "columns.csv"), newline="") as f:
+        back = list(csv.DictReader(f))
+    assert [r["column"] for r in back] == list(rowmod.CSV_FIELDS)
+    units = {r["column"]: r["meaning"] for r in back}
+    assert "fraction" in units["test_error"] and "bits" in units["weight_bits"] and "count" in units["params"]
 
 
 def test_store_overview_counts_records_trials_and_wall_time(tmp_path, spec):

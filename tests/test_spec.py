@@ -124,7 +124,7 @@ def test_missing_file_and_bad_toml(tmp_path):
 
 BAD = [
     # (TOML text, fragments the message must contain)
-    (BASE + "widht = 3\n", ["unknown field(s) 'widht'", "valid fields:", "widths", "feature_maps"]),
+    (BASE + "widht = 3\n", ["unknown field 'widht'", "valid fields:", "widths", "feature_maps"]),
     (BASE + "[float_train]\nepoch = 3\n", ["'epoch'", "[float_train]", "valid fields:", "epochs", "learning_rate"]),
     (BASE + "[retrain]\nepochs = 'ten'\n", ["[retrain] epochs", "int"]),
     (BASE + "[float_train]\noptimizer = 'adamw'\n", ["[float_train]", "optimizer", "adam", "sgd"]),

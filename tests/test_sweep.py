@@ -355,7 +355,7 @@ def test_cli_sweep_dry_run_and_results(tmp_path, spec_file, monkeypatch, capsys)
     assert main(["sweep", str(spec_file), "--results", results, "--only", "w1-,w2-", "--no-progress"]) == 0
     assert [size for size, _ in fake.calls] == [(1, 1), (2, 1)]
     err = capsys.readouterr().err
-    assert "2 trial(s) run, 4 record(s) written" in err and "python -m quantlab results" in err
+    assert "2 trials run, 4 records written" in err and "python -m quantlab results" in err
     assert main(["results", str(spec_file), "--results", results]) == 1  # 8 records missing
     captured = capsys.readouterr()
     assert "ffdnn-w1-d1" in captured.out and "retrain" in captured.out
@@ -495,7 +495,7 @@ def test_sigkill_mid_sweep_then_resume(tmp_path, spec_file):
 
     # a third run has nothing to do
     third = subprocess.run(command(0.0), env=env, capture_output=True, text=True, timeout=180)
-    assert third.returncode == 0 and "0 trial(s) run" in third.stderr
+    assert third.returncode == 0 and "0 trials run" in third.stderr
     assert log.read_text().count("\n") == len(computed) and snapshot(results) == after
 
 

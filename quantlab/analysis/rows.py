@@ -32,14 +32,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from quantlab import data
 from quantlab.experiments.spec import SweepSpec, load_spec
 from quantlab.experiments.store import (REPO_ROOT, MissingRecordsError, Store, config_dict, default_results_dir,
                                         sweep_command, trial_label)
 from quantlab.fileio import write_atomic
-from quantlab.formatting import format_duration
+from quantlab.formatting import count, format_duration, plural
 from quantlab.numerics.compression import memory_bits  # the book's one definition of weight memory
-from quantlab.vocabulary import FLOAT_BITS, METHODS
+from quantlab.vocabulary import FLOAT_BITS, METHODS, QUANTIZERS, STEP_POLICIES
 
 # What the paper most likely used for each family (its full text was not available).
 PAPER_DATASETS = {"ffdnn": "TIMIT", "cnn": "CIFAR-10"}
@@ -130,7 +132,7 @@ def tidy(spec_or_name: SweepSpec | str, store: Store | None = None, allow_missin
     store = _store(spec, store)
     if not allow_missing and (missing := missing_records(spec, store)):
         raise MissingRecordsError(
-            f"{len(missing)} record(s) of spec {spec.name!r} are not in {store.root} "
+            f"{count(len(missing), 'record')} of spec {spec.name!r} are not in {store.root} "
             f"(e.g. {missing[0][0]} seed {missing[0][1]}); compute them with: {sweep_command(spec, store)}")
     rows = []
     for record in store.records(spec):
@@ -223,7 +225,7 @@ def check_rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str] = ROW_FI
     for i, r in enumerate(rows):
         missing = [f for f in fields if f not in r]
         if missing:
-            raise ValueError(f"row {i} lacks field(s) {', '.join(missing)}; tidy rows need {', '.join(fields)}")
+            raise ValueError(f"row {i} lacks {plural(len(missing), 'field')} {', '.join(missing)}; tidy rows need {', '.join(fields)}")
     return rows
 
 
@@ -492,9 +494,40 @@ def describe(spec_or_name: SweepSpec | str) -> str:
 
 # -- export --------------------------------------------------------------------------------------
 
-CSV_FIELDS = ("spec", "trial", "family", "dataset", "size_label", "width", "depth", "maps", "params", "weights",
-              "step_policy", "retrain_epochs", "train_subset", "quantizer", "signal_bits", "seed", "method", "bits", "test_error",
-              "val_error", "weight_bits", "control_test_error", "control_val_error", "weight_error")
+CSV_COLUMNS = {
+    "spec": "the sweep spec the record belongs to (quantlab/experiments/specs/<spec>.toml)",
+    "trial": "the network's trial label, e.g. ffdnn-w256-d3 (256 units x 3 hidden layers) or cnn-8-8-16",
+    "family": "ffdnn (fully connected) or cnn (convolutional)",
+    "dataset": "the TFDS dataset name, e.g. fashion_mnist",
+    "size_label": "the size in short: widthxdepth (ffdnn) or the feature maps per conv layer (cnn)",
+    "width": "units per hidden layer (ffdnn; empty for cnn)",
+    "depth": "hidden layers (ffdnn; empty for cnn)",
+    "maps": "feature maps per conv layer, e.g. 8-8-16 (cnn; empty for ffdnn)",
+    "params": "parameters of the network, all of them (count)",
+    "weights": "the quantized parameters: the kernels of every layer, biases excluded (count)",
+    "step_policy": f"how retraining sets the quantization steps: {' | '.join(STEP_POLICIES)} (fixed: the float "
+                   "network's optimum, kept)",
+    "retrain_epochs": "the retraining budget (epochs), also the float control's",
+    "train_subset": "training examples used (empty: the whole training split)",
+    "quantizer": f"the rule that sets each layer's levels: {' | '.join(QUANTIZERS)} (l2: the paper's L2-optimal step)",
+    "signal_bits": "word length of every hidden layer's output (bits; empty: float signals)",
+    "seed": "the seed (initialisation and shuffling)",
+    "method": f"{' | '.join(METHODS)}: float (no quantization), direct (quantized, no retraining), retrain "
+              "(quantized, then retrained)",
+    "bits": "bits per quantized weight (2 = ternary: -1, 0, +1 times the step); 32 for float rows",
+    "test_error": "classification error on the test split (fraction of examples, 0-1; x 100 for the book's %)",
+    "val_error": "classification error on the validation split, the one models are selected on (fraction, 0-1)",
+    "weight_bits": "memory of the network's parameters (bits): weights x bits + biases x 32; params x 32 for float",
+    "control_test_error": "test error of the seed's float control: the float network trained on for the "
+                          "retraining's epochs, unquantized (fraction, 0-1)",
+    "control_val_error": "validation error of the seed's float control (fraction, 0-1)",
+    "weight_error": "relative L2 quantization error of the weights, sum ||Q(w) - w||^2 / sum ||w||^2 "
+                    "(0 = exact; empty for float rows)",
+}
+"""Every column of the tidy-row CSVs (:func:`write_csv`), in order, with its meaning and unit: the one
+home of the column dictionary the book ships beside its CSVs (:func:`write_columns`)."""
+
+CSV_FIELDS = tuple(CSV_COLUMNS)
 """The leading columns of :func:`write_csv`, in order (the fields of :func:`tidy` rows, without the
 ``size`` tuple that ``size_label`` spells out); any other scalar field of the rows follows, sorted."""
 
@@ -503,15 +536,30 @@ def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, float):
+        single = np.float32(value)
+        if float(single) == value:  # a float32 of the records (errors, steps): its shortest float32 form
+            return np.format_float_positional(single, unique=True, trim="-")
         return repr(value)  # shortest round-tripping form: the file holds the records' exact numbers
     return value
+
+
+def write_columns(path: str | os.PathLike) -> Path:
+    """Writes the column dictionary (:data:`CSV_COLUMNS`: ``column,meaning``) to a CSV file at ``path``."""
+
+    def write(f) -> None:
+        writer = csv.writer(f)
+        writer.writerow(["column", "meaning"])
+        writer.writerows(CSV_COLUMNS.items())
+
+    return write_atomic(path, write, newline="")
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
     """Writes tidy rows (:func:`tidy`) to a CSV file at ``path`` (parent folders are created) and
     returns its path. Columns: :data:`CSV_FIELDS` in that order, then any other scalar field the
     rows carry (sorted by name); list, tuple and dict fields are left out. Missing values and None
-    are empty cells; floats are written in full precision (errors as fractions, as in the rows).
+    are empty cells; floats are written exactly: a float32 of the records (errors are fractions, as in
+    the rows) in its shortest float32 form (0.1497, not 0.14970000088214874), others in full precision.
     Raises ValueError for no rows."""
     rows = list(rows)
     if not rows:
@@ -531,8 +579,8 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Pat
 
 
 __all__ = [
-    "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text", "check_rows", "curve_rows",
+    "CSV_COLUMNS", "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text", "check_rows", "curve_rows",
     "curves", "data_note", "dataset_name", "describe", "missing_records", "network_label", "pick", "provenance_note",
-    "provenance_summary", "record_rows", "replicate", "row_bits", "size_fields", "store_overview", "summarise", "tidy", "write_csv",
+    "provenance_summary", "record_rows", "replicate", "row_bits", "size_fields", "store_overview", "summarise", "tidy", "write_columns", "write_csv",
 ]
 

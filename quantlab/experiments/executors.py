@@ -34,6 +34,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from quantlab.formatting import count
+
 EXECUTORS = ("local", "ray")
 DEFAULT_MAX_RETRIES = 2
 
@@ -277,7 +279,7 @@ class RayExecutor(Executor):
             if need and most < need:  # Ray would queue the tasks for ever
                 self.close()
                 hint = "; lower --cpus-per-trial" if what == "CPU" else ""
-                raise ExecutorError(f"a trial asks for {need:g} {what}(s) but no node of the Ray cluster has "
+                raise ExecutorError(f"a trial asks for {need:g} {what} but no node of the Ray cluster has "
                                     f"that many (the largest has {most:g}){hint}")
         options = {"num_cpus": self.cpus_per_trial, "num_gpus": gpus, "max_retries": 0}
         self._task = ray.remote(_remote_trial).options(**options)
@@ -303,7 +305,7 @@ class RayExecutor(Executor):
         ask = f"{self._gpus:g} GPU" if self._gpus else f"{self.cpus_per_trial:g} CPU"
         where = f"Ray cluster at {self.address}" if self.address else (
             "local Ray cluster" if self._owned else "Ray cluster of this process")
-        return (f"{where}: {nodes} node(s), {resources.get('CPU', 0):g} CPU, {resources.get('GPU', 0):g} GPU; "
+        return (f"{where}: {count(nodes, 'node')}, {resources.get('CPU', 0):g} CPU, {resources.get('GPU', 0):g} GPU; "
                 f"{ask} per trial, up to {self.slots()} at once")
 
     def submit(self, job: Job) -> None:

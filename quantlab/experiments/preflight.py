@@ -24,7 +24,7 @@ from typing import Any
 
 from quantlab import data
 from quantlab.experiments.store import config_dict
-from quantlab.formatting import format_bytes, format_duration
+from quantlab.formatting import count, format_bytes, format_duration
 
 MAX_ESTIMATE_SECONDS = 24 * 3600
 """A sweep estimated to take longer than this (a day) on this machine is refused unless forced."""
@@ -108,7 +108,7 @@ def problems(name: str, runs: Sequence[Any], estimate: float, results_dir: Path,
         need = trial_memory_bytes(run.config, len(run.missing))
         if need > limit:
             out.append(f"trial {run.label} needs about {format_bytes(need)} of memory with "
-                       f"{len(run.missing)} seed(s) trained together, more than the {format_bytes(limit)} of "
+                       f"{count(len(run.missing), 'seed')} trained together, more than the {format_bytes(limit)} of "
                        f"{device}; give smaller sizes (widths, depths or feature_maps) or fewer seeds")
             break
     if estimate > MAX_ESTIMATE_SECONDS:

@@ -52,6 +52,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from quantlab.formatting import plural
 from quantlab.vocabulary import METHODS, QUANTIZERS, STEP_POLICIES
 
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
@@ -151,7 +152,7 @@ def _train_config(where: str, field: str, family: str, value: Any):
     unknown = [k for k in value if k not in valid]
     if unknown:
         raise SpecError(
-            f"{where}: unknown field(s) {', '.join(map(repr, unknown))} in [{field}]; "
+            f"{where}: unknown {plural(len(unknown), 'field')} {', '.join(map(repr, unknown))} in [{field}]; "
             f"valid fields: {', '.join(valid)}"
         )
     changes = {}
@@ -376,7 +377,7 @@ def spec_from_dict(data: Mapping[str, Any], name: str, source: str | None = None
         hints = [h for k in unknown for h in difflib.get_close_matches(k, TOML_FIELDS, n=1)]
         did = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
         raise SpecError(
-            f"{where}: unknown field(s) {', '.join(map(repr, unknown))}{did}; "
+            f"{where}: unknown {plural(len(unknown), 'field')} {', '.join(map(repr, unknown))}{did}; "
             f"valid fields: {', '.join(TOML_FIELDS)}"
         )
     for field, valid in (("dataset", datasets()), ("family", FAMILIES)):

@@ -38,7 +38,7 @@ from quantlab.experiments.executors import Executor, Job, LocalExecutor, Outcome
 from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
 from quantlab.experiments.store import (MissingRecordsError, Store, config_dict, default_results_dir,
                                         sweep_command, trial_label)
-from quantlab.formatting import format_duration
+from quantlab.formatting import count, format_duration
 from quantlab.training import divergence
 
 # -- cost model ----------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ def format_plan(p: SweepPlan) -> str:
         lines.append(
             f"  {r.status:8} {r.label:18} {r.params:>10,} {_seeds(r.done):12} {_seeds(r.missing):12} {est:>12}"
         )
-    how = (f"calibrated on the wall times of {p.calibrated_on} existing record(s)" if p.calibrated_on
+    how = (f"calibrated on the wall times of {count(p.calibrated_on, 'existing record')}" if p.calibrated_on
            else "uncalibrated: no records in the store yet")
     lines += [
         "",
@@ -344,7 +344,7 @@ def run_sweep(
                "seconds": 0.0}
     if not todo:
         if progress:
-            print(f"{spec.name}: all {tally['records_skipped']} record(s) already in {store.root}, nothing to run",
+            print(f"{spec.name}: all {count(tally['records_skipped'], 'record')} already in {store.root}, nothing to run",
                   file=sys.stderr)
         return tally
     store.check_writable()
@@ -379,9 +379,9 @@ def run_sweep(
 
     foreign = store.foreign_files()
     if foreign:
-        say(f"{store.root}: left alone {len(foreign)} JSON file(s) not named like records: {', '.join(foreign)}", True)
+        say(f"{store.root}: left alone {count(len(foreign), 'JSON file')} not named like records: {', '.join(foreign)}", True)
     if tally["records_skipped"]:
-        say(f"{spec.name}: {tally['records_skipped']} record(s) already in {store.root}, skipped")
+        say(f"{spec.name}: {count(tally['records_skipped'], 'record')} already in {store.root}, skipped")
 
     inflight: list[Job] = []
     finished = 0
@@ -447,7 +447,7 @@ def run_sweep(
                 show_inflight()
                 return
             inflight.remove(job)
-            reason = f"its worker was lost {job.attempt} time(s), last: {outcome.lost}"
+            reason = f"its worker was lost {count(job.attempt, 'time')}, last: {outcome.lost}"
             tally["failed"].append({"trial": label, "seeds": missing, "reason": reason})
             say(f"failed: {label} seeds {_seeds(missing)}: {reason}; nothing stored", True)
             credit(flight, run.estimate)
@@ -490,7 +490,7 @@ def run_sweep(
     try:
         ex.open(run_trial, takes_progress)
         if parallel:
-            say(f"{spec.name}: {len(todo)} trial(s) on {ex.describe()}")
+            say(f"{spec.name}: {count(len(todo), 'trial')} on {ex.describe()}")
         while pending or later or inflight:
             while pending and len(inflight) < ex.slots():
                 run = pending.pop(0)
@@ -540,7 +540,7 @@ def run_sweep(
 
 def format_failed(failed: Sequence[dict]) -> str:
     """The end-of-sweep list of trials whose workers were lost too often (nothing stored of them)."""
-    lines = [f"{len(failed)} trial(s) failed (worker lost after all retries); nothing of them was stored:"]
+    lines = [f"{count(len(failed), 'trial')} failed (worker lost after all retries); nothing of them was stored:"]
     lines += [f"  {d['trial']} seeds {_seeds(d['seeds'])}: {d['reason']}" for d in failed]
     return "\n".join(lines)
 
@@ -548,7 +548,7 @@ def format_failed(failed: Sequence[dict]) -> str:
 def format_diverged(diverged: Sequence[dict]) -> str:
     """The end-of-sweep list of what diverged (one line per trial and seeds), for messages."""
     trials = len({d["trial"] for d in diverged})
-    lines = [f"{trials} trial(s) diverged; these seeds were not stored:"]
+    lines = [f"{count(trials, 'trial')} diverged; these seeds were not stored:"]
     lines += [f"  {d['trial']} seeds {_seeds(d['seeds'])}: {d['reason']}" for d in diverged]
     return "\n".join(lines)
 
@@ -576,7 +576,7 @@ def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = T
         trials = [r.label for r in p.runs if r.missing]
         listed = ", ".join(trials[:6]) + (f" and {len(trials) - 6} more" if len(trials) > 6 else "")
         raise MissingRecordsError(
-            f"spec {spec.name!r}: {missing} record(s) missing from {store.root} ({listed}), about "
+            f"spec {spec.name!r}: {count(missing, 'record')} missing from {store.root} ({listed}), about "
             f"{format_duration(p.estimate)} of training on this machine. Make them with: "
             f"{sweep_command(spec, store)} (or set {ENV_TRAIN}=1, or pass train=True, to let this call train them)")
     tally = run_sweep(spec, store, progress=progress, executor=executor)
