@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote
 
+import numpy as np
 import pytest
 import yaml
 
@@ -418,12 +419,18 @@ def test_sweep_chapters_offer_csv():
 
 @pytest.mark.parametrize("page", csv_pages())
 def test_chapter_csv_downloads_read_back(site, probed, page):
-    """Each CSV the box links is in the site and holds the tidy rows of its spec's records."""
+    """Each CSV the box links is in the site and holds the tidy rows of its spec's records, and the
+    column dictionary beside them explains every column."""
     from quantlab import book
     from quantlab.analysis import rows as rowmod
 
     dom, _ = probed(page)
     links = csv_links(dom)
+    columns = [h for h in links if Path(unquote(h)).name == Path(book.COLUMNS_CSV).name]
+    links = [h for h in links if h not in columns]
+    assert len(columns) == 1, f"{page}: no single link to {book.COLUMNS_CSV}: {columns}"
+    with open(((site / page).parent / unquote(columns[0])).resolve(), newline="") as f:
+        explained = {r["column"] for r in csv.DictReader(f)}
     specs = book.PAGES[book.page_of(page)].csv
     assert sorted(Path(unquote(h)).stem for h in links) == sorted(specs), f"{page}: CSV links {links}"
     for href in links:
@@ -435,11 +442,12 @@ def test_chapter_csv_downloads_read_back(site, probed, page):
         expected = rowmod.tidy(spec, allow_missing=True)
         assert len(rows) == len(expected) > 0, f"{href}: {len(rows)} rows, the records of {spec} give {len(expected)}"
         assert list(rows[0])[: len(rowmod.CSV_FIELDS)] == list(rowmod.CSV_FIELDS)
+        assert set(rows[0]) <= explained, f"{href}: columns without a meaning in columns.csv"
         assert {r["spec"] for r in rows} == {spec}
         for got, want in zip(rows, expected):
             assert (got["trial"], int(got["seed"]), got["method"], int(got["bits"])) == (
                 want["trial"], want["seed"], want["method"], want["bits"])
-            assert float(got["test_error"]) == want["test_error"]
+            assert float(np.float32(got["test_error"])) == want["test_error"]  # the records' float32, exactly
 
 
 @pytest.mark.parametrize("page", chapter_pages())
