@@ -104,11 +104,34 @@ def csv_name(spec: str) -> str:
     return f"{CSV_DIR}/{spec}.csv"
 
 
+def curves_csv_name(spec: str) -> str:
+    """The CSV file of a spec's per-epoch curves, relative to the chapter: ``_csv/<spec>-curves.csv``."""
+    return f"{CSV_DIR}/{spec}-curves.csv"
+
+
+def _shown_spec(name: str) -> Any:
+    """The spec a chapter shows under ``name`` (a shipped spec, or what ``$QUANTLAB_SPECS`` put in
+    the place of one); None for rows of a spec neither names (they get no curves file)."""
+    from quantlab.experiments.spec import SpecError, load_spec
+
+    for entry in PAGES.values():
+        for shipped in entry.csv:
+            spec = chapter_spec(shipped)
+            if spec.name == name:
+                return spec
+    try:
+        return load_spec(name)
+    except SpecError:
+        return None
+
+
 def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = CSV_DIR) -> list[Path]:
     """Writes tidy rows (:func:`quantlab.analysis.rows.tidy`, one spec or several) to one CSV file per
-    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.analysis.rows.write_csv`), and the column
-    dictionary beside them (:data:`COLUMNS_CSV`); returns the spec files' paths in the order the specs
-    first appear. Rows without a ``spec`` raise ValueError."""
+    spec, ``<directory>/<spec>.csv`` (:func:`quantlab.analysis.rows.write_csv`), each spec's per-epoch
+    curves (:func:`quantlab.analysis.rows.curves`, read from the same records) to
+    ``<directory>/<spec>-curves.csv``, and the column dictionary beside them (:data:`COLUMNS_CSV`);
+    returns the tidy files' paths in the order the specs first appear. Rows without a ``spec`` raise
+    ValueError."""
     from quantlab.analysis import rows as rowmod
 
     by_spec: dict[str, list[Mapping[str, Any]]] = {}
@@ -119,6 +142,10 @@ def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = 
     if not by_spec:
         raise ValueError("no rows to write")
     rowmod.write_columns(Path(directory) / Path(COLUMNS_CSV).name)
+    for spec in by_spec:
+        shown = _shown_spec(spec)
+        if shown is not None and (curves := rowmod.curves(shown)):
+            rowmod.write_csv(curves, Path(directory) / Path(curves_csv_name(spec)).name)
     return [rowmod.write_csv(rs, Path(directory) / f"{spec}.csv") for spec, rs in by_spec.items()]
 
 
@@ -230,8 +257,10 @@ def rerun_box(page: str, source: str | None = None) -> str:
     if entry.csv:
         names = [shown[s].name for s in entry.csv]
         links = ", ".join(f"{{download}}`{s}.csv <{csv_name(s)}>`" for s in names)
+        curves = ", ".join(f"{{download}}`{s}-curves.csv <{curves_csv_name(s)}>`" for s in names)
         lines.append(f"- **Data**: {links}, the tidy results it draws (one row per network, seed, method and "
-                     f"bit width; each column's meaning and unit in {{download}}`columns.csv <{COLUMNS_CSV}>`).")
+                     f"bit width); {curves}, every record's validation curve (one row per stage, bit width and "
+                     f"epoch); each column's meaning and unit in {{download}}`columns.csv <{COLUMNS_CSV}>`.")
     body = "\n".join(lines)
     return f"````{{admonition}} {BOX_TITLE}\n:class: tip rerun-box\n\n{body}\n````\n"
 

@@ -61,6 +61,7 @@ def test_width_chapter_renders_the_mnist_sweep(repo_root, tmp_path, monkeypatch)
     assert "`mnist-width`" in glued["sweep_source"] and "specs/mnist-width.toml" in glued["sweep_source"]
     assert mnist.description in shown and "Spec `mnist-width` on MNIST" in shown
     assert (tmp_path / book.csv_name("mnist-width")).is_file()
+    assert (tmp_path / book.curves_csv_name("mnist-width")).is_file()  # the curves of the spec shown
     # the same numbers as the records it was given: the shipped sweep's, read through the other keys
     expected = glue_ends(stats.sweep_ends(summarise(tidy(shipped, store=Store(repo_root / "results")))))
     assert float(glued["gap2_smallest"]) == pytest.approx(expected["gap2_smallest"])

@@ -299,7 +299,8 @@ def test_every_csv_column_is_explained(tmp_path):
     assert all(text.strip() for text in rowmod.CSV_COLUMNS.values())
     with open(rowmod.write_columns(tmp_path / "columns.csv"), newline="") as f:
         back = list(csv.DictReader(f))
-    assert [r["column"] for r in back] == list(rowmod.CSV_FIELDS)
+    assert [r["column"] for r in back] == list(rowmod.CSV_COLUMNS)
+    assert rowmod.CSV_FIELDS == tuple(rowmod.CSV_COLUMNS)[: len(rowmod.CSV_FIELDS)] and "stage" not in rowmod.CSV_FIELDS
     units = {r["column"]: r["meaning"] for r in back}
     assert "fraction" in units["test_error"] and "bits" in units["weight_bits"] and "count" in units["params"]
 

@@ -427,12 +427,19 @@ def test_chapter_csv_downloads_read_back(site, probed, page):
     dom, _ = probed(page)
     links = csv_links(dom)
     columns = [h for h in links if Path(unquote(h)).name == Path(book.COLUMNS_CSV).name]
-    links = [h for h in links if h not in columns]
+    curves = [h for h in links if Path(unquote(h)).stem.endswith("-curves")]
+    links = [h for h in links if h not in columns + curves]
     assert len(columns) == 1, f"{page}: no single link to {book.COLUMNS_CSV}: {columns}"
     with open(((site / page).parent / unquote(columns[0])).resolve(), newline="") as f:
         explained = {r["column"] for r in csv.DictReader(f)}
     specs = book.PAGES[book.page_of(page)].csv
     assert sorted(Path(unquote(h)).stem for h in links) == sorted(specs), f"{page}: CSV links {links}"
+    assert sorted(Path(unquote(h)).stem for h in curves) == sorted(f"{s}-curves" for s in specs), curves
+    for href in curves:
+        with open(((site / page).parent / unquote(href)).resolve(), newline="") as f:
+            rows = list(csv.DictReader(f))
+        spec = Path(unquote(href)).stem.removesuffix("-curves")
+        assert len(rows) == len(rowmod.curves(spec)) > 0 and set(rows[0]) <= explained, href
     for href in links:
         path = ((site / page).parent / unquote(href)).resolve()
         assert path.is_file(), f"{page}: the link {href} points at nothing in the built site"

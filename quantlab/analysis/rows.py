@@ -523,13 +523,22 @@ CSV_COLUMNS = {
     "control_val_error": "validation error of the seed's float control (fraction, 0-1)",
     "weight_error": "relative L2 quantization error of the weights, sum ||Q(w) - w||^2 / sum ||w||^2 "
                     "(0 = exact; empty for float rows)",
+    "stage": "curves: float (float training), control (the float control) or retrain (a retraining)",
+    "epoch": "curves: the epoch of the stage (0: its starting network, the float network for the control "
+             "and the directly quantized one for a retraining)",
+    "train_loss": "curves: cross-entropy of the epoch's network on the first training examples (nats; "
+                  "empty at epoch 0)",
+    "train_error": "curves: classification error of the same network on the same examples (fraction, 0-1)",
+    "step_excess": "curves, adaptive step policy: the largest relative excess L2 error of a layer's step "
+                   "over that layer's optimum (0 = optimal)",
 }
-"""Every column of the tidy-row CSVs (:func:`write_csv`), in order, with its meaning and unit: the one
-home of the column dictionary the book ships beside its CSVs (:func:`write_columns`)."""
+"""Every column of the tidy-row and curve CSVs (:func:`write_csv` of :func:`tidy` and :func:`curves`
+rows), in order, with its meaning and unit: the one home of the column dictionary the book ships beside
+its CSVs (:func:`write_columns`)."""
 
-CSV_FIELDS = tuple(CSV_COLUMNS)
-"""The leading columns of :func:`write_csv`, in order (the fields of :func:`tidy` rows, without the
-``size`` tuple that ``size_label`` spells out); any other scalar field of the rows follows, sorted."""
+CSV_FIELDS = tuple(CSV_COLUMNS)[: tuple(CSV_COLUMNS).index("stage")]
+"""The columns of a tidy CSV, in order (the fields of :func:`tidy` rows, without the ``size`` tuple that
+``size_label`` spells out); a curves CSV adds ``stage`` to ``step_excess``."""
 
 
 def _csv_value(value: Any) -> Any:
@@ -555,9 +564,9 @@ def write_columns(path: str | os.PathLike) -> Path:
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
-    """Writes tidy rows (:func:`tidy`) to a CSV file at ``path`` (parent folders are created) and
-    returns its path. Columns: :data:`CSV_FIELDS` in that order, then any other scalar field the
-    rows carry (sorted by name); list, tuple and dict fields are left out. Missing values and None
+    """Writes tidy rows (:func:`tidy`) or curve rows (:func:`curves`) to a CSV file at ``path`` (parent folders are created) and
+    returns its path. Columns: those of :data:`CSV_COLUMNS` the rows have, in that order, then any
+    other scalar field the rows carry (sorted by name); list, tuple and dict fields are left out. Missing values and None
     are empty cells; floats are written exactly: a float32 of the records (errors are fractions, as in
     the rows) in its shortest float32 form (0.1497, not 0.14970000088214874), others in full precision.
     Raises ValueError for no rows."""
@@ -566,8 +575,8 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Pat
         raise ValueError(f"no rows to write to {os.fspath(path)}")
     scalar = (str, int, float, bool, type(None))
     extra = sorted({k for r in rows for k, v in r.items()
-                    if k not in CSV_FIELDS and k != "size" and isinstance(v, scalar)})
-    fields = [f for f in CSV_FIELDS if any(f in r for r in rows)] + extra
+                    if k not in CSV_COLUMNS and k != "size" and isinstance(v, scalar)})
+    fields = [f for f in CSV_COLUMNS if any(f in r for r in rows)] + extra
 
     def write(f) -> None:
         writer = csv.writer(f)
