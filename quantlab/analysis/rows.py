@@ -225,7 +225,8 @@ def check_rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str] = ROW_FI
     for i, r in enumerate(rows):
         missing = [f for f in fields if f not in r]
         if missing:
-            raise ValueError(f"row {i} lacks {plural(len(missing), 'field')} {', '.join(missing)}; tidy rows need {', '.join(fields)}")
+            raise ValueError(f"row {i} lacks {plural(len(missing), 'field')} {', '.join(missing)}; "
+                             f"tidy rows need {', '.join(fields)}")
     return rows
 
 
@@ -564,10 +565,10 @@ def write_columns(path: str | os.PathLike) -> Path:
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
-    """Writes tidy rows (:func:`tidy`) or curve rows (:func:`curves`) to a CSV file at ``path`` (parent folders are created) and
-    returns its path. Columns: those of :data:`CSV_COLUMNS` the rows have, in that order, then any
-    other scalar field the rows carry (sorted by name); list, tuple and dict fields are left out. Missing values and None
-    are empty cells; floats are written exactly: a float32 of the records (errors are fractions, as in
+    """Writes tidy rows (:func:`tidy`) or curve rows (:func:`curves`) to a CSV file at ``path`` (parent
+    folders are created) and returns its path. Columns: those of :data:`CSV_COLUMNS` the rows have, in
+    that order, then any other scalar field the rows carry (sorted by name); list, tuple and dict
+    fields are left out. Missing values and None are empty cells; floats are written exactly: a float32 of the records (errors are fractions, as in
     the rows) in its shortest float32 form (0.1497, not 0.14970000088214874), others in full precision.
     Raises ValueError for no rows."""
     rows = list(rows)

@@ -141,8 +141,8 @@ def collect(wall_seconds: float, seeds: Sequence[int] = (), compile_seconds: flo
     together (they were trained at once); ``compile_seconds`` the part of it JAX spent tracing and
     compiling ``compiled_programs`` executables (or reading them from the persistent cache), when
     measured; ``phase_seconds`` the parts spent in each phase of :data:`quantlab.training.phases.PHASES`
-    (net of compilation; the rest of the wall time is overhead). Computed where the trial ran (a Ray worker's host and device for the ray executor,
-    which adds ``executor``)."""
+    (net of compilation; the rest of the wall time is overhead). Computed where the trial ran (a Ray
+    worker's host and device for the ray executor, which adds ``executor``)."""
     timing = {"wall_seconds": round(float(wall_seconds), 3)}
     if compile_seconds is not None:
         timing |= {"compile_seconds": round(float(compile_seconds), 3), "compiled_programs": int(compiled_programs or 0)}
