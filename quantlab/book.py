@@ -149,6 +149,15 @@ def write_csv(rows: Iterable[Mapping[str, Any]], directory: str | os.PathLike = 
     return [rowmod.write_csv(rs, Path(directory) / f"{spec}.csv") for spec, rs in by_spec.items()]
 
 
+def write_table(rows: Iterable[Mapping[str, Any]], name: str, directory: str | os.PathLike = CSV_DIR) -> Path:
+    """Writes rows that are not a spec's tidy rows (e.g. the report's verdicts,
+    :func:`quantlab.analysis.report.finding_rows`) to ``<directory>/<name>.csv``
+    (:func:`quantlab.analysis.rows.write_csv`, columns in the rows' own order) and returns its path."""
+    from quantlab.analysis import rows as rowmod
+
+    return rowmod.write_csv(rows, Path(directory) / f"{name}.csv", own_order=True)
+
+
 ENV_SPECS = "QUANTLAB_SPECS"
 """Environment variable: comma-separated ``shipped=other`` pairs, each putting spec ``other`` (a shipped
 spec's name or a ``.toml`` path) in the place of shipped spec ``shipped`` in the chapters that show it

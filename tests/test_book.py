@@ -84,6 +84,15 @@ def test_write_csv_one_file_per_spec(tmp_path):
         book.write_csv([], tmp_path)
 
 
+def test_write_table_keeps_the_rows_own_column_order(tmp_path):
+    rows = [{"claim": 1, "sweep": "a", "verdict": "reproduced", "small_gap": 0.5},
+            {"claim": 2, "sweep": "a", "verdict": "inconclusive", "large_gap": 0.01, "cells": [1, 2]}]
+    with open(book.write_table(rows, "verdicts", tmp_path), newline="") as f:
+        back = list(csv.reader(f))
+    assert back[0] == ["claim", "sweep", "verdict", "small_gap", "large_gap"]  # lists are left out
+    assert back[2] == ["2", "a", "inconclusive", "", "0.01"]
+
+
 def test_write_csv_default_folder_is_relative_to_the_chapter(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rows = [{"spec": "s", "trial": "t", "seed": 0, "method": "float", "bits": 32, "test_error": 0.5}]

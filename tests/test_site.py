@@ -417,6 +417,18 @@ def test_sweep_chapters_offer_csv():
     assert {"book/ffdnn_width", "book/ffdnn_depth", "book/cnn_maps"} <= set(csv_pages())
 
 
+def test_report_offers_its_verdicts_as_csv(site, probed):
+    from quantlab.analysis import report
+    from quantlab.analysis.rows import tidy
+
+    dom, _ = probed("book/report")
+    (href,) = [h for h in csv_links(dom) if Path(unquote(h)).name == "verdicts.csv"]
+    with open(((site / "book/report").parent / unquote(href)).resolve(), newline="") as f:
+        rows = list(csv.DictReader(f))
+    findings = report.assess({s: tidy(s) for s in report.CLAIM_SWEEPS})
+    assert [(r["sweep"], r["verdict"]) for r in rows] == [(f.sweep, f.verdict) for f in findings]
+
+
 @pytest.mark.parametrize("page", csv_pages())
 def test_chapter_csv_downloads_read_back(site, probed, page):
     """Each CSV the box links is in the site and holds the tidy rows of its spec's records, and the

@@ -626,6 +626,15 @@ def claim_table(findings: Sequence[Finding]) -> list[dict]:
              "decided by": f.reason, "verdict": f.verdict} for f in findings]
 
 
+def finding_rows(findings: Sequence[Finding]) -> list[dict]:
+    """One row per finding for export: ``claim, sweep, verdict, reason`` and every scalar of its
+    evidence under its own name (errors and gaps as fractions, :data:`FRACTION_EVIDENCE`; sizes in
+    parameters); structured evidence (lists, claim 3's cells) is left out."""
+    scalar = (str, int, float, bool, type(None))
+    return [{"claim": f.claim, "sweep": f.sweep, "verdict": f.verdict, "reason": f.reason,
+             **{k: v for k, v in f.evidence.items() if isinstance(v, scalar)}} for f in findings]
+
+
 FRACTION_EVIDENCE = re.compile(r"(gap|gap_std|gap_se|gap_few|gap_full|float_error|quantized_error|vanished_limit|ecr_error|gaps_\d+)$")
 """Evidence keys whose values are fractions (errors, gaps and their spreads): glued in pp."""
 

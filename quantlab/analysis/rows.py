@@ -564,20 +564,23 @@ def write_columns(path: str | os.PathLike) -> Path:
     return write_atomic(path, write, newline="")
 
 
-def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike, own_order: bool = False) -> Path:
     """Writes tidy rows (:func:`tidy`) or curve rows (:func:`curves`) to a CSV file at ``path`` (parent
     folders are created) and returns its path. Columns: those of :data:`CSV_COLUMNS` the rows have, in
-    that order, then any other scalar field the rows carry (sorted by name); list, tuple and dict
-    fields are left out. Missing values and None are empty cells; floats are written exactly: a float32 of the records (errors are fractions, as in
-    the rows) in its shortest float32 form (0.1497, not 0.14970000088214874), others in full precision.
-    Raises ValueError for no rows."""
+    that order, then any other scalar field the rows carry (sorted by name); with ``own_order`` (a
+    table of other rows), every scalar field in the order the rows first have it. List, tuple and dict
+    fields are left out. Missing values and None are empty cells; floats are written exactly: a float32
+    of the records (errors are fractions, as in the rows) in its shortest float32 form (0.1497, not
+    0.14970000088214874), others in full precision. Raises ValueError for no rows."""
     rows = list(rows)
     if not rows:
         raise ValueError(f"no rows to write to {os.fspath(path)}")
     scalar = (str, int, float, bool, type(None))
-    extra = sorted({k for r in rows for k, v in r.items()
-                    if k not in CSV_COLUMNS and k != "size" and isinstance(v, scalar)})
-    fields = [f for f in CSV_COLUMNS if any(f in r for r in rows)] + extra
+    seen = list(dict.fromkeys(k for r in rows for k, v in r.items() if k != "size" and isinstance(v, scalar)))
+    if own_order:
+        fields = seen
+    else:
+        fields = [f for f in CSV_COLUMNS if f in seen] + sorted(k for k in seen if k not in CSV_COLUMNS)
 
     def write(f) -> None:
         writer = csv.writer(f)
