@@ -24,17 +24,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-_spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-bench_run = importlib.util.module_from_spec(_spec)
-sys.modules["bench_run"] = bench_run
-_spec.loader.exec_module(bench_run)
+from bench import run as bench_run  # noqa: E402  (the shared helpers: machine, fresh_sweep, write_results)
 
 from quantlab.experiments import spec as qspec  # noqa: E402
 from quantlab.experiments import store as qstore  # noqa: E402

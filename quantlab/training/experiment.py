@@ -19,6 +19,7 @@ errors are fractions.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -205,6 +206,12 @@ def _seed_keys(seeds: jax.Array) -> tuple[jax.Array, ...]:
     return tuple(jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(base) for i in range(len(KEY_PURPOSES)))
 
 
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _initial_params(model, keys: jax.Array, image_shape: tuple[int, ...]) -> Any:
+    """Every seed's initial parameters [S, ...] from its ``keys`` [S], as one program per model and shape."""
+    return jax.vmap(lambda k: models.init_params(model, k, image_shape))(keys)
+
+
 def prepare(config: TrialConfig, seeds: Sequence[int]) -> Trial:
     """The data on the device, the model and the PRNG keys of a trial of ``seeds``."""
     seeds = [int(s) for s in seeds]
@@ -278,7 +285,7 @@ def train_float(trial: Trial, progress=None, cache: bool = True) -> Stage:
     c = trial.config
     shape = data.info(c.dataset)["image_shape"]
     with phases.timed("upload"):
-        init = phases.ready(jax.jit(jax.vmap(lambda k: models.init_params(trial.model, k, shape)))(trial.keys["init"]))
+        init = phases.ready(_initial_params(trial.model, trial.keys["init"], tuple(shape)))
 
     def compute() -> Stage:
         fitted = fit(trial.model, init, trial.train, trial.validation, c.float_train, trial.keys["float"],
