@@ -23,10 +23,10 @@ LAYERS = [
     # 1. data
     ["quantlab.data"],
     # 2. numerics: the quantizer, weight memory and ECR; the fast layers
-    ["quantlab.numerics.quantize", "quantlab.numerics.rules", "quantlab.numerics.signals",
+    ["quantlab.numerics.quantize", "quantlab.numerics.rules", "quantlab.numerics.signals", "quantlab.numerics.packing",
      "quantlab.numerics.compression", "quantlab.nn.conv", "quantlab.nn.dense"],
     # 3. model
-    ["quantlab.nn.models"],
+    ["quantlab.nn.models", "quantlab.nn.integer"],
     # 4. trial: divergence, training, the float-network cache, one trial as stages
     ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache", "quantlab.training.compiletime",
      "quantlab.training.phases",

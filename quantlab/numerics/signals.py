@@ -36,11 +36,16 @@ def signal_levels(bits: int) -> int:
     return 2 ** qz.check_bits(bits) - 1
 
 
+def signal_codes(x: jax.Array, step: jax.Array, bits: int) -> jax.Array:
+    """The integer level ``k = min(floor(x / step + 1/2), L)`` (0 for ``x < step / 2``, negative ``x``
+    included) of every signal ``x`` (any shape), as a float array of ``x``'s shape and dtype."""
+    return jnp.clip(jnp.floor(x / step + 0.5), 0, signal_levels(bits))
+
+
 def quantize_signal(x: jax.Array, step: jax.Array, bits: int) -> jax.Array:
     """Quantizes signals ``x`` (any shape, >= 0) with a scalar ``step`` > 0 to the ``2**bits`` levels
     ``0, step, ..., L step``; an array of ``x``'s shape and dtype (negative inputs become 0)."""
-    k = jnp.clip(jnp.floor(x / step + 0.5), 0, signal_levels(bits))
-    return step * k
+    return step * signal_codes(x, step, bits)
 
 
 def straight_through_signal(x: jax.Array, step: jax.Array, bits: int) -> jax.Array:
@@ -95,4 +100,4 @@ def hidden_signal(x: jax.Array, signals: Signals | None, layer: int) -> jax.Arra
 
 
 __all__ = ["MAX_BREAKPOINTS", "Signals", "hidden_signal", "optimal_signal_step", "quantize_signal",
-           "signal_levels", "straight_through_signal"]
+           "signal_codes", "signal_levels", "straight_through_signal"]
