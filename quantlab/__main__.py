@@ -1,4 +1,4 @@
-"""Command line: ``python -m quantlab sweep|results|specs|data`` (``--help`` on each for examples).
+"""Command line: ``python -m quantlab sweep|results|specs|data|export`` (``--help`` on each for examples).
 
 Exit codes: 0 done; 1 some trials diverged or failed (the others finished and were stored); 2 bad
 input (spec, options, results directory, executor, data that cannot be had here), one message on
@@ -32,6 +32,7 @@ examples:
   python -m quantlab sweep smoke                 # run what is missing (resumable)
   python -m quantlab results smoke               # mean/std test error per size, bits, method
   python -m quantlab data                        # prepare Fashion-MNIST once (make book does it)
+  python -m quantlab export smoke --network ffdnn-w16-d1 --seed 0 --bits 2 --out net.safetensors
 
 SPEC is a shipped spec name or a path to a .toml file (see quantlab/experiments/spec.py for the format).
 
@@ -110,13 +111,37 @@ examples:
 """
 
 
+EXPORT_EPILOG = """\
+Writes one network of a sweep, retrained at --bits, as a file other tools open:
+
+  safetensors  the weight codes packed (--packing bits: B bits a weight, 4 ternary weights a byte;
+               base3: 5 ternary weights a byte), the weight and signal steps, the float32 biases and
+               metadata (family, size, bits, signal bits, quantizer rule, seed, record key, versions);
+               quantlab.deploy.fileformat.load reads it back into quantlab.nn.integer's network.
+  onnx         the integer-only network as ONNX operators (MatMulInteger / ConvInteger on uint8
+               codes and int8 weights, int32 accumulators, fixed-point requantization), for ONNX
+               Runtime and other engines; needs fixed-point signals (--signal-bits).
+
+Records keep no weights, so the trial is re-run: the float network comes from the float-network cache
+when this machine trained it (else it is trained again), then calibration, direct quantization and the
+retraining at --bits run as the sweep ran them, with the seeds the record was trained with. A progress
+bar counts the epochs. On the machine kind that made the record the re-run's test error is the
+record's; a warning says when it is not. Exit code 2 names the valid networks, seeds and bits.
+
+examples:
+  python -m quantlab export smoke --network ffdnn-w16-d1 --seed 0 --bits 2 --out tiny.safetensors
+  python -m quantlab export ffdnn-width --network ffdnn-w1024-d3 --seed 0 --bits 2 --packing base3 --out w1024.safetensors
+  python -m quantlab export signals-ffdnn --network ffdnn-w256-d3 --seed 0 --bits 2 --signal-bits 4 --format onnx --out w256.onnx
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="python -m quantlab", formatter_class=fmt, epilog=MAIN_EPILOG,
         description="quantlab: size sweeps of quantized networks (Sung, Shin & Hwang, arXiv 1511.06488).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{sweep,results,specs,data}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{sweep,results,specs,data,export}", required=True)
 
     sweep = sub.add_parser("sweep", help="run what is missing from a sweep", formatter_class=fmt,
                            description="Run the missing trials of a sweep.", epilog=SWEEP_EPILOG)
@@ -160,6 +185,22 @@ def _parser() -> argparse.ArgumentParser:
                              epilog=DATA_EPILOG)
     prepare.add_argument("names", metavar="NAME", nargs="*",
                          help=f"datasets, of {', '.join(data.DATASETS)} (default: fashion_mnist)")
+
+    exporting = sub.add_parser("export", help="write one retrained network as a packed or ONNX file",
+                               formatter_class=fmt, description="Export one retrained network of a sweep.",
+                               epilog=EXPORT_EPILOG)
+    exporting.add_argument("spec", metavar="SPEC", help="shipped spec name (see `specs`) or path to a .toml file")
+    exporting.add_argument("--network", metavar="LABEL", required=True, help="the trial, e.g. ffdnn-w256-d3 or cnn-4-4-8")
+    exporting.add_argument("--seed", metavar="S", type=int, required=True, help="one of the spec's seeds")
+    exporting.add_argument("--bits", metavar="B", type=int, required=True, help="weight bit width (2 = ternary)")
+    exporting.add_argument("--signal-bits", metavar="S", type=int,
+                           help="signal word length of the trial (signals specs); default: float signals")
+    exporting.add_argument("--format", choices=("safetensors", "onnx"), default="safetensors", help="file format")
+    exporting.add_argument("--packing", choices=("bits", "base3"), default="bits",
+                           help="safetensors: B bits a weight, or (ternary) 5 weights a byte")
+    exporting.add_argument("--out", metavar="FILE", required=True, help="the file to write (replaced atomically)")
+    exporting.add_argument("--results", metavar="DIR", help=RESULTS_DIR_HELP)
+    exporting.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -376,10 +417,35 @@ def _cmd_data(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from tqdm import tqdm
+
+    from quantlab.deploy import export
+
+    spec = load_spec(args.spec)
+    store = _store(spec, args)
+    try:
+        config = export.check(spec, args.network, args.seed, args.bits, args.format, args.signal_bits, args.packing)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with tqdm(desc=f"{args.network} seed {args.seed}, {args.bits}-bit", unit="epoch", file=sys.stderr,
+              total=config.float_train.epochs + config.retrain.epochs, disable=args.no_progress,
+              dynamic_ncols=True) as bar:
+        meta = export.export(spec, store, args.network, args.seed, args.bits, args.out, args.format,
+                             args.signal_bits, args.packing, progress=bar.update)
+    record = meta.get("record_test_error")
+    print(f"wrote {args.out} ({Path(args.out).stat().st_size:,} bytes, {args.format}): {meta['label']} seed "
+          f"{args.seed}, {args.bits}-bit weights, signals {args.signal_bits or 'float'}; test error "
+          f"{meta['test_error']:.2%}" + (f" (record: {record:.2%})" if record is not None else " (no record)"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line ``argv`` in this process; returns the exit code (130 on Ctrl-C)."""
     args = _parser().parse_args(argv)
-    commands = {"specs": _cmd_specs, "sweep": _cmd_sweep, "results": _cmd_results, "data": _cmd_data}
+    commands = {"specs": _cmd_specs, "sweep": _cmd_sweep, "results": _cmd_results, "data": _cmd_data,
+                "export": _cmd_export}
     with warnings.catch_warnings():
         warnings.simplefilter("always", CorruptRecordWarning)
         warnings.showwarning = _warn_one_line

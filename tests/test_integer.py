@@ -3,9 +3,6 @@ whole Fashion-MNIST test set the agreement of both integer forward passes with t
 (fake-quantized) network the book measures, FFDNN and CNN, ternary and 3-bit weights, float and
 3/4/8-bit signals."""
 
-import dataclasses
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,9 +13,8 @@ from hypothesis import strategies as st
 from quantlab import data
 from quantlab.nn import integer
 from quantlab.numerics import signals as sg
-from quantlab.numerics.signals import Signals
-from quantlab.training import experiment as ex
-from quantlab.training.train import TrainConfig
+
+import networks
 
 MAX_DIFFERING = 0.0005
 """The integer-only variant may differ from the simulated network on this fraction of test images."""
@@ -61,32 +57,6 @@ def test_bad_input_names_the_valid_values():
 
 # ---- the whole test set, real networks ------------------------------------------------------------
 
-SIZES = {"ffdnn": (64, 2), "cnn": (4, 8)}
-
-
-@functools.lru_cache(maxsize=None)
-def _float_network(family):
-    config = ex.TrialConfig(family=family, size=SIZES[family], bits=(2, 3), float_train=TrainConfig(epochs=2))
-    trial = ex.prepare(config, [0])
-    return trial, ex.train_float(trial)
-
-
-def _networks(family, bits, signal_bits):
-    """(model, quantized params, Signals or None, FixedPointNetwork) of the directly quantized float network."""
-    trial, trained = _float_network(family)
-    signals = None
-    if signal_bits is not None:
-        config = dataclasses.replace(trial.config, signal_bits=signal_bits)
-        signals = ex.calibrate(dataclasses.replace(trial, config=config), trained)
-    direct = ex.quantize_direct(trial, trained, bits, signals)
-    quantized = jax.tree.map(lambda a: np.asarray(a)[0], jax.device_get(direct.network(trial)))
-    steps = {name: np.asarray(direct.steps[name]["kernel"])[0] for name in quantized}
-    one = None if signals is None else Signals(signals.steps[0], signal_bits)
-    net = integer.fixed_point(family, quantized, steps, bits,
-                              None if signals is None else np.asarray(signals.steps[0]), signal_bits)
-    return trial.model, quantized, one, net
-
-
 def _simulated(model, quantized, signals, images):
     """Logits and each hidden layer's pre-quantization signals of the fake-quantized network."""
     logits, state = model.apply({"params": quantized}, jnp.asarray(images), signals, mutable=["signals"])
@@ -100,7 +70,7 @@ def _simulated(model, quantized, signals, images):
 @pytest.mark.parametrize("signal_bits", [None, 3, 4, 8])
 def test_integer_inference_computes_the_simulated_network(family, bits, signal_bits):
     images, labels = data.load("fashion_mnist", "test")
-    model, quantized, signals, net = _networks(family, bits, signal_bits)
+    model, quantized, signals, net = networks.quantized(family, bits, signal_bits)
     logits, sown = _simulated(model, quantized, signals, images)
     simulated = logits.argmax(-1)
 

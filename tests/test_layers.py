@@ -19,14 +19,14 @@ LAYERS = [
     # 0. the words and tools every layer shares (standard library only); the package and subpackage
     #    __init__ modules (docstrings only)
     ["quantlab", "quantlab.vocabulary", "quantlab.fileio", "quantlab.formatting", "quantlab.numerics",
-     "quantlab.nn", "quantlab.training", "quantlab.experiments", "quantlab.analysis"],
+     "quantlab.nn", "quantlab.training", "quantlab.experiments", "quantlab.analysis", "quantlab.deploy"],
     # 1. data
     ["quantlab.data"],
     # 2. numerics: the quantizer, weight memory and ECR; the fast layers
     ["quantlab.numerics.quantize", "quantlab.numerics.rules", "quantlab.numerics.signals", "quantlab.numerics.packing",
      "quantlab.numerics.compression", "quantlab.nn.conv", "quantlab.nn.dense"],
-    # 3. model
-    ["quantlab.nn.models", "quantlab.nn.integer"],
+    # 3. model: the networks, their integer forward pass and their files
+    ["quantlab.nn.models", "quantlab.nn.integer", "quantlab.deploy.fileformat", "quantlab.deploy.onnxgraph"],
     # 4. trial: divergence, training, the float-network cache, one trial as stages
     ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache", "quantlab.training.compiletime",
      "quantlab.training.phases",
@@ -36,7 +36,7 @@ LAYERS = [
     #    of the store)
     ["quantlab.experiments.spec", "quantlab.experiments.lock", "quantlab.experiments.environment",
      "quantlab.experiments.store", "quantlab.experiments.preflight", "quantlab.experiments.executors",
-     "quantlab.experiments.sweep"],
+     "quantlab.experiments.sweep", "quantlab.deploy.export"],
     # 6. rows: tidy rows read from the store (reading only) and the one seed summary
     ["quantlab.analysis.rows"],
     # 7. analysis: statistics, anomalies, verdicts

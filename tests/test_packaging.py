@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;#,]+)")
 # Extras that environment.yml and requirements.lock must carry; the others (bench: torch, lab:
 # jupyterlab, cuda: the CUDA wheels) are optional there.
-ENV_EXTRAS = ("book", "test", "ray")
+ENV_EXTRAS = ("book", "test", "ray", "deploy")
 
 
 def norm(name: str) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -92,10 +92,6 @@ class FixedPointNetwork:
     def kinds(self) -> tuple[str, ...]:
         """``"dense"`` or ``"conv"`` per layer."""
         return tuple("conv" if k.ndim == 4 else "dense" for k in self.codes)
-
-    def input_steps(self) -> list[float]:
-        """The step of each layer's input codes: the pixels' 1/255, then the signal steps."""
-        return [PIXEL_STEP] + [float(s) for s in self.signal_steps]
 
 
 def layer_names(family: str, params: Any) -> list[str]:
@@ -168,32 +164,54 @@ def _guard_bits(codes: np.ndarray, top_input: int, bias_units: np.ndarray) -> in
     return int(min(16, max(0, math.floor(30 - math.log2(bound)))))
 
 
+class IntegerLayer(NamedTuple):
+    """The constants of one layer of the ``"integer"`` variant: the accumulator gets ``guard``
+    fraction bits (:func:`_guard_bits`; they make the bias exact to ``2**-guard`` of an accumulator
+    unit), ``bias`` is int32 at that scale (``round(b 2**guard / (s_in D_w))``), and a hidden layer's
+    code is ``min(floor((max(acc 2**guard + bias, 0) m + 2**(shift - 1)) / 2**shift), top)``;
+    ``cap`` is the accumulator from which on every code is ``top`` (clipping there keeps the
+    product within 32 bits). The output layer has ``m = shift = cap = top = 0``."""
+
+    guard: int
+    bias: np.ndarray
+    m: int
+    shift: int
+    cap: int
+    top: int
+
+
+def integer_layers(net: FixedPointNetwork) -> list[IntegerLayer]:
+    """The :class:`IntegerLayer` of every layer of ``net`` (fixed-point signals needed)."""
+    if net.signal_steps is None:
+        raise ValueError("the 'integer' variant needs fixed-point signals (signal_bits); with float signals "
+                         "use 'rescaled', where only the weights are integer codes")
+    top = sg.signal_levels(net.signal_bits)
+    inputs = [PIXEL_STEP] + [float(s) for s in net.signal_steps]
+    out = []
+    for i, (k, b, s_in, d_w) in enumerate(zip(net.codes, net.biases, inputs, net.weight_steps)):
+        units = b.astype(np.float64) / (s_in * float(d_w))
+        guard = _guard_bits(k, 255 if i == 0 else top, units)
+        bias = np.rint(units * 2.0 ** guard).astype(np.int32)
+        if i == len(net.codes) - 1:
+            out.append(IntegerLayer(guard, bias, 0, 0, 0, 0))
+            continue
+        multiplier = s_in * float(d_w) / float(net.signal_steps[i]) / 2.0 ** guard
+        m, shift = requantizer(multiplier)
+        out.append(IntegerLayer(guard, bias, m, shift, min(2 ** 31 - 1, math.ceil((top + 1) / multiplier) + 1), top))
+    return out
+
+
 def _layer_plan(net: FixedPointNetwork, variant: str) -> tuple[tuple, tuple]:
-    """The constants of a forward pass: per layer ``(scale, guard, m, shift, cap)`` (static) and the
-    biases.
+    """Per layer the static constants ``(scale, guard, m, shift, cap)`` of a forward pass, and the biases.
 
     rescaled: ``scale`` = the float32 factor from accumulator to ``y`` (``s_in D_w``; ``D_w`` for a
-    float input); the biases are float32. integer: the accumulator gets ``guard`` fraction bits
-    (:func:`_guard_bits`), the biases are int32 at that scale (``round(b 2**guard / (s_in D_w))``);
-    ``(m, shift)`` requantizes to the next layer's codes and ``cap`` is the accumulator from which on
-    every code is the top one (clipping there keeps the product within 32 bits)."""
+    float input), float32 biases; integer: :func:`integer_layers`."""
     if variant == "rescaled":
         inputs = [PIXEL_STEP] + ([1.0] * (len(net.codes) - 1) if net.signal_steps is None else
                                  [float(s) for s in net.signal_steps])
         return tuple((float(np.float32(s) * d), 0, 0, 0, 0) for s, d in zip(inputs, net.weight_steps)), net.biases
-    plan, biases = [], []
-    top = sg.signal_levels(net.signal_bits)
-    for i, (k, b, s_in, d_w) in enumerate(zip(net.codes, net.biases, net.input_steps(), net.weight_steps)):
-        units = b.astype(np.float64) / (float(s_in) * float(d_w))
-        guard = _guard_bits(k, 255 if i == 0 else top, units)
-        biases.append(np.rint(units * 2.0 ** guard).astype(np.int32))
-        if i == len(net.codes) - 1:
-            plan.append((0.0, guard, 0, 0, 0))
-            continue
-        multiplier = float(s_in) * float(d_w) / float(net.signal_steps[i]) / 2.0 ** guard
-        m, shift = requantizer(multiplier)
-        plan.append((0.0, guard, m, shift, min(2 ** 31 - 1, math.ceil((top + 1) / multiplier) + 1)))
-    return tuple(plan), tuple(biases)
+    layers = integer_layers(net)
+    return tuple((0.0, q.guard, q.m, q.shift, q.cap) for q in layers), tuple(q.bias for q in layers)
 
 
 def _accumulate(x: jax.Array, k: jax.Array) -> jax.Array:
@@ -251,9 +269,6 @@ def run(net: FixedPointNetwork, images: Any, variant: str = "rescaled", batch: i
     (NumPy): float32 logits (``"rescaled"``) or the int32 accumulators (``"integer"``), uint8 signal
     codes of each hidden layer (float signals: the float32 signals). ``batch`` images per call."""
     check_variant(variant)
-    if variant == "integer" and net.signal_steps is None:
-        raise ValueError("the 'integer' variant needs fixed-point signals (signal_bits); with float signals "
-                         "use 'rescaled', where only the weights are integer codes")
     plan, biases = _layer_plan(net, variant)
     steps = None if net.signal_steps is None else jnp.asarray(net.signal_steps)
     images = np.asarray(images)
@@ -271,5 +286,5 @@ def predict(net: FixedPointNetwork, images: Any, variant: str = "rescaled", batc
     return np.argmax(run(net, images, variant, batch)[0], axis=-1)
 
 
-__all__ = ["BATCH", "FixedPointNetwork", "MULTIPLIER_BITS", "PIXEL_STEP", "VARIANTS", "check_variant",
-           "fixed_point", "layer_names", "multiply_shift", "predict", "requantizer", "run"]
+__all__ = ["BATCH", "FixedPointNetwork", "IntegerLayer", "MULTIPLIER_BITS", "PIXEL_STEP", "VARIANTS", "check_variant",
+           "fixed_point", "integer_layers", "layer_names", "multiply_shift", "predict", "requantizer", "run"]

@@ -29,7 +29,7 @@ import numpy as np
 
 import quantlab
 from quantlab import data
-from quantlab.nn import models
+from quantlab.nn import integer, models
 from quantlab.numerics import quantize as qz
 from quantlab.numerics import rules
 from quantlab.numerics.signals import Signals
@@ -172,6 +172,17 @@ class Stage:
             return self.params
         return seed_quantize(self.params, self.steps, Quant(self.bits, trial.mask, rule=trial.config.quantizer))
 
+    def fixed_point(self, trial: Trial, index: int) -> integer.FixedPointNetwork:
+        """Seed ``index``'s network as integer codes and steps (:mod:`quantlab.nn.integer`); ValueError
+        for a float stage and for levels that are not one step's multiples (``ttq``'s two levels)."""
+        if self.bits is None:
+            raise ValueError("a float stage has no fixed-point form: quantize it first")
+        quantized = _per_seed(jax.device_get(self.network(trial)), index)
+        steps = _per_seed(jax.device_get(self.steps), index)
+        weight_steps = {name: _single_step(steps[name]["kernel"], trial.config.quantizer) for name in quantized}
+        signals = (None, None) if self.signals is None else (np.asarray(self.signals.steps)[index], self.signals.bits)
+        return integer.fixed_point(trial.config.family, quantized, weight_steps, self.bits, *signals)
+
     def metrics(self, trial: Trial) -> list[dict]:
         """One JSON-ready dict per seed (the record schema of ARCHITECTURE.md)."""
         # on the host once: indexing device arrays per seed and leaf would compile a program for each shape
@@ -193,6 +204,18 @@ class Stage:
                                 for h in self.history]
             out.append(m)
         return out
+
+
+def _single_step(q: Any, rule: str) -> np.float32:
+    """The step ``D`` of a layer whose levels are ``k D``: a uniform rule's parameter, a symmetric
+    ternary rule's level; ValueError for a ternary rule with two different levels."""
+    q = np.asarray(q, np.float32)
+    if q.ndim == 0:
+        return q
+    if q[1] != q[2]:
+        raise ValueError(f"the {rule} rule's levels +{q[1]} and -{q[2]} differ: no single step, no integer "
+                         "form (integer inference takes the l2, absmax and twn rules)")
+    return q[1]
 
 
 KEY_PURPOSES = ("init", "float", "retrain", "control")
