@@ -149,6 +149,7 @@ bench: $(VENV_STAMP)
 	@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/pip install -q torch==2.13.0
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/trials.py --networks ffdnn-w8-d3,ffdnn-w1024-d3 --label "Trials in make bench: the smallest and largest FFDNN"
+	$(PY) bench/inference.py
 
 # make bench-trials: whole trials of small and large networks (3 seeds, reference budgets) in fresh
 # processes, their wall time split into compilation, upload, scans, evaluation and step searches from

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from quantlab import data
-from quantlab.deploy import export, fileformat, onnxgraph
+from quantlab.deploy import export, fileformat, onnxgraph, sizes
 from quantlab.experiments.spec import load_spec
-from quantlab.nn import integer, models
+from quantlab.nn import integer
+from quantlab.training.experiment import TrialConfig
 
 import networks
 
@@ -47,17 +48,18 @@ def test_onnx_runtime_computes_the_integer_network(tmp_path, family, bits):
 
 
 def test_ternary_file_is_a_fifteenth_of_float32():
-    """784-1024x3-10: packed codes, steps and biases against the float32 kernels and biases (sizes do not
-    depend on the values: random codes stand in for a trained network)."""
-    shapes = [d for d in models.layer_dims("ffdnn", (1024, 3), (28, 28, 1))]
-    rng = np.random.default_rng(0)
-    codes = tuple(rng.integers(-1, 2, (d["inputs"], d["outputs"])).astype(np.int8) for d in shapes)
-    biases = tuple(np.zeros(d["outputs"], np.float32) for d in shapes)
-    net = integer.FixedPointNetwork("ffdnn", codes, np.ones(len(codes), np.float32), biases, 2)
-    floats = {f"Dense_{i}": {"kernel": k.astype(np.float32), "bias": b} for i, (k, b) in enumerate(zip(codes, biases))}
-    ratio = len(fileformat.to_bytes(net)) / len(fileformat.float_bytes(floats))
-    assert ratio <= 1 / 15
-    assert len(fileformat.to_bytes(net, packing_name="base3")) < len(fileformat.to_bytes(net))
+    """784-1024x3-10: the packed file against the float32 file, and the fixed overhead over the ECR's count."""
+    files = sizes.file_bytes(TrialConfig(family="ffdnn", size=(1024, 3)))
+    assert files["packed_2"] <= files["float32"] / 15 and files["base3"] < files["packed_2"]
+    assert 0 < files["packed_2"] - files["bits_2"] < 2048 and 0 < files["packed_3"] - files["bits_3"] < 2048
+    assert files["onnx"] > files["weights"]  # int8 codes: a byte a weight
+
+
+@pytest.mark.slow
+def test_file_sizes_do_not_depend_on_the_values():
+    *_, net = networks.quantized("ffdnn", 3, None)
+    files = sizes.file_bytes(TrialConfig(family="ffdnn", size=networks.SIZES["ffdnn"]))
+    assert len(fileformat.to_bytes(net)) == files["packed_3"]
 
 
 def test_refusals_name_the_valid_values():

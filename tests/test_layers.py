@@ -26,7 +26,8 @@ LAYERS = [
     ["quantlab.numerics.quantize", "quantlab.numerics.rules", "quantlab.numerics.signals", "quantlab.numerics.packing",
      "quantlab.numerics.compression", "quantlab.nn.conv", "quantlab.nn.dense"],
     # 3. model: the networks, their integer forward pass and their files
-    ["quantlab.nn.models", "quantlab.nn.integer", "quantlab.deploy.fileformat", "quantlab.deploy.onnxgraph"],
+    ["quantlab.nn.models", "quantlab.nn.integer", "quantlab.deploy.fileformat", "quantlab.deploy.onnxgraph",
+     "quantlab.deploy.sizes"],
     # 4. trial: divergence, training, the float-network cache, one trial as stages
     ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache", "quantlab.training.compiletime",
      "quantlab.training.phases",
