@@ -36,11 +36,12 @@ ifeq ($(wildcard _build/html/index.html),)
   $(shell rm -f $(BOOK_STAMP))
 endif
 
-.PHONY: help book test data venv sysdeps vega lab lock clean distclean reference reference-maps reference-gpu
+.PHONY: help book test check data venv sysdeps vega lab lock clean distclean reference reference-maps reference-gpu
 
 help:
 	@echo "make book   build the book into _build/html"
 	@echo "make test   run the test-suite"
+	@echo "make check  ruff and the fast tests (no training, book build or browser), the loop while editing"
 	@echo "make reference  regenerate the reference results (resumable; about 80 minutes on a 2-core CPU)"
 	@echo "make reference-maps  the precision and data maps of the beyond-the-paper chapters (resumable)"
 	@echo "make reference-gpu  the reference set on an NVIDIA GPU into results-gpu/, with timings (README: GPUs)"
@@ -94,21 +95,30 @@ book: $(BOOK_STAMP)
 	@echo "Open _build/html/index.html"
 
 test: $(VENV_STAMP) | sysdeps data
+	$(PY) -m ruff check .
 	$(PY) -m pytest tests
+
+# The quick loop while editing: ruff, then the tests marked neither slow (real training, sweeps in
+# subprocesses, book builds) nor browser (the built site in Chromium), on every CPU (pytest-xdist).
+# `make test` runs them all, in one process.
+check: $(VENV_STAMP) | data
+	$(PY) -m ruff check .
+	$(PY) -m pytest tests -q -m "not slow and not browser" -n auto
 
 # Regenerate the reference results behind the book (results/*.json). Resumable: finished records are
 # kept, so kill it and rerun at will. About 80 minutes on a 2-core CPU; run it in the background:
 #   nohup make reference > reference.log 2>&1 &
 # REFERENCE_ARGS go to every sweep, e.g. REFERENCE_ARGS="--executor ray" (trials in parallel, README).
-REFERENCE_SPECS := ffdnn-width ffdnn-depth cnn-maps budget-ffdnn budget-cnn
+# The lists of specs live in quantlab/book.py (REFERENCE_SPECS, MAP_SPECS), read by the book, these
+# targets and scripts/reference_gpu.sh.
+SPECS_OF = $(PY) -c "import quantlab.book as b; print(*b.$(1))"
 reference: $(VENV_STAMP) | sysdeps
-	for spec in $(REFERENCE_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
+	for spec in $$($(call SPECS_OF,REFERENCE_SPECS)); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
 
 # The beyond-the-paper maps (issues 12, 24): precision x size, data x size, rules, signals. They reuse the float networks
 # of `make reference` where it ran first (quantlab.training.netcache), else train them.
-MAP_SPECS := precision-ffdnn precision-cnn data-ffdnn data-cnn rules-ffdnn signals-ffdnn signals-cnn
 reference-maps: $(VENV_STAMP) | sysdeps
-	for spec in $(MAP_SPECS); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
+	for spec in $$($(call SPECS_OF,MAP_SPECS)); do $(PY) -m quantlab sweep $$spec $(REFERENCE_ARGS); done
 
 # The same reference set on an NVIDIA GPU (README: GPUs): uses a Python whose JAX already sees the GPU
 # (the machine's own, or .venv's; nothing is installed then), writes the records to results-gpu/ (not

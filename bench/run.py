@@ -418,7 +418,8 @@ def markdown(label, info, load_before, load_after, peak, rows, epochs, vmaps, sm
         "torch: the same step in PyTorch, one seed (so the same figure in the 1- and 3-seed rows); "
         "ratio = torch / quantlab (> 1: quantlab faster). Minimum over the passes; medians in the CSV.",
         "",
-        "| network | forward | seeds | quantlab ms/step | GFLOP/s | % of peak | torch ms/step | torch GFLOP/s | torch/quantlab |",
+        "| network | forward | seeds | quantlab ms/step | GFLOP/s | % of peak | torch ms/step | torch GFLOP/s "
+        "| torch/quantlab |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -442,8 +443,8 @@ def markdown(label, info, load_before, load_after, peak, rows, epochs, vmaps, sm
             lines.append(f"| {r['network']} | {r['sequential_s']:.2f} | {r['vmapped_s']:.2f} | {r['speedup']:.2f}x |")
     if smoke:
         lines += ["", f"Smoke sweep (`python -m quantlab sweep smoke` into an empty results directory, a fresh "
-                  f"process: imports, compilation, 2 trials): **{smoke['seconds']:.1f} s** ({smoke['records']} records, "
-                  f"exit {smoke['rc']})."]
+                  f"process: imports, compilation, 2 trials): **{smoke['seconds']:.1f} s** "
+                  f"({smoke['records']} records, exit {smoke['rc']})."]
     return "\n".join(lines) + "\n"
 
 

@@ -107,7 +107,8 @@ def markdown(label: str, info: dict, rows: list[dict], cold: bool) -> str:
     for r in rows:
         lines.append(
             f"| {r['network']} | {r['process']:.1f} | **{r['wall']:.1f}** | {r['compile']:.2f} ({r['programs']}) | "
-            f"{r['upload']:.2f} | {r['scans']:.1f} ({r['per_epoch']:.2f}) | {r['evaluation']:.2f} | {r['steps']:.2f} | {r['rest']:.2f} | "
+            f"{r['upload']:.2f} | {r['scans']:.1f} ({r['per_epoch']:.2f}) | {r['evaluation']:.2f} | {r['steps']:.2f} | "
+            f"{r['rest']:.2f} | "
             f"**{100 * r['outside_scans']:.0f} %** | {r['load']} |")
     return "\n".join(lines) + "\n"
 

@@ -86,7 +86,8 @@ seeds in the results directory: parameters, number of seeds, mean and sample std
 (in percent), and the gaps (percentage points) to the float network and to its float control (the
 float network trained on for the retraining's epochs: the book's baseline). The trial column also
 names the quantizer rule, training subset, step policy, retraining budget and signal word length
-where a spec varies them. Missing records are left out and counted on stderr, and the exit code is then 1 (--partial: 0);
+where a spec varies them. Missing records are left out and counted on stderr, and the exit code is then \
+1 (--partial: 0);
 a missing results directory, or one that is a file, exits 2. In the CSV, bits is 32 for the float rows.
 
 examples:
@@ -130,8 +131,10 @@ record's; a warning says when it is not. Exit code 2 names the valid networks, s
 
 examples:
   python -m quantlab export smoke --network ffdnn-w16-d1 --seed 0 --bits 2 --out tiny.safetensors
-  python -m quantlab export ffdnn-width --network ffdnn-w1024-d3 --seed 0 --bits 2 --packing base3 --out w1024.safetensors
-  python -m quantlab export signals-ffdnn --network ffdnn-w256-d3 --seed 0 --bits 2 --signal-bits 4 --format onnx --out w256.onnx
+  python -m quantlab export ffdnn-width --network ffdnn-w1024-d3 --seed 0 --bits 2 --packing base3 \
+--out w1024.safetensors
+  python -m quantlab export signals-ffdnn --network ffdnn-w256-d3 --seed 0 --bits 2 --signal-bits 4 --format onnx \
+--out w256.onnx
 """
 
 
@@ -146,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run what is missing from a sweep", formatter_class=fmt,
                            description="Run the missing trials of a sweep.", epilog=SWEEP_EPILOG)
     sweep.add_argument("spec", metavar="SPEC", help="shipped spec name (see `specs`) or path to a .toml file")
-    sweep.add_argument("--dry-run", action="store_true", help="list the runs (done/missing) and an estimated time; run nothing")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="list the runs (done/missing) and an estimated time; run nothing")
     sweep.add_argument("--only", metavar="PATTERN",
                        help="only trials whose name contains one of these comma-separated patterns "
                             "(* and ? are wildcards), e.g. w64,w128 or 'w512-*'")
@@ -190,7 +194,8 @@ def _parser() -> argparse.ArgumentParser:
                                formatter_class=fmt, description="Export one retrained network of a sweep.",
                                epilog=EXPORT_EPILOG)
     exporting.add_argument("spec", metavar="SPEC", help="shipped spec name (see `specs`) or path to a .toml file")
-    exporting.add_argument("--network", metavar="LABEL", required=True, help="the trial, e.g. ffdnn-w256-d3 or cnn-4-4-8")
+    exporting.add_argument("--network", metavar="LABEL", required=True,
+                           help="the trial, e.g. ffdnn-w256-d3 or cnn-4-4-8")
     exporting.add_argument("--seed", metavar="S", type=int, required=True, help="one of the spec's seeds")
     exporting.add_argument("--bits", metavar="B", type=int, required=True, help="weight bit width (2 = ternary)")
     exporting.add_argument("--signal-bits", metavar="S", type=int,
@@ -304,9 +309,9 @@ def _cmd_sweep(args) -> int:
     return code
 
 
-SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "quantizer", "signal_bits", "train_subset", "step_policy",
-                      "retrain_epochs", "bits", "method", "seeds", "test_error", "test_error_std", "gap", "gap_se",
-                      "gap_control", "gap_control_se")
+SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "quantizer", "signal_bits", "train_subset",
+                      "step_policy", "retrain_epochs", "bits", "method", "seeds", "test_error", "test_error_std", "gap",
+                      "gap_se", "gap_control", "gap_control_se")
 """The columns of ``results --csv``: :func:`quantlab.analysis.rows.summarise` fields (errors and gaps as fractions;
 an empty ``train_subset``: the whole training split)."""
 

@@ -64,6 +64,10 @@ class Page:
 
 
 REFERENCE_SPECS = ("ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn")
+"""The specs of the paper's claims, in the order ``make reference`` (and ``make reference-gpu``) runs them."""
+MAP_SPECS = ("precision-ffdnn", "precision-cnn", "data-ffdnn", "data-cnn", "rules-ffdnn", "signals-ffdnn",
+             "signals-cnn")
+"""The specs of the beyond-the-paper maps, in the order ``make reference-maps`` runs them."""
 
 PAGES: dict[str, Page] = {
     "intro": Page(specs=(*REFERENCE_SPECS, "data-ffdnn", "data-cnn", "signals-ffdnn", "signals-cnn"), box="end",

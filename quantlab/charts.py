@@ -13,7 +13,8 @@
   :mod:`quantlab.analysis.report`.
 
 The sweep charts take :func:`quantlab.analysis.rows.tidy` rows and aggregate them with
-:func:`quantlab.analysis.rows.summarise` (tables of networks: :mod:`quantlab.analysis.stats`). Chart data is inlined in the chart (``alt.Data(values=...)``), so no
+:func:`quantlab.analysis.rows.summarise` (tables of networks: :mod:`quantlab.analysis.stats`). Chart data is
+inlined in the chart (``alt.Data(values=...)``), so no
 data frame library is needed. Altair is imported here and nowhere else in quantlab.
 """
 
@@ -730,8 +731,10 @@ def retraining_curves(
         detail="line:N",
     )
     tips = [alt.Tooltip("precision:N", title="weights"), alt.Tooltip("step_policy:N", title="step policy"),
-            alt.Tooltip("seed:N"), alt.Tooltip("epoch:Q"), alt.Tooltip("error:Q", title="validation error (%)", format=".2f")]
-    layers = alt.layer(base.mark_line(strokeWidth=1.5, opacity=0.8), base.mark_point(filled=True, size=30).encode(tooltip=tips))
+            alt.Tooltip("seed:N"), alt.Tooltip("epoch:Q"),
+            alt.Tooltip("error:Q", title="validation error (%)", format=".2f")]
+    layers = alt.layer(base.mark_line(strokeWidth=1.5, opacity=0.8),
+                       base.mark_point(filled=True, size=30).encode(tooltip=tips))
     sub = [p for p in [dataset, "validation error of every seed during retraining;",
                        "the selected network is the best epoch (epoch 0 included)"] if p]
     head = _title(title, "Retraining curves", sub)
@@ -773,7 +776,8 @@ def gap_vs_budget(
               axis=alt.Axis(values=epochs, format="d"))
     color = alt.Color("step_policy:N", title="step policy", legend=alt.Legend(**_LEGEND_KW))
     tips = [alt.Tooltip("network:N"), alt.Tooltip("step_policy:N", title="step policy"),
-            alt.Tooltip("epochs:Q", title="retraining epochs"), alt.Tooltip("gap:Q", title="gap (points)", format="+.2f"),
+            alt.Tooltip("epochs:Q", title="retraining epochs"),
+            alt.Tooltip("gap:Q", title="gap (points)", format="+.2f"),
             alt.Tooltip("gap_se:Q", title="gap, standard error (points)", format=".2f"), alt.Tooltip("seeds:Q")]
     y = alt.Y("gap:Q", title="gap (percentage points)", scale=alt.Scale(zero=True, nice=True))
     base = alt.Chart()
@@ -808,7 +812,8 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
     if not table:
         raise ValueError("rows hold no retrained quantized networks: no ECR to chart")
     data = [{
-        "network": rowmod.network_label(t), "precision": precision_label(t["bits"]), "bits": t["bits"], "params": t["params"],
+        "network": rowmod.network_label(t), "precision": precision_label(t["bits"]), "bits": t["bits"],
+        "params": t["params"],
         "weights": t["weights"], "memory_bits": t["weight_bits"], "error": round(100 * t["test_error"], 4),
         "float_params": round(t["float_params"]), "float_bits": round(t["float_bits"]), "ecr": t["ecr"],
         "ecr_text": t["ecr_text"], "relation": t["relation"], "naive": t["naive"],
@@ -874,14 +879,16 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
 
     pts = stats.memory_points(rows)
     data = [{
-        "network": rowmod.network_label(p), "method": METHOD_LABELS[p["method"]], "precision": precision_label(p["bits"]),
+        "network": rowmod.network_label(p), "method": METHOD_LABELS[p["method"]],
+        "precision": precision_label(p["bits"]),
         "params": p["params"], "memory_bits": p["weight_bits"], "memory_kib": round(p["weight_bits"] / 8192, 3),
         "error": round(100 * p["test_error"], 4), "error_std": round(100 * (p["test_error_std"] or 0.0), 4),
         "seeds": p["seeds"], "pareto": p["pareto"], "on_front": "yes" if p["pareto"] else "no",
     } for p in pts]
     front = sorted((d for d in data if d["pareto"]), key=lambda d: d["memory_bits"])
     hi_mem = max(d["memory_bits"] for d in data)
-    step_rows = [{**d, "order": i} for i, d in enumerate(front)] + [{**front[-1], "memory_bits": hi_mem, "order": len(front)}]
+    step_rows = ([{**d, "order": i} for i, d in enumerate(front)]
+                 + [{**front[-1], "memory_bits": hi_mem, "order": len(front)}])
     methods = {p["method"] for p in pts}
     dash, shape = precision_scales(sorted({p["bits"] for p in pts}))
     sel = alt.selection_point(name="mem_method", fields=["method"], bind="legend")
@@ -905,8 +912,8 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
     points = base.mark_point(filled=True, size=60).encode(shape=_shape_channel(shape), tooltip=tips).add_params(sel)
     ring = alt.Chart(alt.Data(values=front)).mark_point(size=260, color="black", strokeWidth=1.5, filled=False).encode(
         x=x, y=y, tooltip=tips)
-    step = alt.Chart(alt.Data(values=step_rows)).mark_line(color="black", strokeWidth=1.5, interpolate="step-after").encode(
-        x=x, y=y, order="order:Q")
+    step = alt.Chart(alt.Data(values=step_rows)).mark_line(color="black", strokeWidth=1.5,
+                                                           interpolate="step-after").encode(x=x, y=y, order="order:Q")
     sub = subtitle(rowmod.summarise(list(rows)),
                           "black step: Pareto front (best network under a memory budget), ringed networks on it")
     return alt.layer(step, lines, points, ring).properties(width=width, height=height, title=alt.TitleParams(
@@ -962,7 +969,8 @@ def gap_overview(
     sub = subtitle(summ_all, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
     return layers.properties(width=width, height=height).facet(
         data=alt.Data(values=data),
-        column=alt.Column("panel:N", title=None, sort=panels, header=alt.Header(labelFontSize=12, labelFontWeight="bold")),
+        column=alt.Column("panel:N", title=None, sort=panels,
+                          header=alt.Header(labelFontSize=12, labelFontWeight="bold")),
         title=_title(title, "The gap to float against network size, every sweep", sub),
     ).resolve_scale(x="independent")
 
@@ -1017,7 +1025,8 @@ def ecr_envelope(
     fl_data = [{"series": series[0], "network": rowmod.network_label(n), "params": n["params"],
                 "error": round(100 * n["test_error"], 4), "error_std": round(100 * (n["test_error_std"] or 0.0), 4),
                 "lo": round(100 * (n["test_error"] - (n["test_error_std"] or 0.0)), 4),
-                "hi": round(100 * (n["test_error"] + (n["test_error_std"] or 0.0)), 4), "seeds": n["seeds"]} for n in floats]
+                "hi": round(100 * (n["test_error"] + (n["test_error_std"] or 0.0)), 4), "seeds": n["seeds"]}
+               for n in floats]
     env_data = [{"series": series[1], "params": int(p), "error": round(100 * float(e), 4)}
                 for p, e in zip(curve.params, curve.envelope)]
     q_data = [{"series": series[2], "network": rowmod.network_label(q), "precision": prec, "params": q["params"],

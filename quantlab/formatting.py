@@ -92,7 +92,8 @@ def count(n: int, singular: str, plural_form: str | None = None) -> str:
     return f"{n} {plural(n, singular, plural_form)}"
 
 
-def count_phrase(k: int, n: int, noun: str, verb_singular: str, verb_plural: str, noun_plural: str | None = None) -> str:
+def count_phrase(k: int, n: int, noun: str, verb_singular: str, verb_plural: str,
+                 noun_plural: str | None = None) -> str:
     """``k of n <nouns> <verb>`` with the verb agreeing with ``k``: ``count_phrase(1, 3, "width",
     "has", "have")`` is ``1 of 3 widths has``; ``(2, 3, ...)`` is ``2 of 3 widths have``; ``(1, 1,
     ...)`` is ``1 of 1 width has``."""

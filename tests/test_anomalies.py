@@ -10,7 +10,7 @@ from quantlab.analysis import rows as rowmod
 
 
 def record(vals, losses, direct_val=0.5, train_errors=None):
-    history = [{"epoch": i + 1, "val_error": v, "train_loss": l} for i, (v, l) in enumerate(zip(vals, losses))]
+    history = [{"epoch": i + 1, "val_error": v, "train_loss": loss} for i, (v, loss) in enumerate(zip(vals, losses))]
     for h, e in zip(history, train_errors or []):
         h["train_error"] = e
     return {"metrics": {"float": {"val_error": 0.12, "history": [{"epoch": 1, "val_error": 0.12, "train_loss": 0.3}]},
@@ -24,7 +24,8 @@ def test_validation_jumps_need_a_flat_loss():
     assert [(j["trial"], j["seed"], j["bits"], j["epoch"]) for j in cases] == [("net", 1, 2, 2), ("net", 1, 2, 3)]
     assert cases[0]["val_change"] == pytest.approx(0.06) and cases[0]["loss_change"] == pytest.approx(-0.011 / 0.356)
     text = anomalies.explain(cases, "jumps")
-    assert "In 2 the training error did not move with it (net seed 1 epoch 2: validation +6.0, training not recorded;" in text
+    assert ("In 2 the training error did not move with it (net seed 1 epoch 2: validation +6.0, "
+            "training not recorded;") in text
     assert text.endswith("a sign that the evaluated network is not the trained one.")
     assert cases[0]["train_change"] is None and len(anomalies.unconfirmed_jumps(cases)) == 2
     learning = rowmod.curve_rows(record([0.30, 0.20], [1.0, 0.6])["metrics"])  # a move with the loss: learning

@@ -45,7 +45,8 @@ def test_rerun_box_routes_reads_and_downloads():
     assert "`.venv/bin/jupytext --execute --to ipynb -o /tmp/retraining.ipynb book/retraining.md`" in box
     for name in ("budget-ffdnn", "budget-cnn"):
         spec = load_spec(name)
-        assert f"`{name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `quantlab/experiments/specs/{name}.toml`)" in box
+        assert (f"`{name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, "
+                f"`quantlab/experiments/specs/{name}.toml`)") in box
         assert f"{{download}}`{name}.csv <{book.csv_name(name)}>`" in box
     assert f"{{download}}`columns.csv <{book.COLUMNS_CSV}>`" in box and "QUANTLAB_TRAIN=1" in box
     quantizer = book.rerun_box("quantizer")
@@ -194,3 +195,16 @@ def test_the_chart_scripts_ship_with_the_book():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
     for name in config["html_js_files"]:
         assert (ROOT / config["html_static_path"][0] / name).is_file(), name
+
+
+def test_the_lists_of_reference_specs_have_one_home():
+    """quantlab.book names the reference and map specs; the Makefile and the GPU script read them there."""
+    from quantlab.experiments.spec import shipped_specs
+
+    assert set(book.REFERENCE_SPECS + book.MAP_SPECS) <= set(shipped_specs())
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(call SPECS_OF,REFERENCE_SPECS)" in makefile and "$(call SPECS_OF,MAP_SPECS)" in makefile
+    for line in makefile.splitlines():  # no list of its own: no line names two of the specs
+        named = [name for name in book.REFERENCE_SPECS + book.MAP_SPECS if re.search(rf"\b{name}\b", line)]
+        assert len(named) < 2, line
+    assert "REFERENCE_SPECS" in (ROOT / "scripts" / "reference_gpu.sh").read_text()

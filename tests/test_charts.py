@@ -189,7 +189,8 @@ def test_gap_vs_params(width_rows):
         assert s["gap_se"] == pytest.approx(s["gap_std"] / 3 ** 0.5)
     with pytest.raises(ValueError, match="baseline must be one of"):
         charts.gap_vs_params(width_rows, baseline="best")
-    assert charts.GAP_SPREAD in " ".join(spec["title"]["subtitle"]) and charts.SPREAD not in " ".join(spec["title"]["subtitle"])
+    assert (charts.GAP_SPREAD in " ".join(spec["title"]["subtitle"])
+            and charts.SPREAD not in " ".join(spec["title"]["subtitle"]))
     assert tooltip_fields(point)["gap"]["format"] == "+.2f"
     assert "gap_se" in tooltip_fields(point)
     # symlog ticks formatted one by one (a scale-derived precision writes 10 as "1e+1")
@@ -352,7 +353,8 @@ def test_retraining_curves_start_at_the_direct_network():
     metrics["float"]["history"] = [{"epoch": 1, "train_loss": 1.0, "val_error": 0.3}]
     metrics["float_control"]["history"] = [{"epoch": 1, "train_loss": 0.9, "val_error": 0.29}]
     for b in ("2", "3"):
-        metrics["retrain"][b]["history"] = [{"epoch": e, "train_loss": 0.5, "val_error": 0.25 - 0.01 * e} for e in (1, 2)]
+        metrics["retrain"][b]["history"] = [{"epoch": e, "train_loss": 0.5, "val_error": 0.25 - 0.01 * e}
+                                            for e in (1, 2)]
     rows = rowmod.curve_rows(metrics, trial="net", seed=0, size_label="8x3", params=100, step_policy="fixed")
     stages = {(r["stage"], r["bits"], r["epoch"]) for r in rows}
     assert ("control", 32, 0) in stages and ("retrain", 2, 0) in stages and ("float", 32, 1) in stages
@@ -416,7 +418,8 @@ def test_ecr_chart_names_the_naive_ratios_in_a_legend(width_rows):
     assert all("naive" not in str(u["encoding"].get("text")) for u in texts)  # no label inside the plot
     naive = [u for u in layers(spec) if u.get("encoding", {}).get("strokeDash", {}).get("title") == "naive ratio 32/b"]
     assert naive
-    assert naive[0]["encoding"]["strokeDash"]["scale"]["domain"] == ["2-bit (ternary): 32/2 = 16x", "3-bit: 32/3 = 10.7x"]
+    assert naive[0]["encoding"]["strokeDash"]["scale"]["domain"] == ["2-bit (ternary): 32/2 = 16x",
+                                                                     "3-bit: 32/3 = 10.7x"]
     assert all(u["encoding"]["strokeDash"]["legend"]["orient"] == "bottom" for u in layers(spec)
                if u.get("encoding", {}).get("strokeDash", {}).get("legend"))
 

@@ -1,4 +1,5 @@
-"""quantlab.numerics.compression: memory in bits, N_F(e) interpolation, ECR, Pareto front, best network under a budget."""
+"""quantlab.numerics.compression: memory in bits, N_F(e) interpolation, ECR, Pareto front, best network under a
+budget."""
 
 from __future__ import annotations
 

@@ -64,7 +64,8 @@ def test_loss_and_gradients_match_nn_dense_under_vmap(size, seeds):
     np.testing.assert_allclose(la, lb, rtol=1e-6)
     for (path, u), v in zip(jax.tree_util.tree_flatten_with_path(ga)[0], jax.tree.leaves(gb)):
         assert u.shape == v.shape
-        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6 * float(jnp.max(jnp.abs(v))), err_msg=jax.tree_util.keystr(path))
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6 * float(jnp.max(jnp.abs(v))),
+                                   err_msg=jax.tree_util.keystr(path))
 
 
 @settings(max_examples=25, deadline=None)

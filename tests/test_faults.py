@@ -156,7 +156,9 @@ def test_sigint_at_any_moment_exits_130_without_a_crash(tmp_path):
     JAX's persistent compilation cache keeps the tries short (the first compiles, the others load
     the executables); loading runs on XLA's threads just as compiling does."""
     spec = tmp_path / "tiny.toml"
-    spec.write_text(TINY.format(widths=[8, 16, 24, 32], rate=1e-3))
+    # enough trials that the sweep outlasts the longest delay: a trial of this spec takes about 0.5 s
+    # on a fast CPU, and with 4 trials the sweep had ended 2.5 s after its first record
+    spec.write_text(TINY.format(widths=list(range(8, 104, 8)), rate=1e-3))
     env = {**ENV, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
     rng = random.Random(15)
@@ -318,7 +320,8 @@ def test_a_store_under_a_file_is_refused_before_any_training(tmp_path, fake_spec
 # -- 4. invalid specs: one line, exit 2, no traceback, nothing written ----------------------------
 
 INVALID = {
-    "batch-over-subset": ("widths = [8]\ndepths = [1]\ntrain_subset = 50\n[float_train]\nepochs = 1\nbatch_size = 100\n",
+    "batch-over-subset": ("widths = [8]\ndepths = [1]\ntrain_subset = 50\n[float_train]\nepochs = 1\n"
+                          "batch_size = 100\n",
                           ["[float_train] batch_size 100", "50 training examples", "valid: 1..50"]),
     "retrain-batch": ("widths = [8]\ndepths = [1]\ntrain_subset = 50\n[float_train]\nbatch_size = 10\n"
                       "[retrain]\nbatch_size = 64\n",
@@ -326,7 +329,8 @@ INVALID = {
     "bits-64": ("widths = [8]\ndepths = [1]\nbits = [64]\ntrain_subset = 100\n",
                 ["bits has invalid value 64", ">= 2 and <= 8"]),
     "bits-9": ("widths = [8]\ndepths = [1]\nbits = [2, 9]\ntrain_subset = 100\n", ["bits has invalid value 9", "<= 8"]),
-    "cnn-too-deep": ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[2, 2, 2, 2, 2]]\ntrain_subset = 100\n',
+    "cnn-too-deep": ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[2, 2, 2, 2, 2]]\n'
+                     'train_subset = 100\n',
                      ["[2, 2, 2, 2, 2] has 5 conv layers", "28x28", "1..4"]),
     "subset-over-split": ("widths = [8]\ndepths = [1]\ntrain_subset = 10000000\n",
                           ["train_subset 10000000", "54000", "valid: 1..54000"]),
@@ -413,7 +417,8 @@ def test_hints_name_the_same_store_and_options(tmp_path, fake_spec, monkeypatch,
     assert f"see them with: python -m quantlab results {fake_spec} --only w1- --results {results}\n" in err
     assert main(["results", str(fake_spec), "--results", str(results)]) == 1  # records missing
     err = capsys.readouterr().err
-    assert f"10 of 12 records missing in {results}; run: python -m quantlab sweep {fake_spec} --results {results}" in err
+    assert (f"10 of 12 records missing in {results}; run: python -m quantlab sweep {fake_spec} "
+            f"--results {results}") in err
     assert main(["results", str(fake_spec), "--only", "w2-,w3-", "--results", str(tmp_path / "a b")]) == 2  # no store
     assert f"run: python -m quantlab sweep {fake_spec} --only w2-,w3- --results '{tmp_path / 'a b'}'" in \
         capsys.readouterr().err

@@ -189,4 +189,5 @@ def test_plain_implementation_agrees_with_quantlab():
         assert abs(a - b) <= tolerance, f"{stage}: plain {a:.4f}, quantlab {b:.4f} (means over seeds {SEEDS})"
     # and retraining does for both what the paper says: most of the direct loss comes back
     for impl in mean.values():
-        assert impl["retrain"] < impl["direct"] and impl["retrain"] - impl["float"] < (impl["direct"] - impl["float"]) / 2
+        assert (impl["retrain"] < impl["direct"]
+                and impl["retrain"] - impl["float"] < (impl["direct"] - impl["float"]) / 2)

@@ -3,7 +3,6 @@ whole Fashion-MNIST test set the agreement of both integer forward passes with t
 (fake-quantized) network the book measures, FFDNN and CNN, ternary and 3-bit weights, float and
 3/4/8-bit signals."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -29,8 +29,8 @@ LAYERS = [
     ["quantlab.nn.models", "quantlab.nn.integer", "quantlab.deploy.fileformat", "quantlab.deploy.onnxgraph",
      "quantlab.deploy.sizes"],
     # 4. trial: divergence, training, the float-network cache, one trial as stages
-    ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache", "quantlab.training.compiletime",
-     "quantlab.training.phases",
+    ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache",
+     "quantlab.training.compiletime", "quantlab.training.phases",
      "quantlab.training.netcache", "quantlab.training.calibrate",
      "quantlab.training.experiment"],
     # 5. store: specs, records (with their locks and provenance), where trials run, sweeps (the only writer
@@ -41,8 +41,8 @@ LAYERS = [
     # 6. rows: tidy rows read from the store (reading only) and the one seed summary
     ["quantlab.analysis.rows"],
     # 7. analysis: statistics, anomalies, verdicts
-    ["quantlab.analysis.inference", "quantlab.analysis.anomalies", "quantlab.analysis.stats", "quantlab.analysis.report",
-     "quantlab.analysis.maps"],
+    ["quantlab.analysis.inference", "quantlab.analysis.anomalies", "quantlab.analysis.stats",
+     "quantlab.analysis.report", "quantlab.analysis.maps"],
     # 8. presentation: charts and the book
     ["quantlab.charts", "quantlab.book"],
     # 9. the command line
@@ -128,6 +128,7 @@ def test_no_import_cycle():
 
 
 def test_the_walker_sees_lazy_and_importlib_imports():
-    assert "quantlab.training.experiment" in GRAPH["quantlab.experiments.spec"]  # importlib.import_module inside a method
+    # importlib.import_module inside a method
+    assert "quantlab.training.experiment" in GRAPH["quantlab.experiments.spec"]
     assert "quantlab.nn.models" in GRAPH["quantlab.experiments.sweep"]  # an import inside a function
     assert "quantlab.analysis.rows" in GRAPH["quantlab.analysis.stats"]  # from quantlab.analysis.rows import ...

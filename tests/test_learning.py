@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 def stage_means(metrics, bits="2"):
-    mean = lambda f: float(np.mean([f(m) for m in metrics]))
+    def mean(f):
+        return float(np.mean([f(m) for m in metrics]))
+
     return (
         mean(lambda m: m["float"]["test_error"]),
         mean(lambda m: m["direct"][bits]["test_error"]),

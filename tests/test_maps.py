@@ -132,7 +132,8 @@ def test_signal_verdicts_judge_the_size_claim_at_each_signal_width(rows):
     assert report.signal_verdict_text(verdicts).startswith("2-bit signals: not reproduced; 4-bit signals: reproduced")
     text = report.signal_claims_text(verdicts)
     assert text.startswith("Claim 1 (a gap at the smallest network) is reproduced at every signal width.")
-    assert "Claim 2 (the gap almost vanishes at the largest): not reproduced with 2-bit signals; reproduced with 4-bit, float signals." in text
+    assert ("Claim 2 (the gap almost vanishes at the largest): not reproduced with 2-bit signals; "
+            "reproduced with 4-bit, float signals.") in text
 
 
 def test_gap_by_signals_draws_one_line_per_signal_width_float_last(rows):
@@ -193,7 +194,8 @@ def test_rules_chart_has_a_panel_per_measure():
 def test_jumps_text_groups_the_cases_by_a_field():
     jumps = [{"quantizer": "absmax", "train_subset": n, "trial": t, "params": p, "seed": 0, "epoch": 2,
               "val_change": 0.04, "train_change": 0.03}
-             for n, t, p in ((1000, "ffdnn-w16-d3", 13_002), (1000, "ffdnn-w8-d3", 6_442), (None, "ffdnn-w8-d3", 6_442))]
+             for n, t, p in ((1000, "ffdnn-w16-d3", 13_002), (1000, "ffdnn-w8-d3", 6_442),
+                             (None, "ffdnn-w8-d3", 6_442))]
     text = maps.jumps_text(jumps, "train_subset")
     assert text.startswith("3 retraining epochs move the validation error by more than 3 points")
     # networks smallest first (by parameters, not by name)

@@ -151,12 +151,13 @@ def test_retraining_evaluates_the_network_it_trained(policy, rule):
         for a, b in pairs:
             np.testing.assert_array_equal(a, b)
     if rule in ("twn", "ttq"):
-        assert {np.asarray(a).shape for a, q in zip(jax.tree.leaves(result.steps), jax.tree.leaves(quant.mask)) if q} == {(2, 3)}
+        assert {np.asarray(a).shape for a, q in zip(jax.tree.leaves(result.steps), jax.tree.leaves(quant.mask))
+                if q} == {(2, 3)}
 
 
 def test_history_pairs_each_validation_error_with_the_same_networks_training_loss():
-    """``train_loss`` and ``train_error`` belong to the end-of-epoch network whose validation error is recorded (here the
-    last epoch's, selected because the error fell); ``epoch_loss`` averages the epoch's minibatches."""
+    """``train_loss`` and ``train_error`` belong to the end-of-epoch network whose validation error is recorded (here
+    the last epoch's, selected because the error fell); ``epoch_loss`` averages the epoch's minibatches."""
     model = models.make_model("ffdnn", (32, 1), num_classes=4)
     result = fit_ffdnn([0], config=train.TrainConfig(epochs=1, batch_size=50), quant_bits=2)
     quant = train.Quant(2, models.quantized_mask(jax.tree.map(lambda a: a[0], result.params)))

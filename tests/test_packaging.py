@@ -189,4 +189,5 @@ def test_book_config_serves_vega_locally():
 def test_committed_vega_scripts_are_the_pinned_versions():
     """book/_static/vega/SHA256SUMS (written by scripts/fetch_vega.sh) names the versions pinned there."""
     sums = (ROOT / "book" / "_static" / "vega" / "SHA256SUMS").read_text()
-    assert dict(re.findall(r"^# (\S+) (\S+)$", sums, re.M)) == vega_pins(), "run `make vega` and commit book/_static/vega"
+    assert dict(re.findall(r"^# (\S+) (\S+)$", sums, re.M)) == vega_pins(), (
+        "run `make vega` and commit book/_static/vega")

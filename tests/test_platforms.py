@@ -100,7 +100,8 @@ def test_executor_options_are_checked_before_anything_runs(tmp_path, capsys):
 
 def test_the_ray_executor_without_ray_is_one_line(tmp_path, monkeypatch, capsys):
     spec = tmp_path / "fake.toml"
-    spec.write_text('dataset = "fashion_mnist"\nfamily = "ffdnn"\nwidths = [1]\ndepths = [1]\nbits = [2]\nseeds = [0]\ntrain_subset = 100\n')
+    spec.write_text('dataset = "fashion_mnist"\nfamily = "ffdnn"\nwidths = [1]\ndepths = [1]\nbits = [2]\nseeds = [0]\n'
+                    'train_subset = 100\n')
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     code = main(["sweep", str(spec), "--results", str(tmp_path / "r"), "--executor", "ray", "--no-progress"])
     err = capsys.readouterr().err

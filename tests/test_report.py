@@ -191,7 +191,8 @@ def test_assess_and_overall():
     assert set(table[0]) == {"claim", "title", "sweep", "evidence", "decided by", "verdict"}
     assert [c.number for c in R.CLAIMS] == [1, 2, 3, 4, 5]
     exported = R.finding_rows(findings)  # the verdicts CSV: one row per finding, its evidence's scalars
-    assert [(r["claim"], r["sweep"], r["verdict"]) for r in exported] == [(f.claim, f.sweep, f.verdict) for f in findings]
+    assert [(r["claim"], r["sweep"], r["verdict"]) for r in exported] == [(f.claim, f.sweep, f.verdict)
+                                                                          for f in findings]
     assert exported[0]["small_gap"] == findings[0].evidence["small_gap"]
     assert all(not isinstance(v, (list, dict)) for r in exported for v in r.values())
 

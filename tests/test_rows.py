@@ -140,7 +140,8 @@ def test_tidy_with_missing_records_names_the_command_and_ensure_runs_only_those(
     with pytest.raises(rowmod.MissingRecordsError, match=r"4 records.*python -m quantlab sweep"):
         rowmod.tidy(spec, st)  # reading never trains
     assert calls == []
-    with pytest.raises(rowmod.MissingRecordsError, match=r"4 records missing.*python -m quantlab sweep.*QUANTLAB_TRAIN=1"):
+    with pytest.raises(rowmod.MissingRecordsError,
+                       match=r"4 records missing.*python -m quantlab sweep.*QUANTLAB_TRAIN=1"):
         sweep.ensure(spec, st)  # a chapter never trains unasked
     assert calls == []
     assert sweep.ensure(spec, st, progress=False, train=True) == 4

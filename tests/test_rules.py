@@ -14,7 +14,8 @@ from quantlab.numerics import rules
 
 # Nonzero weights of either sign, |w| in [1e-3, 3] (drawn, not filtered: no health check trips under load).
 weights = arrays(np.float32, st.integers(4, 200),
-                 elements=st.tuples(st.booleans(), st.floats(float(np.float32(1e-3)), 3, width=32)).map(lambda t: t[1] if t[0] else -t[1]))
+                 elements=st.tuples(st.booleans(), st.floats(float(np.float32(1e-3)), 3, width=32)).map(
+                     lambda t: t[1] if t[0] else -t[1]))
 
 
 def l2_error(w, q):

@@ -110,7 +110,8 @@ def test_a_model_quantizes_every_hidden_signal_it_sows(family, size):
     per_example = sum(v[0][0].size for v in sown.values())
     assert models.network_cost(family, size, (28, 28, 1))["signals"] == per_example
     assert np.array_equal(model.apply({"params": params}, images), logits)  # no signals: the float network
-    steps = jnp.asarray([float(sg.optimal_signal_step(np.asarray(sown[f"signal_{i}"][0]), 2)) for i in range(len(sown))])
+    steps = jnp.asarray([float(sg.optimal_signal_step(np.asarray(sown[f"signal_{i}"][0]), 2))
+                         for i in range(len(sown))])
     fixed = sg.Signals(steps, 2)
     _, state = model.apply({"params": params}, images, fixed, mutable=["signals"])
     # the layer after the first sees its quantized input: its sown signal differs from the float one

@@ -142,7 +142,9 @@ PROBE_JS = """<script>(function () {
   function sync() {
     if (!document.body) return;
     var pre = document.getElementById("%(id)s");
-    if (!pre) { pre = document.createElement("pre"); pre.id = "%(id)s"; pre.hidden = true; document.body.appendChild(pre); }
+    if (!pre) {
+      pre = document.createElement("pre"); pre.id = "%(id)s"; pre.hidden = true; document.body.appendChild(pre);
+    }
     pre.textContent = JSON.stringify({console: log, layout: layout});
   }
   function text(a) {
@@ -152,7 +154,8 @@ PROBE_JS = """<script>(function () {
   function describe(el) {
     var d = el.tagName.toLowerCase();
     if (el.id) d += "#" + el.id;
-    if (typeof el.className === "string" && el.className.trim()) d += "." + el.className.trim().split(/\\s+/).slice(0, 3).join(".");
+    if (typeof el.className === "string" && el.className.trim())
+      d += "." + el.className.trim().split(/\\s+/).slice(0, 3).join(".");
     var section = el.closest("section[id]");
     var t = (el.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 70);
     return d + (section ? " in section #" + section.id : "") + (t ? ' "' + t + '"' : "");
@@ -176,8 +179,9 @@ PROBE_JS = """<script>(function () {
         // report the outermost offender only
         var parent = el.parentElement, reported = false;
         for (var j = 0; j < overflow.length; j++) if (overflow[j].el.contains(el)) { reported = true; break; }
-        if (!reported) overflow.push({el: el, what: describe(el), right: Math.round(r.right), column_right: Math.round(right),
-                                      scroll_width: el.scrollWidth, client_width: el.clientWidth, sticks_out: sticks, scrolls: scrolls});
+        if (!reported) overflow.push({el: el, what: describe(el), right: Math.round(r.right),
+                                      column_right: Math.round(right), scroll_width: el.scrollWidth,
+                                      client_width: el.clientWidth, sticks_out: sticks, scrolls: scrolls});
       }
     }
     var charts = [];
@@ -186,7 +190,9 @@ PROBE_JS = """<script>(function () {
       charts.push({id: views[k].id, rendered: !!views[k].querySelector("svg.marks, canvas.marks")});
     }
     layout = {
-      overflow: overflow.map(function (o) { var c = {}; for (var key in o) if (key !== "el") c[key] = o[key]; return c; }),
+      overflow: overflow.map(function (o) {
+        var c = {}; for (var key in o) if (key !== "el") c[key] = o[key]; return c;
+      }),
       charts: charts,
       column_width: Math.round(article.getBoundingClientRect().width),
       height: Math.ceil(Math.max(document.documentElement.scrollHeight, document.body.scrollHeight))
@@ -279,7 +285,8 @@ def test_site_has_index_and_every_toc_page(site):
 def test_page_loads_only_local_assets(site, page):
     """Failed loads of scripts and stylesheets are checked statically too (not every failure reaches the console)."""
     html = (site / f"{page}.html").read_text()
-    assets = re.findall(r'<script[^>]*\ssrc="([^"]+)"', html) + re.findall(r'<link[^>]*\shref="([^"]+\.css[^"]*)"', html)
+    assets = (re.findall(r'<script[^>]*\ssrc="([^"]+)"', html)
+              + re.findall(r'<link[^>]*\shref="([^"]+\.css[^"]*)"', html))
     for src in assets:
         assert not re.match(r"(https?:)?//", src), f"{page} loads from the network: {src}"
         path = (site / page).parent / unquote(src.split("?")[0])
@@ -497,7 +504,8 @@ def test_bibliography_lists_every_entry_and_the_intro_cites_the_paper(site, prob
     intro, _ = probed("book/intro")
     first = re.search(r"<p>This book is a companion to (.*?)</p>", intro, re.S)
     assert first, "the intro's first paragraph changed: update this test"
-    cite = re.search(r'<a class="reference internal" href="bibliography.html#(id\d+)"[^>]*title="([^"]*)"', first.group(1))
+    cite = re.search(r'<a class="reference internal" href="bibliography.html#(id\d+)"[^>]*title="([^"]*)"',
+                     first.group(1))
     assert cite and "Resiliency of deep neural networks under quantization" in cite.group(2), (
         "the intro's first paragraph does not cite the paper")
     assert f'id="{cite.group(1)}"' in body, "the intro's citation does not lead to a bibliography entry"

@@ -77,7 +77,8 @@ def test_widths_and_depths_are_a_cartesian_product(tmp_path):
 def test_explicit_sizes_feature_maps_and_name(tmp_path):
     spec = load_spec(write(tmp_path, HEAD + 'name = "pairs"\nsizes = [[8, 1], [64, 3]]\nbits = [2]\n'))
     assert spec.name == "pairs" and spec.sizes == ((8, 1), (64, 3))
-    cnn = load_spec(write(tmp_path, 'dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[2, 4], [4, 4, 8]]\n', "c"))
+    cnn = load_spec(write(tmp_path, 'dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[2, 4], [4, 4, 8]]\n',
+                          "c"))
     assert cnn.sizes == ((2, 4), (4, 4, 8)) and [t.size for t in cnn.trials()] == [(2, 4), (4, 4, 8)]
     alias = load_spec(write(tmp_path, 'dataset = "fashion_mnist"\nfamily = "cnn"\nsizes = [[2, 4]]\n', "c2"))
     assert alias.sizes == ((2, 4),)
@@ -142,7 +143,8 @@ BAD = [
     (BASE.replace("seeds = [0, 1]", "seeds = [-1]"), ["seeds", ">= 0"]),
     (BASE.replace("seeds = [0, 1]", "seeds = []"), ["seeds is empty"]),
     (BASE.replace('"ffdnn"', '"rnn"'), ["unknown family 'rnn'", "ffdnn, cnn"]),
-    (BASE.replace('dataset = "fashion_mnist"', 'dataset = "imagenet"'), ["unknown dataset 'imagenet'", "fashion_mnist", "mnist", "cifar10"]),
+    (BASE.replace('dataset = "fashion_mnist"', 'dataset = "imagenet"'),
+     ["unknown dataset 'imagenet'", "fashion_mnist", "mnist", "cifar10"]),
     (BASE.replace('dataset = "fashion_mnist"', 'dataset = "fashion-mnist"'), ["did you mean 'fashion_mnist'"]),
     (BASE + 'methods = ["float", "ptq"]\n', ["unknown method 'ptq'", "float, direct, retrain"]),
     (BASE + "methods = []\n", ["methods", "float, direct, retrain"]),
@@ -156,11 +158,13 @@ BAD = [
     (HEAD + 'sizes = [[16, 1, 1]]\n', ["[width, depth]"]),
     (HEAD + 'sizes = [16]\n', ["16", "[width, depth]"]),
     (HEAD + 'sizes = [[16, 1], [16, 1]]\n', ["more than once"]),
-    ('dataset = "fashion_mnist"\nfamily = "cnn"\nwidths = [1]\ndepths = [1]\n', ["widths/depths are for family 'ffdnn'"]),
+    ('dataset = "fashion_mnist"\nfamily = "cnn"\nwidths = [1]\ndepths = [1]\n',
+     ["widths/depths are for family 'ffdnn'"]),
     ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[4, 0]]\n', ["[4, 0]", "feature-map counts", ">= 1"]),
     ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[]]\n', ["feature_maps", "feature-map counts"]),
     ('dataset = "fashion_mnist"\nfamily = "cnn"\n', ["no sizes", "feature_maps"]),
-    ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[4]]\nsizes = [[4]]\n', ["either feature_maps or sizes"]),
+    ('dataset = "fashion_mnist"\nfamily = "cnn"\nfeature_maps = [[4]]\nsizes = [[4]]\n',
+     ["either feature_maps or sizes"]),
     ('family = "ffdnn"\nwidths = [16]\ndepths = [1]\n', ["dataset is missing", "fashion_mnist, mnist, cifar10"]),
     ('dataset = "mnist"\nwidths = [16]\ndepths = [1]\n', ["family is missing", "ffdnn, cnn"]),
 ]
@@ -197,7 +201,8 @@ def test_quantizer_rules_expand_trials_and_ternary_rules_need_two_bits():
     from quantlab.numerics import rules
 
     assert specmod.QUANTIZERS == tuple(rules.RULES)  # every rule a spec may name exists, in order
-    s = specmod.SweepSpec(name="r", sizes=[(8, 1)], bits=(2,), quantizers=("l2", "twn"), step_policies=("fixed", "adaptive"))
+    s = specmod.SweepSpec(name="r", sizes=[(8, 1)], bits=(2,), quantizers=("l2", "twn"),
+                          step_policies=("fixed", "adaptive"))
     assert [(t.quantizer, t.step_policy) for t in s.trials()] == [
         ("l2", "fixed"), ("l2", "adaptive"), ("twn", "fixed"), ("twn", "adaptive")]
     with pytest.raises(specmod.SpecError, match="quantizer 'twn' is a ternary rule: bits must be 2; got 3"):

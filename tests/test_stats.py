@@ -58,7 +58,8 @@ def test_gaps_are_paired_per_seed_fractions():
     assert g[0]["seed_gaps"] == pytest.approx({0: 0.09, 1: 0.10, 2: 0.11})
     one = stats.gaps(make_rows(DECREASING), 2)  # one rule: no spread over one seed
     assert stats.gaps([r for r in make_rows(DECREASING) if r["seed"] == 0], 2)[0]["gap_se"] is None
-    assert [x["gap"] for x in stats.gaps(make_rows(DECREASING), 2, baseline="float")] == pytest.approx([g / 100 for g in DECREASING])
+    assert [x["gap"] for x in stats.gaps(make_rows(DECREASING), 2, baseline="float")] == pytest.approx(
+        [g / 100 for g in DECREASING])
     assert len(one) == len(PARAMS)
 
 

@@ -55,7 +55,8 @@ def _moves(curves: Iterable[Mapping[str, Any]]) -> list[dict]:
         rows = sorted(rows, key=lambda r: r["epoch"])
         for a, b in zip(rows, rows[1:]):
             known = a.get("train_error") is not None and b.get("train_error") is not None
-            out.append({**dict(zip(keys, run[:-1])), "params": a.get("params"), "bits": run[-1], "epoch": int(b["epoch"]),
+            out.append({**dict(zip(keys, run[:-1])), "params": a.get("params"), "bits": run[-1],
+                        "epoch": int(b["epoch"]),
                         "val_change": b["val_error"] - a["val_error"],
                         "loss_change": (b["train_loss"] - a["train_loss"]) / abs(a["train_loss"]),
                         "train_change": b["train_error"] - a["train_error"] if known else None})
@@ -121,7 +122,8 @@ def _networks(rows: Iterable[Mapping[str, Any]]) -> dict[tuple, dict[tuple, dict
     quantized results of one network seed by seed, with no float baseline)."""
     out: dict[tuple, dict[tuple, dict[int, float]]] = {}
     for r in rows:
-        out.setdefault(network_key(r), {}).setdefault((r["method"], int(r["bits"])), {})[int(r["seed"])] = float(r["test_error"])
+        out.setdefault(network_key(r), {}).setdefault((r["method"], int(r["bits"])), {})[int(r["seed"])] = float(
+            r["test_error"])
     return out
 
 
@@ -217,7 +219,8 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
                     f"while the training loss of the same network changes by less than {FLAT_LOSS:.0%}.")
         nets = sorted({(c["trial"], c["bits"], c.get("signal_bits") or 0) for c in cases})
         names = ", ".join(f"{t} {b}-bit" + (f" with {signal_label(sb)} signals" if sb else "") for t, b, sb in nets)
-        return (f"{len(cases)} retraining {plural(len(cases), 'epoch')} ({names}) {plural(len(cases), 'moves', 'move')} the "
+        return (f"{len(cases)} retraining {plural(len(cases), 'epoch')} ({names}) "
+                f"{plural(len(cases), 'moves', 'move')} the "
                 f"validation error by more than {JUMP_PP:g} points while the training loss of the same network "
                 f"changes by less than {FLAT_LOSS:.0%}. " + confirmation(cases)
                 + (" A jump that the training error does not share is a sign that the evaluated network is not "
@@ -225,25 +228,31 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
     if kind == "more_bits":
         if not cases:
             return ("No network's retrained error grows with more bits beyond seed noise "
-                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds that excludes 0).")
+                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds "
+                    "that excludes 0).")
         items = "; ".join(f"{c['trial']}: {c['high_bits']}-bit {pp(c['diff'])} pp against {c['low_bits']}-bit"
                           for c in cases)
-        return (f"{len(cases)} {plural(len(cases), 'network')} {plural(len(cases), 'retrains', 'retrain')} worse with more bits beyond seed noise ({items}).")
+        return (f"{len(cases)} {plural(len(cases), 'network')} {plural(len(cases), 'retrains', 'retrain')} "
+                f"worse with more bits beyond seed noise ({items}).")
     if kind == "more_signal_bits":
         if not cases:
             return ("No network's retrained error grows with wider hidden signals beyond seed noise "
-                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds that excludes 0).")
+                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds "
+                    "that excludes 0).")
         items = "; ".join(f"{c['trial']} {c['bits']}-bit weights: {signal_label(c['high_signals'])} signals "
                           f"{pp(c['diff'])} pp against {signal_label(c['low_signals'])}" for c in cases)
-        return f"{len(cases)} {plural(len(cases), 'network')} {plural(len(cases), 'retrains', 'retrain')} worse with wider signals beyond seed noise ({items})."
+        return (f"{len(cases)} {plural(len(cases), 'network')} {plural(len(cases), 'retrains', 'retrain')} "
+                f"worse with wider signals beyond seed noise ({items}).")
     if kind == "beats_float":
         if not cases:
             return ("No retrained quantized network beats its float network beyond seed noise "
-                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds that excludes 0).")
+                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds "
+                    "that excludes 0).")
         items = "; ".join(
             f"{c['trial']} {c['bits']}-bit: {pp(c['below_float'], sign=False)} pp below float, "
             f"{pp(c['below_control'])} pp against the float control (whose extra epochs alone gain "
             f"{pp(c['control_gain'])} pp)" for c in cases)
-        return (f"{len(cases)} retrained {plural(len(cases), 'network')} {plural(len(cases), 'beats its', 'beat their')} float network beyond seed noise: {items}. "
+        return (f"{len(cases)} retrained {plural(len(cases), 'network')} "
+                f"{plural(len(cases), 'beats its', 'beat their')} float network beyond seed noise: {items}. "
                 "The float control, trained for the same extra epochs, is the fair comparison.")
     raise ValueError(f"kind must be 'jumps', 'more_bits', 'more_signal_bits' or 'beats_float'; got {kind!r}")

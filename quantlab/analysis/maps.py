@@ -97,7 +97,8 @@ def input_bits(dataset: str) -> int:
     return 8 * h * w * c
 
 
-def activation_display(rows: Iterable[Mapping[str, Any]], widths: Sequence[int | None]) -> tuple[list[dict], dict[str, str]]:
+def activation_display(rows: Iterable[Mapping[str, Any]],
+                       widths: Sequence[int | None]) -> tuple[list[dict], dict[str, str]]:
     """:func:`activation_table` as ``(rows, columns)`` for :func:`quantlab.formatting.html_table`, in
     kibibits (1,024 bits) per example."""
     table = activation_table(rows, widths)
@@ -152,7 +153,8 @@ def memory_front(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> 
 
     Returns ``front``: the Pareto front (:func:`quantlab.numerics.compression.pareto_front`, sorted by memory;
     each point a :func:`quantlab.analysis.stats.network_summary` row: ``network, params, weights,
-    method, bits`` (32 for float), ``test_error, weight_bits``), and ``stretches``: for each kind of winner (``bits``: 32 = float), the budgets on which
+    method, bits`` (32 for float), ``test_error, weight_bits``), and ``stretches``: for each kind of winner
+    (``bits``: 32 = float), the budgets on which
     it is the best, as ``{bits, lo_bits, hi_bits, share}`` (``share``: the fraction of the front's
     memory range on a log2 axis, from the smallest front network to the largest), in order of
     memory."""
@@ -324,7 +326,8 @@ def jumps_text(jumps: Sequence[Mapping[str, Any]], field: str) -> str:
         by_size = sorted(cases, key=lambda c: (c.get("params") or 0, c["trial"]))  # smallest network first
         nets = ", ".join(dict.fromkeys(c["trial"] for c in by_size))
         parts.append(f"{name}: {len(cases)} in {nets}")
-    return (f"{len(jumps)} retraining {plural(len(jumps), 'epoch')} {plural(len(jumps), 'moves', 'move')} the validation error by more than {anomalies.JUMP_PP:g} points "
+    return (f"{len(jumps)} retraining {plural(len(jumps), 'epoch')} {plural(len(jumps), 'moves', 'move')} "
+            f"the validation error by more than {anomalies.JUMP_PP:g} points "
             f"while the same network's training loss changes by less than {anomalies.FLAT_LOSS:.0%} ("
             + "; ".join(parts) + "). " + anomalies.confirmation(jumps))
 

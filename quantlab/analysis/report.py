@@ -635,7 +635,8 @@ def finding_rows(findings: Sequence[Finding]) -> list[dict]:
              **{k: v for k, v in f.evidence.items() if isinstance(v, scalar)}} for f in findings]
 
 
-FRACTION_EVIDENCE = re.compile(r"(gap|gap_std|gap_se|gap_few|gap_full|float_error|quantized_error|vanished_limit|ecr_error|gaps_\d+)$")
+FRACTION_EVIDENCE = re.compile(r"(gap|gap_std|gap_se|gap_few|gap_full|float_error|quantized_error|vanished_limit"
+                               r"|ecr_error|gaps_\d+)$")
 """Evidence keys whose values are fractions (errors, gaps and their spreads): glued in pp."""
 
 

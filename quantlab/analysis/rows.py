@@ -592,8 +592,9 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike, own_or
 
 
 __all__ = [
-    "CSV_COLUMNS", "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text", "check_rows", "curve_rows",
-    "curves", "data_note", "dataset_name", "describe", "missing_records", "network_label", "pick", "provenance_note",
-    "provenance_summary", "record_rows", "replicate", "row_bits", "size_fields", "store_overview", "summarise", "tidy", "write_columns", "write_csv",
+    "CSV_COLUMNS", "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text", "check_rows",
+    "curve_rows", "curves", "data_note", "dataset_name", "describe", "missing_records", "network_label", "pick",
+    "provenance_note", "provenance_summary", "record_rows", "replicate", "row_bits", "size_fields", "store_overview",
+    "summarise", "tidy", "write_columns", "write_csv",
 ]
 

@@ -321,8 +321,8 @@ def ecr_guidance(rows: Iterable[Mapping[str, Any]], quantized_method: str = "ret
         fits = [p for p in points if p["weight_bits"] <= a]
         best = min(fits, key=lambda p: (p["test_error"], p["weight_bits"]))
         picks = {"ecr": max(fits, key=ecr_score), "naive": max(fits, key=naive_score)}
-        for k, pick in picks.items():
-            if pick is best:
+        for k, chosen in picks.items():
+            if chosen is best:
                 shares[k] += math.log2(b) - math.log2(a)
         segments.append({"lo_bits": a, "hi_bits": b, "best": name(best), **{k: name(v) for k, v in picks.items()}})
     return {"ecr_share": shares["ecr"] / total if total > 0 else float("nan"),
@@ -445,6 +445,7 @@ def step_excess(curves: Iterable[Mapping[str, Any]]) -> dict:
     return {"n": len(excess), "median": excess[len(excess) // 2], "max": excess[-1]}
 
 
-__all__ = ["BASELINES", "bias_share", "budget_comparison", "budget_reading", "budget_settling", "budget_study", "depth_ends", "depth_trend", "ecr_table", "float_sweep", "gaps",
+__all__ = ["BASELINES", "bias_share", "budget_comparison", "budget_reading", "budget_settling", "budget_study",
+           "depth_ends", "depth_trend", "ecr_table", "float_sweep", "gaps",
            "memory_points", "negative_gaps", "network_summary", "policy_differences", "rank_values", "spearman",
            "step_excess", "sweep_ends"]

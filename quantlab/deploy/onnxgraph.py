@@ -75,7 +75,8 @@ def to_model(net: FixedPointNetwork, image_shape: tuple[int, int, int], meta: di
         if k.ndim == 4:
             x = node("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
     graph = helper.make_graph(
-        nodes, "quantlab_fixed_point", [helper.make_tensor_value_info("images", TensorProto.UINT8, ["N", *image_shape])],
+        nodes, "quantlab_fixed_point",
+        [helper.make_tensor_value_info("images", TensorProto.UINT8, ["N", *image_shape])],
         [helper.make_tensor_value_info("logits", TensorProto.INT32, ["N", int(net.codes[-1].shape[-1])])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="quantlab")
     helper.set_model_props(model, {k: str(v) for k, v in (meta or {}).items()})

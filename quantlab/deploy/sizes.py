@@ -43,7 +43,8 @@ def file_bytes(config: Any) -> dict:
     net = _network(config, 2)
     params = sum(k.size + b.size for k, b in zip(net.codes, net.biases))
     weights = sum(k.size for k in net.codes)
-    floats = {f"layer{i}": {"kernel": k.astype(np.float32), "bias": b} for i, (k, b) in enumerate(zip(net.codes, net.biases))}
+    floats = {f"layer{i}": {"kernel": k.astype(np.float32), "bias": b}
+              for i, (k, b) in enumerate(zip(net.codes, net.biases))}
     out = {"params": params, "weights": weights, "float32": len(fileformat.float_bytes(floats))}
     for b in (2, 3):
         out[f"bits_{b}"] = compression.memory_bits(params, weights, b) // 8

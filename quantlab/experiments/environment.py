@@ -145,7 +145,8 @@ def collect(wall_seconds: float, seeds: Sequence[int] = (), compile_seconds: flo
     worker's host and device for the ray executor, which adds ``executor``)."""
     timing = {"wall_seconds": round(float(wall_seconds), 3)}
     if compile_seconds is not None:
-        timing |= {"compile_seconds": round(float(compile_seconds), 3), "compiled_programs": int(compiled_programs or 0)}
+        timing |= {"compile_seconds": round(float(compile_seconds), 3),
+                   "compiled_programs": int(compiled_programs or 0)}
     if phase_seconds is not None:
         timing["phase_seconds"] = {k: round(float(v), 3) for k, v in phase_seconds.items()}
     return {

@@ -122,6 +122,7 @@ def problems(name: str, runs: Sequence[Any], estimate: float, results_dir: Path,
         free = _free_bytes(path)
         if need > free:
             out.append(f"{path} has {format_bytes(free)} free, and the sweep needs about {format_bytes(need)} "
-                       f"there; free some space or point {'--results DIR' if path == Path(results_dir) else 'QUANTLAB_CACHE'} "
+                       f"there; free some space or point "
+                       f"{'--results DIR' if path == Path(results_dir) else 'QUANTLAB_CACHE'} "
                        f"at a larger disk")
     return [f"spec {name!r}: {p}" for p in out]

@@ -323,7 +323,8 @@ class SweepSpec:
         if n is not None and (not _is_int(n) or n < 1):
             raise SpecError(f"{where}: signal_calibration must be an integer >= 1 (training examples); got {n!r}")
         if n is not None and all(b is None for b in widths):
-            raise SpecError(f"{where}: signal_calibration needs fixed-point signal_bits (float signals are not calibrated)")
+            raise SpecError(f"{where}: signal_calibration needs fixed-point signal_bits "
+                            "(float signals are not calibrated)")
 
     def _subsets(self) -> tuple[int | None, ...]:
         return self.train_subsets if self.train_subsets is not None else (self.train_subset,)

@@ -267,7 +267,8 @@ class Store:
         except OSError as e:
             moved = f"could not be moved aside ({e.strerror})"
         warnings.warn(
-            CorruptRecordWarning(f"corrupt record {path.name} in {path.parent}: {reason}; {moved}, it will be recomputed"),
+            CorruptRecordWarning(f"corrupt record {path.name} in {path.parent}: {reason}; {moved}, "
+                                 "it will be recomputed"),
             stacklevel=3,
         )
 

@@ -308,7 +308,8 @@ def run_sweep(
     """Runs every missing (trial, seed) of ``spec`` and writes its record to ``store``.
 
     Seeds of one trial that are missing run together in one ``run_trial(config, seeds)`` call (with
-    the seeds they were trained with, :func:`trained_with`); records are written as soon as it returns. ``run_trial`` defaults to
+    the seeds they were trained with, :func:`trained_with`); records are written as soon as it returns.
+    ``run_trial`` defaults to
     :func:`quantlab.training.experiment.run_trial`. Progress bars (tqdm, on stderr): the whole sweep, with
     an ETA that starts from the cost model and adapts to the measured speed, and the trial in
     flight, per epoch (``local``) or the trials in flight (``ray``).
@@ -344,8 +345,8 @@ def run_sweep(
                "seconds": 0.0}
     if not todo:
         if progress:
-            print(f"{spec.name}: all {count(tally['records_skipped'], 'record')} already in {store.root}, nothing to run",
-                  file=sys.stderr)
+            print(f"{spec.name}: all {count(tally['records_skipped'], 'record')} already in {store.root}, "
+                  "nothing to run", file=sys.stderr)
         return tally
     store.check_writable()
     if not parallel and not data.is_cached(spec.dataset):
@@ -361,7 +362,6 @@ def run_sweep(
             v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values())
     except (TypeError, ValueError):
         takes_progress = False
-    diverging = importlib.import_module("quantlab.training.train").DivergenceError
     num_classes = data.info(spec.dataset)["num_classes"]
 
     start = time.perf_counter()
@@ -379,7 +379,8 @@ def run_sweep(
 
     foreign = store.foreign_files()
     if foreign:
-        say(f"{store.root}: left alone {count(len(foreign), 'JSON file')} not named like records: {', '.join(foreign)}", True)
+        say(f"{store.root}: left alone {count(len(foreign), 'JSON file')} not named like records: "
+            f"{', '.join(foreign)}", True)
     if tally["records_skipped"]:
         say(f"{spec.name}: {count(tally['records_skipped'], 'record')} already in {store.root}, skipped")
 

@@ -88,7 +88,8 @@ def memory_bits(params: int, weights: int, bits: int) -> int:
     weights = _count("weights", weights, 0)
     bits = _bits(bits)
     if weights > params:
-        raise ValueError(f"weights ({weights}) must not exceed params ({params}): weights are a subset of the parameters")
+        raise ValueError(f"weights ({weights}) must not exceed params ({params}): "
+                         "weights are a subset of the parameters")
     if bits == FLOAT_BITS:
         return params * FLOAT_BITS
     return weights * bits + (params - weights) * FLOAT_BITS
