@@ -9,7 +9,8 @@ store, which must not import JAX or numpy, use the same ones as the training cod
   L2-optimal step; ``absmax``; ``twn``; ``ttq``);
 * :data:`FLOAT_BITS`: the bits of a float parameter (IEEE single precision), of every bias, and the
   ``bits`` of a float row;
-* :func:`signal_label`: how the book names a word length of the hidden signals (``signal_bits``).
+* :func:`signal_label`: how the book names a word length of the hidden signals (``signal_bits``);
+  :func:`weight_label` the same for the weights (``bits``).
 """
 
 METHODS = ("float", "direct", "retrain")
@@ -23,4 +24,11 @@ def signal_label(signal_bits: int | None) -> str:
     return "float" if signal_bits is None else f"{int(signal_bits)}-bit"
 
 
-__all__ = ["FLOAT_BITS", "METHODS", "QUANTIZERS", "STEP_POLICIES", "signal_label"]
+def weight_label(bits: int) -> str:
+    """How text and tables name a weight word length: ``"float"`` (:data:`FLOAT_BITS` and more),
+    ``"ternary"`` (2), else e.g. ``"3-bit"``."""
+    bits = int(bits)
+    return "float" if bits >= FLOAT_BITS else "ternary" if bits == 2 else f"{bits}-bit"
+
+
+__all__ = ["FLOAT_BITS", "METHODS", "QUANTIZERS", "STEP_POLICIES", "signal_label", "weight_label"]

@@ -3,6 +3,7 @@ extension's hooks (on stand-ins for Sphinx's objects; tests/test_site.py checks 
 
 from __future__ import annotations
 
+import ast
 import csv
 import re
 import types
@@ -208,3 +209,24 @@ def test_the_lists_of_reference_specs_have_one_home():
         named = [name for name in book.REFERENCE_SPECS + book.MAP_SPECS if re.search(rf"\b{name}\b", line)]
         assert len(named) < 2, line
     assert "REFERENCE_SPECS" in (ROOT / "scripts" / "reference_gpu.sh").read_text()
+
+
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def test_chapters_define_no_function_and_compare_no_numbers():
+    """Chapters are thin: a code cell calls the library, formats and glues. A function, lambda or class
+    in a cell, or an ordering comparison (<, <=, >, >=: the shape of a threshold, a verdict or a
+    selection), belongs in a tested library function instead."""
+    found = []
+    for page in sorted((ROOT / "book").glob("*.md")):
+        text = page.read_text()
+        for cell in CODE_CELL.finditer(text):
+            source = "\n".join(line for line in cell.group(1).splitlines() if not line.startswith(":"))
+            first = text[: cell.start()].count("\n") + 2
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) or (
+                        isinstance(node, ast.Compare)
+                        and any(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in node.ops)):
+                    found.append(f"{page.name}:{first + node.lineno - 1}: {ast.unparse(node).splitlines()[0][:80]}")
+    assert not found, "chapter code that belongs in the library:\n" + "\n".join(found)

@@ -32,7 +32,7 @@ from quantlab.analysis.rows import network_label
 from quantlab.formatting import plural, pp
 from quantlab.nn import models
 from quantlab.numerics import compression
-from quantlab.vocabulary import signal_label
+from quantlab.vocabulary import signal_label, weight_label
 
 
 def quantized_bits(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> list[int]:
@@ -176,10 +176,6 @@ def memory_front(rows: Iterable[Mapping[str, Any]], method: str = "retrain") -> 
     return {"front": front, "stretches": stretches}
 
 
-def _bits_name(bits: int) -> str:
-    return "float" if bits >= compression.FLOAT_BITS else "ternary" if bits == report.TERNARY else f"{bits}-bit"
-
-
 def needed_text(table: Sequence[Mapping[str, Any]]) -> str:
     """One or two sentences about a :func:`bits_needed` table: each network's fewest bits, and
     whether they never grow with size."""
@@ -225,7 +221,7 @@ def front_text(front: Mapping[str, Any]) -> str:
     for s in front["stretches"]:
         shares[s["bits"]] = shares.get(s["bits"], 0.0) + s["share"]
     pts = front["front"]
-    parts = [f"{_bits_name(b)} on {shares[b]:.0%}" for b in sorted(shares, key=lambda b: -shares[b])]
+    parts = [f"{weight_label(b)} on {shares[b]:.0%}" for b in sorted(shares, key=lambda b: -shares[b])]
     text = (f"Between {_kib(pts[0]['weight_bits'])} and {_kib(pts[-1]['weight_bits'])} of weight memory "
             f"(the front's range, log scale) the best network is " + ", ".join(parts) + " of the range.")
     wins = [s for s in front["stretches"] if s["bits"] == report.TERNARY]

@@ -158,7 +158,7 @@ def budget_study(rows: Iterable[Mapping[str, Any]], bits: int = 2, baseline: str
 def depth_trend(rows: Sequence[Mapping[str, Any]], bits: int = 2) -> list[dict]:
     """FFDNN rows with several depths per width: per width, the retrained gap to the float control at
     each depth and Spearman's rho between depth and gap (positive: deeper networks of that width have
-    *larger* gaps). Each dict: ``width, depths, gaps`` (fractions), ``rho``."""
+    *larger* gaps). Each dict: ``width, depths, gaps`` (fractions), ``rho``, ``grows`` (rho > 0)."""
     rows = check_rows(rows, purpose="to compare")
     widths = sorted({int(r["width"]) for r in rows if r.get("width") is not None})
     if not widths:
@@ -169,8 +169,8 @@ def depth_trend(rows: Sequence[Mapping[str, Any]], bits: int = 2) -> list[dict]:
         depth_of = {int(r["params"]): int(r["depth"]) for r in sub}
         gs = gaps(sub, bits)
         depths = [depth_of[g["params"]] for g in gs]
-        out.append({"width": w, "depths": depths, "gaps": [g["gap"] for g in gs],
-                    "rho": spearman(depths, rank_values([g["gap"] for g in gs])) if len(gs) >= 2 else float("nan")})
+        rho = spearman(depths, rank_values([g["gap"] for g in gs])) if len(gs) >= 2 else float("nan")
+        out.append({"width": w, "depths": depths, "gaps": [g["gap"] for g in gs], "rho": rho, "grows": rho > 0})
     return out
 
 
@@ -217,6 +217,29 @@ def ecr_table(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = ("retr
         out.append({**n, "float_params": e.float_params, "flag": e.flag, "relation": e.relation,
                     "ecr": e.value, "ecr_text": e.text, "naive": e.naive, "float_bits": e.float_bits})
     return out
+
+
+def ecr_highlights(table: Sequence[Mapping[str, Any]], bits: int = 2, flat: int = 3) -> dict:
+    """What the compression chapter reads off an :func:`ecr_table` for ``bits``-bit networks:
+    ``largest`` (the network with the most parameters), ``best`` (the largest interpolated ECR, relation
+    ``"="``; None without one) and ``flat`` (the ``flat`` largest networks, by size)."""
+    by_size = sorted((t for t in table if t["bits"] == bits), key=lambda t: t["params"])
+    if not by_size:
+        raise ValueError(f"the ECR table has no {bits}-bit network")
+    interpolated = [t for t in by_size if t["relation"] == "="]
+    return {"largest": by_size[-1], "best": max(interpolated, key=lambda t: t["ecr"]) if interpolated else None,
+            "flat": by_size[-flat:]}
+
+
+def front_counts(points: Sequence[Mapping[str, Any]]) -> dict:
+    """How many of the Pareto-front members of :func:`memory_points` are of each kind: ``networks``
+    (all), ``float``, ``direct``, and per bit width ``retrain_<b>``."""
+    front = [p for p in points if p["pareto"]]
+    counts = {"networks": len(front), "float": sum(p["method"] == "float" for p in front),
+              "direct": sum(p["method"] == "direct" for p in front)}
+    for b in sorted({p["bits"] for p in points if p["method"] == "retrain"}):
+        counts[f"retrain_{b}"] = sum(p["method"] == "retrain" and p["bits"] == b for p in front)
+    return counts
 
 
 def memory_points(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = METHODS) -> list[dict]:
@@ -446,6 +469,6 @@ def step_excess(curves: Iterable[Mapping[str, Any]]) -> dict:
 
 
 __all__ = ["BASELINES", "bias_share", "budget_comparison", "budget_reading", "budget_settling", "budget_study",
-           "depth_ends", "depth_trend", "ecr_table", "float_sweep", "gaps",
+           "depth_ends", "depth_trend", "ecr_highlights", "ecr_table", "float_sweep", "front_counts", "gaps",
            "memory_points", "negative_gaps", "network_summary", "policy_differences", "rank_values", "spearman",
            "step_excess", "sweep_ends"]
