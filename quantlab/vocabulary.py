@@ -16,6 +16,7 @@ store, which must not import JAX or numpy, use the same ones as the training cod
 METHODS = ("float", "direct", "retrain")
 STEP_POLICIES = ("fixed", "adaptive")
 QUANTIZERS = ("l2", "absmax", "twn", "ttq")
+TERNARY_QUANTIZERS = ("twn", "ttq")  # the rules that take 2 bits only
 FLOAT_BITS = 32
 
 
@@ -31,4 +32,4 @@ def weight_label(bits: int) -> str:
     return "float" if bits >= FLOAT_BITS else "ternary" if bits == 2 else f"{bits}-bit"
 
 
-__all__ = ["FLOAT_BITS", "METHODS", "QUANTIZERS", "STEP_POLICIES", "signal_label", "weight_label"]
+__all__ = ["FLOAT_BITS", "METHODS", "QUANTIZERS", "STEP_POLICIES", "TERNARY_QUANTIZERS", "signal_label", "weight_label"]

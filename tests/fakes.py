@@ -2,6 +2,8 @@
 of fake metrics for subprocess wrappers, and one factory of synthetic metrics, records and tidy rows
 (:func:`stage`, :func:`metrics`, :func:`record`, :func:`rows`)."""
 
+import inspect
+
 TINY_SPEC_TOML = """
 description = "fake trials"
 dataset = "fashion_mnist"
@@ -18,15 +20,21 @@ epochs = 1
 """
 """A sweep spec of six tiny FFDNN trials x 2 seeds (TOML text): for tests that fake or time trials."""
 
-FAKE_METRICS_SOURCE = """
-def fake_metrics(config, seeds):
+def constant_metrics(config) -> dict:
+    """One seed's valid metrics of ``config`` without training: float error 0.1, every direct and
+    retrained bit width 0.5."""
     stage = {"val_error": 0.5, "test_error": 0.5, "steps": [0.1], "zero_fraction": 0.3}
-    return [{"params": 1, "weights": 1, "float": {"val_error": 0.1, "test_error": 0.1},
-             "direct": {str(b): stage for b in config.bits}, "retrain": {str(b): stage for b in config.bits}}
-            for _ in seeds]
+    return {"params": 1, "weights": 1, "float": {"val_error": 0.1, "test_error": 0.1},
+            "direct": {str(b): stage for b in config.bits}, "retrain": {str(b): stage for b in config.bits}}
+
+
+FAKE_METRICS_SOURCE = inspect.getsource(constant_metrics) + """
+
+def fake_metrics(config, seeds):
+    return [constant_metrics(config) for _ in seeds]
 """
-"""Python source of ``fake_metrics(config, seeds)``: valid metrics without training, for the wrapper
-scripts that stand in for ``run_trial`` in a subprocess."""
+"""Python source of :func:`constant_metrics` and ``fake_metrics(config, seeds)`` (one per seed), for
+the wrapper scripts that stand in for ``run_trial`` in a subprocess."""
 
 
 # -- one factory of synthetic metrics, records and tidy rows ---------------------------------------

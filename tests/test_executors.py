@@ -67,6 +67,8 @@ run(sys.argv[4:])
 
 
 def fake_metrics(config) -> dict:
+    """:func:`fakes.constant_metrics`, defined here again on purpose: Ray ships a function of this test
+    module to its workers by value, while ``fakes`` is not importable there."""
     stage = {"val_error": 0.5, "test_error": 0.5, "steps": [0.1], "zero_fraction": 0.3}
     return {"params": 1, "weights": 1, "float": {"val_error": 0.1, "test_error": 0.1},
             "direct": {str(b): stage for b in config.bits}, "retrain": {str(b): stage for b in config.bits}}

@@ -31,7 +31,7 @@ from quantlab.experiments import lock, store as storemod
 from quantlab.experiments.spec import load_spec
 from quantlab.experiments.store import Store
 from quantlab.training import divergence, experiment
-from fakes import TINY_SPEC_TOML
+from fakes import TINY_SPEC_TOML, constant_metrics
 from quantlab.training.train import DivergenceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,14 +80,8 @@ run(sys.argv[3:])
 FAKE_SPEC = TINY_SPEC_TOML
 
 
-def fake_metrics(config, seed: int, float_error: float = 0.1) -> dict:
-    stage = {"val_error": 0.5, "test_error": 0.5, "steps": [0.1], "zero_fraction": 0.3}
-    return {"params": 1, "weights": 1, "float": {"val_error": float_error, "test_error": float_error},
-            "direct": {str(b): stage for b in config.bits}, "retrain": {str(b): stage for b in config.bits}}
-
-
 def fake_trial(config, seeds):
-    return [fake_metrics(config, s) for s in seeds]
+    return [constant_metrics(config) for _ in seeds]
 
 
 def have_fashion_mnist() -> bool:
@@ -262,7 +256,7 @@ def test_a_diverged_trial_does_not_stop_the_sweep(tmp_path, fake_spec, monkeypat
     def some_diverge(config, seeds):
         if config.size == (2, 1):
             raise DivergenceError("training diverged in epoch 1 of ffdnn 2x1: mean training loss [nan] is not finite")
-        metrics = [fake_metrics(config, s) for s in seeds]
+        metrics = [constant_metrics(config) for _ in seeds]
         if config.size == (4, 1):
             metrics[1]["float"]["val_error"] = 0.9  # seed 1 learned nothing
         return metrics
@@ -490,7 +484,7 @@ def test_records_are_readable_by_all(tmp_path):
     config = {"family": "ffdnn", "size": [8, 1], "bits": [2]}
     old = os.umask(0o077)
     try:
-        path = Store(tmp_path).put(config, 0, fake_metrics(load_spec("smoke").trials()[0], 0))
+        path = Store(tmp_path).put(config, 0, constant_metrics(load_spec("smoke").trials()[0]))
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
@@ -509,7 +503,7 @@ def test_data_cache_warnings_are_one_line(tmp_path, fake_spec, monkeypatch, caps
 
     def reads_a_corrupt_cache(config, seeds):
         data._read_cache(bad, "key", "fashion_mnist")  # warns as data.load does
-        return [fake_metrics(config, s) for s in seeds]
+        return [constant_metrics(config) for _ in seeds]
 
     monkeypatch.setattr(experiment, "run_trial", reads_a_corrupt_cache)
     assert main(["sweep", str(fake_spec), "--only", "w1-", "--results", str(tmp_path / "r"), "--no-progress"]) == 0

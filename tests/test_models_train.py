@@ -10,6 +10,7 @@ import pytest
 from quantlab.nn import models
 from quantlab.training import train
 from quantlab.training.experiment import TrialConfig
+from quantlab.vocabulary import STEP_POLICIES
 
 
 def ffdnn_count(inputs, width, depth, classes=10):
@@ -129,7 +130,7 @@ def test_retraining_keeps_quantized_model_and_its_steps():
 
 
 @pytest.mark.parametrize("rule", ["l2", "absmax", "twn", "ttq"])
-@pytest.mark.parametrize("policy", train.STEP_POLICIES)
+@pytest.mark.parametrize("policy", STEP_POLICIES)
 def test_retraining_evaluates_the_network_it_trained(policy, rule):
     """The recorded validation error of the selected epoch is that of Q(w) rebuilt from the returned
     shadow weights and quantizer parameters, for every rule; fixed parameters never move (but TTQ's

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from quantlab.experiments import spec as specmod
 from quantlab.experiments.spec import SpecError, SweepSpec, describe_specs, load_spec, shipped_specs, spec_from_dict
 from quantlab.training.train import TrainConfig, default_config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SHIPPED = {"smoke", "ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn"}
 
@@ -220,3 +226,21 @@ def test_train_subsets_scale_the_epochs_to_the_full_splits_steps():
         specmod.SweepSpec(name="d", sizes=[(8, 1)], train_subset=100, train_subsets=(1000,))
     with pytest.raises(specmod.SpecError, match="train_subsets 60000 is larger than"):
         specmod.SweepSpec(name="d", sizes=[(8, 1)], train_subsets=(60000,))
+
+
+def test_specs_load_and_plan_without_jax(tmp_path):
+    """Configs apart from JAX: reading every shipped spec, building its trial configs and planning it (no
+    device: a Ray driver's plan) import neither JAX, Flax nor Optax."""
+    code = textwrap.dedent(f"""
+        import sys
+        from quantlab.experiments import spec, sweep
+        from quantlab.experiments.store import Store
+        for name in spec.shipped_specs():
+            s = spec.load_spec(name)
+            assert s.trials()
+            sweep.plan(s, Store({str(tmp_path)!r}), platform=None)
+        heavy = [m for m in ("jax", "flax", "optax", "tensorflow") if m in sys.modules]
+        assert not heavy, heavy
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -97,6 +97,19 @@ def test_sweep_runs_only_the_missing_seeds(tmp_path):
     assert fake.calls == [((8, 1), [0, 1]), ((16, 1), [0])]
 
 
+def test_a_finished_trials_stale_lock_file_is_removed(tmp_path):
+    """A driver killed after a trial's last record but before its lock's release leaves the lock file;
+    the next sweep removes it (a held lock stays: another process trains that trial)."""
+    spec, store, fake = make_spec(), Store(tmp_path), FakeTrial()
+    sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    stale, held = store.lock(spec.trials()[0]), store.lock(spec.trials()[1])
+    stale.path.write_text("pid 1 on gone\n")
+    held.acquire()
+    sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    assert not stale.path.exists() and held.path.exists()
+    held.release()
+
+
 def test_a_corrupt_record_is_reported_and_recomputed(tmp_path):
     spec, store, fake = make_spec(), Store(tmp_path), FakeTrial()
     sweep.run_sweep(spec, store, progress=False, run_trial=fake)

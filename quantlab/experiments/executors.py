@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from quantlab.formatting import count
+from quantlab.training.divergence import DivergenceError
 
 EXECUTORS = ("local", "ray")
 DEFAULT_MAX_RETRIES = 2
@@ -104,10 +105,6 @@ class Executor:
         pass
 
 
-def _diverging() -> type[BaseException]:
-    return importlib.import_module("quantlab.training.train").DivergenceError
-
-
 class _Clock:
     """The wall time of one trial, the part of it JAX spent compiling
     (:mod:`quantlab.training.compiletime`) and its phases (:mod:`quantlab.training.phases`), from its
@@ -157,14 +154,13 @@ class LocalExecutor(Executor):
         job, self._job = self._job, None
         if job is None:
             return []
-        diverging = _diverging()
         clock = _Clock()
         try:
             if self._takes_progress and job.on_epoch is not None:
                 results = self._run_trial(job.config, job.seeds, progress=job.on_epoch)
             else:
                 results = self._run_trial(job.config, job.seeds)
-        except diverging as e:
+        except DivergenceError as e:
             return [Outcome(job, diverged=str(e), wall=clock.wall())]
         return [Outcome(job, results=results, wall=clock.wall(), timing=clock.timing())]
 
@@ -179,11 +175,10 @@ def _remote_trial(run_trial, config, seeds, numerics_version, attempt):
     if quantlab.NUMERICS_VERSION != numerics_version:
         return {"mismatch": f"the worker on {socket.gethostname()} runs quantlab {quantlab.__version__} with "
                             f"NUMERICS_VERSION {quantlab.NUMERICS_VERSION}, the driver {numerics_version}"}
-    diverging = _diverging()
     clock = _Clock()
     try:
         results = run_trial(config, list(seeds))
-    except diverging as e:
+    except DivergenceError as e:
         return {"diverged": str(e), "wall": clock.wall()}
     wall = clock.wall()
     prov = environment.collect(wall, seeds, **clock.timing())

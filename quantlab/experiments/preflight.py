@@ -25,6 +25,7 @@ from typing import Any
 from quantlab import data
 from quantlab.experiments.store import config_dict
 from quantlab.formatting import count, format_bytes, format_duration
+from quantlab.nn import shapes
 
 MAX_ESTIMATE_SECONDS = 24 * 3600
 """A sweep estimated to take longer than this (a day) on this machine is refused unless forced."""
@@ -53,12 +54,10 @@ def trial_memory_bytes(config: Any, n_seeds: int) -> int:
     together: the dataset on the device as float32, :data:`PARAM_COPIES` float32 copies of the
     parameters per seed, and per seed the float32 activations of a training batch (forward and
     backward, 3x) or of an evaluation chunk, whichever is larger."""
-    from quantlab.nn import models  # noqa: PLC0415 - JAX and Flax only when planning
-
     cfg = config_dict(config)
     info = data.info(cfg["dataset"])
     pixels = math.prod(info["image_shape"])
-    layers = models.layer_dims(cfg["family"], cfg["size"], info["image_shape"], info["num_classes"])
+    layers = shapes.layer_dims(cfg["family"], cfg["size"], info["image_shape"], info["num_classes"])
     params = sum(layer["kernel"] + layer["bias"] for layer in layers)
     activations = pixels + sum(layer["outputs"] * layer["positions"] for layer in layers)
     batch = max(stage.get("batch_size", 100) for stage in (cfg["float_train"], cfg["retrain"]))
@@ -80,11 +79,9 @@ def device_memory_bytes() -> tuple[int, str]:
 
 def float_cache_bytes(config: Any, n_seeds: int) -> int:
     """Disk that the float networks of ``n_seeds`` seeds of a trial take in the cache (float32)."""
-    from quantlab.nn import models  # noqa: PLC0415
-
     cfg = config_dict(config)
     info = data.info(cfg["dataset"])
-    cost = models.network_cost(cfg["family"], cfg["size"], info["image_shape"], info["num_classes"])
+    cost = shapes.network_cost(cfg["family"], cfg["size"], info["image_shape"], info["num_classes"])
     return 4 * cost["params"] * n_seeds + 64 * 1024
 
 

@@ -22,8 +22,8 @@ A sweep is data: a :class:`SweepSpec` (a frozen dataclass) or a TOML file. Named
     signal_bits = ["float", 3, 8]      # optional: hidden signals' word lengths, 2..8 or "float" (default)
     signal_calibration = 256           # optional: training examples that calibrate the signal steps
 
-    [float_train]                      # fields of quantlab.training.train.TrainConfig; missing ones take
-    epochs = 10                        # quantlab.training.train.default_config(family, "float")
+    [float_train]                      # fields of quantlab.config.TrainConfig; missing ones take
+    epochs = 10                        # quantlab.config.default_config(family, "float")
     [retrain]
     epochs = 4                         # ... and default_config(family, "retrain")
 
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
 import itertools
 import numbers
 import tomllib
@@ -52,6 +51,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from quantlab import config
 from quantlab.formatting import plural
 from quantlab.vocabulary import METHODS, QUANTIZERS, STEP_POLICIES
 
@@ -137,9 +137,8 @@ def _check_size(where: str, field: str, family: str, size: Any) -> tuple[int, ..
 
 
 def _train_config(where: str, field: str, family: str, value: Any):
-    """A ``quantlab.training.train.TrainConfig``: ``value`` itself, or the family default with overrides."""
-    train = importlib.import_module("quantlab.training.train")
-    cls = train.TrainConfig
+    """A ``quantlab.config.TrainConfig``: ``value`` itself, or the family default with overrides."""
+    cls = config.TrainConfig
     if isinstance(value, cls):
         return value
     if value is None:
@@ -147,7 +146,7 @@ def _train_config(where: str, field: str, family: str, value: Any):
     if not isinstance(value, Mapping):
         raise SpecError(f"{where}: {field} must be a table of TrainConfig fields; got {value!r}")
     stage = _STAGES[field]
-    base = train.default_config(family, stage) if hasattr(train, "default_config") else cls()
+    base = config.default_config(family, stage)
     valid = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in value if k not in valid]
     if unknown:
@@ -186,7 +185,7 @@ def _train_config(where: str, field: str, family: str, value: Any):
 @dataclasses.dataclass(frozen=True)
 class SweepSpec:
     """One sweep: every size of ``sizes`` x step policy x retraining budget is a trial
-    (:class:`quantlab.training.experiment.TrialConfig`) run at all ``bits`` for all ``seeds``.
+    (:class:`quantlab.config.TrialConfig`) run at all ``bits`` for all ``seeds``.
     ``retrain_epochs`` (None: ``retrain.epochs`` only) lists retraining budgets for a budget study;
     ``train_subsets`` (None: ``train_subset`` only) lists training-set sizes for a data sweep (None or
     :data:`ALL` in it: the whole split), and ``scale_epochs`` gives each the full split's steps.
@@ -196,7 +195,7 @@ class SweepSpec:
     that calibrate their steps (None: the trial's default).
 
     ``float_train`` / ``retrain`` take a ``TrainConfig`` or a mapping of overrides of the family's
-    default (``quantlab.training.train.default_config``); after construction they are ``TrainConfig``.
+    default (``quantlab.config.default_config``); after construction they are ``TrainConfig``.
     ``methods`` selects what ``python -m quantlab results`` reports; every trial computes all.
     """
 
@@ -236,7 +235,7 @@ class SweepSpec:
         if dupes:
             raise SpecError(f"{where}: sizes lists {[list(s) for s in dupes]} more than once")
         object.__setattr__(self, "sizes", sizes)
-        top = importlib.import_module("quantlab.numerics.quantize").MAX_BITS
+        top = config.MAX_BITS
         bits = _int_list(where, "bits", self.bits, 2, f"bit widths must be integers >= 2 and <= {top} "
                          "(2 = ternary)", maximum=top)
         object.__setattr__(self, "bits", bits)
@@ -283,7 +282,9 @@ class SweepSpec:
         """Every trial can run on the dataset: ``train_subset`` within the training split, batch
         sizes within the training examples, CNNs no deeper than the images can be pooled."""
         where, name = self.where, self.dataset
-        meta = importlib.import_module("quantlab.data").info(name)
+        from quantlab import data  # numpy, only when a spec is checked
+
+        meta = data.info(name)
         split = meta["splits"]["train"]
         field = "train_subsets" if self.train_subsets is not None else "train_subset"
         for subset in self._subsets():
@@ -299,7 +300,7 @@ class SweepSpec:
                                     f"examples ({what}); valid: 1..{examples}")
         if self.family == "cnn":
             h, w = meta["image_shape"][:2]
-            limit = importlib.import_module("quantlab.nn.models").max_cnn_depth(meta["image_shape"])
+            limit = config.max_cnn_depth(meta["image_shape"])
             for size in self.sizes:
                 if len(size) > limit:
                     raise SpecError(
@@ -307,7 +308,7 @@ class SweepSpec:
                         f"images allow 1..{limit} (each layer halves them by 2x2 max pooling)")
 
     def _check_signals(self) -> None:
-        where, top = self.where, importlib.import_module("quantlab.numerics.quantize").MAX_BITS
+        where, top = self.where, config.MAX_BITS
         widths = self.signal_bits
         valid = f"integers 2..{top} or {FLOAT_SIGNALS!r}"
         if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or not widths:
@@ -329,13 +330,15 @@ class SweepSpec:
     def _subsets(self) -> tuple[int | None, ...]:
         return self.train_subsets if self.train_subsets is not None else (self.train_subset,)
 
-    def _scaled(self, config: Any, subset: int | None) -> Any:
-        """``config`` with its epochs scaled for ``subset`` (:data:`EPOCH_SCALE_CAP`), or as it is."""
+    def _scaled(self, budget: Any, subset: int | None) -> Any:
+        """``budget`` with its epochs scaled for ``subset`` (:data:`EPOCH_SCALE_CAP`), or as it is."""
         if not self.scale_epochs or subset is None:
-            return config
-        split = importlib.import_module("quantlab.data").info(self.dataset)["splits"]["train"]
-        epochs = min(round(config.epochs * split / subset), EPOCH_SCALE_CAP * config.epochs)
-        return dataclasses.replace(config, epochs=max(epochs, config.epochs))
+            return budget
+        from quantlab import data  # numpy, only when a spec is checked
+
+        split = data.info(self.dataset)["splits"]["train"]
+        epochs = min(round(budget.epochs * split / subset), EPOCH_SCALE_CAP * budget.epochs)
+        return dataclasses.replace(budget, epochs=max(epochs, budget.epochs))
 
     @property
     def where(self) -> str:
@@ -348,9 +351,8 @@ class SweepSpec:
         return self.source is not None and Path(self.source).resolve().parent == SPECS_DIR
 
     def trials(self) -> list:
-        """One :class:`quantlab.training.experiment.TrialConfig` per size, training subset, quantizer rule,
+        """One :class:`quantlab.config.TrialConfig` per size, training subset, quantizer rule,
         step policy, retraining budget and signal word length, in spec order (sizes outermost)."""
-        TrialConfig = importlib.import_module("quantlab.training.experiment").TrialConfig
         budgets = [self.retrain] if self.retrain_epochs is None else [
             dataclasses.replace(self.retrain, epochs=e) for e in self.retrain_epochs]
         out = []
@@ -358,7 +360,7 @@ class SweepSpec:
                                  self.signal_bits)
         for size, subset, rule, policy, retrain, signal_bits in grid:
             try:
-                out.append(TrialConfig(
+                out.append(config.TrialConfig(
                     dataset=self.dataset, family=self.family, size=size, bits=self.bits,
                     float_train=self._scaled(self.float_train, subset), retrain=self._scaled(retrain, subset),
                     train_subset=subset, step_policy=policy, quantizer=rule, signal_bits=signal_bits,

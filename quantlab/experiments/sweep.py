@@ -39,6 +39,7 @@ from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
 from quantlab.experiments.store import (MissingRecordsError, Store, config_dict, default_results_dir,
                                         sweep_command, trial_label)
 from quantlab.formatting import count, format_duration
+from quantlab.nn import shapes
 from quantlab.training import divergence
 
 # -- cost model ----------------------------------------------------------------------------------
@@ -56,11 +57,9 @@ _COMPILED_LAYERS = 4  # ... of up to 4 layers; the layers are unrolled in the pr
 
 def network_cost(family: str, size: Sequence[int], dataset: str = "fashion_mnist") -> tuple[int, int]:
     """``(parameters, multiply-accumulates per example)`` of a network on ``dataset``'s images
-    (:func:`quantlab.nn.models.network_cost`, exact)."""
-    from quantlab.nn import models  # noqa: PLC0415 - JAX and Flax only when planning
-
+    (:func:`quantlab.nn.shapes.network_cost`, exact)."""
     info = data.info(dataset)
-    cost = models.network_cost(family, size, info["image_shape"], info["num_classes"])
+    cost = shapes.network_cost(family, size, info["image_shape"], info["num_classes"])
     return cost["params"], cost["macs"]
 
 
@@ -68,8 +67,6 @@ def model_seconds(config: Any, n_seeds: int, cached_epochs: int = 0) -> float:
     """Uncalibrated estimate of one trial's wall time for ``n_seeds`` seeds trained together, less
     ``cached_epochs`` (float training and float control read from the cache,
     :func:`quantlab.training.experiment.cached_epochs`)."""
-    from quantlab.nn import models  # noqa: PLC0415 - JAX and Flax only when planning
-
     cfg = config_dict(config)
     family, dataset = cfg["family"], cfg["dataset"]
     _, macs = network_cost(family, cfg["size"], dataset)
@@ -81,7 +78,7 @@ def model_seconds(config: Any, n_seeds: int, cached_epochs: int = 0) -> float:
     eval_macs = macs * _EVAL_EXAMPLES * (epochs + 1 + n_bits)
     per_mac = _SECONDS_PER_MAC.get(family, _SECONDS_PER_MAC["cnn"])
     steps = epochs * max(1, examples // batch)
-    layers = len(models.layer_dims(family, cfg["size"], data.info(dataset)["image_shape"]))
+    layers = len(shapes.layer_dims(family, cfg["size"], data.info(dataset)["image_shape"]))
     compile_seconds = _COMPILE_SECONDS * (1 + n_bits) * max(1.0, layers / _COMPILED_LAYERS)
     return compile_seconds + steps * _SECONDS_PER_STEP + per_mac * (train_macs + eval_macs) * n_seeds
 
@@ -340,6 +337,10 @@ def run_sweep(
     parallel = not isinstance(ex, LocalExecutor)
     p = plan(spec, store, only, platform=None) if parallel else plan(spec, store, only)
     todo = [r for r in p.runs if r.missing]
+    for run in p.runs:  # a driver killed between a trial's last record and its lock's release left the file
+        stale = store.lock(run.config)
+        if not run.missing and stale.path.exists() and stale.acquire(blocking=False):
+            stale.release()
     tally = {"trials_run": 0, "records_written": 0, "records_skipped": sum(len(r.done) for r in p.runs),
                "records_by_others": 0, "diverged": [], "failed": [], "retried": [], "executor": ex.name,
                "seconds": 0.0}

@@ -33,11 +33,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from quantlab.config import FAMILIES as FAMILIES  # re-exported: the families and their sizes live in config
+from quantlab.config import check_size as check_size
+from quantlab.config import max_cnn_depth as max_cnn_depth
 from quantlab.nn.conv import ConvReluPool
+from quantlab.nn.shapes import layer_dims as layer_dims  # re-exported: the layer arithmetic, without JAX
+from quantlab.nn.shapes import network_cost as network_cost
 from quantlab.nn.dense import Dense
 from quantlab.numerics.signals import Signals, hidden_signal
 
-FAMILIES = ("ffdnn", "cnn")
 LAYER_IMPLS = ("fused", "lax")
 ENV_LAYERS = "QUANTLAB_LAYERS"  # forces an implementation on every platform (benchmarks, tests)
 
@@ -134,31 +138,6 @@ class CNN(nn.Module):
         return _dense(impl, self.num_classes, name="Dense_0")(x.reshape((x.shape[0], -1)))
 
 
-def check_size(family: str, size: Sequence[int]) -> tuple[int, ...]:
-    """Validates a size for a family; returns it as a tuple of ints.
-
-    ffdnn: ``(width, depth)`` with width >= 1, depth >= 1. cnn: feature maps per conv layer, each >= 1.
-    """
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {FAMILIES}; got {family!r}")
-    size = tuple(size)
-    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size):
-        raise ValueError(f"size must be integers; got {size!r}")
-    if family == "ffdnn" and (len(size) != 2 or min(size) < 1):
-        raise ValueError(f"ffdnn size must be (width >= 1, depth >= 1); got {size!r}")
-    if family == "cnn" and (len(size) < 1 or min(size) < 1):
-        raise ValueError(f"cnn size must be feature-map counts >= 1, e.g. (8, 8, 16); got {size!r}")
-    return tuple(int(s) for s in size)
-
-
-def max_cnn_depth(image_shape: Sequence[int]) -> int:
-    """The most conv layers a CNN can have on ``(H, W, C)`` images: each layer's 2x2 max pooling
-    halves the height and width (rounding down), and at least one pixel must remain (4 for 28x28,
-    5 for 32x32)."""
-    h, w = image_shape[:2]
-    return int(min(h, w)).bit_length() - 1
-
-
 def make_model(family: str, size: Sequence[int], num_classes: int = 10, impl: str | None = None) -> nn.Module:
     """The module for ``family`` ("ffdnn" | "cnn") at ``size`` (see :func:`check_size`), with the
     layer implementation ``impl`` (default: :func:`layer_impl` of this process's JAX backend)."""
@@ -198,39 +177,3 @@ def param_counts(family: str, size: Sequence[int], image_shape: Sequence[int], n
     model = make_model(family, size, num_classes)
     shapes = jax.eval_shape(lambda: init_params(model, jax.random.key(0), image_shape))
     return {"params": count_params(shapes), "weights": count_params(shapes, quantized_mask(shapes))}
-
-
-def layer_dims(family: str, size: Sequence[int], image_shape: Sequence[int], num_classes: int = 10) -> list[dict]:
-    """The layers of a network, in order, as the modules above build them: per layer ``kind``
-    (``"dense"`` | ``"conv"``), ``inputs`` and ``outputs`` (units or maps), ``positions`` (output
-    pixels a conv kernel is applied at: H x W of its SAME input; 1 for dense), ``kernel`` (weights:
-    ``inputs x outputs``, times 9 for a 3x3 conv) and ``bias`` (``outputs``)."""
-    size = check_size(family, size)
-    h, w, c = (int(d) for d in image_shape)
-    layers = []
-    if family == "ffdnn":
-        width, depth = size
-        dims = [h * w * c] + [width] * depth + [num_classes]
-        for a, b in zip(dims, dims[1:]):
-            layers.append({"kind": "dense", "inputs": a, "outputs": b, "positions": 1, "kernel": a * b, "bias": b})
-        return layers
-    for maps in size:
-        layers.append({"kind": "conv", "inputs": c, "outputs": maps, "positions": h * w, "kernel": 9 * c * maps,
-                       "bias": maps})
-        c, h, w = maps, h // 2, w // 2
-    layers.append({"kind": "dense", "inputs": h * w * c, "outputs": num_classes, "positions": 1,
-                   "kernel": h * w * c * num_classes, "bias": num_classes})
-    return layers
-
-
-def network_cost(family: str, size: Sequence[int], image_shape: Sequence[int], num_classes: int = 10) -> dict:
-    """``{"params", "weights", "macs", "signals"}`` of a network from :func:`layer_dims`: all
-    parameters, the quantized ones (kernels), multiply-accumulates per example of the forward pass
-    (``params`` and ``weights`` equal :func:`param_counts`, without building the model) and the hidden
-    signals per example: the values every hidden layer passes to the next (a CNN's after pooling),
-    which fixed-point signals quantize (the input pixels are not among them)."""
-    layers = layer_dims(family, size, image_shape, num_classes)
-    weights = sum(layer["kernel"] for layer in layers)
-    return {"params": weights + sum(layer["bias"] for layer in layers), "weights": weights,
-            "macs": sum(layer["kernel"] * layer["positions"] for layer in layers),
-            "signals": sum(layer["inputs"] * layer["positions"] for layer in layers[1:])}

@@ -15,7 +15,6 @@ layer's weights (:func:`optimal_step`), found exactly rather than by a fixed heu
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -23,23 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from quantlab.config import MAX_BITS as MAX_BITS  # re-exported: the bit-width check lives in config
+from quantlab.config import check_bits
+
 PyTree = Any
-
-#: The widest supported bit width. :func:`optimal_step` walks ``2**(bits - 1) - 1`` breakpoints per
-#: weight: at 8 bits a 784x256 layer takes 9 s and 1.9 GB on a 2-core CPU, and every further bit
-#: doubles both (16 bits would need ~500 GB for that layer).
-MAX_BITS = 8
-
-
-def check_bits(bits: Any) -> int:
-    """Returns ``bits`` as an int, or raises ValueError unless it is an integer in 2..MAX_BITS."""
-    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 2 <= bits <= MAX_BITS:
-        raise ValueError(
-            f"bits must be an integer >= 2 and <= {MAX_BITS} (2 = ternary with 3 levels, 3 = 7 levels, "
-            f"b = 2**b - 1 levels); got {bits!r}"
-        )
-    return int(bits)
-
 
 def num_levels(bits: int) -> int:
     """Number of quantization levels ``M = 2**bits - 1`` (3 for ternary)."""

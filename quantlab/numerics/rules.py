@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from quantlab import vocabulary
+from quantlab import config, vocabulary
 from quantlab.numerics import quantize as qz
 
 TWN_THRESHOLD = 0.7
@@ -51,8 +51,12 @@ class Rule(NamedTuple):
     quantize: Callable[[jax.Array, jax.Array, int], jax.Array]
     straight_through: Callable[[jax.Array, jax.Array, int], jax.Array]
     update: Callable[[jax.Array, jax.Array, int], jax.Array]
-    ternary: bool = False
     learned: bool = False
+
+    @property
+    def ternary(self) -> bool:
+        """2 bits only (:data:`quantlab.vocabulary.TERNARY_QUANTIZERS`)."""
+        return self.name in vocabulary.TERNARY_QUANTIZERS
 
 
 # -- uniform rules: q is the step D ------------------------------------------------------------
@@ -91,7 +95,7 @@ def _ternary_levels(w: np.ndarray, threshold: float, symmetric: bool) -> np.ndar
 
 def twn_params(w: Any, bits: int = 2) -> np.ndarray:
     """TWN's ``[t, a, a]``: ``t = 0.7 mean |w|``, ``a`` = mean ``|w|`` above ``t`` (one level for both signs)."""
-    _check_ternary("twn", bits)
+    config.check_quantizer("twn", bits)
     w = np.asarray(w, np.float32).ravel()
     return _ternary_levels(w, TWN_THRESHOLD * float(np.abs(w.astype(np.float64)).mean()), symmetric=True)
 
@@ -107,7 +111,7 @@ def _twn_update(w: jax.Array, q: jax.Array, bits: int) -> jax.Array:
 def ttq_params(w: Any, bits: int = 2) -> np.ndarray:
     """TTQ's starting ``[t, a_p, a_n]``: ``t = 0.05 max |w|``, each level the mean ``|w|`` beyond
     ``t`` on its side."""
-    _check_ternary("ttq", bits)
+    config.check_quantizer("ttq", bits)
     w = np.asarray(w, np.float32).ravel()
     return _ternary_levels(w, TTQ_THRESHOLD * float(np.abs(w).max()), symmetric=False)
 
@@ -133,17 +137,11 @@ def _ttq_through(w: jax.Array, q: jax.Array, bits: int) -> jax.Array:
     return levels + scale * w - jax.lax.stop_gradient(scale * w)
 
 
-def _check_ternary(name: str, bits: int) -> None:
-    if bits != 2:
-        raise ValueError(f"quantizer {name!r} is a ternary rule: bits must be 2; got {bits!r}")
-
-
 RULES: dict[str, Rule] = {
     "l2": Rule("l2", qz.optimal_step, qz.quantize, qz.straight_through, qz.lloyd_step),
     "absmax": Rule("absmax", absmax_step, qz.quantize, qz.straight_through, _absmax_update),
-    "twn": Rule("twn", twn_params, lambda w, q, b: ternary(w, q), _identity_through, _twn_update, ternary=True),
-    "ttq": Rule("ttq", ttq_params, lambda w, q, b: ternary(w, q), _ttq_through, _ttq_update,
-                ternary=True, learned=True),
+    "twn": Rule("twn", twn_params, lambda w, q, b: ternary(w, q), _identity_through, _twn_update),
+    "ttq": Rule("ttq", ttq_params, lambda w, q, b: ternary(w, q), _ttq_through, _ttq_update, learned=True),
 }
 QUANTIZERS = vocabulary.QUANTIZERS
 """The rules' names (``TrialConfig.quantizer``, a spec's ``quantizers``), in :data:`RULES`' order."""
@@ -151,11 +149,5 @@ QUANTIZERS = vocabulary.QUANTIZERS
 
 def check_quantizer(name: Any, bits: Any = None) -> Rule:
     """The rule called ``name``, or ValueError unless it is one of :data:`QUANTIZERS` (and, for a
-    ternary rule given ``bits``, unless every bit width is 2)."""
-    if name not in RULES:
-        raise ValueError(f"quantizer must be one of {QUANTIZERS}; got {name!r}")
-    rule = RULES[name]
-    if rule.ternary and bits is not None:
-        for b in (bits if isinstance(bits, (tuple, list)) else (bits,)):
-            _check_ternary(name, b)
-    return rule
+    ternary rule given ``bits``, unless every bit width is 2): :func:`quantlab.config.check_quantizer`."""
+    return RULES[config.check_quantizer(name, bits)]

@@ -22,6 +22,11 @@ EXPLOSION_FACTOR = 10.0
 CHANCE_MARGIN = 0.02
 
 
+class DivergenceError(RuntimeError):
+    """Training diverged: an epoch's mean loss broke the rule of :func:`loss_reason` (raised by
+    :func:`quantlab.training.train.fit`; the executors and the sweep catch it without importing JAX)."""
+
+
 def initial_loss(num_classes: int) -> float:
     """``ln(num_classes)``: the cross-entropy of a uniform guess."""
     return math.log(num_classes)

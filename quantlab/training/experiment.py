@@ -29,86 +29,15 @@ import numpy as np
 
 import quantlab
 from quantlab import data
+from quantlab.config import CALIBRATION_EXAMPLES as CALIBRATION_EXAMPLES  # re-exported: configs live in config
+from quantlab.config import TrialConfig
 from quantlab.nn import integer, models
 from quantlab.numerics import quantize as qz
-from quantlab.numerics import rules
 from quantlab.numerics.signals import Signals
 from quantlab.training import compilecache, netcache, phases
 from quantlab.training.calibrate import signal_steps
-from quantlab.training.train import Quant, TrainConfig, check_policy, default_config, error_rate, fit
+from quantlab.training.train import Quant, error_rate, fit
 from quantlab.training.train import seed_quantize, seed_steps
-
-
-CALIBRATION_EXAMPLES = 256
-"""Training examples (the split's first) on which fixed-point signal steps are calibrated by default:
-at least 256 values per hidden unit, and at 8 bits the exact search of the widest layers stays
-within seconds."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TrialConfig:
-    """Everything that determines a trial's results, apart from the seed.
-
-    size: ffdnn ``(width, depth)``; cnn feature maps per conv layer, e.g. ``(8, 8, 16)``.
-    bits: weight bit widths to quantize to (2 = ternary).
-    train_subset: train on only the first ``n`` examples of the training split (None: all).
-    step_policy: how retraining sets the quantization steps, ``fixed`` (the float network's optimum,
-      the paper's method) or ``adaptive`` (re-estimated at every step); see :mod:`quantlab.training.train`.
-    quantizer: the rule that sets each layer's levels (:data:`quantlab.numerics.rules.QUANTIZERS`;
-      ``twn`` and ``ttq`` are ternary: bits must be ``(2,)``).
-    signal_bits: the word length of every hidden layer's output (fixed-point signals,
-      :mod:`quantlab.numerics.signals`) in direct quantization and retraining; None: float signals.
-    signal_calibration: the training examples (the split's first) on which the signal steps are
-      calibrated; :data:`CALIBRATION_EXAMPLES` when ``signal_bits`` is set, else None.
-
-    The two signal fields are left out of the record key while they are None
-    (:data:`KEY_OMITS_NONE`), so records of float-signal trials keep the keys they had before them.
-    """
-
-    KEY_OMITS_NONE = ("signal_bits", "signal_calibration")
-
-    dataset: str = "fashion_mnist"
-    family: str = "ffdnn"
-    size: tuple[int, ...] = (256, 2)
-    bits: tuple[int, ...] = (2, 3)
-    float_train: TrainConfig | None = None
-    retrain: TrainConfig | None = None
-    train_subset: int | None = None
-    step_policy: str = "fixed"
-    quantizer: str = "l2"
-    signal_bits: int | None = None
-    signal_calibration: int | None = None
-
-    def __post_init__(self):
-        if self.dataset not in data.DATASETS:
-            raise ValueError(f"dataset must be one of {data.DATASETS}; got {self.dataset!r}")
-        object.__setattr__(self, "size", models.check_size(self.family, self.size))
-        if not self.bits:
-            raise ValueError("bits must list at least one bit width >= 2, e.g. (2, 3)")
-        object.__setattr__(self, "bits", tuple(qz.check_bits(b) for b in self.bits))
-        for stage, name in (("float", "float_train"), ("retrain", "retrain")):
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, default_config(self.family, stage))
-        subset = self.train_subset
-        if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
-            raise ValueError(f"train_subset must be None or an integer >= 1; got {subset!r}")
-        check_policy(self.step_policy)
-        rules.check_quantizer(self.quantizer, self.bits)
-        if self.signal_bits is None:
-            if self.signal_calibration is not None:
-                raise ValueError("signal_calibration needs signal_bits (float signals are not calibrated)")
-            return
-        qz.check_bits(self.signal_bits)
-        if self.signal_calibration is None:
-            object.__setattr__(self, "signal_calibration", CALIBRATION_EXAMPLES)
-        n = self.signal_calibration
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"signal_calibration must be an integer >= 1 (training examples); got {n!r}")
-
-    def describe(self) -> str:
-        """Short human name, e.g. ``ffdnn 256x2 on fashion_mnist``."""
-        size = "x".join(map(str, self.size)) if self.family == "ffdnn" else "-".join(map(str, self.size))
-        return f"{self.family} {size} on {self.dataset}"
 
 
 def _on_device(name: str, split: str, subset: int | None = None):

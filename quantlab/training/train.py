@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -38,63 +37,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from quantlab.config import OPTIMIZERS as OPTIMIZERS  # re-exported: budgets and their checks live in config
+from quantlab.config import SCHEDULES as SCHEDULES
+from quantlab.config import TrainConfig
+from quantlab.config import check_policy as check_policy
+from quantlab.config import default_config as default_config
 from quantlab.numerics import quantize as qz
 from quantlab.numerics import rules
 from quantlab.numerics.signals import Signals
 from quantlab.training import phases
-from quantlab.training.divergence import loss_reason
-from quantlab.vocabulary import STEP_POLICIES
-
-OPTIMIZERS = ("adam", "sgd", "momentum")
-SCHEDULES = ("constant", "cosine")
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """A training budget. ``learning_rate`` is the peak rate; ``cosine`` decays it to 0 over all
-    steps of the run. ``epochs`` counts passes over the training split."""
-
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    schedule: str = "cosine"
-    batch_size: int = 100
-    epochs: int = 10
-
-    def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}; got {self.schedule!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < math.inf):
-            raise ValueError(f"learning_rate must be a positive number; got {self.learning_rate!r}")
-        for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-
-
-def default_config(family: str, stage: str) -> TrainConfig:
-    """Good defaults per family ("ffdnn" | "cnn") and stage ("float" | "retrain").
-
-    Retraining starts from a trained network, so it uses a 5x smaller peak learning rate.
-    """
-    stages = ("float", "retrain")
-    if stage not in stages:
-        raise ValueError(f"stage must be one of {stages}; got {stage!r}")
-    rate = {"ffdnn": 1e-3, "cnn": 2e-3}
-    if family not in rate:
-        raise ValueError(f"family must be one of {tuple(rate)}; got {family!r}")
-    if stage == "float":
-        return TrainConfig(learning_rate=rate[family], epochs=10)
-    return TrainConfig(learning_rate=rate[family] / 5, epochs=4)
-
-
-def check_policy(policy: Any) -> str:
-    """Returns ``policy`` or raises ValueError unless it is one of :data:`STEP_POLICIES`."""
-    if policy not in STEP_POLICIES:
-        raise ValueError(f"step_policy must be one of {STEP_POLICIES}; got {policy!r}")
-    return policy
-
+from quantlab.training.divergence import DivergenceError, loss_reason
 
 class Quant(NamedTuple):
     """What retraining quantizes: ``bits``, the model's ``mask`` of quantized leaves, the step
@@ -115,10 +67,6 @@ TRAIN_PROBE = 10_000
 """Training examples (the split's first) on which each epoch's end-of-epoch network is evaluated: its
 training loss pairs with its validation error (a mean over the epoch's minibatches would average many
 networks), at the cost of a forward pass over a fifth of Fashion-MNIST's training split."""
-
-
-class DivergenceError(RuntimeError):
-    """Training diverged: an epoch's mean loss broke the rule of :func:`quantlab.training.divergence.loss_reason`."""
 
 
 @dataclasses.dataclass
