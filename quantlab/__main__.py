@@ -24,6 +24,7 @@ from quantlab.experiments.executors import DEFAULT_MAX_RETRIES, EXECUTORS, Execu
 from quantlab.experiments.preflight import PreflightError
 from quantlab.experiments.spec import SpecError, describe_specs, load_spec
 from quantlab.experiments.store import CorruptRecordWarning, ENV_RESULTS, Store, StoreError, default_results_dir
+from quantlab.vocabulary import EXPORT_FORMATS, PACKINGS
 
 MAIN_EPILOG = """\
 examples:
@@ -200,8 +201,8 @@ def _parser() -> argparse.ArgumentParser:
     exporting.add_argument("--bits", metavar="B", type=int, required=True, help="weight bit width (2 = ternary)")
     exporting.add_argument("--signal-bits", metavar="S", type=int,
                            help="signal word length of the trial (signals specs); default: float signals")
-    exporting.add_argument("--format", choices=("safetensors", "onnx"), default="safetensors", help="file format")
-    exporting.add_argument("--packing", choices=("bits", "base3"), default="bits",
+    exporting.add_argument("--format", choices=EXPORT_FORMATS, default=EXPORT_FORMATS[0], help="file format")
+    exporting.add_argument("--packing", choices=PACKINGS, default=PACKINGS[0],
                            help="safetensors: B bits a weight, or (ternary) 5 weights a byte")
     exporting.add_argument("--out", metavar="FILE", required=True, help="the file to write (replaced atomically)")
     exporting.add_argument("--results", metavar="DIR", help=RESULTS_DIR_HELP)

@@ -25,6 +25,10 @@ def signal_label(signal_bits: int | None) -> str:
     return "float" if signal_bits is None else f"{int(signal_bits)}-bit"
 
 
+EXPORT_FORMATS = ("safetensors", "onnx")  # the files `python -m quantlab export` writes (quantlab.deploy)
+PACKINGS = ("bits", "base3")  # how a file packs weight codes (quantlab.numerics.packing)
+
+
 def weight_label(bits: int) -> str:
     """How text and tables name a weight word length: ``"float"`` (:data:`FLOAT_BITS` and more),
     ``"ternary"`` (2), else e.g. ``"3-bit"``."""
@@ -32,4 +36,5 @@ def weight_label(bits: int) -> str:
     return "float" if bits >= FLOAT_BITS else "ternary" if bits == 2 else f"{bits}-bit"
 
 
-__all__ = ["FLOAT_BITS", "METHODS", "QUANTIZERS", "STEP_POLICIES", "TERNARY_QUANTIZERS", "signal_label", "weight_label"]
+__all__ = ["EXPORT_FORMATS", "FLOAT_BITS", "METHODS", "PACKINGS", "QUANTIZERS", "STEP_POLICIES", "TERNARY_QUANTIZERS",
+           "signal_label", "weight_label"]

@@ -23,9 +23,7 @@ from quantlab.deploy import fileformat, onnxgraph
 from quantlab.experiments import store as qstore
 from quantlab.numerics import packing as packing_module
 from quantlab.training import experiment as ex
-
-FORMATS = ("safetensors", "onnx")
-
+from quantlab.vocabulary import EXPORT_FORMATS
 
 class ReproductionWarning(UserWarning):
     """The re-run's test error is not the record's (another machine kind or library version)."""
@@ -73,8 +71,8 @@ def check(spec: Any, label: str, seed: int, bits: int, file_format: str = "safet
           signal_bits: int | None = None, packing: str = "bits") -> Any:
     """The trial config an export of these values writes (:func:`find_trial`), or ValueError naming
     the field and its valid values; nothing runs."""
-    if file_format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {file_format!r}")
+    if file_format not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}; got {file_format!r}")
     if file_format == "onnx" and signal_bits is None:
         raise ValueError("ONNX export writes the integer-only network, which needs fixed-point signals: "
                          "give --signal-bits (or use --format safetensors, which also holds float-signal networks)")
@@ -90,8 +88,8 @@ def export(spec: Any, store: qstore.Store, label: str, seed: int, bits: int, out
            file_format: str = "safetensors", signal_bits: int | None = None, packing: str = "bits",
            progress=None) -> dict:
     """Re-runs (:func:`retrained`) and writes one network of ``spec`` to ``out`` in ``file_format``
-    (:data:`FORMATS`; ``packing`` for safetensors); returns the metadata written. ``progress`` is
-    called with finished epochs (float training, cached or not, then retraining)."""
+    (:data:`quantlab.vocabulary.EXPORT_FORMATS`; ``packing`` for safetensors); returns the metadata
+    written. ``progress`` is called with finished epochs (float training, cached or not, then retraining)."""
     config = check(spec, label, seed, bits, file_format, signal_bits, packing)
     record = store.get(config, seed)
     trial_seeds = (record or {}).get("provenance", {}).get("trial_seeds") or [seed]
@@ -114,4 +112,4 @@ def export(spec: Any, store: qstore.Store, label: str, seed: int, bits: int, out
     return meta
 
 
-__all__ = ["FORMATS", "ReproductionWarning", "check", "export", "find_trial", "retrained"]
+__all__ = ["ReproductionWarning", "check", "export", "find_trial", "retrained"]

@@ -306,10 +306,9 @@ def run_sweep(
 
     Seeds of one trial that are missing run together in one ``run_trial(config, seeds)`` call (with
     the seeds they were trained with, :func:`trained_with`); records are written as soon as it returns.
-    ``run_trial`` defaults to
-    :func:`quantlab.training.experiment.run_trial`. Progress bars (tqdm, on stderr): the whole sweep, with
-    an ETA that starts from the cost model and adapts to the measured speed, and the trial in
-    flight, per epoch (``local``) or the trials in flight (``ray``).
+    ``run_trial`` defaults to :func:`quantlab.training.experiment.run_trial`. Progress bars (tqdm, on
+    stderr): the whole sweep, with an ETA that starts from the cost model and adapts to the measured
+    speed, and the trial in flight, per epoch (``local``) or the trials in flight (``ray``).
 
     * **Executors** (:mod:`quantlab.experiments.executors`): ``executor`` is ``"local"`` (default: one trial
       at a time in this process), ``"ray"`` (trials as Ray tasks on a local cluster of this

@@ -243,7 +243,7 @@ def _forward(plan: tuple, variant: str, signal_bits: int | None, codes, biases, 
         if variant == "integer":
             y = acc * (1 << guard) + b
         else:
-            y = (acc * jnp.float32(scale) + b) if jnp.issubdtype(acc.dtype, jnp.integer) else acc * scale + b
+            y = acc * jnp.float32(scale) + b
         if i == len(codes) - 1:
             return y, hidden
         y = jnp.maximum(_pool(y) if k.ndim == 4 else y, 0)

@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 
 from quantlab.numerics import quantize as qz
+from quantlab.vocabulary import PACKINGS
 
-PACKINGS = ("bits", "base3")
-"""The packings by name (a file's ``packing`` field)."""
 BASE3_DIGITS = 5
 """Ternary codes per byte in :func:`pack_base3` (``3**5 = 243 <= 256``)."""
 
@@ -31,9 +30,9 @@ def _check_codes(codes: Any, level: int) -> np.ndarray:
     codes = np.asarray(codes)
     if not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(f"codes must be an integer array; got dtype {codes.dtype}")
-    if codes.size and int(np.max(np.abs(codes.astype(np.int64)))) > level:
-        raise ValueError(f"codes must lie in -{level}..{level}; got a code of magnitude "
-                         f"{int(np.max(np.abs(codes.astype(np.int64))))}")
+    largest = int(np.abs(codes.astype(np.int64)).max(initial=0))
+    if largest > level:
+        raise ValueError(f"codes must lie in -{level}..{level}; got a code of magnitude {largest}")
     return codes.ravel().astype(np.int16)
 
 
