@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bookpages import toc_files
+
 from quantlab import book
 from quantlab.analysis import rows as rowmod
 from quantlab.experiments.spec import load_spec
@@ -19,13 +21,8 @@ from quantlab.experiments.spec import load_spec
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [c["file"] for c in toc["chapters"]]
-
-
 def test_every_notebook_chapter_is_in_the_table_and_every_entry_is_a_chapter():
-    notebooks = [p for p in toc_pages() if re.search(r"^kernelspec:", (ROOT / f"{p}.md").read_text(), re.M)]
+    notebooks = [p for p in toc_files() if re.search(r"^kernelspec:", (ROOT / f"{p}.md").read_text(), re.M)]
     assert sorted(book.page_of(p) for p in notebooks) == sorted(book.PAGES)
     for name, page in book.PAGES.items():
         for spec in page.specs:
@@ -211,7 +208,8 @@ def test_the_lists_of_reference_specs_have_one_home():
     assert "REFERENCE_SPECS" in (ROOT / "scripts" / "reference_gpu.sh").read_text()
 
 
-CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
+# A code cell's source (group 1), after its options: `:key: value` lines or a YAML block between `---` lines.
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(?:---\n.*?^---\n|(?::[^\n]*\n)*)(.*?)^```", re.S | re.M)
 
 
 def test_chapters_define_no_function_and_compare_no_numbers():
@@ -222,8 +220,8 @@ def test_chapters_define_no_function_and_compare_no_numbers():
     for page in sorted((ROOT / "book").glob("*.md")):
         text = page.read_text()
         for cell in CODE_CELL.finditer(text):
-            source = "\n".join(line for line in cell.group(1).splitlines() if not line.startswith(":"))
-            first = text[: cell.start()].count("\n") + 2
+            source = cell.group(1)
+            first = text[: cell.start(1)].count("\n") + 1
             for node in ast.walk(ast.parse(source)):
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) or (
                         isinstance(node, ast.Compare)

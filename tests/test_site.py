@@ -31,7 +31,7 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
-import yaml
+from bookpages import toc_files
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -43,25 +43,6 @@ WINDOW_WIDTH = 1200  # a laptop browser window; the book's text column is then a
 MAX_SHOT_HEIGHT = 16000
 
 pytestmark = pytest.mark.browser
-
-
-def toc_files() -> list[str]:
-    """Source paths (without suffix) of every page in _toc.yml, root first."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    out = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                out.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return out
 
 
 def source_of(page: str) -> Path | None:
@@ -366,6 +347,31 @@ def test_chart_page_renders_every_chart(probed, page):
     assert "vega-embed" in body
     errors = re.findall(r'<div class="error"[^>]*>(.*?)</div>', body)
     assert not errors, f"{page}: Altair showed errors instead of charts: {errors}"
+
+
+@pytest.mark.parametrize("page", chart_pages())
+def test_every_chart_is_a_numbered_figure_with_a_caption(site, page):
+    """Each Altair output sits in a <figure> with a number (Fig. 3.2) and a caption of at least a sentence
+    (the cell's `mystnb: figure:` metadata); numbers are unique on the page and follow its chapter number."""
+    html = (site / f"{page}.html").read_text()
+    figures = re.findall(r"<figure\b.*?</figure>", html, re.S)
+    charts = html.count("vegaEmbed(")
+    in_figures = [f for f in figures if "vegaEmbed(" in f]
+    assert sum(f.count("vegaEmbed(") for f in in_figures) == charts, (
+        f"{page}: {charts} charts, {sum(f.count('vegaEmbed(') for f in in_figures)} of them in a figure: give each "
+        "chart cell `mystnb: figure: {name, caption}` metadata, one chart a cell")
+    numbers = []
+    for f in in_figures:
+        number = re.search(r'<span class="caption-number">Fig\. ([\d.]+) </span>', f)
+        caption = re.search(r'<span class="caption-text">(.*?)</span><a class="headerlink"', f, re.S)
+        assert number and caption, f"{page}: a chart figure without a number or a caption:\n{f[-600:]}"
+        words = re.sub(r"<[^>]+>", "", caption.group(1)).split()
+        assert len(words) >= 8, f"{page}: Fig. {number.group(1)}'s caption is too short to explain it: {words}"
+        numbers.append(number.group(1))
+    assert len(set(numbers)) == len(numbers), f"{page}: figure numbers repeat: {numbers}"
+    chapter = re.search(r'<h1>\s*<span class="section-number">(\d+)\. </span>', html)
+    if chapter:  # a numbered chapter: Fig. <chapter>.1, .2, ... in page order
+        assert numbers == [f"{chapter.group(1)}.{k}" for k in range(1, len(numbers) + 1)], (page, numbers)
 
 
 @pytest.mark.parametrize("page", toc_files())
