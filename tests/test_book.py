@@ -228,3 +228,30 @@ def test_chapters_define_no_function_and_compare_no_numbers():
                         and any(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in node.ops)):
                     found.append(f"{page.name}:{first + node.lineno - 1}: {ast.unparse(node).splitlines()[0][:80]}")
     assert not found, "chapter code that belongs in the library:\n" + "\n".join(found)
+
+
+def chapter_sections(page: str) -> list[tuple[str, str]]:
+    """The `## ` sections of a chapter, in order: (heading, text up to the next `## ` heading)."""
+    text = (ROOT / f"{page}.md").read_text()
+    parts = re.split(r"^## (.+)$", text, flags=re.M)
+    return list(zip(parts[1::2], parts[2::2]))
+
+
+def claim_chapters() -> list[str]:
+    """The chapters of the parts "The paper's claims" and "Beyond the paper" (_toc.yml)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [c["file"] for part in toc["parts"] if part["caption"] in ("The paper's claims", "Beyond the paper")
+            for c in part["chapters"]]
+
+
+@pytest.mark.parametrize("page", claim_chapters())
+def test_chapter_ends_with_its_findings_and_exercises(page):
+    """Every chapter ends with "What this chapter found" (computed: glued numbers or verdicts, never typed
+    in) and "Exercises" (at least two a reader can run)."""
+    sections = chapter_sections(page)
+    assert [h for h, _ in sections[-2:]] == ["What this chapter found", "Exercises"], [h for h, _ in sections]
+    found, exercises = sections[-2][1], sections[-1][1]
+    assert "{glue:" in found or "```{glue:md}" in found, f"{page}: the findings glue nothing computed"
+    prose = re.sub(r"\{glue:[a-z]+\}`[^`]*`|```\{glue:md\}.*?```", "", found, flags=re.S)
+    assert not re.search(r"\d+\.\d+\s*(%|points|pp)", prose), f"{page}: a typed-in number in the findings"
+    assert len(re.findall(r"^\d+\. ", exercises, re.M)) >= 2, f"{page}: fewer than two exercises"

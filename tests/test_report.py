@@ -303,6 +303,14 @@ def test_verdict_lines_one_per_claim():
     assert all("\n" not in line for line in lines.values())
 
 
+def test_findings_text_one_bullet_per_finding_with_its_verdict_and_evidence():
+    findings = R.assess({"cnn-maps": make_rows([3, 3, 3, 3, 3], noise=(-0.1, 0, 0.1))})
+    bullets = R.findings_text(findings).split("\n")
+    assert len(bullets) == len(findings) == 4
+    for bullet, f in zip(bullets, findings):
+        assert bullet.startswith(f"- Claim {f.claim}, ") and f"**{f.verdict}**" in bullet and f.summary in bullet
+
+
 
 
 # -- another machine's replicate ------------------------------------------------------------------

@@ -682,6 +682,14 @@ def verdict_lines(findings: Sequence[Finding]) -> dict[int, str]:
     return out
 
 
+def findings_text(findings: Sequence[Finding]) -> str:
+    """Markdown bullets, one per finding: the claim, its short title, the verdict in bold and the
+    evidence's summary sentence, e.g. ``- Claim 2, "Gap vanishes in large networks": **reproduced**;
+    ternary gap +0.23 pp ...`` (the "What this chapter found" sections; the sweep is the chapter's)."""
+    titles = {c.number: c.short for c in CLAIMS}
+    return "\n".join(f'- Claim {f.claim}, "{titles[f.claim]}": **{f.verdict}**; {f.summary}.' for f in findings)
+
+
 # -- what the retraining-budget studies show ----------------------------------------------------
 
 def budget_reading_text(readings: Mapping[str, Mapping[str, Any]]) -> str:
