@@ -1,4 +1,4 @@
-"""Command line: ``python -m quantlab sweep|results|specs|data|export`` (``--help`` on each for examples).
+"""Command line: ``python -m quantlab sweep|results|specs|data|export|notebook`` (``--help`` on each for examples).
 
 Exit codes: 0 done; 1 some trials diverged or failed (the others finished and were stored); 2 bad
 input (spec, options, results directory, executor, data that cannot be had here), one message on
@@ -138,6 +138,18 @@ examples:
 --out w256.onnx
 """
 
+NOTEBOOK_EPILOG = """\
+Runs the chapter in its folder (as `make book` does; it reads the committed records and stops, naming
+the command, where one is missing) and writes it as a Jupyter notebook whose text carries its numbers:
+the glue roles become the values the cells computed, cross-references the titles and figure numbers
+they stand for, and each chart is followed by its caption (quantlab.notebooks). Opened from book/ in
+JupyterLab with jupytext, the same chapter shows the roles themselves. Exit code 1 when a cell fails.
+
+examples:
+  python -m quantlab notebook book/ffdnn_width.md --out /tmp/ffdnn_width.ipynb
+  python -m quantlab notebook book/report.md --out report.ipynb
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
@@ -145,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m quantlab", formatter_class=fmt, epilog=MAIN_EPILOG,
         description="quantlab: size sweeps of quantized networks (Sung, Shin & Hwang, arXiv 1511.06488).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{sweep,results,specs,data,export}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{sweep,results,specs,data,export,notebook}", required=True)
 
     sweep = sub.add_parser("sweep", help="run what is missing from a sweep", formatter_class=fmt,
                            description="Run the missing trials of a sweep.", epilog=SWEEP_EPILOG)
@@ -207,6 +219,13 @@ def _parser() -> argparse.ArgumentParser:
     exporting.add_argument("--out", metavar="FILE", required=True, help="the file to write (replaced atomically)")
     exporting.add_argument("--results", metavar="DIR", help=RESULTS_DIR_HELP)
     exporting.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    notebook = sub.add_parser("notebook", help="run a chapter and write it as a notebook with its numbers",
+                              formatter_class=fmt, description="Run one chapter of the book as a notebook.",
+                              epilog=NOTEBOOK_EPILOG)
+    notebook.add_argument("chapter", metavar="CHAPTER", help="the chapter's MyST notebook, book/<page>.md")
+    notebook.add_argument("--out", metavar="FILE", required=True, help="the .ipynb to write (replaced atomically)")
+    notebook.add_argument("--timeout", metavar="S", type=int, default=1800, help="seconds a cell may run (1800)")
     return parser
 
 
@@ -447,11 +466,36 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_notebook(args) -> int:
+    import json
+
+    from quantlab import notebooks
+    from quantlab.fileio import write_atomic
+
+    chapter = Path(args.chapter)
+    if chapter.suffix != ".md" or not chapter.is_file():
+        print(f"error: CHAPTER must be a chapter's MyST notebook, e.g. book/ffdnn_width.md; got {args.chapter!r}",
+              file=sys.stderr)
+        return 2
+    start = time.monotonic()
+    print(f"running {chapter} ...", file=sys.stderr, flush=True)
+    from nbclient.exceptions import CellExecutionError
+
+    try:
+        nb = notebooks.execute(chapter, timeout=args.timeout)
+    except CellExecutionError as e:
+        print(f"error: a cell of {chapter} failed:\n{e}", file=sys.stderr)
+        return 1
+    write_atomic(Path(args.out), json.dumps(nb, indent=1, ensure_ascii=False).encode())
+    print(f"wrote {args.out} in {format_duration(time.monotonic() - start)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line ``argv`` in this process; returns the exit code (130 on Ctrl-C)."""
     args = _parser().parse_args(argv)
     commands = {"specs": _cmd_specs, "sweep": _cmd_sweep, "results": _cmd_results, "data": _cmd_data,
-                "export": _cmd_export}
+                "export": _cmd_export, "notebook": _cmd_notebook}
     with warnings.catch_warnings():
         warnings.simplefilter("always", CorruptRecordWarning)
         warnings.showwarning = _warn_one_line

@@ -6,7 +6,7 @@ as a CSV download. From it:
 
 * :func:`rerun_box` writes the "How to re-run this chapter" admonition (MyST Markdown) that the
   extension puts under the title of every chapter: the ``make lab`` route, the one-line
-  ``jupytext --execute`` route, what the chapter reads, and the links to its CSV files;
+  ``python -m quantlab notebook`` route, what the chapter reads, and the links to its CSV files;
 * :func:`write_csv` writes a chapter's tidy rows to the CSV files that the box links to (a chapter
   calls it; Sphinx's ``{download}`` role then copies them into the site, and a build whose chapter
   did not write a linked file fails, since a missing download is a warning and the build is strict);
@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -248,8 +247,12 @@ def rerun_box(page: str, source: str | None = None) -> str:
     stem = Path(source).stem
     lines = [
         f"- **In JupyterLab**: `make lab`, then right-click `{source}` and choose *Open With > Jupytext Notebook*.",
-        f"- **Without a browser** (after `make lab`): "
-        f"`.venv/bin/jupytext --execute --to ipynb -o /tmp/{stem}.ipynb {source}`",
+        f"- **Without a browser**: `.venv/bin/python -m quantlab notebook {source} --out /tmp/{stem}.ipynb` runs it "
+        f"and writes the notebook with its numbers in the text, as on this page (in JupyterLab the text shows "
+        f"the glue roles, and the numbers are in the cells that glue them).",
+        "- **The downloaded notebook** (`.ipynb` in the download menu) is this page executed, its numbers in its "
+        "text. To run it again it needs quantlab and the records: a clone of the repository (`make book` there "
+        "sets both up), with the notebook in the clone's `book/` folder.",
     ]
     from quantlab.experiments.spec import load_spec
 
@@ -355,7 +358,9 @@ def _check_scripts(app) -> None:
 
 def _page_context(app, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Offers the executed notebook of a MyST-notebook page as ``.ipynb`` (what sphinx-book-theme
-    does only when a launch service is configured)."""
+    does only when a launch service is configured), its glue roles, cross-references and figure
+    numbers resolved to plain Markdown (:func:`quantlab.notebooks.resolve`), so it reads in Jupyter
+    as on the page."""
     if doctree is None or context.get("ipynb_source"):
         return
     meta = app.env.metadata.get(pagename, {})
@@ -364,9 +369,19 @@ def _page_context(app, pagename: str, templatename: str, context: dict, doctree)
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     if not executed.exists():
         return
+    import json
+
+    from quantlab import notebooks
+
+    saved = executed.with_suffix(".glue.json")
+    nb = json.loads(executed.read_text())
+    values = notebooks.glue_values(nb, json.loads(saved.read_text()) if saved.exists() else None)
+    titles = {Path(doc).name: node.astext() for doc, node in app.env.titles.items()}
+    figures = {name: ".".join(map(str, number))
+               for name, number in app.env.toc_fignumbers.get(pagename, {}).get("figure", {}).items()}
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(executed, target)
+    target.write_text(json.dumps(notebooks.resolve(nb, values, titles, figures), indent=1, ensure_ascii=False))
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import json
 import re
 import types
 from pathlib import Path
@@ -40,7 +41,7 @@ def test_rerun_box_routes_reads_and_downloads():
     box = book.rerun_box("retraining")
     assert box.startswith("````{admonition} " + book.BOX_TITLE) and box.rstrip().endswith("````")
     assert "`make lab`" in box and "Open With > Jupytext Notebook" in box
-    assert "`.venv/bin/jupytext --execute --to ipynb -o /tmp/retraining.ipynb book/retraining.md`" in box
+    assert "`.venv/bin/python -m quantlab notebook book/retraining.md --out /tmp/retraining.ipynb`" in box
     for name in ("budget-ffdnn", "budget-cnn"):
         spec = load_spec(name)
         assert (f"`{name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, "
@@ -48,7 +49,7 @@ def test_rerun_box_routes_reads_and_downloads():
         assert f"{{download}}`{name}.csv <{book.csv_name(name)}>`" in box
     assert f"{{download}}`columns.csv <{book.COLUMNS_CSV}>`" in box and "QUANTLAB_TRAIN=1" in box
     quantizer = book.rerun_box("quantizer")
-    assert "It reads" not in quantizer and "download" not in quantizer and "trains its own" in quantizer
+    assert "It reads" not in quantizer and "{download}" not in quantizer and "trains its own" in quantizer
     assert "book/x/quantizer.md" in book.rerun_box("quantizer", "book/x/quantizer.md")
     with pytest.raises(KeyError, match="PAGES"):
         book.rerun_box("no_such_chapter")
@@ -106,8 +107,11 @@ MD = "---\nkernelspec:\n  name: python3\n---\n\n# A chapter\n\ntext\n"
 
 
 def fake_app(tmp_path, thebe=False):
+    title = types.SimpleNamespace(astext=lambda: "The data: Fashion-MNIST")
     env = types.SimpleNamespace(doc2path=lambda docname: str(tmp_path / f"{docname}.md"),
-                                metadata={"book/data": {"kernelspec": {"name": "python3"}}, "book/bibliography": {}})
+                                metadata={"book/data": {"kernelspec": {"name": "python3"}}, "book/bibliography": {}},
+                                titles={"book/data": title},
+                                toc_fignumbers={"book/data": {"figure": {"fig-a": (12, 1)}}})
     return types.SimpleNamespace(
         env=env, srcdir=str(tmp_path), outdir=str(tmp_path / "_build" / "html"),
         config=types.SimpleNamespace(html_theme_options={"launch_buttons": {"thebe": thebe}}))
@@ -127,11 +131,17 @@ def test_page_context_offers_the_executed_notebook(tmp_path):
     app = fake_app(tmp_path)
     executed = tmp_path / "_build" / "jupyter_execute" / "book" / "data.ipynb"
     executed.parent.mkdir(parents=True)
-    executed.write_text('{"cells": [], "nbformat": 4}')
+    executed.write_text(json.dumps({"nbformat": 4, "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": "{doc}`data`: {glue:text}`n:,d` images, {numref}`fig-a`"},
+        {"cell_type": "code", "metadata": {"mystnb": {"figure": {"name": "fig-a", "caption": "Counts."}}},
+         "source": "chart()", "outputs": []}]}))
+    executed.with_suffix(".glue.json").write_text(json.dumps({"n": {"data": {"text/plain": "60000"}}}))
     context = {"sourcename": "book/data.md"}
     book._page_context(app, "book/data", "page.html", context, doctree=object())
     assert context["ipynb_source"] == "book/data.ipynb"
-    assert (tmp_path / "_build" / "html" / "_sources" / "book" / "data.ipynb").read_text() == executed.read_text()
+    offered = json.loads((tmp_path / "_build" / "html" / "_sources" / "book" / "data.ipynb").read_text())
+    assert [c["source"] for c in offered["cells"] if c["cell_type"] == "markdown"] == [
+        "*The data: Fashion-MNIST*: 60,000 images, Fig. 12.1", "**Fig. 12.1** Counts."]
     other = {"sourcename": "book/bibliography.md"}
     book._page_context(app, "book/bibliography", "page.html", other, doctree=object())
     assert "ipynb_source" not in other

@@ -44,7 +44,7 @@ LAYERS = [
     ["quantlab.analysis.inference", "quantlab.analysis.anomalies", "quantlab.analysis.stats",
      "quantlab.analysis.report", "quantlab.analysis.maps"],
     # 8. presentation: charts and the book
-    ["quantlab.charts", "quantlab.tables", "quantlab.book"],
+    ["quantlab.charts", "quantlab.tables", "quantlab.notebooks", "quantlab.book"],
     # 9. the command line
     ["quantlab.__main__"],
 ]

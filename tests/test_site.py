@@ -410,7 +410,7 @@ def test_chapter_has_its_rerun_box(probed, page):
     text = htmllib.unescape(re.sub(r"<[^>]+>", "", box.group(1)))
     assert book.BOX_TITLE in text
     name = book.page_of(page)
-    assert "make lab" in text and f"jupytext --execute --to ipynb -o /tmp/{name}.ipynb book/{name}.md" in text
+    assert "make lab" in text and f"python -m quantlab notebook book/{name}.md --out /tmp/{name}.ipynb" in text
     for spec in book.PAGES[name].specs:
         assert f"{spec}" in text, f"{page}: the box does not name spec {spec}"
 
@@ -494,6 +494,14 @@ def test_chapter_offers_its_notebook(site, page):
     nb = json.loads(path.read_text())
     assert nb["nbformat"] == 4 and any(c["cell_type"] == "code" and c.get("outputs") for c in nb["cells"]), (
         f"{path}: not an executed notebook")
+    # It reads alone: the text carries the page's numbers, not MyST roles Jupyter would show as they are.
+    text = "\n".join(c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+                     for c in nb["cells"] if c["cell_type"] == "markdown")
+    left = re.findall(r"\{(?:glue|doc|numref|term|download|cite)[a-z:]*\}`[^`]*`|```\{glue", text)
+    assert not left, f"{path}: MyST roles left in the text: {left[:5]}"
+    page_numbers = {n for n in re.findall(r"Fig\. (\d+(?:\.\d+)?)", html)}
+    assert page_numbers <= set(re.findall(r"Fig\. (\d+(?:\.\d+)?)", text)), (
+        f"{path}: the page's figure numbers {sorted(page_numbers)} are not all in the notebook")
 
 
 # -- bibliography --------------------------------------------------------------------------------------------
