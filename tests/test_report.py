@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -301,6 +302,18 @@ def test_verdict_lines_one_per_claim():
     assert f"{R.SWEEP_TITLES['ffdnn-width']}: {R.REPRODUCED}" in lines[2]
     assert f"{R.SWEEP_TITLES['cnn-maps']}: {R.NOT_REPRODUCED}" in lines[2]
     assert all("\n" not in line for line in lines.values())
+
+
+def test_plain_lines_give_every_claim_in_plain_words_with_its_overall_verdict():
+    rows = {"ffdnn-width": make_rows(DECREASING, noise=(-0.1, 0, 0.1)),
+            "cnn-maps": make_rows([3, 3, 3, 3, 3], noise=(-0.1, 0, 0.1))}
+    findings = R.assess(rows)
+    lines = R.plain_lines(findings)
+    assert sorted(lines) == [1, 2, 3, 4]
+    for claim in R.CLAIMS[:4]:
+        assert lines[claim.number] == f"{claim.plain}: **{R.overall(findings, claim.number)}**"
+    jargon = ("ECR", "ternary", "gap", "pp", "FFDNN", "CNN")
+    assert not [w for c in R.CLAIMS for w in jargon if re.search(rf"\b{w}\b", c.plain)]
 
 
 def test_findings_text_one_bullet_per_finding_with_its_verdict_and_evidence():

@@ -84,7 +84,8 @@ def site() -> Path:
     return HTML
 
 
-def run_chromium(chromium: str, url: str, *extra: str, height: int = 3000) -> subprocess.CompletedProcess:
+def run_chromium(chromium: str, url: str, *extra: str, height: int = 3000,
+                 width: int = WINDOW_WIDTH) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="quantlab-chromium-") as profile:
         return subprocess.run(
             [
@@ -98,7 +99,7 @@ def run_chromium(chromium: str, url: str, *extra: str, height: int = 3000) -> su
                 "--no-first-run",
                 "--disable-dev-shm-usage",
                 "--hide-scrollbars",
-                f"--window-size={WINDOW_WIDTH},{height}",
+                f"--window-size={width},{height}",
                 f"--user-data-dir={profile}",
                 f"--virtual-time-budget={VIRTUAL_TIME_MS}",
                 "--enable-logging=stderr",
@@ -502,6 +503,47 @@ def test_chapter_offers_its_notebook(site, page):
     page_numbers = {n for n in re.findall(r"Fig\. (\d+(?:\.\d+)?)", html)}
     assert page_numbers <= set(re.findall(r"Fig\. (\d+(?:\.\d+)?)", text)), (
         f"{path}: the page's figure numbers {sorted(page_numbers)} are not all in the notebook")
+
+
+# -- the front page's first screen ----------------------------------------------------------------------------
+
+FIRST_SCREEN_JS = """<script>window.addEventListener("load", function () { setTimeout(function () {
+  var box = document.querySelector("div.finding"), pre = document.createElement("pre");
+  pre.id = "first-screen"; pre.hidden = true;
+  pre.textContent = JSON.stringify(box ? {bottom: box.getBoundingClientRect().bottom, text: box.innerText} : null);
+  document.body.appendChild(pre); }, 1000); });</script>"""
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (412, 900)])
+def test_front_page_first_screen_states_the_finding_and_every_verdict(site, chromium, width, height):
+    """A laptop's and a phone's first screen of the front page hold the paper's finding in plain words and
+    this book's verdict on every claim (screenshots in _build/screenshots for a person to look at)."""
+    from quantlab.analysis import report
+    from quantlab.analysis.rows import tidy
+
+    page = site / "book" / "intro.html"
+    html = page.read_text()
+    head = re.search(r"<head[^>]*>", html)
+    probe = page.with_name("_first_screen_intro.html")
+    probe.write_text(html[: head.end()] + FIRST_SCREEN_JS + html[head.end():])
+    try:
+        r = run_chromium(chromium, probe.as_uri(), "--dump-dom", width=width, height=height)
+    finally:
+        probe.unlink(missing_ok=True)
+    m = re.search(r'<pre id="first-screen"[^>]*>(.*?)</pre>', r.stdout, re.S)
+    assert m, f"the front page did not load in Chromium:\n{r.stderr[-3000:]}"
+    box = json.loads(htmllib.unescape(m.group(1)))
+    assert box, "the front page has no finding box (a ```{container} finding``` under its title)"
+    assert box["bottom"] <= height, f"at {width}x{height} the finding box ends at {box['bottom']:.0f} px"
+    findings = report.assess({sweep: tidy(sweep) for sweep in report.CLAIM_SWEEPS})
+    text = " ".join(box["text"].split()).replace("\u2019", "'")  # Sphinx curls apostrophes
+    assert "found that" in text and "three values" in text, text
+    for number, line in report.plain_lines(findings).items():
+        assert line.replace("**", "") in text, f"claim {number}'s verdict is not in the first screen: {line}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / f"intro-first-screen-{width}x{height}.png"
+    run_chromium(chromium, page.as_uri(), f"--screenshot={shot}", width=width, height=height)
+    assert shot.exists() and shot.stat().st_size > 10_000
 
 
 # -- bibliography --------------------------------------------------------------------------------------------

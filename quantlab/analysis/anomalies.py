@@ -138,6 +138,12 @@ def _paired(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, floa
     return statistics.fmean(d), se, len(d)
 
 
+def noise_rule() -> str:
+    """What "beyond seed noise" means in the book (:func:`beyond_noise`), in words."""
+    return (f"more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} two-sided t-interval over the seeds "
+            "that excludes 0")
+
+
 def beyond_noise(diff: float, se: float | None, n: int) -> bool:
     """Whether a mean paired difference over ``n`` seeds (a fraction, standard error ``se``; None or NaN
     for one seed) is positive beyond seed noise: more than :data:`REVIEW_PP`, and its two-sided
@@ -227,9 +233,7 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
                    "the trained one." if unconfirmed_jumps(cases) else ""))
     if kind == "more_bits":
         if not cases:
-            return ("No network's retrained error grows with more bits beyond seed noise "
-                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds "
-                    "that excludes 0).")
+            return f"No network's retrained error grows with more bits beyond seed noise ({noise_rule()})."
         items = "; ".join(f"{c['trial']}: {c['high_bits']}-bit {pp(c['diff'])} pp against {c['low_bits']}-bit"
                           for c in cases)
         return (f"{len(cases)} {plural(len(cases), 'network')} {plural(len(cases), 'retrains', 'retrain')} "
@@ -237,17 +241,14 @@ def explain(cases: Sequence[Mapping[str, Any]], kind: str) -> str:
     if kind == "more_signal_bits":
         if not cases:
             return ("No network's retrained error grows with wider hidden signals beyond seed noise "
-                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds "
-                    "that excludes 0).")
+                    f"({noise_rule()}).")
         items = "; ".join(f"{c['trial']} {c['bits']}-bit weights: {signal_label(c['high_signals'])} signals "
                           f"{pp(c['diff'])} pp against {signal_label(c['low_signals'])}" for c in cases)
         return (f"{len(cases)} {plural(len(cases), 'network')} {plural(len(cases), 'retrains', 'retrain')} "
                 f"worse with wider signals beyond seed noise ({items}).")
     if kind == "beats_float":
         if not cases:
-            return ("No retrained quantized network beats its float network beyond seed noise "
-                    f"(more than {REVIEW_PP:g} pp, and a {inference.CONFIDENCE:.0%} t-interval over the seeds "
-                    "that excludes 0).")
+            return f"No retrained quantized network beats its float network beyond seed noise ({noise_rule()})."
         items = "; ".join(
             f"{c['trial']} {c['bits']}-bit: {pp(c['below_float'], sign=False)} pp below float, "
             f"{pp(c['below_control'])} pp against the float control (whose extra epochs alone gain "

@@ -132,7 +132,8 @@ class Claim:
     """One claim of the paper: ``number`` (1-5; 5 is its explanation, as a prediction), ``short``
     title, ``text`` (the paper's claim, in the book's summary of it), ``measure`` (what this book
     computes to test it), ``sweeps`` (which reference
-    sweeps test it) and ``check`` (tidy rows -> :class:`Finding`)."""
+    sweeps test it), ``check`` (tidy rows -> :class:`Finding`) and ``plain``: the claim in plain
+    words, for a reader who knows no jargon (the front page's first lines, :func:`plain_lines`)."""
 
     number: int
     short: str
@@ -140,6 +141,7 @@ class Claim:
     measure: str
     sweeps: tuple[str, ...]
     check: Callable[[Sequence[Mapping[str, Any]], "Thresholds"], "Finding"]
+    plain: str = ""
 
 
 @dataclasses.dataclass
@@ -437,31 +439,36 @@ CLAIMS: tuple[Claim, ...] = (
           "A performance gap exists between float and retrain-based ternary networks when the network "
           "is small (complexity / connection limited).",
           "retrained-ternary minus float test error at the sweep's smallest network",
-          SWEEPS, claim1),
+          SWEEPS, claim1,
+          "Small networks keep a loss after retraining"),
     Claim(2, "Gap vanishes in large networks",
           "The gap almost vanishes in large networks, whose capability is limited by the training data "
           "rather than by the number of connections.",
           "retrained-ternary minus float test error at the sweep's largest network (on a data sweep, with "
           "the fewest training examples)",
-          (*SWEEPS, "data-cnn"), claim2),
+          (*SWEEPS, "data-cnn"), claim2,
+          "Large networks lose almost none"),
     Claim(3, "Resiliency grows with complexity",
           "Highly complex DNNs absorb severe weight quantization through retraining; connection-limited "
           "networks are less resilient.",
           "rank correlation between parameter count and retrained gap, ternary and 3-bit",
-          SWEEPS, claim3),
+          SWEEPS, claim3,
+          "The larger the network, the less it loses"),
     Claim(4, "ECR guides size vs precision",
           "An effective compression ratio (ECR) guides the trade-off between network size and precision "
           "when hardware memory is limited.",
           "ternary ECR of the largest network vs the naive 16x; share of memory budgets where the best "
           "quantized network beats the best float one",
-          ("ffdnn-width", "cnn-maps"), claim4),
+          ("ffdnn-width", "cnn-maps"), claim4,
+          "The paper's compression ratio picks the best network for a memory size"),
     Claim(5, "Less data, smaller networks suffice",
           "(The paper's explanation, as a prediction.) A network whose capability is limited by its "
           "training data absorbs quantization; with less data, networks become data-limited at smaller "
           "sizes, so the gap should vanish at a smaller network.",
           "per training-set size, the smallest network from which on the retrained-ternary gap has "
           "vanished (claim 2's rule)",
-          DATA_SWEEPS, claim5),
+          DATA_SWEEPS, claim5,
+          "With less data, smaller networks already lose almost none (the paper's explanation)"),
 )
 """The paper's four claims (as the book's report chapter states them) and its explanation as a fifth.
 Claim 4 is judged on the width and feature-map sweeps, whose float networks form one size curve; the
@@ -680,6 +687,14 @@ def verdict_lines(findings: Sequence[Finding]) -> dict[int, str]:
             line += " (" + "; ".join(f"{sweep_title(f.sweep)}: {f.verdict}" for f in mine) + ")"
         out[number] = line
     return out
+
+
+def plain_lines(findings: Sequence[Finding]) -> dict[int, str]:
+    """One Markdown line per claim of ``findings`` in plain words: the claim's ``plain`` words
+    (:class:`Claim`) and its overall verdict (:func:`overall`) in bold, e.g. ``Large networks lose
+    almost none: **partly reproduced**``. Keys are claim numbers (the front page's first lines)."""
+    plain = {c.number: c.plain for c in CLAIMS}
+    return {n: f"{plain[n]}: **{overall(findings, n)}**" for n in sorted({f.claim for f in findings})}
 
 
 def findings_text(findings: Sequence[Finding]) -> str:
