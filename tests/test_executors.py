@@ -1,6 +1,6 @@
 """The sweep's executors (issue 13): the ``ray`` executor writes the same records as ``local``, retries
-a trial whose worker was killed, reports one whose worker keeps dying, and a sweep whose driver was
-SIGKILLed finishes, on rerun, exactly what is missing.
+a trial whose worker was killed or whose node was removed from a multi-node cluster, reports one whose
+worker keeps dying, and a sweep whose driver was SIGKILLed finishes, on rerun, exactly what is missing.
 
 Each test starts its own local Ray cluster (2 CPUs, Ray's temporary files in a fresh directory) and
 stops it; Ray processes of a test that outlive it (the node agents of a cluster whose driver was
@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -304,3 +305,76 @@ def test_a_trial_no_node_can_take_is_refused_instead_of_waiting_for_ever(tmp_pat
     err = capsys.readouterr().err
     assert code == 2 and "error: a trial asks for 3 CPU but no node of the Ray cluster has that many" in err
     assert not ray.is_initialized() and not list((tmp_path / "results").glob("*.json"))
+
+
+def logs_its_node(started: str, finished: str, delay: float):
+    """A run_trial that appends ``[width, node id]`` to ``started`` when it begins and to ``finished``
+    when it returns (after ``delay`` seconds), with :func:`fake_metrics` per seed."""
+
+    def run_trial(config, seeds):
+        node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
+        with open(started, "a") as f:
+            f.write(json.dumps([config.size[0], node]) + "\n")
+        time.sleep(delay)
+        with open(finished, "a") as f:
+            f.write(json.dumps([config.size[0], node]) + "\n")
+        return [fake_metrics(config) for _ in seeds]
+
+    return run_trial
+
+
+def _lines(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_worker_node_removed_mid_sweep_on_a_multi_node_cluster(tmp_path, ray_env, by_value):
+    """The way Ray's own tests build a cluster on one machine (ray.cluster_utils.Cluster): a head that takes
+    no trial and two one-CPU worker nodes. The node running a trial is removed mid-sweep; its trial is
+    retried on the other node, the sweep completes, and every record equals the local executor's."""
+    from ray.cluster_utils import Cluster
+
+    spec_file = tmp_path / "fake.toml"
+    spec_file.write_text(FAKE_SPEC)
+    spec = load_spec(spec_file)
+    local = Store(tmp_path / "local")
+    started, finished = tmp_path / "started.log", tmp_path / "finished.log"
+    sweep.run_sweep(spec, local, progress=False, run_trial=logs_its_node(str(started), str(finished), 0))
+    started.unlink()
+    finished.unlink()
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    try:
+        workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
+        cluster.wait_for_nodes()
+        remote = Store(tmp_path / "ray")
+        outcome = {}
+        thread = threading.Thread(target=lambda: outcome.update(sweep.run_sweep(
+            spec, remote, progress=False, run_trial=logs_its_node(str(started), str(finished), 2.0),
+            executor=RayExecutor(address=cluster.address, max_retries=2))))
+        thread.start()
+        ids = {w.node_id: w for w in workers}
+        deadline, victim = time.monotonic() + 180, None
+        while victim is None and time.monotonic() < deadline and thread.is_alive():
+            done = {tuple(x) for x in _lines(finished)}
+            running = [(width, node) for width, node in _lines(started) if (width, node) not in done and node in ids]
+            if done and running:  # a trial has finished somewhere and one is running now: take its node away
+                victim = running[0]
+            else:
+                time.sleep(0.1)
+        assert victim is not None, f"no trial ran on a worker node: {_lines(started)}"
+        cluster.remove_node(ids[victim[1]])
+        thread.join(timeout=300)
+        assert not thread.is_alive(), "the sweep did not finish after a worker node was removed"
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+
+    assert outcome["failed"] == [] and outcome["records_written"] == len(spec.trials()) * len(spec.seeds)
+    assert [r["trial"] for r in outcome["retried"]] == [f"ffdnn-w{victim[0]}-d1"], outcome["retried"]
+    survivor = next(n for n in ids if n != victim[1])
+    assert [victim[0], survivor] in _lines(finished), "the lost trial was not finished on the other node"
+    assert store_files(remote) == store_files(local)
+    for config in spec.trials():
+        for seed in spec.seeds:
+            assert remote.get(config, seed)["metrics"] == local.get(config, seed)["metrics"]
