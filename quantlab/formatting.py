@@ -24,6 +24,23 @@ def pp(fraction: float, digits: int = 2, sign: bool = True) -> str:
     return f"{100 * float(fraction):{'+' if sign else ''}.{digits}f}"
 
 
+def share(fraction: float) -> str:
+    """A share as percent text, ``"31%"``; a share that rounds to 0 but is not 0 reads ``"under 1%"``."""
+    return "under 1%" if 0 < fraction < 0.005 else f"{fraction:.0%}"
+
+
+def recovered(float_error: float, direct_error: float, retrained_error: float) -> str:
+    """What retraining won back of what direct quantization lost (three test errors, any one unit):
+    ``"85%"``, or ``"all of it (and 0.34 points beyond)"`` when the retrained network beats the float
+    one (errors in percent there); ``"n/a"`` when direct quantization lost nothing."""
+    lost = direct_error - float_error
+    if lost <= 0:
+        return "n/a"
+    if retrained_error < float_error:
+        return f"all of it (and {float_error - retrained_error:.2f} points beyond)"
+    return share((direct_error - retrained_error) / lost)
+
+
 def format_duration(seconds: float) -> str:
     """``4.4 -> "4 s"``, ``125 -> "2 min 05 s"``, ``3 h 7 min -> "3 h 07 min"`` (rounded to the
     nearest second)."""
@@ -129,4 +146,5 @@ def glue_ends(ends: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["count_phrase", "format_duration", "glue_ends", "glue_key", "glue_text", "html_table", "plural", "pp"]
+__all__ = ["count_phrase", "format_duration", "glue_ends", "glue_key", "glue_text", "html_table", "plural", "pp",
+           "recovered", "share"]

@@ -54,3 +54,17 @@ def test_no_message_says_noun_s_in_parentheses():
             if tok.type == tokenize.STRING and re.search(r"[a-z]\(s\)", text):
                 found.append(f"{path.name}:{tok.start[0]}")
     assert not found, f"'(s)' plurals in {', '.join(found)}"
+
+
+def test_share_never_reads_zero_for_a_share_that_is_not():
+    from quantlab.formatting import share
+
+    assert share(0.004) == "under 1%" and share(0.0) == "0%" and share(0.31) == "31%"
+
+
+def test_recovered_says_all_of_it_when_retraining_beats_float():
+    from quantlab.formatting import recovered
+
+    assert recovered(12.63, 14.49, 12.90) == "85%"
+    assert recovered(12.63, 13.00, 12.29) == "all of it (and 0.34 points beyond)"
+    assert recovered(12.63, 12.63, 12.50) == "n/a"

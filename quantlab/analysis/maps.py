@@ -29,7 +29,7 @@ from typing import Any
 from quantlab import data
 from quantlab.analysis import anomalies, inference, report, stats
 from quantlab.analysis.rows import network_label
-from quantlab.formatting import plural, pp
+from quantlab.formatting import plural, pp, share
 from quantlab.nn import models
 from quantlab.numerics import compression
 from quantlab.vocabulary import signal_label, weight_label
@@ -221,7 +221,7 @@ def front_text(front: Mapping[str, Any]) -> str:
     for s in front["stretches"]:
         shares[s["bits"]] = shares.get(s["bits"], 0.0) + s["share"]
     pts = front["front"]
-    parts = [f"{weight_label(b)} on {shares[b]:.0%}" for b in sorted(shares, key=lambda b: -shares[b])]
+    parts = [f"{weight_label(b)} on {share(shares[b])}" for b in sorted(shares, key=lambda b: -shares[b])]
     text = (f"Between {_kib(pts[0]['weight_bits'])} and {_kib(pts[-1]['weight_bits'])} of weight memory "
             f"(the front's range, log scale) the best network is " + ", ".join(parts) + " of the range.")
     wins = [s for s in front["stretches"] if s["bits"] == report.TERNARY]
@@ -230,6 +230,8 @@ def front_text(front: Mapping[str, Any]) -> str:
     else:
         text += " No ternary network is on the front."
     return text
+
+
 def float_by_data(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Per network of a data sweep's tidy ``rows`` (sorted by size): ``network`` and, per
     training-set size (``train_subset``; ``"all"`` for the whole split, ascending), the float
