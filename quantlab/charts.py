@@ -240,10 +240,8 @@ retraining's epochs, defined in the chapters)."""
 def _gap_rows(rows: Sequence[Mapping[str, Any]], methods: Sequence[str], baseline: str) -> list[dict]:
     """Quantized summary rows whose ``gap``, ``gap_std`` and ``gap_se`` are against ``baseline``
     ("control" | "float"); rows without that gap are left out."""
-    if baseline not in BASELINE_TEXT:
-        raise ValueError(f"baseline must be one of {tuple(BASELINE_TEXT)}; got {baseline!r}")
+    prefix = rowmod.gap_field(baseline)
     methods = [m for m in methods if m != "float"]
-    prefix = "gap_control" if baseline == "control" else "gap"
     out = []
     for r in _summarise(rows, ["float", *methods]):
         if r["method"] != "float" and r.get(prefix) is not None:

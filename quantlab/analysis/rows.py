@@ -261,6 +261,21 @@ def network_key(row: Mapping[str, Any]) -> tuple:
     return tuple(network_label(row) if k == "trial" else row.get(k) for k in NETWORK_FIELDS)
 
 
+BASELINES = {"control": "gap_control", "float": "gap"}
+"""The float baselines of a gap, each with the summary fields (:func:`summarise`) that hold the gap against
+it: ``"control"``, the float network trained on for the retraining's epochs (the same total training
+budget as the retrained network; ``gap_control``, ``gap_control_std``, ...); ``"float"``, the float network
+before those extra epochs (the paper's baseline; ``gap``, ``gap_std``, ...)."""
+
+
+def gap_field(baseline: str) -> str:
+    """The summary field (and prefix of ``_std``, ``_se``, ``_by_seed``) of the gap to ``baseline``
+    (:data:`BASELINES`); ValueError naming the valid baselines otherwise."""
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {tuple(BASELINES)}; got {baseline!r}")
+    return BASELINES[baseline]
+
+
 def summarise(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
     """The one seed summary: :func:`tidy` rows aggregated over seeds, one row per (spec, network,
     step policy, retraining budget, method, bits), in first-seen order. A network is
@@ -592,9 +607,9 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike, own_or
 
 
 __all__ = [
-    "CSV_COLUMNS", "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text", "check_rows",
-    "curve_rows", "curves", "data_note", "dataset_name", "describe", "missing_records", "network_label", "pick",
-    "provenance_note", "provenance_summary", "record_rows", "replicate", "row_bits", "size_fields", "store_overview",
-    "summarise", "tidy", "write_columns", "write_csv",
+    "BASELINES", "CSV_COLUMNS", "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text",
+    "check_rows", "curve_rows", "curves", "data_note", "dataset_name", "describe", "gap_field", "missing_records",
+    "network_label", "pick", "provenance_note", "provenance_summary", "record_rows", "replicate", "row_bits",
+    "size_fields", "store_overview", "summarise", "tidy", "write_columns", "write_csv"
 ]
 

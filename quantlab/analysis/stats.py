@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 
 from quantlab.analysis.anomalies import beyond_noise
-from quantlab.analysis.rows import check_rows, network_key, pick, summarise
+from quantlab.analysis.rows import BASELINES as rows_baselines
+from quantlab.analysis.rows import check_rows, gap_field, network_key, pick, summarise
 from quantlab.numerics import compression
 from quantlab.vocabulary import FLOAT_BITS, METHODS
 
-BASELINES = ("control", "float")
-"""The float baselines of a gap: ``"control"``, the float network trained on for the retraining's
-epochs (the same total training budget as the retrained network); ``"float"``, the float network
-before those extra epochs (the paper's baseline)."""
+BASELINES = tuple(rows_baselines)
+"""The float baselines of a gap (:data:`quantlab.analysis.rows.BASELINES`)."""
 
 _ORDER = {m: i for i, m in enumerate(METHODS)}
 
@@ -73,12 +72,10 @@ def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain",
     ``gap`` (mean quantized minus mean baseline error), ``gap_std`` (sample standard deviation of
     the per-seed gaps), ``gap_se`` (its standard error), ``seed_gaps`` (``{seed: gap}``); all
     fractions, None for one seed. Networks without any paired seed are skipped."""
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {BASELINES}; got {baseline!r}")
+    prefix = gap_field(baseline)
     summary = summarise(check_rows(rows, purpose="to compare"))
     floats = {network_key(s): s
               for s in summary if s["method"] == "float"}
-    prefix = "gap_control" if baseline == "control" else "gap"
     out = []
     for s in summary:
         if s["method"] != method or s["bits"] != int(bits):
