@@ -226,10 +226,11 @@ def _title(title: str | None, default: str, sub: list[str]) -> alt.TitleParams:
 
 
 def _summarise(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list[dict]:
-    rows = [r for r in rows if r["method"] in methods]
+    """:func:`quantlab.analysis.rows.summarise` of the tidy ``rows`` of ``methods``."""
+    rows = [r for r in rowmod.check_rows(rows, purpose="to draw") if r["method"] in methods]
     if not rows:
         raise ValueError(f"no rows for methods {list(methods)}")
-    return rowmod.summarise(rows) if "seed" in rows[0] else [dict(r) for r in rows]
+    return rowmod.summarise(rows)
 
 
 BASELINE_TEXT = {"control": "float control", "float": "float network"}
@@ -294,7 +295,7 @@ def error_vs_params(
     method, one dash/shape per precision.
 
     Args:
-      rows: :func:`quantlab.analysis.rows.tidy` rows (or :func:`~quantlab.analysis.rows.summarise` rows).
+      rows: :func:`quantlab.analysis.rows.tidy` rows.
       x: ``params`` (all parameters), ``weights`` (quantized kernels) or ``weight_bits`` (memory).
       methods: which of float / direct / retrain to draw.
       y_scale: ``log`` (default: errors from a few to tens of percent stay readable) or ``linear``.
