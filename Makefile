@@ -42,7 +42,7 @@ help:
 	@echo "make book   build the book into _build/html"
 	@echo "make test   run the test-suite"
 	@echo "make check  ruff and the fast tests (no training, book build or browser), the loop while editing"
-	@echo "make reference  regenerate the reference results (resumable; about 80 minutes on a 2-core CPU)"
+	@echo "make reference  regenerate the reference results (resumable; about 5 hours on a 2-core CPU)"
 	@echo "make reference-maps  the precision and data maps of the beyond-the-paper chapters (resumable)"
 	@echo "make reference-gpu  the reference set on an NVIDIA GPU into results-gpu/, with timings (README: GPUs)"
 	@echo "make lab    JupyterLab (with jupytext) to edit and re-run the book's chapters"

@@ -33,6 +33,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from quantlab.formatting import and_list
+
 CSV_DIR = "_csv"
 """Where :func:`write_csv` writes, relative to the chapter's folder (``book/``; the kernel of a
 chapter runs there, under Jupyter Book, jupytext and JupyterLab alike). Not tracked by git."""
@@ -232,10 +234,6 @@ def _spec_text(spec: Any) -> str:
     return f"`{spec.name}` ({len(spec.trials())} trials x {len(spec.seeds)} seeds, `{spec_file(spec)}`)"
 
 
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def rerun_box(page: str, source: str | None = None) -> str:
     """The "How to re-run this chapter" admonition of chapter ``page`` (a key of :data:`PAGES`), as
     MyST Markdown. ``source`` is the chapter's path in the repository (default ``book/<page>.md``).
@@ -262,7 +260,7 @@ def rerun_box(page: str, source: str | None = None) -> str:
         from quantlab.experiments.store import default_results_dir
         from quantlab.experiments.sweep import ENV_TRAIN
 
-        specs = _and([_spec_text(s) for s in shown.values()])
+        specs = and_list([_spec_text(s) for s in shown.values()])
         where = default_results_dir(next(iter(shown.values())))
         where = "results/" if where == REPO_ROOT / "results" else str(where)
         lines.append(f"- **It reads** the records in `{where}` of {'spec' if len(entry.specs) == 1 else 'specs'} "

@@ -103,6 +103,12 @@ def plural(n: int, singular: str, plural_form: str | None = None) -> str:
     return singular if int(n) == 1 else (plural_form or singular + "s")
 
 
+def and_list(items: Sequence[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def count(n: int, singular: str, plural_form: str | None = None) -> str:
     """``n`` and the noun that agrees with it: ``count(1, "trial")`` is ``1 trial``, ``count(0, "trial")``
     ``0 trials``."""
@@ -146,5 +152,5 @@ def glue_ends(ends: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["count_phrase", "format_duration", "glue_ends", "glue_key", "glue_text", "html_table", "plural", "pp",
-           "recovered", "share"]
+__all__ = ["and_list", "count_phrase", "format_duration", "glue_ends", "glue_key", "glue_text", "html_table", "plural",
+           "pp", "recovered", "share"]

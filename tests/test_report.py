@@ -348,3 +348,27 @@ def test_missing_replicate_is_named():
 
     with pytest.raises(FileNotFoundError, match="no replicate store"):
         replicate("ffdnn-width", "no-such-machine")
+
+
+def test_budget_checks_read_claim_2_at_the_longest_budget():
+    """On the committed records: the width and depth sweeps' largest networks are in the FFDNN budget study;
+    a study whose longest budget has a large gap there turns the check against the sweep's verdict."""
+    from quantlab.experiments.spec import load_spec
+
+    findings = R.assess({s: tidy(s) for s in ("ffdnn-width", "ffdnn-depth")})
+    used = {s: load_spec(s).retrain.epochs for s in ("ffdnn-width", "ffdnn-depth")}
+    study = tidy("budget-ffdnn")
+    checks = R.budget_checks(findings, study, used)
+    assert [(c["sweep"], c["network"]) for c in checks] == [("ffdnn-width", "ffdnn-w1024-d3"),
+                                                           ("ffdnn-depth", "ffdnn-w512-d4")]
+    for c in checks:
+        assert c["used"] == 4 and c["epochs"] == sorted(c["epochs"]) and c["longest"] == c["epochs"][-1]
+        assert c["verdict"] == next(f.verdict for f in findings if f.claim == 2 and f.sweep == c["sweep"])
+    longest = max(r["retrain_epochs"] for r in study)
+    worse = [dict(r, test_error=r["test_error"] + 0.05) if (r["trial"], r["method"], r["retrain_epochs"]) ==
+             ("ffdnn-w1024-d3", "retrain", longest) else r for r in study]
+    changed = R.budget_checks(findings, worse, used)[0]
+    assert changed["verdict"] == R.REPRODUCED and changed["at_longest"] == R.NOT_REPRODUCED and not changed["holds"]
+    assert "changes the verdict of ffdnn-w1024-d3" in R.budget_check_text([changed])
+    rows, columns = R.budget_check_display(checks)
+    assert set(rows[0]) == set(columns) and "16: " in rows[0]["gaps"]

@@ -38,7 +38,7 @@ from typing import Any
 
 from quantlab.analysis import inference, stats
 from quantlab.analysis.rows import check_rows, network_label
-from quantlab.formatting import glue_key, glue_text, pp
+from quantlab.formatting import and_list, glue_key, glue_text, pp
 from quantlab.vocabulary import signal_label
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "inconclusive")
@@ -689,6 +689,67 @@ def verdict_lines(findings: Sequence[Finding]) -> dict[int, str]:
     return out
 
 
+def budget_checks(findings: Sequence[Finding], study_rows: Sequence[Mapping[str, Any]], used: Mapping[str, int],
+                  t: Thresholds = DEFAULT) -> list[dict]:
+    """Whether claim 2's verdicts would survive longer retraining. For each claim-2 finding on a whole
+    training split whose largest network the budget studies (tidy ``study_rows`` at several
+    ``retrain_epochs``) retrained with fixed steps: ``sweep``, ``network``, ``verdict`` (the sweep's),
+    ``used`` (its retraining epochs, ``used[sweep]``), the study's ``epochs`` and ``gaps`` (seed means,
+    fractions) and ``seeds``, ``converged`` (the doubling rule's budget of
+    :func:`quantlab.analysis.stats.budget_study`; None: the gap still moves at the study's longest
+    budget), ``longest``, ``at_longest`` (claim 2's test, :func:`gap_vanished`, on the study's seeds
+    at its longest budget) and ``holds``: the verdict does not depend on the budget (the gap converged
+    by ``used``, or the verdict at the longest budget is the sweep's, or one of the two is
+    inconclusive)."""
+    fixed = [r for r in _check(study_rows) if r.get("step_policy", "fixed") == "fixed"]
+    studies = {s["network"]: s for s in stats.budget_study(fixed, TERNARY, baseline=BASELINE)}
+    out = []
+    for f in findings:
+        network = f.evidence.get("large_network")
+        if f.claim != 2 or f.evidence.get("train_subset") is not None or network not in studies:
+            continue
+        s = studies[network]
+        longest = s["epochs"][-1]
+        g = next(g for g in _gaps([r for r in fixed if r["retrain_epochs"] == longest], TERNARY)
+                 if g["network"] == network)
+        at_longest = _OUTCOME_VERDICT[gap_vanished(g, t)]
+        converged = s["converged"] is not None and s["converged"] <= used[f.sweep]
+        out.append({"sweep": f.sweep, "network": network, "verdict": f.verdict, "used": used[f.sweep],
+                    "epochs": s["epochs"], "gaps": s["gap"], "seeds": g["seeds"], "converged": s["converged"],
+                    "longest": longest, "at_longest": at_longest,
+                    "holds": converged or at_longest == f.verdict or INCONCLUSIVE in (at_longest, f.verdict)})
+    return out
+
+
+def budget_check_display(checks: Sequence[Mapping[str, Any]]) -> tuple[list[dict], dict[str, str]]:
+    """:func:`budget_checks` as ``(rows, columns)`` for :func:`quantlab.formatting.html_table`: per
+    claim-2 network, the sweep and its budget, the study's gap at every budget, where the doubling rule
+    holds from, and claim 2's verdict at the sweep's budget and at the study's longest."""
+    rows = [{"sweep": sweep_title(c["sweep"]), "network": c["network"], "used": c["used"],
+             "gaps": "; ".join(f"{e}: {pp(g)}" for e, g in zip(c["epochs"], c["gaps"])),
+             "converged": c["converged"] or f"> {c['longest']}", "verdict": c["verdict"],
+             "at_longest": f"{c['at_longest']} ({c['seeds']} seeds)"} for c in checks]
+    columns = {"sweep": "sweep", "network": "network", "used": "sweep's epochs",
+               "gaps": "ternary gap (pp) by retraining epochs", "converged": "doubling rule from",
+               "verdict": "claim 2 at the sweep's budget", "at_longest": "claim 2 at the longest budget"}
+    return rows, columns
+
+
+def budget_check_text(checks: Sequence[Mapping[str, Any]]) -> str:
+    """One or two sentences on :func:`budget_checks`: whether a longer retraining budget would change
+    any claim-2 verdict, naming the networks whose gap still moves at the longest budget."""
+    moving = [c["network"] for c in checks if c["converged"] is None or c["converged"] > c["used"]]
+    changed = [f"{c['network']} ({sweep_title(c['sweep'])}: {c['verdict']} at {c['used']} epochs, {c['at_longest']} "
+               f"at {c['longest']})" for c in checks if not c["holds"]]
+    still = ("The gap of {} still moves at the longest budget, so its sweep's gap there is not converged. "
+             if len(moving) == 1 else
+             "The gaps of {} still move at the longest budget, so their sweeps' gaps there are not converged. ")
+    text = (still.format(and_list(moving)) if moving else
+            "Every claim-2 network's gap has converged by its sweep's budget (the doubling rule). ")
+    return text + ("Longer retraining changes no claim-2 verdict." if not changed else
+                   "Longer retraining changes the verdict of " + "; ".join(changed) + ".")
+
+
 def plain_lines(findings: Sequence[Finding]) -> dict[int, str]:
     """One Markdown line per claim of ``findings`` in plain words: the claim's ``plain`` words
     (:class:`Claim`) and its overall verdict (:func:`overall`) in bold, e.g. ``Large networks lose
@@ -717,8 +778,10 @@ def budget_reading_text(readings: Mapping[str, Mapping[str, Any]]) -> str:
     growing = [r["largest"] for r in readings.values() if not r["largest_shrinks"]]
     out = []
     if shrinking:
-        out.append(f"The largest network of each study ({', '.join(shrinking)}) never has its gap grow with a "
-                   "longer budget: the sweeps' gaps there are upper bounds, and claim 2's verdicts conservative.")
+        out.append(f"The largest network of each study ({and_list(shrinking)}) never has its gap grow with a "
+                   "longer budget: the sweeps' gaps there are upper bounds, so a 'vanished' verdict there only gets "
+                   "firmer with more epochs, and one that has not vanished may be the budget's (the report tests "
+                   "claim 2 again at the studies' longest budgets).")
     if growing:
         out.append(f"The gap of the largest network ({', '.join(growing)}) grows somewhere with a longer budget: "
                    "claim 2's verdicts there depend on the budget.")
