@@ -21,7 +21,7 @@ data frame library is needed. Altair is imported here and nowhere else in quantl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import altair as alt
@@ -176,6 +176,14 @@ def _tooltips(x_field: str, gap: bool) -> list[alt.Tooltip]:
     if not gap:
         tips = [t for t in tips if not str(t.to_dict()["field"]).startswith("gap")]
     return tips
+
+
+def _decade_axis(values: Iterable[float], **kw) -> alt.Axis:
+    """A log axis with one labelled tick per power of ten over ``values`` (1k, 10k, 100k, ...), so that
+    the labels of the ticks Vega puts at 2x and 3x a power (``200k300k``) never collide."""
+    values = [v for v in values if v and v > 0]
+    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    return alt.Axis(format="~s", values=[10.0 ** k for k in range(lo, hi + 1)], **kw)
 
 
 def _size_axis(data: Sequence[Mapping[str, Any]], x_field: str, size_ticks: bool) -> alt.Axis:
@@ -723,7 +731,7 @@ def retraining_curves(
     field = {"bits": "precision", "step_policy": "step_policy", "seed": "seed"}[color]
     epochs = sorted({v["epoch"] for v in values})
     base = alt.Chart().encode(
-        x=alt.X("epoch:Q", title="retraining epoch (0 = directly quantized)",
+        x=alt.X("epoch:Q", title="retraining epoch",
                 axis=alt.Axis(values=epochs, format="d"), scale=alt.Scale(nice=False, padding=6)),
         y=alt.Y("error:Q", title="validation error (%)", scale=alt.Scale(zero=False, nice=True)),
         color=alt.Color(f"{field}:N", title=CURVE_FIELDS[color], legend=alt.Legend(**_LEGEND_KW)),
@@ -734,7 +742,7 @@ def retraining_curves(
             alt.Tooltip("error:Q", title="validation error (%)", format=".2f")]
     layers = alt.layer(base.mark_line(strokeWidth=1.5, opacity=0.8),
                        base.mark_point(filled=True, size=30).encode(tooltip=tips))
-    sub = [p for p in [dataset, "validation error of every seed during retraining;",
+    sub = [p for p in [dataset, "validation error of every seed during retraining (epoch 0: directly quantized);",
                        "the selected network is the best epoch (epoch 0 included)"] if p]
     head = _title(title, "Retraining curves", sub)
     if facet is None:
@@ -893,7 +901,7 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
     sel = alt.selection_point(name="mem_method", fields=["method"], bind="legend")
     opacity = alt.condition(sel, alt.value(0.95), alt.value(0.12))
     x = alt.X("memory_bits:Q", title="weight memory (bits, log scale)",
-              scale=alt.Scale(type="log", nice=False, padding=14), axis=alt.Axis(format="~s"))
+              scale=alt.Scale(type="log", nice=False, padding=14), axis=_decade_axis(d["memory_bits"] for d in data))
     y = alt.Y("error:Q", title="test error, mean over seeds (%, log scale)",
               scale=alt.Scale(type="log", nice=False, padding=12))
     tips = [alt.Tooltip("network:N"), alt.Tooltip("method:N"), alt.Tooltip("precision:N", title="weights"),
