@@ -961,17 +961,26 @@ def gap_overview(
         for r in summ:
             depths_per_width.setdefault(r.get("width"), set()).add(r.get("depth"))
         by_width = any(w is not None and len(d) > 1 for w, d in depths_per_width.items())
-        for d in chart_rows(summ):
+        labelled: set = set()
+        for d in sorted(chart_rows(summ), key=lambda d: (-d["gap_hi"], d["params"])):
             d["panel"] = titles.get(sweep, sweep)
             d["line_group"] = f"width {d['width']}" if by_width else "all"
+            if by_width and d["width"] not in labelled:  # name each width's cluster above its highest bar
+                d["cluster_label"] = f"{d['width']} units"
+                labelled.add(d["width"])
             data.append(d)
     x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
-              axis=alt.Axis(format="~s", grid=True, tickCount=4))
+              axis=_decade_axis((d["params"] for d in data), grid=True))
+    y_scale = _y_scale("symlog", "gap")
     layers = _sweep_layers(
-        data, x, "gap", "gap to float (percentage points)", _y_scale("symlog", "gap"),
+        data, x, "gap", "gap to float (percentage points)", y_scale,
         "gap_lo", "gap_hi", _tooltips("params", gap=True), {r["method"] for r in summ_all},
         [r["bits"] for r in summ_all], zero_line=True, group="line_group",
     )
+    labels = alt.Chart().mark_text(dy=-9, dx=-6, align="left", fontSize=10, color="#444444").encode(
+        x=x, y=alt.Y("gap_hi:Q", scale=y_scale), text="cluster_label:N").transform_filter(
+        "isValid(datum.cluster_label)")
+    layers = alt.layer(layers, labels)
     panels = list(dict.fromkeys(d["panel"] for d in data))
     sub = subtitle(summ_all, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
     return layers.properties(width=width, height=height).facet(
