@@ -20,7 +20,8 @@ from typing import NoReturn
 from quantlab import data
 from quantlab.data import CacheError, DataUnavailableError
 from quantlab.formatting import count, format_duration
-from quantlab.experiments.executors import DEFAULT_MAX_RETRIES, EXECUTORS, ExecutorError, make_executor
+from quantlab.experiments.executors import (DEFAULT_MAX_RETRIES, EXECUTORS, ClusterLostError, ExecutorError,
+                                            make_executor)
 from quantlab.experiments.preflight import PreflightError
 from quantlab.experiments.spec import SpecError, describe_specs, load_spec
 from quantlab.experiments.store import CorruptRecordWarning, ENV_RESULTS, Store, StoreError, default_results_dir
@@ -304,8 +305,16 @@ def _cmd_sweep(args) -> int:
     global _interrupt_message
     _interrupt_message = (f"interrupted: finished records are kept in {store.root}; to resume, rerun: "
                           f"{_command(args, 'sweep')}")
-    tally = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress, executor=executor,
-                            force=args.force)
+    try:
+        tally = sweep.run_sweep(spec, store, only=args.only, progress=not args.no_progress, executor=executor,
+                                force=args.force)
+    except ClusterLostError as e:  # the cluster went away mid-sweep: what is done is kept
+        trials = sweep.select(spec, args.only)
+        done = sum(store.has(t, seed) for t in trials for seed in spec.seeds)
+        expected = len(trials) * len(spec.seeds)
+        print(f"error: {e}\n{done} of {count(expected, 'record')} of this sweep are in {store.root} (kept); "
+              f"the trials in flight were not stored. To finish, rerun: {_command(args, 'sweep')}", file=sys.stderr)
+        return 1
     others = tally["records_by_others"]
     print(
         f"sweep {spec.name!r}: {count(tally['trials_run'], 'trial')} run, {count(tally['records_written'], 'record')} "

@@ -519,3 +519,35 @@ def test_csv_bits_column_is_integer(tmp_path, fake_spec, monkeypatch, capsys):
     assert main(["results", str(fake_spec), "--results", results, "--csv", "--partial"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["method"], r["bits"]) for r in rows] == [("float", "32"), ("direct", "2"), ("retrain", "2")]
+
+
+def test_a_lost_cluster_mid_sweep_keeps_what_finished_and_names_the_rerun(tmp_path, monkeypatch, capsys):
+    """When the cluster goes away with trials in flight (the driver's node or the head died: the executor
+    raises ClusterLostError), the sweep ends with one summary: what is stored, that the trials in flight
+    were not, and the command that finishes it; no traceback, exit 1."""
+    import quantlab.__main__ as cli
+    from quantlab.experiments.executors import ClusterLostError, LocalExecutor
+
+    class LosesItsCluster(LocalExecutor):
+        def __init__(self):
+            super().__init__()
+            self.waits = 0
+
+        def wait(self, timeout=None):
+            self.waits += 1
+            if self.waits == 3:
+                raise ClusterLostError("lost the Ray cluster (RaySystemError: System error: the raylet died)")
+            return super().wait(timeout)
+
+    spec_file = tmp_path / "fake.toml"
+    spec_file.write_text(FAKE_SPEC)
+    results = tmp_path / "results"
+    monkeypatch.setattr(experiment, "run_trial", lambda config, seeds: [constant_metrics(config) for _ in seeds])
+    monkeypatch.setattr(cli, "_executor", lambda args: LosesItsCluster())
+    code = main(["sweep", str(spec_file), "--results", str(results), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "error: lost the Ray cluster (RaySystemError" in err and "Traceback" not in err
+    assert f"4 of 12 records of this sweep are in {results} (kept)" in err
+    assert f"To finish, rerun: python -m quantlab sweep {spec_file} --results {results}" in err
+    assert len(list(results.glob("*.json"))) == 4 and not list(results.glob(".*.lock"))

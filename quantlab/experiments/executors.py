@@ -45,6 +45,10 @@ class ExecutorError(RuntimeError):
     """An executor cannot be used as asked (Ray missing, cluster unreachable, worker mismatch)."""
 
 
+class ClusterLostError(ExecutorError):
+    """The cluster went away while trials were in flight (the driver's node or the head died)."""
+
+
 @dataclasses.dataclass(eq=False)
 class Job:
     """One trial to compute: ``config`` for ``seeds`` (trained together). ``attempt`` counts tries;
@@ -311,9 +315,12 @@ class RayExecutor(Executor):
         ray = self._ray
         if not self._refs:
             return []
-        ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=timeout)
-        if ready:  # whatever else is ready too
-            ready, _ = ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        try:
+            ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=timeout)
+            if ready:  # whatever else is ready too
+                ready, _ = ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        except (ray.exceptions.RaySystemError, ConnectionError) as e:  # the driver lost its node or the cluster
+            raise ClusterLostError(f"lost the Ray cluster ({_first_line(e)})") from None
         out = []
         for ref in ready:
             job = self._refs.pop(ref)
@@ -365,6 +372,6 @@ def make_executor(name: str | Executor | None = None, **options) -> Executor:
     raise ExecutorError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
 
 
-__all__ = ["EXECUTORS", "DEFAULT_MAX_RETRIES", "Executor", "ExecutorError", "Job", "LocalExecutor", "Outcome",
-           "RayExecutor", "make_executor"]
+__all__ = ["EXECUTORS", "DEFAULT_MAX_RETRIES", "ClusterLostError", "Executor", "ExecutorError", "Job", "LocalExecutor",
+           "Outcome", "RayExecutor", "make_executor"]
 
