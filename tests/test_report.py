@@ -372,3 +372,17 @@ def test_budget_checks_read_claim_2_at_the_longest_budget():
     assert "changes the verdict of ffdnn-w1024-d3" in R.budget_check_text([changed])
     rows, columns = R.budget_check_display(checks)
     assert set(rows[0]) == set(columns) and "16: " in rows[0]["gaps"]
+
+
+def test_budget_check_text_tells_still_moving_late_and_converged_apart():
+    moving = {"network": "a", "converged": None, "used": 4, "holds": True}
+    late = {"network": "b", "converged": 8, "used": 4, "holds": True}
+    early = {"network": "c", "converged": 2, "used": 4, "holds": True}
+    changed = {"network": "d", "converged": None, "used": 3, "holds": False, "sweep": "cnn-maps",
+               "verdict": R.NOT_REPRODUCED, "at_longest": R.REPRODUCED, "longest": 9}
+    assert R.budget_check_text([early]).startswith("Every claim-2 network's gap has converged")
+    text = R.budget_check_text([moving, late, early])
+    assert "The gap of a still moves" in text and "b (from 8 epochs; its sweep retrains for 4)" in text
+    assert " c " not in text and text.endswith("Longer retraining changes no claim-2 verdict.")
+    assert "changes the verdict of d (CNN feature maps: not reproduced at 3 epochs, reproduced at 9)" in (
+        R.budget_check_text([changed]))

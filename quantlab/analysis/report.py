@@ -737,15 +737,20 @@ def budget_check_display(checks: Sequence[Mapping[str, Any]]) -> tuple[list[dict
 
 def budget_check_text(checks: Sequence[Mapping[str, Any]]) -> str:
     """One or two sentences on :func:`budget_checks`: whether a longer retraining budget would change
-    any claim-2 verdict, naming the networks whose gap still moves at the longest budget."""
-    moving = [c["network"] for c in checks if c["converged"] is None or c["converged"] > c["used"]]
+    any claim-2 verdict, naming the networks whose gap still moves at the longest budget or converges
+    only after their sweep's budget."""
+    moving = [c["network"] for c in checks if c["converged"] is None]
+    late = [f"{c['network']} (from {c['converged']} epochs; its sweep retrains for {c['used']})"
+            for c in checks if c["converged"] is not None and c["converged"] > c["used"]]
     changed = [f"{c['network']} ({sweep_title(c['sweep'])}: {c['verdict']} at {c['used']} epochs, {c['at_longest']} "
                f"at {c['longest']})" for c in checks if not c["holds"]]
     still = ("The gap of {} still moves at the longest budget, so its sweep's gap there is not converged. "
              if len(moving) == 1 else
              "The gaps of {} still move at the longest budget, so their sweeps' gaps there are not converged. ")
-    text = (still.format(and_list(moving)) if moving else
-            "Every claim-2 network's gap has converged by its sweep's budget (the doubling rule). ")
+    text = (still.format(and_list(moving)) if moving else "")
+    text += (f"By the doubling rule the gap converges only after the sweep's budget for {and_list(late)}. "
+             if late else "")
+    text = text or "Every claim-2 network's gap has converged by its sweep's budget (the doubling rule). "
     return text + ("Longer retraining changes no claim-2 verdict." if not changed else
                    "Longer retraining changes the verdict of " + "; ".join(changed) + ".")
 
