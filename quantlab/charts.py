@@ -965,6 +965,7 @@ def gap_overview(
         for d in sorted(chart_rows(summ), key=lambda d: (-d["gap_hi"], d["params"])):
             d["panel"] = titles.get(sweep, sweep)
             d["line_group"] = f"width {d['width']}" if by_width else "all"
+            d["cluster_label"] = ""  # every row has the field: a layer filtered empty warns in the browser
             if by_width and d["width"] not in labelled:  # name each width's cluster above its highest bar
                 d["cluster_label"] = f"{d['width']} units"
                 labelled.add(d["width"])
@@ -978,8 +979,7 @@ def gap_overview(
         [r["bits"] for r in summ_all], zero_line=True, group="line_group",
     )
     labels = alt.Chart().mark_text(dy=-9, dx=-6, align="left", fontSize=10, color="#444444").encode(
-        x=x, y=alt.Y("gap_hi:Q", scale=y_scale), text="cluster_label:N").transform_filter(
-        "isValid(datum.cluster_label)")
+        x=x, y=alt.Y("gap_hi:Q", scale=y_scale), text="cluster_label:N")
     layers = alt.layer(layers, labels)
     panels = list(dict.fromkeys(d["panel"] for d in data))
     sub = subtitle(summ_all, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")

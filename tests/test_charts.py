@@ -437,7 +437,7 @@ def test_gap_overview_one_panel_per_sweep(width_rows, depth_rows, cnn_rows):
     assert {v["line_group"] for v in values if v["panel"] == "FFDNN depth"} == {"width 32", "width 128"}
     assert {v["line_group"] for v in values if v["panel"] != "FFDNN depth"} == {"all"}
     # each width's cluster of the depth panel is named once, at its highest bar
-    labels = {v["cluster_label"]: v for v in values if "cluster_label" in v}
+    labels = {v["cluster_label"]: v for v in values if v["cluster_label"]}
     assert sorted(labels) == ["128 units", "32 units"] and all(v["panel"] == "FFDNN depth" for v in labels.values())
     for v in labels.values():
         assert v["gap_hi"] == max(w["gap_hi"] for w in values if w["panel"] == "FFDNN depth"

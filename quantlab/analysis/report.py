@@ -729,9 +729,8 @@ def budget_check_display(checks: Sequence[Mapping[str, Any]]) -> tuple[list[dict
              "gaps": "; ".join(f"{e}: {pp(g)}" for e, g in zip(c["epochs"], c["gaps"])),
              "converged": c["converged"] or f"> {c['longest']}", "verdict": c["verdict"],
              "at_longest": f"{c['at_longest']} ({c['seeds']} seeds)"} for c in checks]
-    columns = {"sweep": "sweep", "network": "network", "used": "sweep's epochs",
-               "gaps": "ternary gap (pp) by retraining epochs", "converged": "doubling rule from",
-               "verdict": "claim 2 at the sweep's budget", "at_longest": "claim 2 at the longest budget"}
+    columns = {"sweep": "sweep", "network": "network", "used": "epochs", "gaps": "ternary gap (pp) by epochs",
+               "converged": "converged from", "verdict": "claim 2", "at_longest": "claim 2, longest budget"}
     return rows, columns
 
 
