@@ -65,7 +65,7 @@ TERNARY = 2
 BASELINE = "control"
 """The float baseline of every verdict: the float control (same total training budget as the
 retrained network). ``"float"`` is the float network before the extra epochs (the paper's baseline;
-:data:`quantlab.analysis.stats.BASELINES`)."""
+:data:`quantlab.analysis.rows.BASELINES`)."""
 
 # -- thresholds ------------------------------------------------------------------------------
 

@@ -20,13 +20,9 @@ from typing import Any
 import numpy as np
 
 from quantlab.analysis.anomalies import beyond_noise
-from quantlab.analysis.rows import BASELINES as rows_baselines
 from quantlab.analysis.rows import check_rows, gap_field, network_key, pick, summarise
 from quantlab.numerics import compression
 from quantlab.vocabulary import FLOAT_BITS, METHODS
-
-BASELINES = tuple(rows_baselines)
-"""The float baselines of a gap (:data:`quantlab.analysis.rows.BASELINES`)."""
 
 _ORDER = {m: i for i, m in enumerate(METHODS)}
 
@@ -66,8 +62,8 @@ def rank_values(gaps_: Sequence[float]) -> list[float]:
 def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain",
          baseline: str = "control") -> list[dict]:
     """Per network (sorted by parameter count), the gap between ``method`` at ``bits`` and the float
-    ``baseline`` (:data:`BASELINES`), from :func:`quantlab.analysis.rows.summarise`, paired per seed: each
-    seed's quantized network comes from that seed's float network. Each dict: ``network, params,
+    ``baseline`` (:data:`quantlab.analysis.rows.BASELINES`), from :func:`quantlab.analysis.rows.summarise`,
+    paired per seed: each seed's quantized network comes from that seed's float network. Each dict: ``network, params,
     seeds`` (paired seeds), ``float_error`` (mean test error of the baseline), ``quantized_error``,
     ``gap`` (mean quantized minus mean baseline error), ``gap_std`` (sample standard deviation of
     the per-seed gaps), ``gap_se`` (its standard error), ``seed_gaps`` (``{seed: gap}``); all
@@ -465,7 +461,7 @@ def step_excess(curves: Iterable[Mapping[str, Any]]) -> dict:
     return {"n": len(excess), "median": excess[len(excess) // 2], "max": excess[-1]}
 
 
-__all__ = ["BASELINES", "bias_share", "budget_comparison", "budget_reading", "budget_settling", "budget_study",
+__all__ = ["bias_share", "budget_comparison", "budget_reading", "budget_settling", "budget_study",
            "depth_ends", "depth_trend", "ecr_highlights", "ecr_table", "float_sweep", "front_counts", "gaps",
            "memory_points", "negative_gaps", "network_summary", "policy_differences", "rank_values", "spearman",
            "step_excess", "sweep_ends"]
