@@ -48,7 +48,7 @@ import quantlab.training.experiment as experiment
 
 log, run_id, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
 
-def run_trial(config, seeds):
+def run_trial(config, seeds, progress=None):
     time.sleep(delay)
     out = fake_metrics(config, seeds)
     with open(log, "a") as f:
@@ -79,7 +79,7 @@ def dies_once(marker: str, width: int, then=None):
     """A run_trial that SIGKILLs its own (worker) process the first time it meets a trial of
     ``width`` (``marker`` records that it did, and the pid), and otherwise runs ``then``."""
 
-    def run_trial(config, seeds):
+    def run_trial(config, seeds, progress=None):
         if config.size[0] == width and not os.path.exists(marker):
             with open(marker, "w") as f:
                 f.write(str(os.getpid()))
@@ -92,7 +92,7 @@ def dies_once(marker: str, width: int, then=None):
 
 
 def always_dies(width: int):
-    def run_trial(config, seeds):
+    def run_trial(config, seeds, progress=None):
         if config.size[0] == width:
             os.kill(os.getpid(), signal.SIGKILL)
         return [fake_metrics(config) for _ in seeds]
@@ -311,7 +311,7 @@ def logs_its_node(started: str, finished: str, delay: float):
     """A run_trial that appends ``[width, node id]`` to ``started`` when it begins and to ``finished``
     when it returns (after ``delay`` seconds), with :func:`fake_metrics` per seed."""
 
-    def run_trial(config, seeds):
+    def run_trial(config, seeds, progress=None):
         node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
         with open(started, "a") as f:
             f.write(json.dumps([config.size[0], node]) + "\n")

@@ -31,7 +31,7 @@ from quantlab.experiments import lock, store as storemod
 from quantlab.experiments.spec import load_spec
 from quantlab.experiments.store import Store
 from quantlab.training import divergence, experiment
-from fakes import TINY_SPEC_TOML, constant_metrics
+from fakes import FAKE_METRICS_SOURCE, TINY_SPEC_TOML, constant_metrics
 from quantlab.training.train import DivergenceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,20 +57,17 @@ batch_size = 50
 """
 
 # A fake run_trial for subprocess tests: sleeps, logs (pid, size, seeds) and returns valid metrics.
-WRAPPER = """
+WRAPPER = FAKE_METRICS_SOURCE + """
 import json, os, sys, time
 import quantlab.training.experiment as experiment
 
 log, delay = sys.argv[1], float(sys.argv[2])
 
-def run_trial(config, seeds):
+def run_trial(config, seeds, progress=None):
     with open(log, "a") as f:
         f.write(json.dumps({"pid": os.getpid(), "size": list(config.size), "seeds": list(seeds)}) + "\\n")
     time.sleep(delay)
-    stage = {"val_error": 0.5, "test_error": 0.5, "steps": [0.1], "zero_fraction": 0.3}
-    return [{"params": 1, "weights": 1, "float": {"val_error": 0.1, "test_error": 0.1},
-             "direct": {str(b): stage for b in config.bits}, "retrain": {str(b): stage for b in config.bits}}
-            for _ in seeds]
+    return fake_metrics(config, seeds)
 
 experiment.run_trial = run_trial
 from quantlab.__main__ import run
@@ -80,7 +77,7 @@ run(sys.argv[3:])
 FAKE_SPEC = TINY_SPEC_TOML
 
 
-def fake_trial(config, seeds):
+def fake_trial(config, seeds, progress=None):
     return [constant_metrics(config) for _ in seeds]
 
 
@@ -183,7 +180,7 @@ def test_sigterm_exits_143_with_the_message(tmp_path):
 
 
 def test_ctrl_c_in_process_returns_130(tmp_path, fake_spec, monkeypatch, capsys):
-    def interrupted(config, seeds):
+    def interrupted(config, seeds, progress=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(experiment, "run_trial", interrupted)
@@ -253,7 +250,7 @@ def test_exploding_learning_rate_is_reported_and_stores_nothing(tmp_path):
 
 
 def test_a_diverged_trial_does_not_stop_the_sweep(tmp_path, fake_spec, monkeypatch, capsys):
-    def some_diverge(config, seeds):
+    def some_diverge(config, seeds, progress=None):
         if config.size == (2, 1):
             raise DivergenceError("training diverged in epoch 1 of ffdnn 2x1: mean training loss [nan] is not finite")
         metrics = [constant_metrics(config) for _ in seeds]
@@ -303,7 +300,7 @@ def test_read_only_store_is_refused_before_any_training(tmp_path, wrapper, fake_
 
 def test_a_store_under_a_file_is_refused_before_any_training(tmp_path, fake_spec, monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr(experiment, "run_trial", lambda config, seeds: calls.append(config))
+    monkeypatch.setattr(experiment, "run_trial", lambda config, seeds, progress=None: calls.append(config))
     (tmp_path / "file").write_text("x")
     assert main(["sweep", str(fake_spec), "--results", str(tmp_path / "file" / "r")]) == 2
     err = capsys.readouterr().err
@@ -501,7 +498,7 @@ def test_data_cache_warnings_are_one_line(tmp_path, fake_spec, monkeypatch, caps
     bad = tmp_path / "cache.npz"
     bad.write_bytes(b"garbage")
 
-    def reads_a_corrupt_cache(config, seeds):
+    def reads_a_corrupt_cache(config, seeds, progress=None):
         data._read_cache(bad, "key", "fashion_mnist")  # warns as data.load does
         return [constant_metrics(config) for _ in seeds]
 
@@ -542,7 +539,8 @@ def test_a_lost_cluster_mid_sweep_keeps_what_finished_and_names_the_rerun(tmp_pa
     spec_file = tmp_path / "fake.toml"
     spec_file.write_text(FAKE_SPEC)
     results = tmp_path / "results"
-    monkeypatch.setattr(experiment, "run_trial", lambda config, seeds: [constant_metrics(config) for _ in seeds])
+    monkeypatch.setattr(experiment, "run_trial",
+                        lambda config, seeds, progress=None: [constant_metrics(config) for _ in seeds])
     monkeypatch.setattr(cli, "_executor", lambda args: LosesItsCluster())
     code = main(["sweep", str(spec_file), "--results", str(results), "--no-progress"])
     err = capsys.readouterr().err

@@ -226,8 +226,8 @@ def test_provenance_of_an_empty_store(tmp_path, spec):
 
 
 def test_describe_names_the_substitute():
-    assert rowmod.describe("ffdnn-width") == "Fashion-MNIST (a stand-in for the paper's data, most likely TIMIT)"
-    assert rowmod.describe("cnn-maps") == "Fashion-MNIST (a stand-in for the paper's data, most likely CIFAR-10)"
+    assert rowmod.describe("ffdnn-width") == "Fashion-MNIST (a stand-in for the paper's data)"
+    assert rowmod.describe("cnn-maps") == "Fashion-MNIST (a stand-in for the paper's data)"
     assert rowmod.dataset_name("cifar10") == "CIFAR-10"
 
 

@@ -156,15 +156,10 @@ def test_a_recomputed_record_is_the_record_it_replaces(tmp_path):
     assert store.get(config, 1)["metrics"] == before
 
 
-def test_progress_bars_and_run_trial_without_progress(tmp_path, capsys):
-    calls = []
-
-    def plain(config, seeds):  # no progress parameter: still works
-        calls.append(list(seeds))
-        return [fake_metrics(config, s) for s in seeds]
-
-    sweep.run_sweep(make_spec(sizes=[(8, 1)]), Store(tmp_path / "a"), progress=True, run_trial=plain)
-    assert calls == [[0, 1]]
+def test_progress_bars(tmp_path, capsys):
+    fake = FakeTrial()
+    sweep.run_sweep(make_spec(sizes=[(8, 1)]), Store(tmp_path / "a"), progress=True, run_trial=fake)
+    assert fake.calls == [((8, 1), [0, 1])]
     err = capsys.readouterr().err
     assert "t: " in err and "trials" in err and "ffdnn-w8-d1 seeds 0,1" in err
     sweep.run_sweep(make_spec(sizes=[(8, 1)]), Store(tmp_path / "b"), progress=False, run_trial=FakeTrial())
@@ -174,14 +169,15 @@ def test_progress_bars_and_run_trial_without_progress(tmp_path, capsys):
 @pytest.mark.parametrize("bad", [None, [], [{"float": {}}] * 3, ["x", "y"], [{"no": 1}, {"no": 2}]])
 def test_bad_run_trial_output_writes_nothing(tmp_path, bad):
     with pytest.raises(RuntimeError, match="run_trial for ffdnn-w8-d1"):
-        sweep.run_sweep(make_spec(sizes=[(8, 1)]), Store(tmp_path), progress=False, run_trial=lambda c, s: bad)
+        sweep.run_sweep(make_spec(sizes=[(8, 1)]), Store(tmp_path), progress=False,
+                        run_trial=lambda c, s, progress=None: bad)
     assert not list(tmp_path.glob("*.json"))
 
 
 def test_a_failing_trial_keeps_the_finished_ones(tmp_path):
     spec, store = make_spec(), Store(tmp_path)
 
-    def flaky(config, seeds):
+    def flaky(config, seeds, progress=None):
         if config.size == (16, 1):
             raise KeyboardInterrupt
         return [fake_metrics(config, s) for s in seeds]
@@ -446,7 +442,7 @@ import quantlab.training.experiment as experiment
 
 log, delay = sys.argv[1], float(sys.argv[2])
 
-def run_trial(config, seeds):
+def run_trial(config, seeds, progress=None):
     time.sleep(delay)
     out = fake_metrics(config, seeds)
     with open(log, "a") as f:

@@ -499,13 +499,12 @@ def data_note(spec_or_name: SweepSpec | str) -> str:
 
 
 def describe(spec_or_name: SweepSpec | str) -> str:
-    """One line naming the data of a spec and the paper's dataset it stands in for, e.g.
-    ``Fashion-MNIST (a stand-in for the paper's data, most likely TIMIT)``: the paper's text was not
-    available, so its datasets are inferred)."""
+    """One line naming the data of a spec, e.g. ``Fashion-MNIST (a stand-in for the paper's data)``; which
+    data the paper most likely used (:data:`PAPER_DATASETS`) is said once, on the book's data page."""
     spec = _spec(spec_or_name)
     paper = PAPER_DATASETS.get(spec.family)
     name = dataset_name(spec.dataset)
-    return f"{name} (a stand-in for the paper's data, most likely {paper})" if paper and name != paper else name
+    return f"{name} (a stand-in for the paper's data)" if paper and name != paper else name
 
 
 # -- export --------------------------------------------------------------------------------------

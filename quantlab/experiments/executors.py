@@ -87,7 +87,8 @@ class Executor:
     name = "?"
     max_retries = 0
 
-    def open(self, run_trial: Callable[..., list], takes_progress: bool) -> None:
+    def open(self, run_trial: Callable[..., list]) -> None:
+        """``run_trial(config, seeds, progress=None) -> [metrics per seed]`` computes a job."""
         raise NotImplementedError
 
     def slots(self) -> int:
@@ -132,19 +133,18 @@ class _Clock:
 
 
 class LocalExecutor(Executor):
-    """One trial at a time in this process: :meth:`wait` runs the submitted job (with per-epoch
-    progress when ``run_trial`` takes ``progress=``) and returns its outcome; an exception of
+    """One trial at a time in this process: :meth:`wait` runs the submitted job (its per-epoch
+    progress to ``job.on_epoch``) and returns its outcome; an exception of
     ``run_trial`` other than divergence propagates from :meth:`wait` as it is."""
 
     name = "local"
 
     def __init__(self) -> None:
         self._run_trial = None
-        self._takes_progress = False
         self._job: Job | None = None
 
-    def open(self, run_trial, takes_progress):
-        self._run_trial, self._takes_progress = run_trial, takes_progress
+    def open(self, run_trial):
+        self._run_trial = run_trial
 
     def slots(self) -> int:
         return 1
@@ -160,10 +160,7 @@ class LocalExecutor(Executor):
             return []
         clock = _Clock()
         try:
-            if self._takes_progress and job.on_epoch is not None:
-                results = self._run_trial(job.config, job.seeds, progress=job.on_epoch)
-            else:
-                results = self._run_trial(job.config, job.seeds)
+            results = self._run_trial(job.config, job.seeds, progress=job.on_epoch)
         except DivergenceError as e:
             return [Outcome(job, diverged=str(e), wall=clock.wall())]
         return [Outcome(job, results=results, wall=clock.wall(), timing=clock.timing())]
@@ -241,7 +238,7 @@ class RayExecutor(Executor):
         self._refs: dict[Any, Job] = {}
         self._slots = (0.0, 1)  # (when computed, value)
 
-    def open(self, run_trial, takes_progress):
+    def open(self, run_trial):
         try:
             import ray
         except ImportError:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import importlib
-import inspect
 import os
 import sys
 import time
@@ -304,9 +303,10 @@ def run_sweep(
 ) -> dict:
     """Runs every missing (trial, seed) of ``spec`` and writes its record to ``store``.
 
-    Seeds of one trial that are missing run together in one ``run_trial(config, seeds)`` call (with
-    the seeds they were trained with, :func:`trained_with`); records are written as soon as it returns.
-    ``run_trial`` defaults to :func:`quantlab.training.experiment.run_trial`. Progress bars (tqdm, on
+    Seeds of one trial that are missing run together in one ``run_trial(config, seeds, progress=None)``
+    call (with the seeds they were trained with, :func:`trained_with`), which returns one metrics dict
+    per seed and calls ``progress`` (if not None) with each finished epoch; records are written as soon
+    as it returns. ``run_trial`` defaults to :func:`quantlab.training.experiment.run_trial`. Progress bars (tqdm, on
     stderr): the whole sweep, with an ETA that starts from the cost model and adapts to the measured
     speed, and the trial in flight, per epoch (``local``) or the trials in flight (``ray``).
 
@@ -356,12 +356,6 @@ def run_sweep(
         raise preflight.PreflightError("\n".join(problems) + f"\n{preflight.OVERRIDE}")
     if run_trial is None:
         run_trial = importlib.import_module("quantlab.training.experiment").run_trial
-    try:
-        params = inspect.signature(run_trial).parameters
-        takes_progress = "progress" in params or any(
-            v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values())
-    except (TypeError, ValueError):
-        takes_progress = False
     num_classes = data.info(spec.dataset)["num_classes"]
 
     start = time.perf_counter()
@@ -489,7 +483,7 @@ def run_sweep(
 
     pending, later = list(todo), []
     try:
-        ex.open(run_trial, takes_progress)
+        ex.open(run_trial)
         if parallel:
             say(f"{spec.name}: {count(len(todo), 'trial')} on {ex.describe()}")
         while pending or later or inflight:
