@@ -66,6 +66,10 @@ class Page:
 
 REFERENCE_SPECS = ("ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn")
 """The specs of the paper's claims, in the order ``make reference`` (and ``make reference-gpu``) runs them."""
+BOOK_FACTS = ("n_val", "n_test", "seeds_text", "noise_rule", "more_bits_ffdnn", "more_bits_cnn")
+"""Glue keys that name one fact of the whole book: every page that glues one glues the same value
+(tests/test_site.py). Any other key is its page's own, and a sweep chapter's (:attr:`Page.swappable`) a
+fact of the spec it shows; a key on two pages that is neither fails that test: one name, one fact."""
 MAP_SPECS = ("precision-ffdnn", "precision-cnn", "data-ffdnn", "data-cnn", "rules-ffdnn", "signals-ffdnn",
              "signals-cnn")
 """The specs of the beyond-the-paper maps, in the order ``make reference-maps`` runs them."""
@@ -79,7 +83,7 @@ PAGES: dict[str, Page] = {
     "retraining": Page(specs=("budget-ffdnn", "budget-cnn"), csv=("budget-ffdnn", "budget-cnn")),
     "ffdnn_width": Page(specs=("ffdnn-width",), csv=("ffdnn-width",), swappable=True),
     "ffdnn_depth": Page(specs=("ffdnn-depth",), csv=("ffdnn-depth",), swappable=True),
-    "cnn_maps": Page(specs=("cnn-maps",), csv=("cnn-maps",), swappable=True),
+    "cnn_maps": Page(specs=("cnn-maps", "ffdnn-width"), csv=("cnn-maps",), swappable=True),
     "compression": Page(specs=("ffdnn-width", "cnn-maps")),
     "precision": Page(specs=("precision-ffdnn", "precision-cnn"), csv=("precision-ffdnn", "precision-cnn")),
     "signals": Page(specs=("signals-ffdnn", "signals-cnn", "precision-ffdnn", "precision-cnn"),

@@ -1,6 +1,10 @@
 """The book's Altair charts, with one visual language throughout.
 
-* One colour per method everywhere: float, direct quantization, retrained (:data:`METHOD_COLORS`).
+* One colour per method everywhere: float, direct quantization, retrained (:data:`METHOD_COLORS`:
+  black, orange, blue), and those colours mean nothing else: other categories (quantizer rules, step
+  policies, sweeps, seeds, bit widths in curve charts) take :data:`CATEGORY_COLORS`, which has neither;
+  ordered quantities (signal widths, training-set sizes) a sequential scheme (viridis), and the gap on
+  the resiliency maps a diverging one centred on zero.
 * Precision (32-bit float, 2-bit ternary, 3- to 8-bit) by line dash and point shape (:data:`PRECISION_DASH`,
   :data:`PRECISION_SHAPES`), in one merged legend.
 * Interactive: tooltips with the exact numbers (errors in %, parameter counts with thousands
@@ -32,6 +36,9 @@ from quantlab.vocabulary import FLOAT_BITS, METHODS, signal_label
 
 METHOD_LABELS = {"float": "float", "direct": "direct quantization", "retrain": "retrained"}
 METHOD_COLORS = {"float": "#3d3d3d", "direct": "#e4572e", "retrain": "#2a6fdb"}
+CATEGORY_COLORS = ["#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#e6ab02", "#17becf", "#8c564b"]
+"""Colours of every other category (ColorBrewer's Dark2 without its orange, then two more): no black,
+orange or blue, which mean the methods."""
 PRECISION_DASH = {32: [1, 0], 2: [7, 3], 3: [2, 2], 4: [8, 2, 2, 2], 5: [1, 3], 6: [10, 4], 7: [6, 2, 1, 2],
                   8: [12, 2, 2, 2, 2, 2]}
 PRECISION_SHAPES = {32: "circle", 2: "triangle-up", 3: "square", 4: "diamond", 5: "cross", 6: "triangle-down",
@@ -77,8 +84,11 @@ def precision_scales(bits: Sequence[int]) -> tuple[alt.Scale, alt.Scale]:
     return dash, shape
 
 
-def _seeds_text(summary_rows: Sequence[Mapping[str, Any]]) -> str:
-    counts = sorted({int(r["seeds"]) for r in summary_rows})
+def _seeds_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    seeds: dict[tuple, set] = {}
+    for r in rows:
+        seeds.setdefault(rowmod.network_key(r), set()).add(r["seed"])
+    counts = sorted({len(s) for s in seeds.values()})
     if not counts:
         return "no seeds"
     n = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
@@ -95,10 +105,10 @@ def dataset_text(rows: Sequence[Mapping[str, Any]]) -> str:
     return " + ".join(names) or "no data"
 
 
-def subtitle(summary_rows: Sequence[Mapping[str, Any]], *extra: str) -> list[str]:
-    """``["Fashion-MNIST, 3 seeds", *extra]``: the subtitle lines of a sweep chart: its dataset and
-    seeds, then what it shows."""
-    return [f"{dataset_text(summary_rows)}, {_seeds_text(summary_rows)}", *(e for e in extra if e)]
+def subtitle(rows: Sequence[Mapping[str, Any]], *extra: str) -> list[str]:
+    """``["Fashion-MNIST, 3 seeds", *extra]``: the subtitle lines of a sweep chart of the tidy ``rows``
+    (:func:`quantlab.analysis.rows.tidy`): its dataset and seeds per network, then what it shows."""
+    return [f"{dataset_text(rows)}, {_seeds_text(rows)}", *(e for e in extra if e)]
 
 
 def _pct(x: float | None) -> float | None:
@@ -321,7 +331,7 @@ def error_vs_params(
         _y_scale(y_scale, "error"), "error_lo", "error_hi", _tooltips(x, gap=True), {r["method"] for r in summ},
         [r["bits"] for r in summ], group=group,
     )
-    sub = subtitle(summ, f"test error, {SPREAD}")
+    sub = subtitle(rows, f"test error, {SPREAD}")
     return layers.properties(data=alt.Data(values=data), width=width, height=height,
                              title=_title(title, "Test error against network size", sub))
 
@@ -356,7 +366,7 @@ def gap_vs_params(
         "gap_lo", "gap_hi", _tooltips(x, gap=True), {r["method"] for r in summ}, [r["bits"] for r in summ],
         zero_line=True, group=group,
     )
-    sub = subtitle(summ, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
+    sub = subtitle(rows, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
     return layers.properties(
         data=alt.Data(values=data), width=width, height=height,
         title=_title(title, "Gap between float and quantized networks against size", sub),
@@ -398,7 +408,7 @@ def error_vs_depth(
         _y_scale(y_scale, "error"), "error_lo", "error_hi", _tooltips("depth", gap=True),
         {r["method"] for r in summ}, [r["bits"] for r in summ],
     )
-    sub = subtitle(summ, f"test error, {SPREAD}")
+    sub = subtitle(rows, f"test error, {SPREAD}")
     return _depth_facet(layers, data, _title(title, "Test error against depth", sub))
 
 
@@ -421,7 +431,7 @@ def gap_vs_depth(
         "gap_lo", "gap_hi", _tooltips("depth", gap=True), {r["method"] for r in summ}, [r["bits"] for r in summ],
         zero_line=True,
     )
-    sub = subtitle(summ, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
+    sub = subtitle(rows, f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
     return _depth_facet(layers, data,
                         _title(title, "Gap between float and quantized networks against depth", sub))
 
@@ -721,7 +731,7 @@ def retraining_curves(
     if not data:
         raise ValueError("no retraining curves in rows (stage 'retrain')")
     if dataset is None and all(r.get("dataset") for r in data):
-        dataset = f"{dataset_text(data)}, {_seeds_text([{'seeds': len({r.get('seed') for r in data})}])}"
+        dataset = f"{dataset_text(data)}, {_seeds_text(data)}"
     values = []
     for r in data:
         v = {k: r.get(k) for k in ("seed", "epoch", "bits", "step_policy", "params", facet) if k}
@@ -734,7 +744,8 @@ def retraining_curves(
         x=alt.X("epoch:Q", title="retraining epoch",
                 axis=alt.Axis(values=epochs, format="d"), scale=alt.Scale(nice=False, padding=6)),
         y=alt.Y("error:Q", title="validation error (%)", scale=alt.Scale(zero=False, nice=True)),
-        color=alt.Color(f"{field}:N", title=CURVE_FIELDS[color], legend=alt.Legend(**_LEGEND_KW)),
+        color=alt.Color(f"{field}:N", title=CURVE_FIELDS[color], scale=alt.Scale(range=CATEGORY_COLORS),
+                        legend=alt.Legend(**_LEGEND_KW)),
         detail="line:N",
     )
     tips = [alt.Tooltip("precision:N", title="weights"), alt.Tooltip("step_policy:N", title="step policy"),
@@ -781,7 +792,8 @@ def gap_vs_budget(
     epochs = sorted({v["epochs"] for v in values})
     x = alt.X("epochs:Q", title="retraining epochs (log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
               axis=alt.Axis(values=epochs, format="d"))
-    color = alt.Color("step_policy:N", title="step policy", legend=alt.Legend(**_LEGEND_KW))
+    color = alt.Color("step_policy:N", title="step policy", scale=alt.Scale(range=CATEGORY_COLORS),
+                      legend=alt.Legend(**_LEGEND_KW))
     tips = [alt.Tooltip("network:N"), alt.Tooltip("step_policy:N", title="step policy"),
             alt.Tooltip("epochs:Q", title="retraining epochs"),
             alt.Tooltip("gap:Q", title="gap (points)", format="+.2f"),
@@ -795,7 +807,7 @@ def gap_vs_budget(
         base.mark_point(filled=True, size=50).encode(x=x, y=y, color=color, tooltip=tips),
     )
     order = [v["network"] for v in sorted(values, key=lambda v: v["params"])]
-    sub = [f"{dataset_text(rows)}, {_seeds_text(summ)}; {precision_label(bits)} weights;",
+    sub = [f"{dataset_text(rows)}, {_seeds_text(rows)}; {precision_label(bits)} weights;",
            f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}"]
     return layers.properties(width=PANEL_WIDTH, height=170).facet(
         data=alt.Data(values=values), facet=alt.Facet("network:N", title=None, sort=list(dict.fromkeys(order))),
@@ -868,8 +880,7 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
         tooltip=[alt.Tooltip("label:N", title="naive compression")])]
     one = alt.Chart(alt.Data(values=[{"one": 1.0}])).mark_rule(color="#bbbbbb", strokeDash=[2, 4]).encode(y="one:Q")
     spec = {r.get("spec") for r in rows} - {None}
-    sub = subtitle(rowmod.summarise([r for r in rows if r["method"] in ("float", "retrain")]),
-                          "ECR = N_F(error) x 32 / quantized memory; hollow ≥ / ≤: bound outside the float sweep")
+    sub = subtitle(rows, "ECR = N_F(error) x 32 / quantized memory; hollow ≥ / ≤: bound outside the float sweep")
     layered = alt.layer(one, *naive, alt.layer(line, pts, marks, data=alt.Data(values=data))).resolve_scale(
         strokeDash="independent")
     return layered.properties(width=width, height=height, title=alt.TitleParams(
@@ -921,8 +932,7 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
         x=x, y=y, tooltip=tips)
     step = alt.Chart(alt.Data(values=step_rows)).mark_line(color="black", strokeWidth=1.5,
                                                            interpolate="step-after").encode(x=x, y=y, order="order:Q")
-    sub = subtitle(rowmod.summarise(list(rows)),
-                          "black step: Pareto front (best network under a memory budget), ringed networks on it")
+    sub = subtitle(rows, "black step: Pareto front (best network under a memory budget), ringed networks on it")
     return alt.layer(step, lines, points, ring).properties(width=width, height=height, title=alt.TitleParams(
         text=title or "Test error against weight memory: which network under a memory budget", subtitle=sub,
         anchor="start"))
@@ -982,7 +992,8 @@ def gap_overview(
         x=x, y=alt.Y("gap_hi:Q", scale=y_scale), text="cluster_label:N")
     layers = alt.layer(layers, labels)
     panels = list(dict.fromkeys(d["panel"] for d in data))
-    sub = subtitle(summ_all, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
+    sub = subtitle([r for rows in rows_by_sweep.values() for r in rows],
+                   f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}")
     return layers.properties(width=width, height=height).facet(
         data=alt.Data(values=data),
         column=alt.Column("panel:N", title=None, sort=panels,
@@ -1085,7 +1096,7 @@ def ecr_envelope(
     q_label = labels.transform_filter("datum.align == 'q'").mark_text(
         align="left", dx=8, dy=-8, fontSize=12, fontWeight="bold", color=METHOD_COLORS["retrain"]).encode(
         x=x, y=y, text="text:N")
-    sub = [f"{dataset_text(rows)}, {_seeds_text(floats)}; float networks: test error, {SPREAD}",
+    sub = [f"{dataset_text(rows)}, {_seeds_text(rows)}; float networks: test error, {SPREAD}",
            f"Q = {rowmod.network_label(q)}, retrained {prec}: e_Q = {e_q:.2f} %, M_Q = {q['weight_bits']:,} bits",
            f"ECR = N_F(e_Q) x 32 / M_Q {'=' if q['relation'] == '=' else q['relation']} {q['ecr_text']} "
            f"(naive 32/{bits} = {q['naive']:.3g})"]
@@ -1164,7 +1175,7 @@ def resiliency_map(
     text = base.mark_text(fontSize=10).encode(
         text="gap_text:N", tooltip=tips,
         color=alt.condition("datum.dark", alt.value("white"), alt.value("black")))
-    sub = subtitle(rowmod.summarise(rows),
+    sub = subtitle(rows,
                    f"quantized test error minus that of the {BASELINE_TEXT[baseline]}, mean over seeds",
                    f"outlined: the fewest bits from which on the gap has vanished ({_vanished_text()})")
     return alt.layer(rect, ring, text).properties(
@@ -1203,7 +1214,7 @@ def bits_needed_chart(
     y = alt.Y("bits:Q", title="fewest bits with the gap vanished",
               scale=alt.Scale(domain=[1.5, max(d["bits"] for d in data) + 0.5], nice=False),
               axis=alt.Axis(tickMinStep=1, format="d"))
-    color = alt.Color("sweep:N", title="sweep", legend=alt.Legend(**_LEGEND_KW))
+    color = alt.Color("sweep:N", title="sweep", scale=alt.Scale(range=CATEGORY_COLORS), legend=alt.Legend(**_LEGEND_KW))
     tips = [alt.Tooltip("sweep:N"), alt.Tooltip("network:N"), alt.Tooltip("params:Q", title="parameters", format=","),
             alt.Tooltip("bits:Q", title="bits"), alt.Tooltip("reached:N", title="gap vanished"),
             alt.Tooltip("gap:Q", title="gap there (points)", format="+.2f")]
@@ -1283,7 +1294,7 @@ def _gap_lines(rows: Sequence[Mapping[str, Any]], field: str, label: Callable[[A
     line = base.mark_line(strokeWidth=2).encode(y=y, detail="line:O")
     bars = base.mark_rule(strokeWidth=1.5).encode(y=alt.Y("gap_lo:Q", scale=y_scale), y2="gap_hi:Q")
     points = base.mark_point(filled=True, size=60).encode(y=y, tooltip=tips)
-    sub = subtitle(summ, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}", note)
+    sub = subtitle(rows, f"retrained test error minus that of the {BASELINE_TEXT[baseline]}, {GAP_SPREAD}", note)
     return alt.layer(zero, line, bars, points).properties(width=width, height=height).facet(
         data=alt.Data(values=data),
         column=alt.Column("precision:N", title=None, sort=[precision_label(b) for b in sorted(bits)],
@@ -1325,7 +1336,8 @@ def rules_chart(table: Sequence[Mapping[str, Any]], title: str | None = None, wi
     x = alt.X("params:Q", title="parameters (count, log scale)", scale=alt.Scale(type="log", nice=False, padding=10),
               axis=alt.Axis(format="~s", grid=True, tickCount=4))
     y = alt.Y("value:Q", title=None, scale=alt.Scale(type="symlog", constant=1, nice=False, padding=8))
-    color = alt.Color("rule:N", title="quantizer rule", sort=rules_seen, legend=alt.Legend(**_LEGEND_KW))
+    color = alt.Color("rule:N", title="quantizer rule", sort=rules_seen, scale=alt.Scale(range=CATEGORY_COLORS),
+                      legend=alt.Legend(**_LEGEND_KW))
     dash = alt.StrokeDash("policy:N", title="step policy", sort=["fixed", "adaptive"],
                           scale=alt.Scale(domain=["fixed", "adaptive"], range=[[1, 0], [6, 3]]),
                           legend=alt.Legend(**_LEGEND_KW))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bookpages import toc_files
+from bookpages import fact_conflicts, glued_facts, toc_files
 
 from quantlab import book
 from quantlab.analysis import rows as rowmod
@@ -265,3 +265,32 @@ def test_chapter_ends_with_its_findings_and_exercises(page):
     prose = re.sub(r"\{glue:[a-z]+\}`[^`]*`|```\{glue:md\}.*?```", "", found, flags=re.S)
     assert not re.search(r"\d+\.\d+\s*(%|points|pp)", prose), f"{page}: a typed-in number in the findings"
     assert len(re.findall(r"^\d+\. ", exercises, re.M)) >= 2, f"{page}: fewer than two exercises"
+
+
+def test_one_name_one_fact_across_pages(tmp_path):
+    """The site test's rule on glue files: a shared key must be a registered book fact with one value;
+    sweep chapters' keys are their own."""
+    def page(name, **values):
+        glued = {k: {"data": {"text/plain": repr(v)}} for k, v in values.items()}
+        (tmp_path / f"{name}.glue.json").write_text(json.dumps(glued))
+
+    page("intro", n_test=10000, dataset="Fashion-MNIST")
+    page("report", n_test=10000)
+    page("ffdnn_width", gap2_largest=0.21)
+    page("cnn_maps", gap2_largest=1.11)
+    facts = glued_facts(tmp_path, book.PAGES)
+    assert facts["ffdnn_width:gap2_largest"] == {"ffdnn_width": "0.21"} and "gap2_largest" not in facts
+    assert fact_conflicts(facts, book.BOOK_FACTS) == []
+    page("report", n_test=9999, dataset="Fashion-MNIST")
+    problems = fact_conflicts(glued_facts(tmp_path, book.PAGES), book.BOOK_FACTS)
+    assert len(problems) == 2
+    assert "'dataset' is glued on ['intro', 'report'] but is not one of" in problems[0]
+    assert "'n_test' differs between pages: {'intro': '10000', 'report': '9999'}" in problems[1]
+
+
+def test_seeds_text_names_each_count():
+    assert rowmod.seeds_text(["ffdnn-width", "cnn-maps", "budget-ffdnn"]) == (
+        "5 in ffdnn-width and cnn-maps and 3 in budget-ffdnn")
+    assert rowmod.seeds_text(["ffdnn-width", "budget-ffdnn", "budget-cnn", "data-cnn"]) == (
+        "5 in ffdnn-width and 3 in the other 3 specs")
+    assert rowmod.seeds_text(["budget-ffdnn", "budget-cnn"]) == "3 in every spec"

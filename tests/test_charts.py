@@ -391,6 +391,25 @@ def test_gap_vs_budget_one_point_per_policy_and_budget():
         charts.gap_vs_budget(rows, bits=5)
 
 
+
+def test_method_colours_mean_only_methods():
+    """Step policies, curve colours (here seeds and policies) take the category palette: no black, orange
+    or blue, which mean float, direct quantization and retrained everywhere."""
+    assert not set(charts.CATEGORY_COLORS) & set(charts.METHOD_COLORS.values())
+    rows = []
+    for epochs in (1, 4):
+        for policy in ("fixed", "adaptive"):
+            for s in SEEDS:
+                for r in rowmod.record_rows(record("ffdnn", (8, 3), s)):
+                    rows.append({**r, "retrain_epochs": epochs, "step_policy": policy})
+    metrics = record("ffdnn", (8, 3), 0)["metrics"]
+    metrics["retrain"]["2"]["history"] = [{"epoch": 1, "train_loss": 0.5, "val_error": 0.2}]
+    curves = rowmod.curve_rows(metrics, trial="net", seed=0, size_label="8x3", params=100, step_policy="fixed")
+    for chart in (charts.gap_vs_budget(rows), charts.retraining_curves(curves, color="seed", facet=None)):
+        colours = [u["encoding"]["color"] for u in layers(chart.to_dict()) if "color" in u.get("encoding", {})]
+        assert colours and all(c["scale"]["range"] == charts.CATEGORY_COLORS for c in colours)
+
+
 def test_precision_legend_shows_line_samples(width_rows):
     """One precision legend, of line samples in each dash: the markers repeat the dash on the points and
     have no legend, and their scale's domain differs from the dash scale's (reversed), so that Vega-Lite

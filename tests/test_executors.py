@@ -327,6 +327,10 @@ def _lines(path: Path) -> list:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+# Ray's Cluster starts its node processes with subprocess (fork, then exec at once in C), in this pytest
+# process where earlier tests imported JAX: Python warns of fork in a threaded process, which concerns
+# a child that keeps running Python code, not one that execs.
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_a_worker_node_removed_mid_sweep_on_a_multi_node_cluster(tmp_path, ray_env, by_value):
     """The way Ray's own tests build a cluster on one machine (ray.cluster_utils.Cluster): a head that takes
     no trial and two one-CPU worker nodes. The node running a trial is removed mid-sweep; its trial is

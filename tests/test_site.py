@@ -31,7 +31,9 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
-from bookpages import toc_files
+from bookpages import fact_conflicts, glued_facts, toc_files
+
+from quantlab import book as qbook
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -373,6 +375,16 @@ def test_every_chart_is_a_numbered_figure_with_a_caption(site, page):
     chapter = re.search(r'<h1>\s*<span class="section-number">(\d+)\. </span>', html)
     if chapter:  # a numbered chapter: Fig. <chapter>.1, .2, ... in page order
         assert numbers == [f"{chapter.group(1)}.{k}" for k in range(1, len(numbers) + 1)], (page, numbers)
+
+
+def test_no_two_pages_give_one_fact_two_values(site):
+    """One name, one fact: a value glued on several pages is a fact of quantlab.book.BOOK_FACTS and has the
+    same value on each (seeds, split sizes, the noise rule ...), so no two pages state a fact differently."""
+    facts = glued_facts(ROOT / "_build" / "jupyter_execute" / "book", qbook.PAGES)
+    assert len(facts) > 100, "the executed book left (almost) no glue files"
+    assert set(qbook.BOOK_FACTS) <= set(facts), f"book facts glued nowhere: {set(qbook.BOOK_FACTS) - set(facts)}"
+    problems = fact_conflicts(facts, qbook.BOOK_FACTS)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("page", toc_files())

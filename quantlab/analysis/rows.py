@@ -39,7 +39,7 @@ from quantlab.experiments.spec import SweepSpec, load_spec
 from quantlab.experiments.store import (REPO_ROOT, MissingRecordsError, Store, config_dict, default_results_dir,
                                         sweep_command, trial_label)
 from quantlab.fileio import write_atomic
-from quantlab.formatting import count, format_duration, plural
+from quantlab.formatting import and_list, count, format_duration, plural
 from quantlab.numerics.compression import memory_bits  # the book's one definition of weight memory
 from quantlab.vocabulary import FLOAT_BITS, METHODS, QUANTIZERS, STEP_POLICIES
 
@@ -505,6 +505,21 @@ def describe(spec_or_name: SweepSpec | str) -> str:
     paper = PAPER_DATASETS.get(spec.family)
     name = dataset_name(spec.dataset)
     return f"{name} (a stand-in for the paper's data)" if paper and name != paper else name
+
+
+def seeds_text(specs: Sequence[SweepSpec | str]) -> str:
+    """How many seeds the networks of ``specs`` are trained with, largest count first, e.g. ``5 in
+    ffdnn-width, ffdnn-depth and cnn-maps and 3 in the other 9 specs`` (one count: ``3 in every spec``)."""
+    by_count: dict[int, list[str]] = {}
+    for s in map(_spec, specs):
+        by_count.setdefault(len(s.seeds), []).append(s.name)
+    counts = sorted(by_count, reverse=True)
+    if len(counts) == 1:
+        return f"{counts[0]} in every spec"
+    parts = [f"{n} in {and_list(by_count[n])}" for n in counts[:-1]]
+    rest = by_count[counts[-1]]
+    where = and_list(rest) if len(rest) < 3 else f"the other {len(rest)} specs"
+    return and_list([*parts, f"{counts[-1]} in {where}"])
 
 
 # -- export --------------------------------------------------------------------------------------
