@@ -261,27 +261,10 @@ def test_precision_labels_and_order():
     assert dash.to_dict()["domain"] == ["32-bit float", "2-bit (ternary)", "3-bit"]
 
 
-def test_step_error_curve_marks_the_exact_optimum():
-    rng = np.random.default_rng(0)
-    w = rng.normal(0, 0.05, (64, 64)).astype(np.float32)
-    for b in (2, 3):
-        curve = charts.step_error_curve(w, b, num=101)
-        best = [r for r in curve if r["optimal"]]
-        assert len(best) == 1 and len(curve) == 102
-        assert best[0]["step"] == pytest.approx(float(qz.optimal_step(w, b)))
-        assert all(best[0]["error"] <= r["error"] + 1e-6 for r in curve)
-        # the relative error is sum (Q - w)^2 / sum w^2
-        r = curve[40]
-        q = np.asarray(qz.quantize(w, np.float32(r["step"]), b))
-        assert r["error"] == pytest.approx(float(np.sum((q - w) ** 2) / np.sum(w * w)), rel=1e-4)
-    steps = [r["step"] for r in charts.step_error_curve(w, 2, num=11)]
-    assert steps == sorted(steps)
-
-
 def test_quantizer_error_curve_spec():
     rng = np.random.default_rng(1)
     w = rng.normal(0, 0.05, (32, 32)).astype(np.float32)
-    spec = charts.quantizer_error_curve(w, (2, 3), dataset="Fashion-MNIST").to_dict()
+    spec = charts.quantizer_error_curve(qz.step_error_curves(w, (3, 2)), dataset="Fashion-MNIST").to_dict()
     line, = by_mark(spec, "line")
     assert line["encoding"]["x"]["field"] == "step" and "step D" in line["encoding"]["x"]["title"]
     assert "%" in line["encoding"]["y"]["title"]
@@ -414,7 +397,8 @@ def test_precision_legend_shows_line_samples(width_rows):
     """One precision legend, of line samples in each dash: the markers repeat the dash on the points and
     have no legend, and their scale's domain differs from the dash scale's (reversed), so that Vega-Lite
     does not merge the two into a legend of dashed marker outlines."""
-    for chart in (charts.error_vs_params(width_rows), charts.quantizer_error_curve(np.linspace(-1, 1, 101), (2, 3)),
+    curves = qz.step_error_curves(np.linspace(-1, 1, 101), (2, 3))
+    for chart in (charts.error_vs_params(width_rows), charts.quantizer_error_curve(curves),
                   charts.memory_chart(width_rows), charts.ecr_chart(width_rows)):
         spec = chart.to_dict()
         dashes = [u["encoding"]["strokeDash"] for u in layers(spec) if "strokeDash" in u.get("encoding", {})
@@ -476,7 +460,7 @@ def test_ecr_envelope_reads_nf_off_the_float_envelope(width_rows):
     from quantlab.analysis import stats
     from quantlab.numerics import compression
 
-    spec = charts.ecr_envelope(width_rows, trial="ffdnn-w64-d3", bits=2).to_dict()
+    spec = charts.ecr_envelope(width_rows, stats.ecr_example(width_rows, 2, "ffdnn-w64-d3")).to_dict()
     table = {t["trial"]: t for t in stats.ecr_table(width_rows) if t["bits"] == 2}
     q = table["ffdnn-w64-d3"]
     units = list(layers(spec))
@@ -494,10 +478,10 @@ def test_ecr_envelope_reads_nf_off_the_float_envelope(width_rows):
     labels = next(d for d in datasets if d and "text" in d[0])
     assert any(lab["text"].startswith("N_F(e_Q)") and f"{q['float_params']:,.0f}" in lab["text"] for lab in labels)
     # the default network: of those whose N_F is interpolated (not a bound), the one with the largest N_Q / N_F
-    default = charts.ecr_envelope(width_rows).to_dict()
+    default = charts.ecr_envelope(width_rows, stats.ecr_example(width_rows)).to_dict()
     exact = [t for t in table.values() if t["relation"] == "="]
     assert exact
     best = max(exact, key=lambda t: t["params"] / t["float_params"])
     assert f"Q = {best['trial']}," in " ".join(default["title"]["subtitle"])
     with pytest.raises(ValueError, match="no retrained 2-bit network"):
-        charts.ecr_envelope(width_rows, trial="nope")
+        stats.ecr_example(width_rows, trial="nope")

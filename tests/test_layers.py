@@ -43,8 +43,10 @@ LAYERS = [
     # 7. analysis: statistics, anomalies, verdicts
     ["quantlab.analysis.inference", "quantlab.analysis.anomalies", "quantlab.analysis.stats",
      "quantlab.analysis.report", "quantlab.analysis.maps"],
-    # 8. presentation: charts and the book
-    ["quantlab.charts", "quantlab.tables", "quantlab.notebooks", "quantlab.book"],
+    # 8. presentation: charts (style first, then one module per subject), tables, notebooks and the book
+    ["quantlab.charts.style", "quantlab.charts.sweeps", "quantlab.charts.training", "quantlab.charts.quantizer",
+     "quantlab.charts.memory", "quantlab.charts.maps", "quantlab.charts", "quantlab.tables", "quantlab.notebooks",
+     "quantlab.book"],
     # 9. the command line
     ["quantlab.__main__"],
 ]

@@ -176,3 +176,20 @@ def test_lloyd_step_keeps_the_step_when_every_weight_rounds_to_zero():
     mask = {"a": {"kernel": True, "bias": False}}
     steps = qz.tree_update(tree, mask, {"a": {"kernel": jnp.float32(0.1), "bias": jnp.float32(0.0)}}, 2)
     assert float(steps["a"]["bias"]) == 0.0 and float(steps["a"]["kernel"]) > 0
+
+
+def test_step_error_curves_mark_the_exact_optimum():
+    """The grid of relative errors is the formula's, shared by the bit widths, and never beats the optimum."""
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.05, (64, 64)).astype(np.float32)
+    curves = qz.step_error_curves(w, (2, 3), num=101)
+    assert np.array_equal(curves[2].steps, curves[3].steps) and len(curves[2].steps) == 101
+    assert np.all(np.diff(curves[2].steps) > 0)
+    assert curves[2].steps[-1] == pytest.approx(2.5 * max(c.best_step for c in curves.values()), rel=1e-6)
+    for b, c in curves.items():
+        assert c.best_step == pytest.approx(float(qz.optimal_step(w, b)))
+        assert np.all(c.best_error <= c.errors + 1e-7)
+        q = np.asarray(qz.quantize(w, c.steps[40], b))  # relative error: sum (Q - w)^2 / sum w^2
+        assert c.errors[40] == pytest.approx(float(np.sum((q - w) ** 2) / np.sum(w * w)), rel=1e-4)
+    with pytest.raises(ValueError, match="all weights are zero"):
+        qz.step_error_curves(np.zeros(5), (2,))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from quantlab.analysis.anomalies import beyond_noise
-from quantlab.analysis.rows import check_rows, gap_field, network_key, pick, summarise
+from quantlab.analysis.rows import check_rows, gap_field, network_key, network_label, pick, summarise
 from quantlab.numerics import compression
 from quantlab.vocabulary import FLOAT_BITS, METHODS
 
@@ -210,6 +210,25 @@ def ecr_table(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = ("retr
         out.append({**n, "float_params": e.float_params, "flag": e.flag, "relation": e.relation,
                     "ecr": e.value, "ecr_text": e.text, "naive": e.naive, "float_bits": e.float_bits})
     return out
+
+
+def ecr_example(rows: Iterable[Mapping[str, Any]], bits: int = 2, trial: str | None = None) -> dict:
+    """The retrained ``bits``-bit network whose ECR :func:`quantlab.charts.ecr_envelope` reads off the float
+    envelope: its :func:`ecr_table` row. ``trial``: its network label (e.g. ``ffdnn-w1024-d3``); default:
+    among the networks whose N_F is interpolated (not a bound), the one with the largest ratio of its own
+    size to N_F, where the read-off is widest and easiest to see (else the largest network)."""
+    table = [t for t in ecr_table(rows) if int(t["bits"]) == int(bits)]
+    if not table:
+        raise ValueError(f"rows hold no retrained {bits}-bit networks: no ECR to draw")
+    if trial is not None:
+        chosen = [t for t in table if network_label(t) == trial]
+        if not chosen:
+            raise ValueError(f"no retrained {bits}-bit network {trial!r} in rows; have "
+                             f"{', '.join(network_label(t) for t in table)}")
+        return chosen[0]
+    exact = [t for t in table if t["relation"] == "="]
+    return (max(exact, key=lambda t: (t["params"] / t["float_params"], t["params"])) if exact
+            else max(table, key=lambda t: t["params"]))
 
 
 def ecr_highlights(table: Sequence[Mapping[str, Any]], bits: int = 2, flat: int = 3) -> dict:

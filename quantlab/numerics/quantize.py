@@ -15,8 +15,8 @@ layer's weights (:func:`optimal_step`), found exactly rather than by a fixed heu
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -188,6 +188,35 @@ def lloyd_step(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
 def quantization_error(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
     """L2 quantization error ``sum (Q(w) - w)**2``, a scalar."""
     return jnp.sum((quantize(w, step, bits) - w) ** 2)
+
+
+class StepCurve(NamedTuple):
+    """The relative L2 error ``sum (Q_D(w) - w)^2 / sum w^2`` of one layer's weights against the step ``D``:
+    ``steps`` [num] (weight units, ascending) and ``errors`` [num] (fractions) on a grid, and the L2-optimal
+    step ``best_step`` (:func:`optimal_step`) with its error ``best_error``."""
+
+    steps: np.ndarray
+    errors: np.ndarray
+    best_step: float
+    best_error: float
+
+
+def step_error_curves(w: Any, bits: Sequence[int], num: int = 241) -> dict[int, StepCurve]:
+    """:class:`StepCurve` of weights ``w`` (any shape) for each bit width of ``bits``, on one grid of
+    ``num`` steps from ``max_step / num`` to ``max_step``, 2.5 times the largest of their optimal steps."""
+    w = jnp.asarray(w, jnp.float32).ravel()
+    energy = float(jnp.sum(w * w))
+    if energy == 0:
+        raise ValueError("all weights are zero: the relative error is undefined")
+    best = {int(b): float(optimal_step(w, b)) for b in bits}
+    max_step = 2.5 * max(best.values())
+    grid = np.linspace(max_step / num, max_step, num, dtype=np.float32)
+    out = {}
+    for b, step in best.items():
+        errors = jax.jit(jax.vmap(lambda d, b=b: quantization_error(w, d, b)))(jnp.asarray(grid))
+        best_error = float(quantization_error(w, step, b)) / energy
+        out[b] = StepCurve(grid, np.asarray(errors, np.float64) / energy, step, best_error)
+    return out
 
 
 def straight_through(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
