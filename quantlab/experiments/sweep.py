@@ -270,6 +270,195 @@ class _Flight:
     credited: float = 0.0
 
 
+class _Progress:
+    """What a sweep shows on stderr (nothing with ``show`` False, but messages said ``always``): the
+    whole sweep's bar, whose ETA starts from the cost model and adapts to the measured speed, credited
+    per epoch (local) or by elapsed time (parallel); the trials in flight (parallel); one-line messages."""
+
+    def __init__(self, name: str, trials: int, estimate: float, show: bool, parallel: bool):
+        self.name, self.trials, self.show, self.parallel, self.finished = name, trials, show, parallel, 0
+        self.overall = tqdm(
+            total=max(estimate, 1e-9), desc=f"{name}: 0/{trials} trials", file=sys.stderr,
+            disable=not show, smoothing=0, dynamic_ncols=True, position=0,
+            bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+        )
+        self.status = tqdm(total=0, desc="", file=sys.stderr, disable=not (show and parallel), leave=False,
+                           position=1, dynamic_ncols=True, bar_format="{desc}")
+
+    def say(self, message: str, always: bool = False) -> None:
+        if self.show or always:
+            tqdm.write(message, file=sys.stderr)
+
+    def credit(self, flight: _Flight, amount: float) -> None:
+        """Moves the overall bar by ``amount`` seconds of ``flight``'s estimate (never past it)."""
+        step = max(0.0, min(amount, flight.run.estimate - flight.credited))
+        flight.credited += step
+        self.overall.update(step)
+
+    def epoch_bar(self, run: PlannedRun, seeds: Sequence[int]) -> Any:
+        """The bar of a trial in flight on the local executor, per epoch."""
+        return tqdm(total=_epochs(run.config), desc=f"{run.label} seeds {_seeds(seeds)}", unit="epoch",
+                    file=sys.stderr, disable=not self.show, leave=False, position=1, dynamic_ncols=True)
+
+    def in_flight(self, jobs: Sequence[Job]) -> None:
+        if self.parallel:
+            names = [j.label + (f" (attempt {j.attempt})" if j.attempt > 1 else "") for j in jobs]
+            self.status.set_description_str(f"  running: {', '.join(names)}" if names else "")
+
+    def trial_done(self) -> None:
+        self.finished += 1
+        self.overall.set_description_str(f"{self.name}: {self.finished}/{self.trials} trials")
+
+    def waiting_for(self, label: str) -> None:
+        self.overall.set_description_str(f"{self.name}: waiting for {label} (another process)")
+
+    def close(self) -> None:
+        self.status.close()
+        self.overall.close()
+
+
+class _SweepRun:
+    """One :func:`run_sweep` once its checks passed: the scheduler (:meth:`run`: which trial next, its
+    lock, trials another process holds put off to the end), and what a finished trial's outcome does
+    (:meth:`settle`: retry a lost worker, report divergence, write the records). Counts go to ``tally``."""
+
+    def __init__(self, spec: SweepSpec, store: Store, ex: Executor, bars: _Progress, tally: dict,
+                 num_classes: int):
+        self.spec, self.store, self.ex, self.bars, self.tally = spec, store, ex, bars, tally
+        self.num_classes = num_classes
+        self.inflight: list[Job] = []
+
+    def run(self, todo: Sequence[PlannedRun]) -> None:
+        pending, later = list(todo), []
+        while pending or later or self.inflight:
+            while pending and len(self.inflight) < self.ex.slots():
+                run = pending.pop(0)
+                lock = self.store.lock(run.config)
+                if lock.acquire(blocking=False):
+                    self.begin(run, lock)
+                else:
+                    later.append(run)
+                    self.bars.say(f"{run.label}: being trained by another process ({lock.holder()}); "
+                                  "back to it at the end", True)
+            if not pending and later and len(self.inflight) < self.ex.slots():
+                if self.inflight:  # others are running: take a trial put off only if it is free now
+                    for run in list(later):
+                        if len(self.inflight) >= self.ex.slots():
+                            break
+                        lock = self.store.lock(run.config)
+                        if lock.acquire(blocking=False):
+                            later.remove(run)
+                            self.begin(run, lock)
+                else:  # nothing else to do: wait for the other process
+                    run = later.pop(0)
+                    self.bars.waiting_for(run.label)
+                    lock = self.store.lock(run.config)
+                    lock.acquire(blocking=True)
+                    self.begin(run, lock)
+            if self.inflight:
+                for outcome in self.ex.wait(timeout=0.5 if self.bars.parallel else None):
+                    self.settle(outcome)
+                if self.bars.parallel:  # no epoch reports from workers: credit elapsed time, up to 90 % of the estimate
+                    now = time.perf_counter()
+                    for job in self.inflight:
+                        flight = job.state
+                        self.bars.credit(flight, min(now - job.started, 0.9 * flight.run.estimate) - flight.credited)
+
+    def done(self, lock) -> None:
+        lock.release()
+        self.bars.trial_done()
+
+    def begin(self, run: PlannedRun, lock) -> None:
+        """Submits what ``run`` still misses; the caller took its lock."""
+        missing = self.store.missing_seeds(run.config, run.missing)
+        self.tally["records_by_others"] += len(run.missing) - len(missing)
+        if not missing:
+            self.bars.overall.update(run.estimate)
+            self.done(lock)
+            return
+        flight = _Flight(run, lock, keep=missing)
+        job = Job(run.label, run.config, trained_with(self.store, run.config, missing, self.spec.seeds), state=flight)
+        if not self.bars.parallel:
+            flight.bar = self.bars.epoch_bar(run, missing)
+            epochs = flight.bar.total
+
+            def on_epoch(n: int = 1) -> None:
+                flight.bar.update(n)
+                self.bars.credit(flight, run.estimate * n / epochs)
+
+            job.on_epoch = on_epoch
+        job.started = time.perf_counter()
+        self.inflight.append(job)
+        self.ex.submit(job)
+        self.bars.in_flight(self.inflight)
+
+    def settle(self, outcome: Outcome) -> None:
+        """A finished job: its error re-raised; a lost worker retried (up to the executor's
+        ``max_retries``, then the trial reported failed); divergence reported; else its records written."""
+        job = outcome.job
+        flight: _Flight = job.state
+        run, label, missing = flight.run, job.label, flight.keep
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.lost is not None:
+            if job.attempt <= self.ex.max_retries:
+                self.tally["retried"].append({"trial": label, "seeds": missing, "attempt": job.attempt,
+                                              "reason": outcome.lost})
+                self.bars.say(f"{label} seeds {_seeds(missing)}: worker lost ({outcome.lost}); "
+                              f"retry {job.attempt} of {self.ex.max_retries}", True)
+                job.attempt += 1
+                job.started = time.perf_counter()
+                self.ex.submit(job)
+                self.bars.in_flight(self.inflight)
+                return
+            self.inflight.remove(job)
+            reason = f"its worker was lost {count(job.attempt, 'time')}, last: {outcome.lost}"
+            self.tally["failed"].append({"trial": label, "seeds": missing, "reason": reason})
+            self.bars.say(f"failed: {label} seeds {_seeds(missing)}: {reason}; nothing stored", True)
+            self.bars.credit(flight, run.estimate)
+            self.done(flight.lock)
+            self.bars.in_flight(self.inflight)
+            return
+        self.inflight.remove(job)
+        if flight.bar is not None:
+            flight.bar.close()
+        self.bars.credit(flight, run.estimate)
+        self.tally["trials_run"] += 1
+        try:
+            if outcome.diverged is not None:
+                self.tally["diverged"].append({"trial": label, "seeds": missing, "reason": outcome.diverged})
+                self.bars.say(f"diverged: {label} seeds {_seeds(missing)}: {outcome.diverged}", True)
+                return
+            results = outcome.results
+            _check_results(results, job.seeds, label)
+            prov = outcome.provenance
+            if prov is None:
+                prov = collect_environment(outcome.wall, job.seeds, **(outcome.timing or {}))
+            for seed, metrics in zip(job.seeds, results):
+                if seed not in missing:
+                    continue  # trained again only so that the missing seeds come out as they were
+                error = metrics["float"].get("val_error")
+                reason = divergence.chance_reason(error, self.num_classes) if isinstance(error, (int, float)) else None
+                if reason:
+                    self.tally["diverged"].append({"trial": label, "seeds": [seed], "reason": reason})
+                    self.bars.say(f"diverged: {label} seed {seed}: {reason}", True)
+                    continue
+                self.store.put(run.config, seed, metrics, prov)
+                self.tally["records_written"] += 1
+            where = f" on {prov.get('hostname')}" if self.bars.parallel and prov.get("hostname") else ""
+            self.bars.say(f"{label} seeds {_seeds(missing)}: {format_duration(outcome.wall)}{where}")
+        finally:
+            self.done(flight.lock)
+            self.bars.in_flight(self.inflight)
+
+    def give_back(self) -> None:
+        """Releases the locks (and closes the bars) of the trials still in flight."""
+        for job in self.inflight:
+            if job.state.bar is not None:
+                job.state.bar.close()
+            job.state.lock.release()
+
+
 def trained_with(store: Store, config: Any, missing: Sequence[int], seeds: Sequence[int]) -> list[int]:
     """The seeds to train so that the ``missing`` ones come out as they were (or would have been).
 
@@ -359,176 +548,25 @@ def run_sweep(
     num_classes = data.info(spec.dataset)["num_classes"]
 
     start = time.perf_counter()
-    overall = tqdm(
-        total=max(p.estimate, 1e-9), desc=f"{spec.name}: 0/{len(todo)} trials", file=sys.stderr,
-        disable=not progress, smoothing=0, dynamic_ncols=True, position=0,
-        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
-    )
-    status = tqdm(total=0, desc="", file=sys.stderr, disable=not (progress and parallel), leave=False,
-                  position=1, dynamic_ncols=True, bar_format="{desc}")
-
-    def say(message: str, always: bool = False) -> None:
-        if progress or always:
-            tqdm.write(message, file=sys.stderr)
-
+    bars = _Progress(spec.name, len(todo), p.estimate, progress, parallel)
     foreign = store.foreign_files()
     if foreign:
-        say(f"{store.root}: left alone {count(len(foreign), 'JSON file')} not named like records: "
-            f"{', '.join(foreign)}", True)
+        bars.say(f"{store.root}: left alone {count(len(foreign), 'JSON file')} not named like records: "
+                 f"{', '.join(foreign)}", True)
     if tally["records_skipped"]:
-        say(f"{spec.name}: {count(tally['records_skipped'], 'record')} already in {store.root}, skipped")
-
-    inflight: list[Job] = []
-    finished = 0
-
-    def credit(flight: _Flight, amount: float) -> None:
-        step = max(0.0, min(amount, flight.run.estimate - flight.credited))
-        flight.credited += step
-        overall.update(step)
-
-    def show_inflight() -> None:
-        if parallel:
-            names = [j.label + (f" (attempt {j.attempt})" if j.attempt > 1 else "") for j in inflight]
-            status.set_description_str(f"  running: {', '.join(names)}" if names else "")
-
-    def done(lock) -> None:
-        nonlocal finished
-        lock.release()
-        finished += 1
-        overall.set_description_str(f"{spec.name}: {finished}/{len(todo)} trials")
-
-    def begin(run: PlannedRun, lock) -> None:
-        """Submits what ``run`` still misses; the caller took its lock."""
-        missing = store.missing_seeds(run.config, run.missing)
-        tally["records_by_others"] += len(run.missing) - len(missing)
-        if not missing:
-            overall.update(run.estimate)
-            done(lock)
-            return
-        flight = _Flight(run, lock, keep=missing)
-        job = Job(run.label, run.config, trained_with(store, run.config, missing, spec.seeds), state=flight)
-        if not parallel:
-            epochs = _epochs(run.config)
-            flight.bar = tqdm(
-                total=epochs, desc=f"{run.label} seeds {_seeds(missing)}", unit="epoch", file=sys.stderr,
-                disable=not progress, leave=False, position=1, dynamic_ncols=True,
-            )
-
-            def on_epoch(n: int = 1) -> None:
-                flight.bar.update(n)
-                credit(flight, run.estimate * n / epochs)
-
-            job.on_epoch = on_epoch
-        job.started = time.perf_counter()
-        inflight.append(job)
-        ex.submit(job)
-        show_inflight()
-
-    def settle(outcome: Outcome) -> None:
-        job = outcome.job
-        flight: _Flight = job.state
-        run, label, missing = flight.run, job.label, flight.keep
-        if outcome.error is not None:
-            raise outcome.error
-        if outcome.lost is not None:
-            if job.attempt <= ex.max_retries:
-                tally["retried"].append({"trial": label, "seeds": missing, "attempt": job.attempt,
-                                           "reason": outcome.lost})
-                say(f"{label} seeds {_seeds(missing)}: worker lost ({outcome.lost}); "
-                    f"retry {job.attempt} of {ex.max_retries}", True)
-                job.attempt += 1
-                job.started = time.perf_counter()
-                ex.submit(job)
-                show_inflight()
-                return
-            inflight.remove(job)
-            reason = f"its worker was lost {count(job.attempt, 'time')}, last: {outcome.lost}"
-            tally["failed"].append({"trial": label, "seeds": missing, "reason": reason})
-            say(f"failed: {label} seeds {_seeds(missing)}: {reason}; nothing stored", True)
-            credit(flight, run.estimate)
-            done(flight.lock)
-            show_inflight()
-            return
-        inflight.remove(job)
-        if flight.bar is not None:
-            flight.bar.close()
-        credit(flight, run.estimate)
-        tally["trials_run"] += 1
-        try:
-            if outcome.diverged is not None:
-                tally["diverged"].append({"trial": label, "seeds": missing, "reason": outcome.diverged})
-                say(f"diverged: {label} seeds {_seeds(missing)}: {outcome.diverged}", True)
-                return
-            results = outcome.results
-            _check_results(results, job.seeds, label)
-            prov = outcome.provenance
-            if prov is None:
-                prov = collect_environment(outcome.wall, job.seeds, **(outcome.timing or {}))
-            for seed, metrics in zip(job.seeds, results):
-                if seed not in missing:
-                    continue  # trained again only so that the missing seeds come out as they were
-                error = metrics["float"].get("val_error")
-                reason = divergence.chance_reason(error, num_classes) if isinstance(error, (int, float)) else None
-                if reason:
-                    tally["diverged"].append({"trial": label, "seeds": [seed], "reason": reason})
-                    say(f"diverged: {label} seed {seed}: {reason}", True)
-                    continue
-                store.put(run.config, seed, metrics, prov)
-                tally["records_written"] += 1
-            where = f" on {prov.get('hostname')}" if parallel and prov.get("hostname") else ""
-            say(f"{label} seeds {_seeds(missing)}: {format_duration(outcome.wall)}{where}")
-        finally:
-            done(flight.lock)
-            show_inflight()
-
-    pending, later = list(todo), []
+        bars.say(f"{spec.name}: {count(tally['records_skipped'], 'record')} already in {store.root}, skipped")
+    sweep = _SweepRun(spec, store, ex, bars, tally, num_classes)
     try:
         ex.open(run_trial)
         if parallel:
-            say(f"{spec.name}: {count(len(todo), 'trial')} on {ex.describe()}")
-        while pending or later or inflight:
-            while pending and len(inflight) < ex.slots():
-                run = pending.pop(0)
-                lock = store.lock(run.config)
-                if lock.acquire(blocking=False):
-                    begin(run, lock)
-                else:
-                    later.append(run)
-                    say(f"{run.label}: being trained by another process ({lock.holder()}); "
-                        "back to it at the end", True)
-            if not pending and later and len(inflight) < ex.slots():
-                if inflight:  # others are running: take a trial put off only if it is free now
-                    for run in list(later):
-                        if len(inflight) >= ex.slots():
-                            break
-                        lock = store.lock(run.config)
-                        if lock.acquire(blocking=False):
-                            later.remove(run)
-                            begin(run, lock)
-                else:  # nothing else to do: wait for the other process
-                    run = later.pop(0)
-                    overall.set_description_str(f"{spec.name}: waiting for {run.label} (another process)")
-                    lock = store.lock(run.config)
-                    lock.acquire(blocking=True)
-                    begin(run, lock)
-            if inflight:
-                for outcome in ex.wait(timeout=0.5 if parallel else None):
-                    settle(outcome)
-                if parallel:  # no epoch reports from workers: credit elapsed time, up to 90 % of the estimate
-                    now = time.perf_counter()
-                    for job in inflight:
-                        flight = job.state
-                        credit(flight, min(now - job.started, 0.9 * flight.run.estimate) - flight.credited)
+            bars.say(f"{spec.name}: {count(len(todo), 'trial')} on {ex.describe()}")
+        sweep.run(todo)
     finally:
-        for job in inflight:  # an error or an interrupt: give the trials in flight back
-            if job.state.bar is not None:
-                job.state.bar.close()
-            job.state.lock.release()
+        sweep.give_back()  # an error or an interrupt: the trials in flight lose their locks and bars
         try:
             ex.close()
         finally:
-            status.close()
-            overall.close()
+            bars.close()
     tally["seconds"] = time.perf_counter() - start
     return tally
 
