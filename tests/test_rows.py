@@ -8,6 +8,7 @@ import math
 import statistics
 import subprocess
 import sys
+import typing
 
 import numpy as np
 import pytest
@@ -313,3 +314,10 @@ def test_store_overview_counts_records_trials_and_wall_time(tmp_path, spec):
     assert overview["records"] == overview["files"] == 6 and overview["trials"] == 2
     assert overview["total_seconds"] == 20.0 and overview["max_spec_seconds"] == 20.0
     assert overview["commits"] == ["aaaaaaa"] and len(overview["devices"]) == 1
+
+
+def test_summary_rows_have_exactly_the_declared_fields(spec, store):
+    """SummaryRow is the one declaration of the summary's fields: every row has them, in that order, and no other."""
+    declared = list(typing.get_type_hints(rowmod.SummaryRow))
+    summary = rowmod.summarise(rowmod.tidy(spec, store, allow_missing=True))
+    assert summary and all(list(r) == declared for r in summary)

@@ -30,7 +30,7 @@ import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -276,29 +276,55 @@ def gap_field(baseline: str) -> str:
     return BASELINES[baseline]
 
 
-def summarise(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """The one seed summary: :func:`tidy` rows aggregated over seeds, one row per (spec, network,
-    step policy, retraining budget, method, bits), in first-seen order. A network is
-    :func:`network_label`; float rows have ``bits`` 32. Errors and gaps are fractions; a standard
-    deviation or standard error over one seed is None. Empty ``rows`` give ``[]``; a row lacking one
-    of :data:`ROW_FIELDS` raises ValueError.
+class SummaryRow(TypedDict):
+    """One row of the seed summary (:func:`summarise`): one network, method and bit width over its seeds.
+    Errors and gaps are fractions; a standard deviation or standard error over one seed is None. The
+    network's fields are those of :func:`tidy`, None where the rows lack them."""
 
-    Fields: the network's fields of :func:`tidy` that the rows carry (``spec, trial, family,
-    dataset, size, width, depth, maps, size_label, params, weights, step_policy, retrain_epochs``;
-    None where absent), ``network`` (:func:`network_label`), ``method, bits, weight_bits``
-    (:func:`quantlab.numerics.compression.memory_bits`), ``seeds`` (how many), ``seed_list``,
-    ``test_error`` and ``val_error`` (means; ``val_error`` None where rows lack it),
-    ``test_error_std`` and ``val_error_std`` (sample standard deviations);
+    spec: str | None
+    trial: str | None
+    family: str | None
+    dataset: str | None
+    size: Any
+    width: int | None
+    depth: int | None
+    maps: Any
+    size_label: str | None
+    params: int
+    weights: int
+    step_policy: str | None
+    retrain_epochs: int | None
+    train_subset: int | None
+    quantizer: str | None
+    signal_bits: int | None
+    method: str
+    network: str  # network_label
+    bits: int  # FLOAT_BITS for float rows
+    weight_bits: int  # quantlab.numerics.compression.memory_bits
+    seeds: int  # how many
+    seed_list: list[int]
+    test_error: float  # mean over seeds
+    test_error_std: float | None  # sample standard deviation
+    val_error: float | None  # None where the rows lack it
+    val_error_std: float | None
+    # against the float network of the same network (quantized rows; None for float rows or without one)
+    gap: float | None  # mean test error minus the float network's mean test error
+    gap_by_seed: dict[int, float] | None  # {seed: test error - float test error} on the seeds both have
+    gap_std: float | None  # sample standard deviation of those paired differences
+    gap_se: float | None  # its standard error, gap_std / sqrt(n): the book's "±" on a gap
+    # against the float control (every method, where the rows carry control_test_error)
+    control_error: float | None  # the control's mean test error
+    gap_control: float | None
+    gap_control_by_seed: dict[int, float] | None
+    gap_control_std: float | None
+    gap_control_se: float | None
 
-    * against the float network of the same network (quantized rows; None for float rows or when
-      there is no float row): ``gap`` (mean test error minus the float network's mean test error),
-      ``gap_by_seed`` (``{seed: test error - float test error}`` on the seeds both have),
-      ``gap_std`` (sample standard deviation of those paired differences) and ``gap_se`` (its
-      standard error, ``gap_std / sqrt(n)``: the book's "±" on a gap);
-    * against the float control (every method, where the rows carry ``control_test_error``):
-      ``control_error`` (mean), ``gap_control``, ``gap_control_by_seed``, ``gap_control_std``,
-      ``gap_control_se``.
-    """
+
+def summarise(rows: Iterable[Mapping[str, Any]]) -> list[SummaryRow]:
+    """The one seed summary: :func:`tidy` rows aggregated over seeds, one :class:`SummaryRow` per (spec,
+    network, step policy, retraining budget, method, bits), in first-seen order (the fields and their
+    units: :class:`SummaryRow`; the gap fields per baseline: :data:`BASELINES`). Empty ``rows`` give
+    ``[]``; a row lacking one of :data:`ROW_FIELDS` raises ValueError."""
     rows = list(rows)
     if rows:
         check_rows(rows)
@@ -311,7 +337,7 @@ def summarise(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
     for (net, method, bits), members in groups.items():
         first = members[0]
         test = [float(m["test_error"]) for m in members]
-        row = {k: first.get(k) for k in _GROUP_FIELDS}
+        row: SummaryRow = {k: first.get(k) for k in _GROUP_FIELDS}  # type: ignore[assignment]
         row.update({
             "network": network_label(first), "bits": bits,
             "weight_bits": first.get("weight_bits") or memory_bits(first["params"], first["weights"], bits),
