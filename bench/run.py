@@ -170,7 +170,7 @@ class QuantlabRun:
     def __call__(self) -> float:
         t = time.perf_counter()
         self.params, self.opt_state, self.steps, loss = self.epoch(
-            self.params, self.opt_state, self.steps, self.keys, self.images, self.labels
+            self.params, self.opt_state, self.steps, self.keys, self.images, self.labels, None  # float signals
         )
         loss.block_until_ready()
         return time.perf_counter() - t
