@@ -358,13 +358,19 @@ def test_retraining_curves_start_at_the_direct_network():
         charts.retraining_curves([r for r in rows if r["stage"] != "retrain"])
 
 
-def test_gap_vs_budget_one_point_per_policy_and_budget():
+def budget_rows() -> list[dict]:
+    """Tidy rows of one network retrained for 1 and 4 epochs with both step policies."""
     rows = []
     for epochs in (1, 4):
         for policy in ("fixed", "adaptive"):
             for s in SEEDS:
                 for r in rowmod.record_rows(record("ffdnn", (8, 3), s)):
                     rows.append({**r, "retrain_epochs": epochs, "step_policy": policy})
+    return rows
+
+
+def test_gap_vs_budget_one_point_per_policy_and_budget():
+    rows = budget_rows()
     spec = charts.gap_vs_budget(rows).to_dict()
     values = spec["data"]["values"]
     assert sorted((v["step_policy"], v["epochs"]) for v in values) == [
@@ -374,17 +380,11 @@ def test_gap_vs_budget_one_point_per_policy_and_budget():
         charts.gap_vs_budget(rows, bits=5)
 
 
-
 def test_method_colours_mean_only_methods():
     """Step policies, curve colours (here seeds and policies) take the category palette: no black, orange
     or blue, which mean float, direct quantization and retrained everywhere."""
     assert not set(charts.CATEGORY_COLORS) & set(charts.METHOD_COLORS.values())
-    rows = []
-    for epochs in (1, 4):
-        for policy in ("fixed", "adaptive"):
-            for s in SEEDS:
-                for r in rowmod.record_rows(record("ffdnn", (8, 3), s)):
-                    rows.append({**r, "retrain_epochs": epochs, "step_policy": policy})
+    rows = budget_rows()
     metrics = record("ffdnn", (8, 3), 0)["metrics"]
     metrics["retrain"]["2"]["history"] = [{"epoch": 1, "train_loss": 0.5, "val_error": 0.2}]
     curves = rowmod.curve_rows(metrics, trial="net", seed=0, size_label="8x3", params=100, step_policy="fixed")
