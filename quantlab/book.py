@@ -66,13 +66,13 @@ class Page:
 
 REFERENCE_SPECS = ("ffdnn-width", "ffdnn-depth", "cnn-maps", "budget-ffdnn", "budget-cnn")
 """The specs of the paper's claims, in the order ``make reference`` (and ``make reference-gpu``) runs them."""
+MAP_SPECS = ("precision-ffdnn", "precision-cnn", "data-ffdnn", "data-cnn", "rules-ffdnn", "signals-ffdnn",
+             "signals-cnn")
+"""The specs of the beyond-the-paper maps, in the order ``make reference-maps`` runs them."""
 BOOK_FACTS = ("n_val", "n_test", "seeds_text", "noise_rule", "more_bits_ffdnn", "more_bits_cnn")
 """Glue keys that name one fact of the whole book: every page that glues one glues the same value
 (tests/test_site.py). Any other key is its page's own, and a sweep chapter's (:attr:`Page.swappable`) a
 fact of the spec it shows; a key on two pages that is neither fails that test: one name, one fact."""
-MAP_SPECS = ("precision-ffdnn", "precision-cnn", "data-ffdnn", "data-cnn", "rules-ffdnn", "signals-ffdnn",
-             "signals-cnn")
-"""The specs of the beyond-the-paper maps, in the order ``make reference-maps`` runs them."""
 
 PAGES: dict[str, Page] = {
     "intro": Page(specs=(*REFERENCE_SPECS, "data-ffdnn", "data-cnn", "signals-ffdnn", "signals-cnn"), box="end",
