@@ -29,12 +29,24 @@ EXPORT_FORMATS = ("safetensors", "onnx")  # the files `python -m quantlab export
 PACKINGS = ("bits", "base3")  # how a file packs weight codes (quantlab.numerics.packing)
 
 
-def weight_label(bits: int) -> str:
-    """How text and tables name a weight word length: ``"float"`` (:data:`FLOAT_BITS` and more),
-    ``"ternary"`` (2), else e.g. ``"3-bit"``."""
+WEIGHT_LABEL_FORMS = ("text", "legend", "column")
+
+
+def weight_label(bits: int, form: str = "text") -> str:
+    """The one way the book names a weight word length (:data:`FLOAT_BITS` and more: float), in one of
+    three forms: ``"text"`` (sentences and tables: ``float``, ``ternary``, ``3-bit``), ``"legend"`` (chart
+    legends, which also say the bits: ``32-bit float``, ``2-bit (ternary)``, ``3-bit``) or ``"column"``
+    (a map's bit-width axis: ``32 (float)``, ``2 (ternary)``, ``3``)."""
+    if form not in WEIGHT_LABEL_FORMS:
+        raise ValueError(f"form must be one of {WEIGHT_LABEL_FORMS}; got {form!r}")
     bits = int(bits)
-    return "float" if bits >= FLOAT_BITS else "ternary" if bits == 2 else f"{bits}-bit"
+    kind = "float" if bits >= FLOAT_BITS else "ternary" if bits == 2 else None
+    if form == "text":
+        return kind or f"{bits}-bit"
+    if form == "legend":
+        return f"{bits}-bit" + ("" if kind is None else f" {kind}" if kind == "float" else f" ({kind})")
+    return f"{bits}" + ("" if kind is None else f" ({kind})")
 
 
 __all__ = ["EXPORT_FORMATS", "FLOAT_BITS", "METHODS", "PACKINGS", "QUANTIZERS", "STEP_POLICIES", "TERNARY_QUANTIZERS",
-           "signal_label", "weight_label"]
+           "WEIGHT_LABEL_FORMS", "signal_label", "weight_label"]

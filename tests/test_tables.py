@@ -20,7 +20,12 @@ TABLE = [ecr_row("w8", 2, 100, 0.5, "<="), ecr_row("w64", 2, 1000, 3.0), ecr_row
 
 
 def test_weight_label():
+    """The one function that names a weight bit width, in its three forms."""
     assert [weight_label(b) for b in (2, 3, 8, 32)] == ["ternary", "3-bit", "8-bit", "float"]
+    assert [weight_label(b, "legend") for b in (2, 3, 32)] == ["2-bit (ternary)", "3-bit", "32-bit float"]
+    assert [weight_label(b, "column") for b in (2, 3, 32)] == ["2 (ternary)", "3", "32 (float)"]
+    with pytest.raises(ValueError, match="form must be one of"):
+        weight_label(2, "axis")
 
 
 def test_ecr_highlights_pick_by_size_and_by_interpolated_ecr():

@@ -12,16 +12,13 @@ import altair as alt
 from quantlab.charts.style import (
     BASELINE_TEXT, CATEGORY_COLORS, _LEGEND_KW, METHOD_LABELS, _pct, subtitle, _title,
 )
+from quantlab.vocabulary import weight_label
 
 
 def _vanished_text() -> str:
     from quantlab.analysis import inference, report
 
     return (f"upper one-sided {inference.CONFIDENCE:.0%} bound at most {report.VANISHED_GAP_PP:g} points")
-
-
-def _bits_label(bits: int) -> str:
-    return "2 (ternary)" if int(bits) == 2 else str(int(bits))
 
 
 def resiliency_map(
@@ -49,7 +46,7 @@ def resiliency_map(
             gap = _pct(c["gap"])
             data.append({
                 "method": METHOD_LABELS[method], "network": c["network"], "params": c["params"],
-                "bits": _bits_label(c["bits"]), "bits_n": c["bits"],
+                "bits": weight_label(c["bits"], "column"), "bits_n": c["bits"],
                 "gap": gap, "gap_text": f"{gap:+.1f}" if abs(gap) < 9.95 else f"{gap:+.0f}",
                 "gap_se": _pct(c["gap_se"]), "gap_std": _pct(c["gap_std"]),
                 "quantized": _pct(c["quantized_error"]), "baseline": _pct(c["float_error"]),
@@ -60,7 +57,7 @@ def resiliency_map(
         raise ValueError("rows hold no quantized results: no resiliency map")
     networks = [d["network"] for d in sorted(data, key=lambda d: -d["params"])]
     networks = list(dict.fromkeys(networks))
-    bits = [_bits_label(b) for b in sorted({d["bits_n"] for d in data})]
+    bits = [weight_label(b, "column") for b in sorted({d["bits_n"] for d in data})]
     x = alt.X("bits:O", title="weight bits", sort=bits, axis=alt.Axis(labelAngle=0))
     y = alt.Y("network:O", title=None, sort=networks)
     top = max(abs(d["gap"]) for d in data)

@@ -10,7 +10,7 @@ from typing import Any
 import altair as alt
 
 from quantlab.analysis import rows as rowmod
-from quantlab.vocabulary import FLOAT_BITS
+from quantlab.vocabulary import FLOAT_BITS, weight_label
 
 
 METHOD_LABELS = {"float": "float", "direct": "direct quantization", "retrain": "retrained"}
@@ -37,11 +37,9 @@ X_FIELDS = {
 
 
 def precision_label(bits: int) -> str:
-    """``32 -> '32-bit float'``, ``2 -> '2-bit (ternary)'``, ``3 -> '3-bit'``."""
-    bits = int(bits)
-    if bits >= FLOAT_BITS:
-        return f"{bits}-bit float"
-    return "2-bit (ternary)" if bits == 2 else f"{bits}-bit"
+    """A legend's name of a weight word length: :func:`quantlab.vocabulary.weight_label`'s ``legend`` form
+    (``32-bit float``, ``2-bit (ternary)``, ``3-bit``)."""
+    return weight_label(bits, "legend")
 
 
 def method_scale(methods: Sequence[str]) -> alt.Scale:
