@@ -45,7 +45,7 @@ help:
 	@echo "make reference  regenerate the reference results (resumable; about 5 hours on a 2-core CPU)"
 	@echo "make reference-maps  the precision and data maps of the beyond-the-paper chapters (resumable)"
 	@echo "make reference-gpu  the reference set on an NVIDIA GPU into results-gpu/, with timings (README: GPUs)"
-	@echo "make lab    JupyterLab (with jupytext) to edit and re-run the book's chapters"
+	@echo "make lab    JupyterLab on lab/: every chapter as a notebook whose text carries its numbers (jupytext for book/*.md)"
 	@echo "make clean  remove build outputs (keeps .venv and the data cache); distclean also removes .venv"
 	@echo "make lock   rewrite requirements.lock from the current .venv"
 
@@ -127,8 +127,16 @@ reference-maps: $(VENV_STAMP) | sysdeps
 reference-gpu:
 	scripts/reference_gpu.sh results-gpu $(REFERENCE_ARGS)
 
-lab: $(LAB_STAMP)
-	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+lab: lab-notebooks $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) lab/intro.ipynb
+
+# lab/<chapter>.ipynb: the built book's executed chapters with their text resolved (glue roles to the
+# values, cross-references to titles and figure numbers: the .ipynb each page offers), to open and
+# re-run in JupyterLab; re-running a cell updates its output, the text keeps the build's numbers.
+.PHONY: lab-notebooks
+lab-notebooks: book
+	rm -rf lab && mkdir -p lab && cp _build/html/_sources/book/*.ipynb lab/
+	@echo "== lab/: $$(ls lab | wc -l) chapter notebooks with their numbers (from the built book)"
 
 $(LAB_STAMP): $(VENV_STAMP)
 	$(PIP) install -q -c requirements.lock -e '.[lab]'
@@ -143,7 +151,7 @@ lock: $(VENV_STAMP)
 	@mv requirements.lock.tmp requirements.lock && echo "wrote requirements.lock"
 
 clean:
-	rm -rf _build book/_csv .pytest_cache *.egg-info
+	rm -rf _build book/_csv lab .pytest_cache *.egg-info
 	find . -path ./.venv -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
 
 distclean: clean

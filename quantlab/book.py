@@ -248,10 +248,11 @@ def rerun_box(page: str, source: str | None = None) -> str:
     source = source or f"book/{page}.md"
     stem = Path(source).stem
     lines = [
-        f"- **In JupyterLab**: `make lab`, then right-click `{source}` and choose *Open With > Jupytext Notebook*.",
+        f"- **In JupyterLab**: `make lab` opens `lab/{stem}.ipynb`, this page as a notebook with its numbers in "
+        f"its text (re-running a cell updates its output, not the text); to change the chapter, right-click "
+        f"`{source}` and choose *Open With > Jupytext Notebook* (its text shows the glue roles).",
         f"- **Without a browser**: `.venv/bin/python -m quantlab notebook {source} --out /tmp/{stem}.ipynb` runs it "
-        f"and writes the notebook with its numbers in the text, as on this page (in JupyterLab the text shows "
-        f"the glue roles, and the numbers are in the cells that glue them).",
+        f"and writes the notebook with its numbers in the text, as on this page.",
         "- **The downloaded notebook** (`.ipynb` in the download menu) is this page executed, its numbers in its "
         "text. To run it again it needs quantlab and the records: a clone of the repository (`make book` there "
         "sets both up), with the notebook in the clone's `book/` folder.",

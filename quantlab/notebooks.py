@@ -134,7 +134,8 @@ def resolve(nb: Mapping[str, Any], values: Mapping[str, Mapping[str, Any]], titl
         if cell.get("cell_type") == "code" and figure.get("caption"):
             number = figures.get(figure.get("name"), "")
             caption = render_markdown(" ".join(str(figure["caption"]).split()), values, titles, figures)
-            cells.append({"cell_type": "markdown", "metadata": {}, "source": f"**Fig. {number}** {caption}"})
+            cells.append({"cell_type": "markdown", "id": f"{cell.get('id', len(cells))}-caption", "metadata": {},
+                          "source": f"**Fig. {number}** {caption}"})
     out["cells"] = cells
     return out
 

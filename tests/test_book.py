@@ -40,7 +40,7 @@ def test_page_rejects_csv_of_a_spec_it_does_not_read():
 def test_rerun_box_routes_reads_and_downloads():
     box = book.rerun_box("retraining")
     assert box.startswith("````{admonition} " + book.BOX_TITLE) and box.rstrip().endswith("````")
-    assert "`make lab`" in box and "Open With > Jupytext Notebook" in box
+    assert "`make lab` opens `lab/" in box and "Open With > Jupytext Notebook" in box
     assert "`.venv/bin/python -m quantlab notebook book/retraining.md --out /tmp/retraining.ipynb`" in box
     for name in ("budget-ffdnn", "budget-cnn"):
         spec = load_spec(name)

@@ -70,6 +70,7 @@ def test_resolve_captions_every_figure_and_keeps_the_input_unchanged():
     assert json.dumps(nb) == before
     assert [c["source"] for c in out["cells"] if c["cell_type"] == "markdown"] == [
         "As Fig. 2 shows, 0.5.", "**Fig. 1** First.", "**Fig. 2** Second, see Fig. 1."]
+    assert all(c["id"].endswith("-caption") for c in out["cells"] if c["source"].startswith("**Fig."))  # nbformat 4.5
 
 
 def test_a_chapter_run_from_its_source_shows_numbers_not_roles(tmp_path):

@@ -517,6 +517,21 @@ def test_chapter_offers_its_notebook(site, page):
         f"{path}: the page's figure numbers {sorted(page_numbers)} are not all in the notebook")
 
 
+
+def test_make_lab_notebooks_carry_their_numbers(site):
+    """`make lab` opens lab/<chapter>.ipynb: one notebook per chapter, executed, its text without MyST roles."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    r = subprocess.run(["make", "--no-print-directory", "lab-notebooks"], cwd=ROOT, env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    lab = ROOT / "lab"
+    assert sorted(p.stem for p in lab.glob("*.ipynb")) == sorted(Path(p).name for p in chapter_pages())
+    for path in lab.glob("*.ipynb"):
+        nb = json.loads(path.read_text())
+        text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        assert not re.findall(r"\{(?:glue|doc|numref)[a-z:]*\}`", text), f"{path}: MyST roles in its text"
+        assert any(c["cell_type"] == "code" and c.get("outputs") for c in nb["cells"]), f"{path}: not executed"
+
 # -- the front page's first screen ----------------------------------------------------------------------------
 
 FIRST_SCREEN_JS = """<script>window.addEventListener("load", function () { setTimeout(function () {
