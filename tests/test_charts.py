@@ -399,7 +399,7 @@ def test_precision_legend_shows_line_samples(width_rows):
     does not merge the two into a legend of dashed marker outlines."""
     curves = qz.step_error_curves(np.linspace(-1, 1, 101), (2, 3))
     for chart in (charts.error_vs_params(width_rows), charts.quantizer_error_curve(curves),
-                  charts.memory_chart(width_rows), charts.ecr_chart(width_rows)):
+                  charts.ecr_chart(width_rows)):
         spec = chart.to_dict()
         dashes = [u["encoding"]["strokeDash"] for u in layers(spec) if "strokeDash" in u.get("encoding", {})
                   and u["encoding"]["strokeDash"].get("field") == "precision"]
@@ -414,6 +414,24 @@ def test_precision_legend_shows_line_samples(width_rows):
                 label: charts.PRECISION_SHAPES[b] for b in (32, 2, 3) for label in [charts.precision_label(b)]
                 if label in sh["scale"]["domain"]}
 
+
+
+def test_memory_chart_one_shade_of_the_method_colour_per_bit_width(width_rows):
+    """Many bit widths of one method stay apart: each (method, bits) is a series in the method's colour,
+    darkest at the fewest bits, named in the legend."""
+    spec = charts.memory_chart(width_rows).to_dict()
+    colour = next(u["encoding"]["color"] for u in layers(spec)
+                  if u.get("encoding", {}).get("color", {}).get("field") == "series")
+    pairs = dict(zip(colour["scale"]["domain"], colour["scale"]["range"]))
+    assert list(pairs) == ["float", "direct quantization, 2-bit (ternary)", "direct quantization, 3-bit",
+                           "retrained, 2-bit (ternary)", "retrained, 3-bit"]
+    assert pairs["float"] == charts.METHOD_COLORS["float"]
+    for method in ("direct", "retrain"):
+        two, three = (pairs[f"{charts.METHOD_LABELS[method]}, {charts.precision_label(b)}"] for b in (2, 3))
+        assert two == charts.METHOD_COLORS[method]
+        assert sum(int(three[i:i + 2], 16) for i in (1, 3, 5)) > sum(int(two[i:i + 2], 16) for i in (1, 3, 5))
+    drawn = {v["series"] for u in layers(spec) if "values" in u.get("data", {}) for v in u["data"]["values"]}
+    assert drawn == set(pairs)
 
 def test_ecr_chart_names_the_naive_ratios_in_a_legend(width_rows):
     spec = charts.ecr_chart(width_rows).to_dict()

@@ -11,9 +11,9 @@ import altair as alt
 
 from quantlab.analysis import rows as rowmod
 from quantlab.charts.style import (
-    _dash_channel, dataset_text, _decade_axis, _LEGEND_KW, METHOD_COLORS, METHOD_LABELS, method_scale,
-    PRECISION_DASH, precision_label, precision_scales, PRECISION_SHAPES, _seeds_text, _shape_channel, SPREAD,
-    subtitle, _title,
+    _dash_channel, dataset_text, _decade_axis, _LEGEND_KW, METHOD_COLORS, METHOD_LABELS, PRECISION_DASH,
+    precision_label, precision_scales, PRECISION_SHAPES, _seeds_text, series_label, series_scale, _shape_channel,
+    SPREAD, subtitle, _title,
 )
 
 
@@ -90,7 +90,8 @@ def ecr_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width
 
 def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, width: int = 440, height: int = 340):
     """Mean test error against weight memory (bits; both axes log) for every network of ``rows``:
-    float, directly quantized and retrained, colours and shapes as elsewhere in the book. The
+    float, directly quantized and retrained, one line per method and bit width, in the method's colour,
+    lighter with more bits (:func:`~quantlab.charts.style.series_scale`; shapes as elsewhere). The
     Pareto front (the best network under each memory budget, :func:`quantlab.numerics.compression.pareto_front`)
     is the black step line; its networks are ringed. Tooltips give the exact numbers."""
     from quantlab.analysis import stats
@@ -98,7 +99,7 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
     pts = stats.memory_points(rows)
     data = [{
         "network": rowmod.network_label(p), "method": METHOD_LABELS[p["method"]],
-        "precision": precision_label(p["bits"]),
+        "precision": precision_label(p["bits"]), "series": series_label(p["method"], p["bits"]),
         "params": p["params"], "memory_bits": p["weight_bits"], "memory_kib": round(p["weight_bits"] / 8192, 3),
         "error": round(100 * p["test_error"], 4), "error_std": round(100 * (p["test_error_std"] or 0.0), 4),
         "seeds": p["seeds"], "pareto": p["pareto"], "on_front": "yes" if p["pareto"] else "no",
@@ -107,9 +108,8 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
     hi_mem = max(d["memory_bits"] for d in data)
     step_rows = ([{**d, "order": i} for i, d in enumerate(front)]
                  + [{**front[-1], "memory_bits": hi_mem, "order": len(front)}])
-    methods = {p["method"] for p in pts}
-    dash, shape = precision_scales(sorted({p["bits"] for p in pts}))
-    sel = alt.selection_point(name="mem_method", fields=["method"], bind="legend")
+    _, shape = precision_scales(sorted({p["bits"] for p in pts}))
+    sel = alt.selection_point(name="mem_method", fields=["series"], bind="legend")
     opacity = alt.condition(sel, alt.value(0.95), alt.value(0.12))
     x = alt.X("memory_bits:Q", title="weight memory (bits, log scale)",
               scale=alt.Scale(type="log", nice=False, padding=14), axis=_decade_axis(d["memory_bits"] for d in data))
@@ -122,12 +122,12 @@ def memory_chart(rows: Sequence[Mapping[str, Any]], title: str | None = None, wi
             alt.Tooltip("error:Q", title="test error, mean (%)", format=".2f"),
             alt.Tooltip("error_std:Q", title="test error, std (%)", format=".2f"),
             alt.Tooltip("seeds:Q"), alt.Tooltip("on_front:N", title="on the Pareto front")]
-    color = alt.Color("method:N", scale=method_scale(methods), title="method",
-                      legend=alt.Legend(labelLimit=220, symbolStrokeWidth=3, **_LEGEND_KW))
+    color = alt.Color("series:N", scale=series_scale((p["method"], p["bits"]) for p in pts), title="method, weights",
+                      legend=alt.Legend(labelLimit=220, symbolType="stroke", symbolStrokeWidth=3, **_LEGEND_KW))
     base = alt.Chart(alt.Data(values=data)).encode(x=x, y=y, color=color, opacity=opacity)
-    lines = base.mark_line(strokeWidth=1.2).encode(strokeDash=_dash_channel(dash), detail="precision:N",
-                                                   order="memory_bits:Q")
-    points = base.mark_point(filled=True, size=60).encode(shape=_shape_channel(shape), tooltip=tips).add_params(sel)
+    lines = base.mark_line(strokeWidth=1.4).encode(order="memory_bits:Q")
+    points = base.mark_point(filled=True, size=60).encode(
+        shape=alt.Shape("precision:N", scale=shape, legend=None), tooltip=tips).add_params(sel)
     ring = alt.Chart(alt.Data(values=front)).mark_point(size=260, color="black", strokeWidth=1.5, filled=False).encode(
         x=x, y=y, tooltip=tips)
     step = alt.Chart(alt.Data(values=step_rows)).mark_line(color="black", strokeWidth=1.5,

@@ -48,6 +48,31 @@ def method_scale(methods: Sequence[str]) -> alt.Scale:
     return alt.Scale(domain=[METHOD_LABELS[m] for m in methods], range=[METHOD_COLORS[m] for m in methods])
 
 
+def shade(color: str, t: float) -> str:
+    """``color`` (``#rrggbb``) mixed with white by ``t`` (0: the colour, 1: white)."""
+    rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * t):02x}" for c in rgb)
+
+
+def series_label(method: str, bits: int) -> str:
+    """A chart series of one method at one bit width: ``float``, ``retrained, 2-bit (ternary)``, ..."""
+    return METHOD_LABELS["float"] if method == "float" else f"{METHOD_LABELS[method]}, {precision_label(bits)}"
+
+
+def series_scale(pairs: Iterable[tuple[str, int]]) -> alt.Scale:
+    """The colour scale of (method, bits) series: each method's colour (:data:`METHOD_COLORS`), darkest at
+    its fewest bits and lighter with more, so that many bit widths of one method stay apart and keep
+    their method's hue."""
+    pairs = sorted(set(pairs), key=lambda p: (list(METHOD_LABELS).index(p[0]), p[1]))
+    domain, colors = [], []
+    for method in METHOD_LABELS:
+        bits = [b for m, b in pairs if m == method]
+        for i, b in enumerate(bits):
+            domain.append(series_label(method, b))
+            colors.append(shade(METHOD_COLORS[method], 0.6 * i / (len(bits) - 1) if len(bits) > 1 else 0.0))
+    return alt.Scale(domain=domain, range=colors)
+
+
 def _sorted_bits(bits: Sequence[int]) -> list[int]:
     return sorted({int(b) for b in bits}, key=lambda b: (b < FLOAT_BITS, b))  # 32 first, then 2, 3
 
