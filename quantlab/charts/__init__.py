@@ -6,7 +6,8 @@
   ordered quantities (signal widths, training-set sizes) a sequential scheme (viridis), and the gap on
   the resiliency maps a diverging one centred on zero.
 * Precision (32-bit float, 2-bit ternary, 3- to 8-bit) by line dash and point shape (:data:`PRECISION_DASH`,
-  :data:`PRECISION_SHAPES`), in one merged legend.
+  :data:`PRECISION_SHAPES`), in one merged legend; where one chart holds many bit widths of a method (the
+  memory charts) by shade too: the method's colour, darkest at the fewest bits (:func:`style.series_scale`).
 * Interactive: tooltips with the exact numbers (errors in %, parameter counts with thousands
   separators); click a legend entry to highlight that method or precision (shift-click for more);
   drag to pan and scroll to zoom where the axes are numeric.
