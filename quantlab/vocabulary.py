@@ -44,8 +44,8 @@ def weight_label(bits: int, form: str = "text") -> str:
     if form == "text":
         return kind or f"{bits}-bit"
     if form == "legend":
-        return f"{bits}-bit" + ("" if kind is None else f" {kind}" if kind == "float" else f" ({kind})")
-    return f"{bits}" + ("" if kind is None else f" ({kind})")
+        return {"float": f"{bits}-bit float", "ternary": "2-bit (ternary)"}.get(kind, f"{bits}-bit")
+    return f"{bits} ({kind})" if kind else f"{bits}"
 
 
 __all__ = ["EXPORT_FORMATS", "FLOAT_BITS", "METHODS", "PACKINGS", "QUANTIZERS", "STEP_POLICIES", "TERNARY_QUANTIZERS",

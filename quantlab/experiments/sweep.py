@@ -305,6 +305,10 @@ class _Progress:
             names = [j.label + (f" (attempt {j.attempt})" if j.attempt > 1 else "") for j in jobs]
             self.status.set_description_str(f"  running: {', '.join(names)}" if names else "")
 
+    def skip(self, seconds: float) -> None:
+        """Moves the overall bar by ``seconds`` of a trial that needs no training (another process made it)."""
+        self.overall.update(seconds)
+
     def trial_done(self) -> None:
         self.finished += 1
         self.overall.set_description_str(f"{self.name}: {self.finished}/{self.trials} trials")
@@ -325,7 +329,7 @@ class _SweepRun:
     def __init__(self, spec: SweepSpec, store: Store, ex: Executor, bars: _Progress, tally: dict,
                  num_classes: int):
         self.spec, self.store, self.ex, self.bars, self.tally = spec, store, ex, bars, tally
-        self.num_classes = num_classes
+        self.num_classes, self.parallel = num_classes, bars.parallel
         self.inflight: list[Job] = []
 
     def run(self, todo: Sequence[PlannedRun]) -> None:
@@ -356,9 +360,9 @@ class _SweepRun:
                     lock.acquire(blocking=True)
                     self.begin(run, lock)
             if self.inflight:
-                for outcome in self.ex.wait(timeout=0.5 if self.bars.parallel else None):
+                for outcome in self.ex.wait(timeout=0.5 if self.parallel else None):
                     self.settle(outcome)
-                if self.bars.parallel:  # no epoch reports from workers: credit elapsed time, up to 90 % of the estimate
+                if self.parallel:  # no epoch reports from workers: credit elapsed time, up to 90 % of the estimate
                     now = time.perf_counter()
                     for job in self.inflight:
                         flight = job.state
@@ -373,12 +377,12 @@ class _SweepRun:
         missing = self.store.missing_seeds(run.config, run.missing)
         self.tally["records_by_others"] += len(run.missing) - len(missing)
         if not missing:
-            self.bars.overall.update(run.estimate)
+            self.bars.skip(run.estimate)
             self.done(lock)
             return
         flight = _Flight(run, lock, keep=missing)
         job = Job(run.label, run.config, trained_with(self.store, run.config, missing, self.spec.seeds), state=flight)
-        if not self.bars.parallel:
+        if not self.parallel:
             flight.bar = self.bars.epoch_bar(run, missing)
             epochs = flight.bar.total
 
@@ -445,7 +449,7 @@ class _SweepRun:
                     continue
                 self.store.put(run.config, seed, metrics, prov)
                 self.tally["records_written"] += 1
-            where = f" on {prov.get('hostname')}" if self.bars.parallel and prov.get("hostname") else ""
+            where = f" on {prov.get('hostname')}" if self.parallel and prov.get("hostname") else ""
             self.bars.say(f"{label} seeds {_seeds(missing)}: {format_duration(outcome.wall)}{where}")
         finally:
             self.done(flight.lock)
