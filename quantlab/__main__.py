@@ -341,8 +341,9 @@ def _cmd_sweep(args) -> int:
 SUMMARY_CSV_FIELDS = ("trial", "size_label", "params", "weights", "quantizer", "signal_bits", "train_subset",
                       "step_policy", "retrain_epochs", "bits", "method", "seeds", "test_error", "test_error_std", "gap",
                       "gap_se", "gap_control", "gap_control_se")
-"""The columns of ``results --csv``: :func:`quantlab.analysis.rows.summarise` fields (errors and gaps as fractions;
-an empty ``train_subset``: the whole training split)."""
+"""The columns of ``results --csv``: fields of the flat summary rows
+(:meth:`quantlab.analysis.rows.SummaryRow.as_dict`; errors and gaps as fractions; an empty ``train_subset``: the
+whole training split)."""
 
 _VARIANTS = {
     "quantizer": str,
@@ -360,9 +361,9 @@ def _trial_text(row: dict, varied: list[str]) -> str:
 
 
 def format_summary(summary: list[dict]) -> str:
-    """A plain-text table of :func:`quantlab.analysis.rows.summarise` rows (errors in percent, gaps in
-    points, to the float network and to its float control); the trial names its quantizer rule,
-    training subset, step policy and retraining budget when the rows have several."""
+    """A plain-text table of flat summary rows (:meth:`quantlab.analysis.rows.SummaryRow.as_dict`; errors in
+    percent, gaps in points, to the float network and to its float control); the trial names its quantizer
+    rule, training subset, step policy and retraining budget when the rows have several."""
     from quantlab.formatting import pp
 
     varied = [f for f in _VARIANTS if len({r.get(f) for r in summary}) > 1]
@@ -388,8 +389,8 @@ def format_summary(summary: list[dict]) -> str:
 
 
 def write_summary_csv(summary: list[dict], file=None) -> None:
-    """Writes :func:`quantlab.analysis.rows.summarise` rows as CSV (:data:`SUMMARY_CSV_FIELDS`; errors and
-    gaps as fractions; ``bits`` 32 for float rows; empty cells for None)."""
+    """Writes flat summary rows (:meth:`quantlab.analysis.rows.SummaryRow.as_dict`) as CSV
+    (:data:`SUMMARY_CSV_FIELDS`; errors and gaps as fractions; ``bits`` 32 for float rows; empty cells for None)."""
     import csv
 
     writer = csv.DictWriter(file or sys.stdout, fieldnames=SUMMARY_CSV_FIELDS, extrasaction="ignore",
@@ -415,7 +416,7 @@ def _cmd_results(args) -> int:
     trials = sweep.select(spec, args.only)
     labels = {trial_label(t) for t in trials}
     stored = [r for r in rows.tidy(spec, store, allow_missing=True, methods=METHODS) if r["trial"] in labels]
-    summary = [r for r in rows.summarise(stored) if r["method"] in spec.methods]
+    summary = [r.as_dict() for r in rows.summarise(stored) if r.method in spec.methods]
     expected = len(trials) * len(spec.seeds)
     present = sum(store.has(t, s) for t in trials for s in spec.seeds)
     if args.csv:

@@ -147,10 +147,10 @@ def test_error_vs_params_data_is_percent_mean_and_std(width_rows):
     assert len(values) == 3 * 5
     summ = rowmod.summarise(width_rows)
     for v, s in zip(values, summ):
-        assert v["error"] == pytest.approx(100 * s["test_error"], abs=1e-3)
-        assert v["error_lo"] == pytest.approx(100 * (s["test_error"] - s["test_error_std"]), abs=1e-3)
-        assert v["error_hi"] == pytest.approx(100 * (s["test_error"] + s["test_error_std"]), abs=1e-3)
-        assert v["params"] == s["params"]
+        assert v["error"] == pytest.approx(100 * s.test_error, abs=1e-3)
+        assert v["error_lo"] == pytest.approx(100 * (s.test_error - s.test_error_std), abs=1e-3)
+        assert v["error_hi"] == pytest.approx(100 * (s.test_error + s.test_error_std), abs=1e-3)
+        assert v["params"] == s.params
 
 
 def test_error_vs_params_other_x_and_linear_y(width_rows):
@@ -178,15 +178,15 @@ def test_gap_vs_params(width_rows):
     assert zero, "no zero line"
     values = data_values(spec)
     assert {v["method"] for v in values} == {"retrained"}
-    summ = [s for s in rowmod.summarise(width_rows) if s["method"] == "retrain"]
+    summ = [s for s in rowmod.summarise(width_rows) if s.method == "retrain"]
     for v, s in zip(values, summ):  # against the float control by default
-        assert v["gap"] == pytest.approx(100 * s["gap_control"], abs=1e-3)
-        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s["gap_control_se"], abs=1e-3)
+        assert v["gap"] == pytest.approx(100 * s.gap("control").mean, abs=1e-3)
+        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s.gap("control").se, abs=1e-3)
     against_float = data_values(charts.gap_vs_params(width_rows, baseline="float").to_dict())
     for v, s in zip(against_float, summ):
-        assert v["gap"] == pytest.approx(100 * s["gap"], abs=1e-3)
-        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s["gap_se"], abs=1e-3)
-        assert s["gap_se"] == pytest.approx(s["gap_std"] / 3 ** 0.5)
+        assert v["gap"] == pytest.approx(100 * s.gap("float").mean, abs=1e-3)
+        assert v["gap_hi"] - v["gap_lo"] == pytest.approx(200 * s.gap("float").se, abs=1e-3)
+        assert s.gap("float").se == pytest.approx(s.gap("float").std / 3 ** 0.5)
     with pytest.raises(ValueError, match="baseline must be one of"):
         charts.gap_vs_params(width_rows, baseline="best")
     assert (charts.GAP_SPREAD in " ".join(spec["title"]["subtitle"])

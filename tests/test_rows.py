@@ -4,11 +4,11 @@ temporary store (synthetic numbers are for these unit tests only; the book reads
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import statistics
 import subprocess
 import sys
-import typing
 
 import numpy as np
 import pytest
@@ -158,15 +158,19 @@ def test_summary_means_stds_and_gaps(spec, store):
     config = spec.trials()[0]
     floats = [fake_metrics(config, s)["float"]["test_error"] for s in SEEDS]
     terns = [fake_metrics(config, s)["retrain"]["2"]["test_error"] for s in SEEDS]
-    f = next(r for r in summ if r["trial"] == "ffdnn-w8-d2" and r["method"] == "float")
-    t = next(r for r in summ if r["trial"] == "ffdnn-w8-d2" and r["method"] == "retrain" and r["bits"] == 2)
-    assert f["seeds"] == 3 and f["seed_list"] == [0, 1, 2] and "seed" not in f
-    assert f["test_error"] == pytest.approx(statistics.fmean(floats))
-    assert f["test_error_std"] == pytest.approx(statistics.stdev(floats))
-    assert f["gap"] is None and f["gap_std"] is None
-    assert t["gap"] == pytest.approx(statistics.fmean(terns) - statistics.fmean(floats))
-    assert t["gap_std"] == pytest.approx(statistics.stdev([a - b for a, b in zip(terns, floats)]))
-    assert t["weight_bits"] == t["weights"] * 2 + (t["params"] - t["weights"]) * 32
+    f = next(r for r in summ if r.trial == "ffdnn-w8-d2" and r.method == "float")
+    t = next(r for r in summ if r.trial == "ffdnn-w8-d2" and r.method == "retrain" and r.bits == 2)
+    assert f.seeds == 3 and f.seed_list == [0, 1, 2] and not hasattr(f, "seed")
+    assert f.test_error == pytest.approx(statistics.fmean(floats))
+    assert f.test_error_std == pytest.approx(statistics.stdev(floats))
+    assert f.gap("float") is None and f.baseline_error("float") is None
+    assert t.gap("float").mean == pytest.approx(statistics.fmean(terns) - statistics.fmean(floats))
+    assert t.baseline_error("float") == pytest.approx(statistics.fmean(floats))
+    assert t.gap("float").std == pytest.approx(statistics.stdev([a - b for a, b in zip(terns, floats)]))
+    assert t.gap("float").by_seed == pytest.approx({s: a - b for s, a, b in zip(SEEDS, terns, floats)})
+    assert t.weight_bits == t.weights * 2 + (t.params - t.weights) * 32
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        t.gap("best")
 
 
 def test_summary_single_seed_has_no_std():
@@ -176,18 +180,19 @@ def test_summary_single_seed_has_no_std():
                           "direct": {"2": {"test_error": 0.5, "val_error": 0.5}},
                           "retrain": {"2": {"test_error": 0.25, "val_error": 0.26}}}}
     summ = rowmod.summarise(rowmod.record_rows(record))
-    t = next(r for r in summ if r["method"] == "retrain")
-    assert t["test_error_std"] is None and t["gap_std"] is None
-    assert t["gap"] == pytest.approx(0.05)
+    t = next(r for r in summ if r.method == "retrain")
+    assert t.test_error_std is None and t.gap("float").std is None and t.gap("float").se is None
+    assert t.gap("float").mean == pytest.approx(0.05)
+    assert t.gap("control") is None and t.baseline_error("control") is None  # the record has no float control
 
 
 def test_pick_smallest_and_largest(spec, store):
     summ = rowmod.summarise(rowmod.tidy(spec, store, allow_missing=True))
     small = rowmod.pick(summ, "retrain", 2, "smallest")
     large = rowmod.pick(summ, "retrain", 2, "largest")
-    assert small["width"] == 8 and large["width"] == 64
-    assert small["gap"] > large["gap"] > 0
-    assert rowmod.pick(summ, "float", 32, "largest", width=8)["width"] == 8
+    assert small.width == 8 and large.width == 64
+    assert small.gap("float").mean > large.gap("float").mean > 0
+    assert rowmod.pick(summ, "float", 32, "largest", width=8).width == 8
     with pytest.raises(LookupError):
         rowmod.pick(summ, "retrain", 4)
     with pytest.raises(ValueError):
@@ -249,12 +254,12 @@ def test_importing_results_does_not_import_altair():
 def test_summary_gap_standard_error(spec, store):
     rows = rowmod.tidy(spec, store, allow_missing=True)
     for s in rowmod.summarise(rows):
-        if s["method"] == "float":
-            assert s["gap_se"] is None
+        if s.method == "float":
+            assert s.gap("float") is None
         else:
-            assert s["gap_se"] == pytest.approx(s["gap_std"] / math.sqrt(s["seeds"]))
+            assert s.gap("float").se == pytest.approx(s.gap("float").std / math.sqrt(s.seeds))
     one = rowmod.summarise([r for r in rows if r["seed"] == 0])
-    assert all(s["gap_se"] is None for s in one)
+    assert all(s.gap("float").se is None for s in one if s.method != "float")
 
 
 def test_budget_text():
@@ -316,8 +321,22 @@ def test_store_overview_counts_records_trials_and_wall_time(tmp_path, spec):
     assert overview["commits"] == ["aaaaaaa"] and len(overview["devices"]) == 1
 
 
-def test_summary_rows_have_exactly_the_declared_fields(spec, store):
-    """SummaryRow is the one declaration of the summary's fields: every row has them, in that order, and no other."""
-    declared = list(typing.get_type_hints(rowmod.SummaryRow))
+def test_summary_rows_flatten_to_the_old_fields(spec, store):
+    """A summary row's flat form (tables, charts, ``results --csv``) has every field but the key and the gap
+    objects, and each baseline's gap fields (rows.BASELINES), equal to the row's own values."""
     summary = rowmod.summarise(rowmod.tidy(spec, store, allow_missing=True))
-    assert summary and all(list(r) == declared for r in summary)
+    own = [f.name for f in dataclasses.fields(rowmod.SummaryRow)
+           if f.name not in ("key", "float_error", "float_gap", "control_error", "control_gap")]
+    gap_fields = [f"{p}{suffix}" for p in ("gap", "gap_control") for suffix in ("", "_by_seed", "_std", "_se")]
+    assert summary
+    for r in summary:
+        flat = r.as_dict()
+        assert list(flat) == [*own, *gap_fields[:4], "control_error", *gap_fields[4:]]
+        assert all(flat[k] == getattr(r, k) for k in own) and flat["control_error"] == r.control_error
+        for baseline, prefix in rowmod.BASELINES.items():
+            g = r.gap(baseline)
+            assert flat[prefix] == (None if g is None else g.mean)
+            assert flat[f"{prefix}_se"] == (None if g is None else g.se)
+        assert r.key == rowmod.network_key(flat)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            r.test_error = 0.0

@@ -300,7 +300,7 @@ def cli_summary(spec, store, only=None):
     """What ``python -m quantlab results`` tabulates: the one seed summary of the stored rows."""
     labels = {trial_label(c) for c in sweep.select(spec, only)}
     rows = [r for r in rowmod.tidy(spec, store, allow_missing=True, methods=METHODS) if r["trial"] in labels]
-    return [r for r in rowmod.summarise(rows) if r["method"] in spec.methods]
+    return [r.as_dict() for r in rowmod.summarise(rows) if r.method in spec.methods]
 
 
 def test_results_means_spreads_and_gaps(tmp_path, capsys):

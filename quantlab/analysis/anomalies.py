@@ -197,21 +197,20 @@ def quantized_beats_float(rows: Iterable[Mapping[str, Any]], method: str = "retr
     NaN without a control) and ``control_gain`` (float minus control: what the extra epochs alone
     did); fractions."""
     summary = summarise(rows)
-    floats = {network_key(s): s for s in summary if s["method"] == "float"}
+    floats = {s.key: s for s in summary if s.method == "float"}
 
-    def mean(by_seed):
-        return statistics.fmean(by_seed.values()) if by_seed else math.nan
+    def mean(gap):
+        return statistics.fmean(gap.by_seed.values()) if gap and gap.by_seed else math.nan
 
     out = []
     for s in summary:
-        if s["method"] != method or not s["gap_by_seed"]:
+        if s.method != method or not (s.float_gap and s.float_gap.by_seed):
             continue
-        below = -mean(s["gap_by_seed"])
-        if beyond_noise(below, s["gap_se"], len(s["gap_by_seed"])):
-            f = floats[network_key(s)]
-            out.append({**dict(zip(NETWORK_FIELDS, network_key(s))), "bits": s["bits"], "below_float": below,
-                        "se": s["gap_se"], "below_control": -mean(s["gap_control_by_seed"]),
-                        "control_gain": mean(f["gap_control_by_seed"])})
+        below = -mean(s.float_gap)
+        if beyond_noise(below, s.float_gap.se, len(s.float_gap.by_seed)):
+            out.append({**dict(zip(NETWORK_FIELDS, s.key)), "bits": s.bits, "below_float": below,
+                        "se": s.float_gap.se, "below_control": -mean(s.control_gap),
+                        "control_gain": mean(floats[s.key].control_gap)})
     return out
 
 

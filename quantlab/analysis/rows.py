@@ -29,8 +29,9 @@ import math
 import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import numpy as np
 
@@ -256,31 +257,45 @@ summary rows of one network share them (seeds aside)."""
 
 
 def network_key(row: Mapping[str, Any]) -> tuple:
-    """The :data:`NETWORK_FIELDS` of a tidy, curve or summary row (the trial as
-    :func:`network_label`; None where a field is absent)."""
+    """The :data:`NETWORK_FIELDS` of a tidy or curve row (the trial as :func:`network_label`; None where a
+    field is absent): a summary row's ``key``."""
     return tuple(network_label(row) if k == "trial" else row.get(k) for k in NETWORK_FIELDS)
 
 
 BASELINES = {"control": "gap_control", "float": "gap"}
-"""The float baselines of a gap, each with the summary fields (:func:`summarise`) that hold the gap against
-it: ``"control"``, the float network trained on for the retraining's epochs (the same total training
-budget as the retrained network; ``gap_control``, ``gap_control_std``, ...); ``"float"``, the float network
-before those extra epochs (the paper's baseline; ``gap``, ``gap_std``, ...)."""
+"""The float baselines of a gap (:meth:`SummaryRow.gap`), each with the fields of :meth:`SummaryRow.as_dict` that
+hold the gap against it: ``"control"``, the float network trained on for the retraining's epochs (the same
+total training budget as the retrained network; ``gap_control``, ``gap_control_std``, ...); ``"float"``, the
+float network before those extra epochs (the paper's baseline; ``gap``, ``gap_std``, ...)."""
 
 
-def gap_field(baseline: str) -> str:
-    """The summary field (and prefix of ``_std``, ``_se``, ``_by_seed``) of the gap to ``baseline``
-    (:data:`BASELINES`); ValueError naming the valid baselines otherwise."""
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {tuple(BASELINES)}; got {baseline!r}")
-    return BASELINES[baseline]
+@dataclass(frozen=True)
+class Gap:
+    """A network's test error minus a float baseline's, paired per seed (fractions): ``mean`` (its mean
+    test error minus the baseline's), ``by_seed`` (``{seed: test error - baseline test error}`` on the
+    seeds both have), ``std`` (sample standard deviation of those differences) and ``se`` (``std /
+    sqrt(n)``, the book's "±" on a gap); ``std`` and ``se`` are None for one seed."""
+
+    mean: float
+    by_seed: dict[int, float]
+    std: float | None
+    se: float | None
 
 
-class SummaryRow(TypedDict):
+def _paired_gap(mean: float, by_seed: dict[int, float]) -> Gap:
+    values = list(by_seed.values())
+    return Gap(mean, by_seed, _std(values), _se(values))
+
+
+@dataclass(frozen=True)
+class SummaryRow:
     """One row of the seed summary (:func:`summarise`): one network, method and bit width over its seeds.
-    Errors and gaps are fractions; a standard deviation or standard error over one seed is None. The
-    network's fields are those of :func:`tidy`, None where the rows lack them."""
+    Errors and gaps are fractions; a standard deviation over one seed is None. The network's fields are
+    those of :func:`tidy`, None where the rows lack them. The gap to a float baseline (:data:`BASELINES`)
+    is :meth:`gap`, that baseline's mean test error :meth:`baseline_error`; :meth:`as_dict` is the flat
+    row that tables, charts and ``results --csv`` show."""
 
+    key: tuple  # network_key: what tells this network from the others (seeds aside)
     spec: str | None
     trial: str | None
     family: str | None
@@ -307,79 +322,98 @@ class SummaryRow(TypedDict):
     test_error_std: float | None  # sample standard deviation
     val_error: float | None  # None where the rows lack it
     val_error_std: float | None
-    # against the float network of the same network (quantized rows; None for float rows or without one)
-    gap: float | None  # mean test error minus the float network's mean test error
-    gap_by_seed: dict[int, float] | None  # {seed: test error - float test error} on the seeds both have
-    gap_std: float | None  # sample standard deviation of those paired differences
-    gap_se: float | None  # its standard error, gap_std / sqrt(n): the book's "±" on a gap
-    # against the float control (every method, where the rows carry control_test_error)
-    control_error: float | None  # the control's mean test error
-    gap_control: float | None
-    gap_control_by_seed: dict[int, float] | None
-    gap_control_std: float | None
-    gap_control_se: float | None
+    float_error: float | None  # the float network's mean test error (quantized rows whose rows hold it)
+    float_gap: Gap | None  # against the float network (quantized rows whose rows hold it)
+    control_error: float | None  # the float control's mean test error (rows with control_test_error)
+    control_gap: Gap | None  # against the float control (every method, rows with control_test_error)
+
+    def gap(self, baseline: str) -> Gap | None:
+        """The gap to ``baseline`` (``"control"`` or ``"float"``, :data:`BASELINES`); None without one."""
+        return self.control_gap if check_baseline(baseline) == "control" else self.float_gap
+
+    def baseline_error(self, baseline: str) -> float | None:
+        """The mean test error of ``baseline`` (``"control"`` or ``"float"``); None without one."""
+        return self.control_error if check_baseline(baseline) == "control" else self.float_error
+
+    def as_dict(self) -> dict[str, Any]:
+        """The flat row: the fields from ``spec`` to ``val_error_std``; then the gap to the float network
+        (``gap``, ``gap_by_seed``, ``gap_std``, ``gap_se``), ``control_error`` and the gap to the float
+        control (``gap_control``, ``gap_control_by_seed``, ...): None without one (:data:`BASELINES`)."""
+        return {**{name: getattr(self, name) for name in _FLAT_FIELDS}, **self._gap_fields("float"),
+                "control_error": self.control_error, **self._gap_fields("control")}
+
+    def _gap_fields(self, baseline: str) -> dict[str, Any]:
+        g, prefix = self.gap(baseline), BASELINES[baseline]
+        values = (None,) * 4 if g is None else (g.mean, g.by_seed, g.std, g.se)
+        return dict(zip((prefix, f"{prefix}_by_seed", f"{prefix}_std", f"{prefix}_se"), values))
+
+
+_FLAT_FIELDS = tuple(f.name for f in fields(SummaryRow) if f.name not in ("key", "float_error", "float_gap",
+                                                                          "control_error", "control_gap"))
+
+
+def check_baseline(baseline: str) -> str:
+    """``baseline`` if it is one of :data:`BASELINES`, else ValueError naming them."""
+    if baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {tuple(BASELINES)}; got {baseline!r}")
+    return baseline
 
 
 def summarise(rows: Iterable[Mapping[str, Any]]) -> list[SummaryRow]:
-    """The one seed summary: :func:`tidy` rows aggregated over seeds, one :class:`SummaryRow` per (spec,
-    network, step policy, retraining budget, method, bits), in first-seen order (the fields and their
-    units: :class:`SummaryRow`; the gap fields per baseline: :data:`BASELINES`). Empty ``rows`` give
-    ``[]``; a row lacking one of :data:`ROW_FIELDS` raises ValueError."""
+    """The one seed summary: :func:`tidy` rows aggregated over seeds, one :class:`SummaryRow` per network
+    (:data:`NETWORK_FIELDS`), method and bits, in first-seen order. Empty ``rows`` give ``[]``; a row
+    lacking one of :data:`ROW_FIELDS` raises ValueError."""
     rows = list(rows)
     if rows:
         check_rows(rows)
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in rows:
-        net = network_key(r)
-        groups.setdefault((net, r["method"], row_bits(r)), []).append(r)
+        groups.setdefault((network_key(r), r["method"], row_bits(r)), []).append(r)
     floats = {net: members for (net, method, _), members in groups.items() if method == "float"}
-    out = []
-    for (net, method, bits), members in groups.items():
-        first = members[0]
-        test = [float(m["test_error"]) for m in members]
-        row: SummaryRow = {k: first.get(k) for k in _GROUP_FIELDS}  # type: ignore[assignment]
-        row.update({
-            "network": network_label(first), "bits": bits,
-            "weight_bits": first.get("weight_bits") or memory_bits(first["params"], first["weights"], bits),
-            "seeds": len(members), "seed_list": [m["seed"] for m in members],
-            "test_error": statistics.fmean(test), "test_error_std": _std(test),
-            "val_error": None, "val_error_std": None,
-            "gap": None, "gap_by_seed": None, "gap_std": None, "gap_se": None,
-            "control_error": None, "gap_control": None, "gap_control_by_seed": None,
-            "gap_control_std": None, "gap_control_se": None,
-        })
-        if all(m.get("val_error") is not None for m in members):
-            val = [float(m["val_error"]) for m in members]
-            row["val_error"], row["val_error_std"] = statistics.fmean(val), _std(val)
-        if all(m.get("control_test_error") is not None for m in members):
-            control = [float(m["control_test_error"]) for m in members]
-            diffs = [t - c for t, c in zip(test, control)]
-            row["control_error"] = statistics.fmean(control)
-            row["gap_control"] = row["test_error"] - row["control_error"]
-            row["gap_control_by_seed"] = {int(m["seed"]): d for m, d in zip(members, diffs)}
-            row["gap_control_std"], row["gap_control_se"] = _std(diffs), _se(diffs)
-        base = floats.get(net)
-        if method != "float" and base:
-            row["gap"] = row["test_error"] - statistics.fmean(float(b["test_error"]) for b in base)
-            by_seed = {b["seed"]: float(b["test_error"]) for b in base}
-            paired = {int(m["seed"]): float(m["test_error"]) - by_seed[m["seed"]] for m in members
-                      if m["seed"] in by_seed}
-            row["gap_by_seed"] = paired
-            row["gap_std"], row["gap_se"] = _std(list(paired.values())), _se(list(paired.values()))
-        out.append(row)
-    return out
+    return [_summary_row(net, method, bits, members, floats.get(net) if method != "float" else None)
+            for (net, method, bits), members in groups.items()]
 
 
-def pick(summary_rows: Iterable[Mapping[str, Any]], method: str, bits: int, which: str = "smallest", **match) -> dict:
+def _summary_row(net: tuple, method: str, bits: int, members: Sequence[Mapping[str, Any]],
+                 base: Sequence[Mapping[str, Any]] | None) -> SummaryRow:
+    """The :class:`SummaryRow` of one group of tidy rows (``members``: one per seed), with the float
+    network's rows ``base`` (None for float rows or without one)."""
+    first = members[0]
+    test = [float(m["test_error"]) for m in members]
+    mean = statistics.fmean(test)
+    val = [m.get("val_error") for m in members]
+    val_ok = all(v is not None for v in val)
+    control_error = control_gap = float_error = float_gap = None
+    if all(m.get("control_test_error") is not None for m in members):
+        control = [float(m["control_test_error"]) for m in members]
+        control_error = statistics.fmean(control)
+        control_gap = _paired_gap(mean - control_error,
+                                  {int(m["seed"]): t - c for m, t, c in zip(members, test, control)})
+    if base:
+        float_error = statistics.fmean(float(b["test_error"]) for b in base)
+        by_seed = {b["seed"]: float(b["test_error"]) for b in base}
+        float_gap = _paired_gap(mean - float_error, {int(m["seed"]): float(m["test_error"]) - by_seed[m["seed"]]
+                                                     for m in members if m["seed"] in by_seed})
+    return SummaryRow(
+        key=net, **{k: first.get(k) for k in _GROUP_FIELDS}, network=network_label(first), bits=bits,
+        weight_bits=first.get("weight_bits") or memory_bits(first["params"], first["weights"], bits),
+        seeds=len(members), seed_list=[m["seed"] for m in members], test_error=mean, test_error_std=_std(test),
+        val_error=statistics.fmean(map(float, val)) if val_ok else None,
+        val_error_std=_std([float(v) for v in val]) if val_ok else None,
+        float_error=float_error, float_gap=float_gap, control_error=control_error, control_gap=control_gap)
+
+
+def pick(summary_rows: Iterable[SummaryRow], method: str, bits: int, which: str = "smallest",
+         **match) -> SummaryRow:
     """The summary row of ``method`` at ``bits`` for the smallest or largest network (by
     parameters), among rows whose fields equal ``match`` (e.g. ``depth=1``)."""
     if which not in ("smallest", "largest"):
         raise ValueError(f"which must be 'smallest' or 'largest'; got {which!r}")
-    chosen = [r for r in summary_rows if r["method"] == method and int(r["bits"]) == int(bits)
-              and all(r.get(k) == v for k, v in match.items())]
+    chosen = [r for r in summary_rows if r.method == method and r.bits == int(bits)
+              and all(getattr(r, k) == v for k, v in match.items())]
     if not chosen:
         raise LookupError(f"no summary row for method {method!r} at {bits} bits matching {match}")
-    return (min if which == "smallest" else max)(chosen, key=lambda r: r["params"])
+    return (min if which == "smallest" else max)(chosen, key=lambda r: r.params)
 
 
 # -- provenance ----------------------------------------------------------------------------------
@@ -647,9 +681,9 @@ def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike, own_or
 
 
 __all__ = [
-    "BASELINES", "CSV_COLUMNS", "CSV_FIELDS", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS", "budget_text",
-    "check_rows", "curve_rows", "curves", "data_note", "dataset_name", "describe", "gap_field", "missing_records",
-    "network_label", "pick", "provenance_note", "provenance_summary", "record_rows", "replicate", "row_bits",
-    "size_fields", "store_overview", "summarise", "tidy", "write_columns", "write_csv"
+    "BASELINES", "CSV_COLUMNS", "CSV_FIELDS", "Gap", "MissingRecordsError", "PAPER_DATASETS", "ROW_FIELDS",
+    "SummaryRow", "budget_text", "check_baseline", "check_rows", "curve_rows", "curves", "data_note", "dataset_name",
+    "describe", "missing_records", "network_label", "pick", "provenance_note", "provenance_summary", "record_rows",
+    "replicate", "row_bits", "size_fields", "store_overview", "summarise", "tidy", "write_columns", "write_csv"
 ]
 

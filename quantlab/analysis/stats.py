@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from quantlab.analysis.anomalies import beyond_noise
-from quantlab.analysis.rows import check_rows, gap_field, network_key, network_label, pick, summarise
+from quantlab.analysis.rows import SummaryRow, check_baseline, check_rows, network_label, pick, summarise
 from quantlab.numerics import compression
 from quantlab.vocabulary import FLOAT_BITS, METHODS
 
@@ -68,26 +68,21 @@ def gaps(rows: Iterable[Mapping[str, Any]], bits: int, method: str = "retrain",
     ``gap`` (mean quantized minus mean baseline error), ``gap_std`` (sample standard deviation of
     the per-seed gaps), ``gap_se`` (its standard error), ``seed_gaps`` (``{seed: gap}``); all
     fractions, None for one seed. Networks without any paired seed are skipped."""
-    prefix = gap_field(baseline)
-    summary = summarise(check_rows(rows, purpose="to compare"))
-    floats = {network_key(s): s
-              for s in summary if s["method"] == "float"}
+    check_baseline(baseline)
     out = []
-    for s in summary:
-        if s["method"] != method or s["bits"] != int(bits):
+    for s in summarise(check_rows(rows, purpose="to compare")):
+        if s.method != method or s.bits != int(bits):
             continue
-        if baseline == "control" and s["gap_control"] is None:
-            raise ValueError(f"rows of {s['network']} lack 'control_test_error' "
+        if baseline == "control" and s.control_gap is None:
+            raise ValueError(f"rows of {s.network} lack 'control_test_error' "
                              f"(records without a float control: baseline 'float' only)")
-        by_seed = s[f"{prefix}_by_seed"]
-        if not by_seed:
+        g = s.gap(baseline)
+        if g is None or not g.by_seed:
             continue
-        f = floats.get(network_key(s))
         out.append({
-            "network": s["network"], "params": s["params"], "seeds": len(by_seed),
-            "float_error": s["control_error"] if baseline == "control" else f["test_error"],
-            "quantized_error": s["test_error"], "gap": s[prefix], "gap_std": s[f"{prefix}_std"],
-            "gap_se": s[f"{prefix}_se"], "seed_gaps": dict(by_seed),
+            "network": s.network, "params": s.params, "seeds": len(g.by_seed),
+            "float_error": s.baseline_error(baseline), "quantized_error": s.test_error, "gap": g.mean,
+            "gap_std": g.std, "gap_se": g.se, "seed_gaps": dict(g.by_seed),
         })
     if not out:
         raise ValueError(f"rows hold no paired float / {method} {bits}-bit results (same network and seed)")
@@ -177,14 +172,15 @@ def bias_share(rows: Iterable[Mapping[str, Any]]) -> float:
 # -- memory and ECR ----------------------------------------------------------------------------
 
 def network_summary(rows: Iterable[Mapping[str, Any]], methods: Sequence[str] = METHODS) -> list[dict]:
-    """:func:`quantlab.analysis.rows.summarise` of ``rows`` (of ``methods``), sorted by method (float, direct,
-    retrain), bits and parameter count: the networks of the memory and ECR tables. Every test error
-    must be a fraction in [0, 1] (ValueError otherwise, e.g. for percent)."""
+    """:func:`quantlab.analysis.rows.summarise` of ``rows`` (of ``methods``) as flat rows
+    (:meth:`~quantlab.analysis.rows.SummaryRow.as_dict`), sorted by method (float, direct, retrain), bits
+    and parameter count: the networks of the memory and ECR tables. Every test error must be a fraction
+    in [0, 1] (ValueError otherwise, e.g. for percent)."""
     rows = check_rows(rows, purpose="to compute from")
     for r in rows:
         compression.check_error("test_error", r["test_error"])
-    out = [s for s in summarise(rows) if s["method"] in methods]
-    return sorted(out, key=lambda s: (_ORDER.get(s["method"], len(_ORDER)), s["bits"], s["params"]))
+    out = [s for s in summarise(rows) if s.method in methods]
+    return [s.as_dict() for s in sorted(out, key=lambda s: (_ORDER.get(s.method, len(_ORDER)), s.bits, s.params))]
 
 
 def float_sweep(rows: Iterable[Mapping[str, Any]]) -> tuple[list[int], list[float]]:
@@ -367,7 +363,7 @@ def ecr_guidance(rows: Iterable[Mapping[str, Any]], quantized_method: str = "ret
 
 # -- the ends of a size sweep ------------------------------------------------------------------
 
-def sweep_ends(summary: Sequence[Mapping[str, Any]], bits: Sequence[int] = (2, 3)) -> dict[str, dict]:
+def sweep_ends(summary: Sequence[SummaryRow], bits: Sequence[int] = (2, 3)) -> dict[str, dict]:
     """The smallest and the largest network of a size sweep (by parameters) from its
     :func:`quantlab.analysis.rows.summarise` rows: ``{"smallest": end, "largest": end}``, each end with the
     float row's ``network, params, width, depth, maps``, ``float_error`` and ``control_error``, and per
@@ -377,38 +373,39 @@ def sweep_ends(summary: Sequence[Mapping[str, Any]], bits: Sequence[int] = (2, 3
     out = {}
     for which in ("smallest", "largest"):
         f = pick(summary, "float", FLOAT_BITS, which)
-        end = {k: f[k] for k in ("network", "params", "width", "depth", "maps")}
-        end.update(float_error=f["test_error"], control_error=f["control_error"])
+        end = {k: getattr(f, k) for k in ("network", "params", "width", "depth", "maps")}
+        end.update(float_error=f.test_error, control_error=f.control_error)
         for b in bits:
             r = pick(summary, "retrain", b, which)
-            direct = [s for s in summary if s["method"] == "direct" and s["bits"] == int(b)]
-            end.update({f"gap{b}": r["gap_control"], f"gap{b}_se": r["gap_control_se"], f"gap{b}_float": r["gap"],
-                        f"direct{b}": pick(direct, "direct", b, which)["gap_control"] if direct else None})
+            direct = [s for s in summary if s.method == "direct" and s.bits == int(b)]
+            end.update({f"gap{b}": r.control_gap.mean, f"gap{b}_se": r.control_gap.se,
+                        f"gap{b}_float": r.float_gap.mean,
+                        f"direct{b}": pick(direct, "direct", b, which).control_gap.mean if direct else None})
         out[which] = end
     return out
 
 
 
-def depth_ends(summary: Sequence[Mapping[str, Any]], bits: int = 2) -> dict:
+def depth_ends(summary: Sequence[SummaryRow], bits: int = 2) -> dict:
     """An FFDNN depth sweep's narrowest and widest width, from its :func:`quantlab.analysis.rows.summarise`
     rows: ``{"narrow": end, "wide": end, "width_decides": bool}``. Each end: ``width``,
     ``shallow_depth`` and ``deep_depth`` (the networks with the fewest and the most parameters of that
     width), their retrained ``bits``-bit gaps to the float control ``shallow_gap`` and ``deep_gap``
     (fractions) and ``grows`` (the deep gap is larger). ``width_decides``: every depth of the narrowest
     width has a larger gap than every depth of the widest."""
-    widths = sorted({int(r["width"]) for r in summary if r.get("width") is not None})
+    widths = sorted({int(r.width) for r in summary if r.width is not None})
     if not widths:
         raise ValueError("summary rows have no 'width' field (FFDNN rows from quantlab.analysis.rows.tidy)")
-    quantized = {w: [r for r in summary if r["method"] == "retrain" and r["bits"] == bits and r.get("width") == w]
+    quantized = {w: [r for r in summary if r.method == "retrain" and r.bits == bits and r.width == w]
                  for w in widths}
     out: dict[str, Any] = {}
     for name, w in (("narrow", widths[0]), ("wide", widths[-1])):
         shallow, deep = (pick(quantized[w], "retrain", bits, which) for which in ("smallest", "largest"))
-        out[name] = {"width": w, "shallow_depth": shallow["depth"], "deep_depth": deep["depth"],
-                     "shallow_gap": shallow["gap_control"], "deep_gap": deep["gap_control"],
-                     "grows": deep["gap_control"] > shallow["gap_control"]}
-    out["width_decides"] = (min(r["gap_control"] for r in quantized[widths[0]])
-                            > max(r["gap_control"] for r in quantized[widths[-1]]))
+        out[name] = {"width": w, "shallow_depth": shallow.depth, "deep_depth": deep.depth,
+                     "shallow_gap": shallow.control_gap.mean, "deep_gap": deep.control_gap.mean,
+                     "grows": deep.control_gap.mean > shallow.control_gap.mean}
+    out["width_decides"] = (min(r.control_gap.mean for r in quantized[widths[0]])
+                            > max(r.control_gap.mean for r in quantized[widths[-1]]))
     return out
 
 

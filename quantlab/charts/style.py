@@ -245,7 +245,7 @@ def _title(title: str | None, default: str, sub: list[str]) -> alt.TitleParams:
     return alt.TitleParams(text=title or default, subtitle=sub, anchor="start")
 
 
-def _summarise(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list[dict]:
+def _summarise(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list[rowmod.SummaryRow]:
     """:func:`quantlab.analysis.rows.summarise` of the tidy ``rows`` of ``methods``."""
     rows = [r for r in rowmod.check_rows(rows, purpose="to draw") if r["method"] in methods]
     if not rows:
@@ -258,15 +258,20 @@ BASELINE_TEXT = {"control": "float control", "float": "float network"}
 retraining's epochs, defined in the chapters)."""
 
 
+def _error_rows(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> list[dict]:
+    """The flat summary rows (:meth:`~quantlab.analysis.rows.SummaryRow.as_dict`) of ``methods``."""
+    return [r.as_dict() for r in _summarise(rows, methods)]
+
+
 def _gap_rows(rows: Sequence[Mapping[str, Any]], methods: Sequence[str], baseline: str) -> list[dict]:
-    """Quantized summary rows whose ``gap``, ``gap_std`` and ``gap_se`` are against ``baseline``
+    """Flat quantized summary rows whose ``gap``, ``gap_std`` and ``gap_se`` are against ``baseline``
     ("control" | "float"); rows without that gap are left out."""
-    prefix = rowmod.gap_field(baseline)
     methods = [m for m in methods if m != "float"]
     out = []
     for r in _summarise(rows, ["float", *methods]):
-        if r["method"] != "float" and r.get(prefix) is not None:
-            out.append({**r, "gap": r[prefix], "gap_std": r.get(f"{prefix}_std"), "gap_se": r.get(f"{prefix}_se")})
+        g = r.gap(baseline)
+        if r.method != "float" and g is not None:
+            out.append({**r.as_dict(), "gap": g.mean, "gap_std": g.std, "gap_se": g.se})
     return out
 
 

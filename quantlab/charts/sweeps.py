@@ -9,8 +9,8 @@ from typing import Any
 import altair as alt
 
 from quantlab.charts.style import (
-    BASELINE_TEXT, chart_rows, _decade_axis, FACET_HEIGHT, FACET_WIDTH, _gap_rows, GAP_SPREAD, HEIGHT,
-    _LEGEND_KW, METHOD_LABELS, method_scale, precision_label, _size_x, SPREAD, subtitle, _summarise,
+    BASELINE_TEXT, chart_rows, _decade_axis, _error_rows, FACET_HEIGHT, FACET_WIDTH, _gap_rows, GAP_SPREAD, HEIGHT,
+    _LEGEND_KW, METHOD_LABELS, method_scale, precision_label, _size_x, SPREAD, subtitle,
     _sweep_layers, _symlog_ticks, _title, _tooltips, WIDTH, X_FIELDS, _Y_NOTE, _y_scale,
 )
 from quantlab.vocabulary import FLOAT_BITS, METHODS, signal_label
@@ -41,7 +41,7 @@ def error_vs_params(
     """
     if x not in X_FIELDS:
         raise ValueError(f"x must be one of {tuple(X_FIELDS)}; got {x!r}")
-    summ = _summarise(rows, methods)
+    summ = _error_rows(rows, methods)
     data = chart_rows(summ)
     enc_x = _size_x(data, x, size_ticks)
     layers = _sweep_layers(
@@ -117,7 +117,7 @@ def error_vs_depth(
     y_scale: str = "log",
 ) -> alt.FacetChart:
     """Test error (mean +- std over seeds) against the number of hidden layers, one panel per width."""
-    summ = _summarise(rows, methods)
+    summ = _error_rows(rows, methods)
     if any(r["family"] != "ffdnn" for r in summ):
         raise ValueError("error_vs_depth needs FFDNN rows (width and depth)")
     data = chart_rows(summ)
