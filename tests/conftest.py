@@ -11,6 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Every program a test compiles goes to JAX's persistent cache (quantlab.training.compilecache), as a
+    # trial's do: the next run of the suite, and every xdist worker, reads it instead of compiling again.
+    from quantlab.training import compilecache
+
+    compilecache.enable()
     # Also declared in pyproject.toml; repeated here so running pytest from elsewhere keeps them known.
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
     config.addinivalue_line(
