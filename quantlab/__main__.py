@@ -61,7 +61,9 @@ A trial diverges when its training loss becomes NaN or infinite or exceeds 10 x 
 10 classes), or when its float network ends within 2 points of chance: it is reported in one line,
 nothing of it is stored, the sweep goes on, and the summary lists it (exit code 1).
 
-Trials are named like ffdnn-w256-d3 (width 256, 3 hidden layers) or cnn-4-4-8 (feature maps).
+Trials are named like ffdnn-w256-d3 (width 256, 3 hidden layers) or cnn-4-4-8 (feature maps), followed,
+where a spec trains one network several ways, by what tells those trials apart: ffdnn-w16-d3 signal_bits=4,
+ffdnn-w8-d3 train_subset=1000, ffdnn-w1024-d3 step_policy=adaptive retrain_epochs=8.
 
 Executors: --executor local (default) trains one trial at a time in this process. --executor ray
 makes each missing trial a Ray task (pip install 'quantlab[ray]'): without --address on a local Ray
@@ -76,6 +78,7 @@ examples:
   python -m quantlab sweep ffdnn-width --dry-run           # list runs, status, estimated time
   python -m quantlab sweep ffdnn-width --only w64,w128     # only trials whose name contains these
   python -m quantlab sweep ffdnn-depth --only 'w512-*'     # * and ? are wildcards
+  python -m quantlab sweep signals-ffdnn --only 'w16*signal_bits=4'   # one variant of a network
   python -m quantlab sweep my-sweep.toml --results /tmp/my-results
   {ENV_RESULTS}=/tmp/r python -m quantlab sweep smoke
   python -m quantlab sweep ffdnn-width --executor ray                  # local Ray cluster, all CPUs
@@ -166,8 +169,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true",
                        help="list the runs (done/missing) and an estimated time; run nothing")
     sweep.add_argument("--only", metavar="PATTERN",
-                       help="only trials whose name contains one of these comma-separated patterns "
-                            "(* and ? are wildcards), e.g. w64,w128 or 'w512-*'")
+                       help="only trials whose name (as --dry-run lists them: the network, then the "
+                            "values that tell the spec's trials of one network apart, e.g. "
+                            "'ffdnn-w16-d3 signal_bits=4') contains one of these comma-separated patterns "
+                            "(* and ? are wildcards), e.g. w64,w128 or 'w512-*' or 'w16*signal_bits=4'")
     sweep.add_argument("--results", metavar="DIR", help=RESULTS_DIR_HELP)
     sweep.add_argument("--no-progress", action="store_true", help="no progress bars")
     sweep.add_argument("--force", action="store_true",

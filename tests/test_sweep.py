@@ -24,8 +24,8 @@ from fakes import FAKE_METRICS_SOURCE, TINY_SPEC_TOML
 from quantlab.__main__ import format_summary, main, write_summary_csv
 from quantlab.analysis import rows as rowmod
 from quantlab.experiments import sweep
-from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
-from quantlab.experiments.store import CorruptRecordWarning, Store, trial_label
+from quantlab.experiments.spec import SpecError, SweepSpec, load_spec, shipped_specs
+from quantlab.experiments.store import CorruptRecordWarning, Store, trial_label, trial_name
 from quantlab.formatting import format_duration
 from quantlab.training import experiment, phases
 from quantlab.vocabulary import METHODS
@@ -203,6 +203,28 @@ def test_only_selects_trials(tmp_path):
     fake = FakeTrial()
     sweep.run_sweep(spec, Store(tmp_path), only="w16", progress=False, run_trial=fake)
     assert [size for size, _ in fake.calls] == [(16, 1), (16, 2)]
+
+
+@pytest.mark.parametrize("name", shipped_specs())
+def test_every_trial_of_a_shipped_spec_has_its_own_name(name):
+    """Listings, progress bars and --only name a trial by its network and, where the spec varies more
+    than the network, by the values that tell it apart (signal_bits=4, train_subset=1000, ...)."""
+    spec = load_spec(name)
+    names = [trial_name(spec, c) for c in spec.trials()]
+    assert len(set(names)) == len(names), sorted(n for n in names if names.count(n) > 1)
+    assert all(n.startswith(trial_label(c)) for n, c in zip(names, spec.trials()))
+
+
+def test_only_selects_a_variant_of_a_network():
+    spec = make_spec(sizes=[(16, 1), (64, 1)], signal_bits=("float", 4, 8), signal_calibration=64,
+                     step_policies=("fixed", "adaptive"))
+    (chosen,) = sweep.select(spec, "w16*adaptive*signal_bits=4")
+    assert (chosen.size, chosen.signal_bits, chosen.step_policy) == ((16, 1), 4, "adaptive")
+    assert trial_name(spec, chosen) == "ffdnn-w16-d1 step_policy=adaptive signal_bits=4"
+    assert len(sweep.select(spec, "signal_bits=float")) == 4
+    assert trial_name(make_spec(), make_spec().trials()[0]) == "ffdnn-w8-d1"  # the network varies alone
+    listing = sweep.format_plan(sweep.plan(spec, Store("/nonexistent"), "w64", platform=None))
+    assert "ffdnn-w64-d1 step_policy=fixed signal_bits=8" in listing
 
 
 # -- planning and the cost model -------------------------------------------------------------------

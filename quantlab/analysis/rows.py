@@ -38,7 +38,7 @@ import numpy as np
 from quantlab import data
 from quantlab.experiments.spec import SweepSpec, load_spec
 from quantlab.experiments.store import (REPO_ROOT, MissingRecordsError, Store, config_dict, default_results_dir,
-                                        sweep_command, trial_label)
+                                        sweep_command, trial_label, trial_name)
 from quantlab.fileio import write_atomic
 from quantlab.formatting import and_list, count, format_duration, plural
 from quantlab.numerics.compression import memory_bits  # the book's one definition of weight memory
@@ -72,10 +72,11 @@ def size_fields(family: str, size: Sequence[int]) -> dict:
 
 
 def missing_records(spec_or_name: SweepSpec | str, store: Store | None = None) -> list[tuple[str, int]]:
-    """``(trial label, seed)`` of every record of the spec that the store lacks (reading only)."""
+    """``(trial name, seed)`` of every record of the spec that the store lacks (reading only); the name
+    is :func:`~quantlab.experiments.store.trial_name`'s (``ffdnn-w16-d3 signal_bits=4``)."""
     spec = _spec(spec_or_name)
     store = _store(spec, store)
-    return [(trial_label(c), s) for c in spec.trials() for s in spec.seeds if not store.has(c, s)]
+    return [(trial_name(spec, c), s) for c in spec.trials() for s in spec.seeds if not store.has(c, s)]
 
 
 def record_rows(

@@ -104,7 +104,7 @@ def problems(name: str, runs: Sequence[Any], estimate: float, results_dir: Path,
     for run in runs:
         need = trial_memory_bytes(run.config, len(run.missing))
         if need > limit:
-            out.append(f"trial {run.label} needs about {format_bytes(need)} of memory with "
+            out.append(f"trial {run.name} needs about {format_bytes(need)} of memory with "
                        f"{count(len(run.missing), 'seed')} trained together, more than the {format_bytes(limit)} of "
                        f"{device}; give smaller sizes (widths, depths or feature_maps) or fewer seeds")
             break

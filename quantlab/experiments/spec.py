@@ -330,6 +330,19 @@ class SweepSpec:
     def _subsets(self) -> tuple[int | None, ...]:
         return self.train_subsets if self.train_subsets is not None else (self.train_subset,)
 
+    def variant(self, trial: Any) -> str:
+        """What tells ``trial`` (one of :meth:`trials`) apart from this spec's other trials of the same
+        network: ``field=value`` for each axis the spec gives more than one value, space-separated
+        (``signal_bits=4``, ``train_subset=1000``, ``quantizer=twn``, ``step_policy=adaptive``,
+        ``retrain_epochs=8``); '' when the spec varies the network only."""
+        axes = (("train_subset", self._subsets(), trial.train_subset, ALL),
+                ("quantizer", self.quantizers, trial.quantizer, None),
+                ("step_policy", self.step_policies, trial.step_policy, None),
+                ("retrain_epochs", self.retrain_epochs or (), trial.retrain.epochs, None),
+                ("signal_bits", self.signal_bits, trial.signal_bits, FLOAT_SIGNALS))
+        return " ".join(f"{field}={default if value is None else value}"
+                        for field, values, value, default in axes if len(values) > 1)
+
     def _scaled(self, budget: Any, subset: int | None) -> Any:
         """``budget`` with its epochs scaled for ``subset`` (:data:`EPOCH_SCALE_CAP`), or as it is."""
         if not self.scale_epochs or subset is None:

@@ -108,6 +108,14 @@ def trial_label(config: Any) -> str:
     return "-".join([str(family), *map(str, size)])
 
 
+def trial_name(spec: Any, config: Any) -> str:
+    """How listings, progress bars, messages and ``--only`` name a trial of ``spec``: its
+    :func:`trial_label`, then what tells it apart from the spec's other trials of that network
+    (:meth:`quantlab.experiments.spec.SweepSpec.variant`): ``ffdnn-w16-d3 signal_bits=4``. Record
+    files and their ``label`` keep the network's label alone."""
+    return " ".join(filter(None, (trial_label(config), spec.variant(config))))
+
+
 def _content_hash(record: Mapping[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "sha256"}
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()

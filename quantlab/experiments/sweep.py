@@ -36,7 +36,7 @@ from quantlab.experiments.environment import collect as collect_environment
 from quantlab.experiments.executors import Executor, Job, LocalExecutor, Outcome, make_executor
 from quantlab.experiments.spec import SpecError, SweepSpec, load_spec
 from quantlab.experiments.store import (MissingRecordsError, Store, config_dict, default_results_dir,
-                                        sweep_command, trial_label)
+                                        sweep_command, trial_name)
 from quantlab.formatting import count, format_duration
 from quantlab.nn import shapes
 from quantlab.training import divergence
@@ -127,10 +127,11 @@ def calibration(store: Store, platform: str | None = None) -> dict[str, tuple[fl
 
 @dataclasses.dataclass
 class PlannedRun:
-    """One trial of a spec: its config, which seeds are done and missing, estimated seconds."""
+    """One trial of a spec: its config, its name (:func:`~quantlab.experiments.store.trial_name`), which
+    seeds are done and missing, estimated seconds."""
 
     config: Any
-    label: str
+    name: str
     params: int
     done: list[int]
     missing: list[int]
@@ -159,9 +160,11 @@ class SweepPlan:
 
 
 def select(spec: SweepSpec, only: str | None = None) -> list:
-    """The spec's trial configs whose label (e.g. ``ffdnn-w256-d3``, ``cnn-4-4-8``) matches
-    ``only``: comma-separated patterns, each matched anywhere in the label, with ``*`` and ``?``
-    as wildcards (``w16`` matches ``ffdnn-w16-d3``; ``w1*-d1`` matches widths 1.. at depth 1)."""
+    """The spec's trial configs whose name (:func:`~quantlab.experiments.store.trial_name`, e.g.
+    ``ffdnn-w256-d3``, ``cnn-4-4-8``, ``ffdnn-w16-d3 signal_bits=4``) matches ``only``:
+    comma-separated patterns, each matched anywhere in the name, with ``*`` and ``?`` as wildcards
+    (``w16`` matches ``ffdnn-w16-d3``; ``w1*-d1`` matches widths 1.. at depth 1; ``w16*bits=4``
+    the 4-bit-signal trial of width 16)."""
     trials = spec.trials()
     if not only:
         return trials
@@ -170,9 +173,9 @@ def select(spec: SweepSpec, only: str | None = None) -> list:
     def match(label: str) -> bool:
         return any(fnmatch.fnmatchcase(label, f"*{p}*") for p in patterns)
 
-    chosen = [t for t in trials if match(trial_label(t))]
+    chosen = [t for t in trials if match(trial_name(spec, t))]
     if not chosen:
-        labels = ", ".join(trial_label(t) for t in trials)
+        labels = ", ".join(trial_name(spec, t) for t in trials)
         raise SpecError(f"--only {only!r} matches no trial of spec {spec.name!r}; its trials: {labels}")
     return chosen
 
@@ -201,7 +204,7 @@ def plan(spec: SweepSpec, store: Store, only: str | None = None, platform: Any =
             cached = 0 if platform is None else _cached_epochs(config, seeds)
             estimate = factor * model_seconds(cfg, len(seeds), cached)
         params, _ = network_cost(cfg["family"], cfg["size"], cfg["dataset"])
-        runs.append(PlannedRun(config, trial_label(config), params, done, missing, estimate))
+        runs.append(PlannedRun(config, trial_name(spec, config), params, done, missing, estimate))
     families = {config_dict(r.config)["family"] for r in runs}
     used = sum(cal[f][1] for f in families if f in cal) or cal.get("*", (1.0, 0))[1]
     return SweepPlan(spec, store, runs, used)
@@ -212,17 +215,19 @@ def format_plan(p: SweepPlan) -> str:
     spec = p.spec
     seeds_total = len(p.runs) * len(spec.seeds)
     missing = sum(len(r.missing) for r in p.runs)
+    width = max([18, *(len(r.name) for r in p.runs)])
     lines = [
-        f"sweep {spec.name!r}: {len(p.runs)} trials x {len(spec.seeds)} seeds = {seeds_total} records, "
+        f"sweep {spec.name!r}: {count(len(p.runs), 'trial')} x {count(len(spec.seeds), 'seed')} = "
+        f"{count(seeds_total, 'record')}, "
         f"{seeds_total - missing} done, {missing} missing",
         f"results directory: {p.store.root}",
         "",
-        f"  {'status':8} {'trial':18} {'params':>10} {'seeds done':12} {'to run':12} {'estimate':>12}",
+        f"  {'status':8} {'trial':{width}} {'params':>10} {'seeds done':12} {'to run':12} {'estimate':>12}",
     ]
     for r in p.runs:
         est = f"~{format_duration(r.estimate)}" if r.missing else "-"
         lines.append(
-            f"  {r.status:8} {r.label:18} {r.params:>10,} {_seeds(r.done):12} {_seeds(r.missing):12} {est:>12}"
+            f"  {r.status:8} {r.name:{width}} {r.params:>10,} {_seeds(r.done):12} {_seeds(r.missing):12} {est:>12}"
         )
     how = (f"calibrated on the wall times of {count(p.calibrated_on, 'existing record')}" if p.calibrated_on
            else "uncalibrated: no records in the store yet")
@@ -297,7 +302,7 @@ class _Progress:
 
     def epoch_bar(self, run: PlannedRun, seeds: Sequence[int]) -> Any:
         """The bar of a trial in flight on the local executor, per epoch."""
-        return tqdm(total=_epochs(run.config), desc=f"{run.label} seeds {_seeds(seeds)}", unit="epoch",
+        return tqdm(total=_epochs(run.config), desc=f"{run.name} seeds {_seeds(seeds)}", unit="epoch",
                     file=sys.stderr, disable=not self.show, leave=False, position=1, dynamic_ncols=True)
 
     def in_flight(self, jobs: Sequence[Job]) -> None:
@@ -342,7 +347,7 @@ class _SweepRun:
                     self.begin(run, lock)
                 else:
                     later.append(run)
-                    self.bars.say(f"{run.label}: being trained by another process ({lock.holder()}); "
+                    self.bars.say(f"{run.name}: being trained by another process ({lock.holder()}); "
                                   "back to it at the end", True)
             if not pending and later and len(self.inflight) < self.ex.slots():
                 if self.inflight:  # others are running: take a trial put off only if it is free now
@@ -355,7 +360,7 @@ class _SweepRun:
                             self.begin(run, lock)
                 else:  # nothing else to do: wait for the other process
                     run = later.pop(0)
-                    self.bars.waiting_for(run.label)
+                    self.bars.waiting_for(run.name)
                     lock = self.store.lock(run.config)
                     lock.acquire(blocking=True)
                     self.begin(run, lock)
@@ -381,7 +386,7 @@ class _SweepRun:
             self.done(lock)
             return
         flight = _Flight(run, lock, keep=missing)
-        job = Job(run.label, run.config, trained_with(self.store, run.config, missing, self.spec.seeds), state=flight)
+        job = Job(run.name, run.config, trained_with(self.store, run.config, missing, self.spec.seeds), state=flight)
         if not self.parallel:
             flight.bar = self.bars.epoch_bar(run, missing)
             epochs = flight.bar.total
@@ -610,7 +615,7 @@ def ensure(spec: SweepSpec | str, store: Store | None = None, progress: bool = T
         return 0
     if not (train if train is not None else os.environ.get(ENV_TRAIN, "") == "1"):
         p = plan(spec, store, platform=None)
-        trials = [r.label for r in p.runs if r.missing]
+        trials = [r.name for r in p.runs if r.missing]
         listed = ", ".join(trials[:6]) + (f" and {len(trials) - 6} more" if len(trials) > 6 else "")
         raise MissingRecordsError(
             f"spec {spec.name!r}: {count(missing, 'record')} missing from {store.root} ({listed}), about "
