@@ -34,6 +34,20 @@ def ecr(table: Sequence[Mapping[str, Any]]) -> str:
     return html_table(rows, ECR_COLUMNS, numeric=("params", "err", "nf", "mem", "ecr"))
 
 
+def depth_gaps(extremes: Sequence[Mapping[str, Any]]) -> str:
+    """The rows of :func:`quantlab.analysis.stats.depth_extremes`: per width, the shallowest and the
+    deepest network, its float test error (%) and each bit width's retrained gap to the float control
+    (percentage points, mean ± standard error over seeds)."""
+    bits = list(extremes[0]["gaps"]) if extremes else []
+    columns = {"width": "width", "depth": "layers", "params": "parameters", "err": "float error",
+               **{f"gap_{b}": f"{weight_label(b)} gap" for b in bits}}
+    rows = [{"width": e["width"], "depth": e["depth"], "params": f"{e['params']:,}",
+             "err": f"{100 * e['float_error']:.2f}%",
+             **{f"gap_{b}": f"{100 * g.mean:+.2f} ± {100 * (g.se or 0):.2f}" for b, g in e["gaps"].items()}}
+            for e in extremes]
+    return html_table(rows, columns, numeric=list(columns))
+
+
 def memory_front(points: Sequence[Mapping[str, Any]]) -> str:
     """The Pareto-front members of :func:`quantlab.analysis.stats.memory_points`, by memory."""
     front = sorted((p for p in points if p["pareto"]), key=lambda p: p["weight_bits"])

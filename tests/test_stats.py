@@ -8,6 +8,7 @@ import math
 import pytest
 
 import fakes
+from quantlab import tables
 from quantlab.analysis import report, stats
 from test_report import DECREASING, PARAMS, make_rows
 
@@ -198,6 +199,12 @@ def test_depth_ends_judge_width_against_depth():
     assert ends["narrow"]["deep_gap"] == pytest.approx(0.03) and ends["wide"]["deep_depth"] == 3
     assert ends["width_decides"]
     assert not stats.depth_ends(summarise(depth_rows({32: [1.0, 2.0, 3.0], 512: [0.3, 0.2, 1.5]})))["width_decides"]
+    extremes = stats.depth_extremes(summarise(depth_rows({32: [1.0, 2.0, 3.0], 512: [0.3, 0.2, 0.1]})), bits=(2,))
+    assert [(e["width"], e["depth"], e["params"]) for e in extremes] == [(32, 1, 3201), (32, 3, 3203),
+                                                                         (512, 1, 51201), (512, 3, 51203)]
+    assert extremes[1]["gaps"][2].mean == pytest.approx(0.03) and extremes[1]["float_error"] == pytest.approx(0.1)
+    html = tables.depth_gaps(extremes)
+    assert "ternary gap" in html and "+3.00 ± 0.00" in html and "51,203" in html and "10.00%" in html
 
 
 def test_negative_gaps_budget_settling_policy_differences_and_step_excess():

@@ -409,6 +409,22 @@ def depth_ends(summary: Sequence[SummaryRow], bits: int = 2) -> dict:
     return out
 
 
+def depth_extremes(summary: Sequence[SummaryRow], bits: Sequence[int] = (2, 3)) -> list[dict]:
+    """Per width of an FFDNN depth sweep (narrowest first), from its :func:`quantlab.analysis.rows.summarise`
+    rows, the shallowest and the deepest network: ``width``, ``depth``, ``params``, ``float_error`` (the
+    float network's test error, fraction) and ``gaps`` ``{bits: rows.Gap}`` (the retrained network's gap
+    to the float control at each of ``bits``)."""
+    widths = sorted({int(r.width) for r in summary if r.width is not None})
+    if not widths:
+        raise ValueError("summary rows have no 'width' field (FFDNN rows from quantlab.analysis.rows.tidy)")
+    out = []
+    for width in widths:
+        for which in ("smallest", "largest"):
+            f = pick(summary, "float", FLOAT_BITS, which, width=width)
+            out.append({"width": width, "depth": f.depth, "params": f.params, "float_error": f.test_error,
+                        "gaps": {b: pick(summary, "retrain", b, which, width=width).gap("control") for b in bits}})
+    return out
+
 
 def negative_gaps(rows_by_sweep: Mapping[str, Sequence[Mapping[str, Any]]], bits: Sequence[int] = (2, 3),
                   baseline: str = "control") -> dict:
@@ -478,6 +494,6 @@ def step_excess(curves: Iterable[Mapping[str, Any]]) -> dict:
 
 
 __all__ = ["bias_share", "budget_comparison", "budget_reading", "budget_settling", "budget_study",
-           "depth_ends", "depth_trend", "ecr_highlights", "ecr_table", "float_sweep", "front_counts", "gaps",
-           "memory_points", "negative_gaps", "network_summary", "policy_differences", "rank_values", "spearman",
-           "step_excess", "sweep_ends"]
+           "depth_ends", "depth_extremes", "depth_trend", "ecr_highlights", "ecr_table", "float_sweep",
+           "front_counts", "gaps", "memory_points", "negative_gaps", "network_summary", "policy_differences",
+           "rank_values", "spearman", "step_excess", "sweep_ends"]
