@@ -482,8 +482,6 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_notebook(args) -> int:
-    import json
-
     from quantlab import notebooks
     from quantlab.fileio import write_atomic
 
@@ -501,7 +499,7 @@ def _cmd_notebook(args) -> int:
     except CellExecutionError as e:
         print(f"error: a cell of {chapter} failed:\n{e}", file=sys.stderr)
         return 1
-    write_atomic(Path(args.out), json.dumps(nb, indent=1, ensure_ascii=False).encode())
+    write_atomic(Path(args.out), notebooks.dumps(nb).encode())
     print(f"wrote {args.out} in {format_duration(time.monotonic() - start)}")
     return 0
 

@@ -384,7 +384,7 @@ def _page_context(app, pagename: str, templatename: str, context: dict, doctree)
                for name, number in app.env.toc_fignumbers.get(pagename, {}).get("figure", {}).items()}
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(notebooks.resolve(nb, values, titles, figures), indent=1, ensure_ascii=False))
+    target.write_text(notebooks.dumps(notebooks.resolve(nb, values, titles, figures)))
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 

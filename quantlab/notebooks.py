@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -150,6 +151,11 @@ def page_titles(book: Path) -> dict[str, str]:
     return titles
 
 
+def dumps(nb: dict) -> str:
+    """The notebook's ``.ipynb`` text, as the book offers it and ``python -m quantlab notebook`` writes it."""
+    return json.dumps(nb, indent=1, ensure_ascii=False)
+
+
 def execute(source: str | Path, timeout: int = 1800) -> dict:
     """Run the MyST notebook chapter ``source`` (``book/<page>.md``) in its folder, as the book does,
     and return it resolved (:func:`resolve`; figures numbered 1, 2, ... within the notebook)."""
@@ -167,4 +173,5 @@ def execute(source: str | Path, timeout: int = 1800) -> dict:
     return resolve(nb, glue_values(nb), page_titles(source.parent))
 
 
-__all__ = ["GLUE_PREFIX", "execute", "figure_numbers", "glue_values", "page_titles", "render_markdown", "resolve"]
+__all__ = ["GLUE_PREFIX", "dumps", "execute", "figure_numbers", "glue_values", "page_titles", "render_markdown",
+           "resolve"]

@@ -85,6 +85,18 @@ def test_a_chapter_run_from_its_source_shows_numbers_not_roles(tmp_path):
     assert "**Fig. 1**" in text and any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
 
 
+def test_notebook_command_fails_on_a_failing_cell_and_writes_nothing(tmp_path):
+    chapter = tmp_path / "broken.md"
+    chapter.write_text("---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n"
+                       "  display_name: Python 3\n  name: python3\n---\n\n# Broken\n\n"
+                       "```{code-cell} ipython3\nraise ValueError('no records for this chapter')\n```\n")
+    run = subprocess.run([sys.executable, "-m", "quantlab", "notebook", str(chapter), "--out",
+                          str(tmp_path / "x.ipynb")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "a cell of" in run.stderr and "no records for this chapter" in run.stderr
+    assert not (tmp_path / "x.ipynb").exists()
+
+
 def test_notebook_command_refuses_what_is_not_a_chapter(tmp_path):
     run = subprocess.run([sys.executable, "-m", "quantlab", "notebook", str(tmp_path / "nope.md"), "--out",
                           str(tmp_path / "x.ipynb")], capture_output=True, text=True, timeout=120)
