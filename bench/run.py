@@ -155,7 +155,9 @@ class QuantlabRun:
         self.model = model
         keys = jax.random.split(jax.random.key(0), seeds)
         params = jax.vmap(lambda k: models.init_params(model, k, SHAPE))(keys)
-        config = train.TrainConfig(batch_size=BATCH, epochs=1, learning_rate=1e-3)
+        # a constant rate, as PyTorch's Adam below: the bench calls the epoch again and again, and a cosine
+        # schedule over one epoch would leave the rate at 0 after the first (the network would stop learning)
+        config = train.TrainConfig(batch_size=BATCH, epochs=1, learning_rate=1e-3, schedule="constant")
         optimizer = train.make_optimizer(config, n // BATCH)
         self.quant = train.Quant(2, models.quantized_mask(jax.tree.map(lambda a: a[0], params))) if quantized else None
         self.epoch = train.make_epoch(model, optimizer, config, n, self.quant)
