@@ -73,6 +73,7 @@ def test_resolve_captions_every_figure_and_keeps_the_input_unchanged():
     assert all(c["id"].endswith("-caption") for c in out["cells"] if c["source"].startswith("**Fig."))  # nbformat 4.5
 
 
+@pytest.mark.slow  # runs a Jupyter kernel
 def test_a_chapter_run_from_its_source_shows_numbers_not_roles(tmp_path):
     out = tmp_path / "ffdnn_width.ipynb"
     run = subprocess.run([sys.executable, "-m", "quantlab", "notebook", str(ROOT / "book" / "ffdnn_width.md"),
@@ -85,6 +86,7 @@ def test_a_chapter_run_from_its_source_shows_numbers_not_roles(tmp_path):
     assert "**Fig. 1**" in text and any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
 
 
+@pytest.mark.slow  # runs a Jupyter kernel
 def test_notebook_command_fails_on_a_failing_cell_and_writes_nothing(tmp_path):
     chapter = tmp_path / "broken.md"
     chapter.write_text("---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n"
