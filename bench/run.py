@@ -158,9 +158,10 @@ class QuantlabRun:
         # a constant rate, as PyTorch's Adam below: the bench calls the epoch again and again, and a cosine
         # schedule over one epoch would leave the rate at 0 after the first (the network would stop learning)
         config = train.TrainConfig(batch_size=BATCH, epochs=1, learning_rate=1e-3, schedule="constant")
-        optimizer = train.make_optimizer(config, n // BATCH)
+        optimizer = train.make_optimizer(config, n // BATCH)  # for its state
         self.quant = train.Quant(2, models.quantized_mask(jax.tree.map(lambda a: a[0], params))) if quantized else None
-        self.epoch = train.make_epoch(model, optimizer, config, n, self.quant)
+        self.epoch = train.make_epoch(model, config, n, self.quant)
+        self.bits = np.int32(2)
         self.params, self.opt_state = params, jax.vmap(optimizer.init)(params)
         self.keys = keys
         self.steps = train.seed_steps(params, self.quant) if quantized else jnp.zeros((seeds,))
@@ -172,8 +173,8 @@ class QuantlabRun:
     def __call__(self) -> float:
         t = time.perf_counter()
         self.params, self.opt_state, self.steps, loss = self.epoch(
-            self.params, self.opt_state, self.steps, self.keys, self.images, self.labels, None  # float signals
-        )
+            self.params, self.opt_state, self.steps, self.keys, self.images, self.labels, None,  # float signals
+            self.bits)
         loss.block_until_ready()
         return time.perf_counter() - t
 

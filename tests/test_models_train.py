@@ -103,6 +103,21 @@ def fit_ffdnn(seeds, config=train.TrainConfig(epochs=3, batch_size=50), quant_bi
     return train.fit(model, params, data, synthetic(200, 1), config, keys, quant, steps)
 
 
+def test_bit_widths_of_the_l2_rule_share_one_epoch_program():
+    """One compiled epoch per model, budget, split size and quantization, reused within the process: the
+    l2 rule's bit widths share it (traced), absmax's do not (it divides by the top level), nor do budgets
+    (their numbers are constants XLA folds into the arithmetic)."""
+    model = models.make_model("ffdnn", (8, 1))
+    mask = models.quantized_mask(models.init_params(model, jax.random.key(0), (28, 28, 1)))
+    a, b = train.TrainConfig(learning_rate=1e-3, epochs=10), train.TrainConfig(learning_rate=2e-4, epochs=4)
+    assert train.make_epoch(model, a, 600, None) is train.make_epoch(models.make_model("ffdnn", (8, 1)), a, 600, None)
+    assert train.make_epoch(model, a, 600, None) is not train.make_epoch(model, b, 600, None)
+    assert train.make_epoch(model, a, 600, None) is not train.make_epoch(model, a, 700, None)
+    l2 = [train.make_epoch(model, b, 600, train.Quant(bits, mask)) for bits in (2, 3)]
+    absmax = [train.make_epoch(model, b, 600, train.Quant(bits, mask, rule="absmax")) for bits in (2, 3)]
+    assert l2[0] is l2[1] and absmax[0] is not absmax[1]
+
+
 def test_training_is_deterministic_and_seeds_trained_together_match_seeds_trained_alone():
     """Same seeds, same bits. A seed trained alone matches it trained beside others only up to
     rounding: XLA compiles another program for another number of seeds (fusion and layout choices

@@ -193,3 +193,16 @@ def test_step_error_curves_mark_the_exact_optimum():
         assert c.errors[40] == pytest.approx(float(np.sum((q - w) ** 2) / np.sum(w * w)), rel=1e-4)
     with pytest.raises(ValueError, match="all weights are zero"):
         qz.step_error_curves(np.zeros(5), (2,))
+
+
+@settings(max_examples=20, deadline=None)
+@given(WEIGHTS, BITS)
+def test_a_traced_bit_width_gives_the_same_floats(w, bits):
+    """Retraining shares one compiled program between bit widths by tracing ``bits`` (the l2 rule): the
+    quantized weights and the Lloyd step are then bit for bit those of a program compiled for one width."""
+    step = np.float32(max(float(np.abs(w).max()), 1e-3) / 3)
+    static = jax.jit(lambda w, s: (qz.quantize(w, s, bits), qz.lloyd_step(w, s, bits)))(w, step)
+    traced = jax.jit(lambda w, s, b: (qz.quantize(w, s, b), qz.lloyd_step(w, s, b)))(w, step, np.int32(bits))
+    for a, b in zip(static, traced):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(qz.max_level(jnp.int32(bits))) == qz.max_level(bits)

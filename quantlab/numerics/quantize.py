@@ -32,8 +32,12 @@ def num_levels(bits: int) -> int:
     return 2 ** check_bits(bits) - 1
 
 
-def max_level(bits: int) -> int:
-    """Largest integer level ``L = (M - 1) / 2``: weights become ``k * step`` with ``|k| <= L``."""
+def max_level(bits: int | jax.Array) -> int | jax.Array:
+    """Largest integer level ``L = (M - 1) / 2``: weights become ``k * step`` with ``|k| <= L``. ``bits``
+    may be an integer array traced in a program shared by several bit widths (then L is an array; the
+    quantizers use it only as a clip level, which is exact either way)."""
+    if isinstance(bits, jax.Array):
+        return jnp.left_shift(1, bits - 1) - 1
     return 2 ** (check_bits(bits) - 1) - 1
 
 

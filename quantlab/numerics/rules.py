@@ -44,7 +44,8 @@ class Rule(NamedTuple):
     ``quantize(w, q, bits)`` and ``straight_through(w, q, bits)`` (JAX: the quantized weights in the
     forward pass; the gradient to ``w`` and, for a learned rule, to ``q``), ``update(w, q, bits) -> q``
     (JAX: the adaptive policy's re-estimate). ``ternary``: 2 bits only; ``learned``: retraining
-    trains ``q`` by gradient descent."""
+    trains ``q`` by gradient descent; ``traced_bits``: its JAX functions compute the same floats with
+    ``bits`` a traced integer array as with a Python int (one compiled program for every bit width)."""
 
     name: str
     init: Callable[[Any, int], np.ndarray]
@@ -52,6 +53,7 @@ class Rule(NamedTuple):
     straight_through: Callable[[jax.Array, jax.Array, int], jax.Array]
     update: Callable[[jax.Array, jax.Array, int], jax.Array]
     learned: bool = False
+    traced_bits: bool = False
 
     @property
     def ternary(self) -> bool:
@@ -138,7 +140,9 @@ def _ttq_through(w: jax.Array, q: jax.Array, bits: int) -> jax.Array:
 
 
 RULES: dict[str, Rule] = {
-    "l2": Rule("l2", qz.optimal_step, qz.quantize, qz.straight_through, qz.lloyd_step),
+    # l2 uses its bit width only as the clip level L (exact); absmax also divides by L, which XLA compiles
+    # into a product with 1/L when L is a constant: other floats than a traced division, so its bits stay static
+    "l2": Rule("l2", qz.optimal_step, qz.quantize, qz.straight_through, qz.lloyd_step, traced_bits=True),
     "absmax": Rule("absmax", absmax_step, qz.quantize, qz.straight_through, _absmax_update),
     "twn": Rule("twn", twn_params, lambda w, q, b: ternary(w, q), _identity_through, _twn_update),
     "ttq": Rule("ttq", ttq_params, lambda w, q, b: ternary(w, q), _ttq_through, _ttq_update, learned=True),

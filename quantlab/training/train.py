@@ -106,9 +106,10 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
     return optax.sgd(rate, momentum=0.9 if config.optimizer == "momentum" else None)
 
 
-def _forward(model, params, images, quant: Quant | None, steps, signals: Signals | None):
+def _forward(model, params, images, quant: Quant | None, steps, signals: Signals | None, bits: Any = None):
     if quant is not None:
-        params = qz.tree_straight_through(params, quant.mask, steps, quant.bits, quant.fns.straight_through)
+        bits = quant.bits if bits is None else bits  # a traced bit width (make_epoch), else the static one
+        params = qz.tree_straight_through(params, quant.mask, steps, bits, quant.fns.straight_through)
     return model.apply({"params": params}, images, signals)
 
 
@@ -158,10 +159,12 @@ def _evaluate(model, params, images, labels, chunk, count, signals):
 
 
 @functools.lru_cache(maxsize=None)
-def _seed_quantize_fn(bits: int, rule: str, treedef, flags: tuple[bool, ...]):
+def _seed_quantize_fn(bits: int | None, rule: str, treedef, flags: tuple[bool, ...]):
+    """The jitted quantizer of S seeds; ``bits`` None: the bit width is its third argument (traced)."""
     mask = jax.tree.unflatten(treedef, flags)
     fn = rules.RULES[rule].quantize
-    return jax.jit(jax.vmap(lambda p, s: qz.tree_quantize(p, mask, s, bits, fn)))
+    return jax.jit(jax.vmap(lambda p, s, b: qz.tree_quantize(p, mask, s, b if bits is None else bits, fn),
+                            in_axes=(0, 0, None)))
 
 
 def seed_steps(params: Any, quant: Quant) -> Any:
@@ -172,26 +175,49 @@ def seed_steps(params: Any, quant: Quant) -> Any:
 
 def seed_quantize(params: Any, steps: Any, quant: Quant) -> Any:
     """Quantizes every seed's parameters [S, ...] with its steps (quantizer parameters)."""
-    mask = quant.mask
-    fn = _seed_quantize_fn(quant.bits, quant.rule, jax.tree.structure(mask), tuple(jax.tree.leaves(mask)))
-    return fn(params, steps)
+    mask, traced = quant.mask, quant.fns.traced_bits
+    fn = _seed_quantize_fn(None if traced else quant.bits, quant.rule, jax.tree.structure(mask),
+                           tuple(jax.tree.leaves(mask)))
+    return fn(params, steps, np.int32(quant.bits))
 
 
-def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | None) -> Callable:
-    """The jitted epoch of S seeds on ``n`` training examples:
-    ``(params [S, ...], opt_state, steps [S], keys [S], images [N, ...], labels [N], signals) ->
+def make_epoch(model, config: TrainConfig, n: int, quant: Quant | None) -> Callable:
+    """The jitted epoch of S seeds on ``n`` training examples with the budget ``config`` (its optimizer
+    over ``config.epochs`` epochs):
+    ``(params [S, ...], opt_state, steps [S], keys [S], images [N, ...], labels [N], signals, bits) ->
     (params, opt_state, steps, mean training loss [S])`` (``signals``: None or
-    :class:`~quantlab.numerics.signals.Signals` with steps [S, hidden layers]); ``params`` and
-    ``opt_state`` are donated."""
-    batches = n // config.batch_size
-    if batches < 1:
+    :class:`~quantlab.numerics.signals.Signals` with steps [S, hidden layers]; ``bits``: the weights'
+    bit width, int32, read only by a rule with :attr:`~quantlab.numerics.rules.Rule.traced_bits`);
+    ``params`` and ``opt_state`` are donated.
+
+    One program per model, budget, ``n`` and quantization, reused for the rest of the process: the bit
+    widths of a rule with traced bits share it (the other rules' bit widths, and the budgets, whose
+    numbers XLA folds into the arithmetic, have one program each)."""
+    if n // config.batch_size < 1:
         raise ValueError(f"batch_size {config.batch_size} is larger than the training split ({n})")
+    if quant is None:
+        return _epoch(model, config, n, None)
+    mask = quant.mask
+    return _epoch(model, config, n, (None if quant.fns.traced_bits else quant.bits, jax.tree.structure(mask),
+                                     tuple(jax.tree.leaves(mask)), quant.policy, quant.rule))
+
+
+@functools.lru_cache(maxsize=None)
+def _epoch(model, config: TrainConfig, n: int, quant_key: tuple | None) -> Callable:
+    batches = n // config.batch_size
+    optimizer = make_optimizer(config, config.epochs * batches)
+    quant = None
+    if quant_key is not None:
+        static_bits, treedef, flags, policy, rule = quant_key
+        quant = Quant(static_bits, jax.tree.unflatten(treedef, flags), policy, rule)
     adaptive = quant is not None and quant.policy == "adaptive"
     learned = quant is not None and quant.fns.learned
 
-    def one_seed(params, opt_state, steps, key, images, labels, signals):
+    def one_seed(params, opt_state, steps, key, images, labels, signals, traced_bits):
+        bits = traced_bits if quant is not None and quant.bits is None else None
+
         def loss_fn(params, x, y, steps):
-            logits = _forward(model, params, x, quant, steps, signals)
+            logits = _forward(model, params, x, quant, steps, signals, bits)
             return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
         order = jax.random.permutation(key, n)[: batches * config.batch_size]
@@ -208,7 +234,8 @@ def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | Non
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 params = optax.apply_updates(params, updates)
             if adaptive:
-                steps = qz.tree_update(params, quant.mask, steps, quant.bits, quant.fns.update)
+                steps = qz.tree_update(params, quant.mask, steps, quant.bits if bits is None else bits,
+                                       quant.fns.update)
             return (params, opt_state, steps), loss
 
         (params, opt_state, steps), losses = jax.lax.scan(
@@ -216,7 +243,7 @@ def make_epoch(model, optimizer, config: TrainConfig, n: int, quant: Quant | Non
         )
         return params, opt_state, steps, jnp.mean(losses)
 
-    return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, None, 0)), donate_argnums=(0, 1))
+    return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, 0, 0, None, None, 0, None)), donate_argnums=(0, 1))
 
 
 def step_excess(params: Any, steps: Any, quant: Quant) -> np.ndarray:
@@ -283,8 +310,9 @@ def fit(
         raise ValueError("retraining (quant given) needs the starting steps (e.g. the direct quantization's)")
     images, labels = train
     n = images.shape[0]
-    optimizer = make_optimizer(config, config.epochs * (n // config.batch_size))
-    run_epoch = make_epoch(model, optimizer, config, n, quant)
+    optimizer = make_optimizer(config, config.epochs * (n // config.batch_size))  # its state's shape
+    run_epoch = make_epoch(model, config, n, quant)
+    bits = np.int32(quant.bits if quant else 0)
     params = _copy(params)  # the epoch donates its buffers
     seeds = keys.shape[0]
     steps = jax.tree.map(jnp.asarray, steps) if quant else jnp.zeros((seeds,))
@@ -297,7 +325,8 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(keys)
         with phases.timed("scans"):
-            params, opt_state, steps, loss = run_epoch(params, opt_state, steps, epoch_keys, images, labels, signals)
+            params, opt_state, steps, loss = run_epoch(params, opt_state, steps, epoch_keys, images, labels, signals,
+                                                       bits)
             loss = np.asarray(loss)
         if reason := loss_reason(loss.tolist(), model.num_classes):
             raise DivergenceError(f"training diverged in epoch {epoch} of {label or 'a run'}: {reason}; "
