@@ -25,7 +25,7 @@ from quantlab.experiments.executors import (DEFAULT_MAX_RETRIES, EXECUTORS, Clus
 from quantlab.experiments.preflight import PreflightError
 from quantlab.experiments.spec import SpecError, describe_specs, load_spec
 from quantlab.experiments.store import CorruptRecordWarning, ENV_RESULTS, Store, StoreError, default_results_dir
-from quantlab.vocabulary import EXPORT_FORMATS, PACKINGS
+from quantlab.vocabulary import EXPORT_FORMATS, PACKINGS, signal_label
 
 MAIN_EPILOG = """\
 examples:
@@ -355,7 +355,7 @@ _VARIANTS = {
     "train_subset": lambda n: "all data" if n is None else f"{n:,} ex",
     "step_policy": str,
     "retrain_epochs": lambda e: f"{e}ep",
-    "signal_bits": lambda b: "float signals" if b is None else f"{b}-bit signals",
+    "signal_bits": lambda b: f"{signal_label(b)} signals",
 }
 """How the trial column names what else tells two networks of one size apart (the fields of
 :data:`quantlab.analysis.rows.NETWORK_FIELDS` besides the trial), shown when the rows hold several values."""
@@ -408,7 +408,6 @@ def write_summary_csv(summary: list[dict], file=None) -> None:
 def _cmd_results(args) -> int:
     from quantlab.analysis import rows
     from quantlab.experiments import sweep
-    from quantlab.experiments.store import trial_label
     from quantlab.vocabulary import METHODS
 
     spec = load_spec(args.spec)
@@ -418,9 +417,8 @@ def _cmd_results(args) -> int:
         raise StoreError(f"results directory {root} is a file, not a directory (--results or ${ENV_RESULTS})")
     if not root.is_dir():
         raise StoreError(f"no results directory {root}; run: {_command(args, 'sweep')}")
-    trials = sweep.select(spec, args.only)
-    labels = {trial_label(t) for t in trials}
-    stored = [r for r in rows.tidy(spec, store, allow_missing=True, methods=METHODS) if r["trial"] in labels]
+    trials = sweep.select(spec, args.only)  # by name: a network, or one variant of it
+    stored = [row for record in store.records(spec, trials) for row in rows.record_rows(record, METHODS, spec.name)]
     summary = [r.as_dict() for r in rows.summarise(stored) if r.method in spec.methods]
     expected = len(trials) * len(spec.seeds)
     present = sum(store.has(t, s) for t in trials for s in spec.seeds)

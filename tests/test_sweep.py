@@ -408,6 +408,20 @@ def test_cli_results_names_what_tells_networks_of_one_size_apart(repo_root, caps
         assert any(line.startswith(start) for line in table), start
 
 
+def test_cli_results_only_selects_one_variant_of_a_network(repo_root, capsys):
+    """``--only`` picks trials by their full name, so a pattern naming one signal width shows that
+    width's records only, and a network's name alone shows every width, named apart."""
+    results = ["--results", str(repo_root / "results")]
+    assert main(["results", "signals-ffdnn", "--only", "w16*signal_bits=4", *results]) == 0
+    one = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ffdnn-w16-d3")]
+    assert len(one) == 5  # float, then direct and retrained at 2 and 3 bits
+    assert main(["results", "signals-ffdnn", "--only", "w16-", *results]) == 0
+    every = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ffdnn-w16-d3")]
+    assert len(every) == 5 * 5
+    assert sum(line.startswith("ffdnn-w16-d3 4-bit signals ") for line in every) == 5
+    assert [line.split()[-2:] for line in one] == [line.split()[-2:] for line in every if " 4-bit signals " in line]
+
+
 def test_cli_results_dir_from_environment(tmp_path, spec_file, monkeypatch, capsys):
     monkeypatch.setattr(experiment, "run_trial", FakeTrial())
     monkeypatch.setenv("QUANTLAB_RESULTS", str(tmp_path / "env"))

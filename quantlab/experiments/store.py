@@ -225,9 +225,11 @@ class Store:
             return []
         return sorted(p.name for p in self.root.glob("*.json") if not RECORD_NAME.fullmatch(p.name))
 
-    def records(self, spec: Any) -> list[dict]:
-        """The valid records of every trial and seed of ``spec`` that exist, in spec order."""
-        return [r for config in spec.trials() for s in spec.seeds if (r := self.get(config, s)) is not None]
+    def records(self, spec: Any, trials: Sequence[Any] | None = None) -> list[dict]:
+        """The valid records of every trial (default: all of ``spec``'s; else ``trials``, a subset of
+        its trial configs) and seed of ``spec`` that exist, in trial order."""
+        configs = spec.trials() if trials is None else trials
+        return [r for config in configs for s in spec.seeds if (r := self.get(config, s)) is not None]
 
     def scan(self) -> Iterator[dict]:
         """Every valid record in the directory (corrupt ones are reported and moved aside; files
