@@ -25,6 +25,7 @@ from quantlab.experiments.executors import (DEFAULT_MAX_RETRIES, EXECUTORS, Clus
 from quantlab.experiments.preflight import PreflightError
 from quantlab.experiments.spec import SpecError, describe_specs, load_spec
 from quantlab.experiments.store import CorruptRecordWarning, ENV_RESULTS, Store, StoreError, default_results_dir
+from quantlab.experiments.sweep import SEED_BLOCK
 from quantlab.vocabulary import EXPORT_FORMATS, PACKINGS, signal_label
 
 MAIN_EPILOG = """\
@@ -46,12 +47,15 @@ RESULTS_DIR_HELP = (
     "shipped specs and results/ next to the spec file for others)"
 )
 
+_BLOCKS = f"0-{SEED_BLOCK - 1}, {SEED_BLOCK}-{2 * SEED_BLOCK - 1}, ..."
 SWEEP_EPILOG = f"""\
 Runs every (trial, seed) of SPEC that has no record in the results directory yet; the seeds of a
-trial train together. Each record is written atomically as soon as its trial finishes, so the sweep
-can be stopped at any point (Ctrl-C, kill) and rerun with the same command: finished records are
-never recomputed, at most the trial in flight is lost. A corrupted record is reported, moved aside
-(*.corrupt) and recomputed; files not named like records are left alone.
+trial train together in fixed blocks of {SEED_BLOCK} by value ({_BLOCKS}), as a record's
+numbers depend, by float rounding, on the seeds trained with it. Each record is written atomically
+as soon as its block finishes, so the sweep can be stopped at any point (Ctrl-C, kill) and
+rerun with the same command: finished records are never recomputed, at most the block in flight is
+lost. A corrupted record is reported, moved aside (*.corrupt) and recomputed; files not named like
+records are left alone.
 
 Before any training the sweep checks that the results directory is writable; the spec's values
 were checked when it was read. Sweeps that share a results directory split its trials: each trial

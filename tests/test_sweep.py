@@ -129,14 +129,35 @@ def test_a_lost_record_trains_again_with_the_seeds_it_was_trained_with(tmp_path)
     config = spec.trials()[0]
     store.put(config, 0, fake_metrics(config, 0), {"trial_seeds": [0, 1]})
     store.put(config, 2, fake_metrics(config, 2), {"trial_seeds": [2]})
-    assert sweep.trained_with(store, config, [1], spec.seeds) == [0, 1]
+    assert sweep.training_groups(store, config, [1], spec.seeds) == [[0, 1]]
     kept = store.path(config, 0).read_bytes()
     sweep.run_sweep(spec, store, progress=False, run_trial=fake, only="w8-*")
     assert fake.calls == [((8, 1), [0, 1])] and store.path(config, 0).read_bytes() == kept
     assert store.get(config, 1)["provenance"]["trial_seeds"] == [0, 1]
-    # several groups, or none: the missing seeds train together
-    assert sweep.trained_with(store, config, [1, 3], [0, 1, 2, 3]) == [1, 3]
-    assert sweep.trained_with(Store(tmp_path / "empty"), config, [0, 1], spec.seeds) == [0, 1]
+    # seeds no record names: with the missing seeds of their block
+    assert sweep.training_groups(store, config, [1, 3], [0, 1, 2, 3]) == [[0, 1], [3]]
+    assert sweep.training_groups(Store(tmp_path / "empty"), config, [0, 1], spec.seeds) == [[0, 1]]
+
+
+def test_seeds_train_in_fixed_blocks_so_a_record_does_not_depend_on_what_else_was_missing(tmp_path):
+    """From scratch, five seeds train as 0-2 and 3-4 (as every committed record was made); a lost
+    record of either block trains again with its block, and only it is written again."""
+    spec, store, fake = make_spec(seeds=[0, 1, 2, 3, 4], sizes=[(8, 1)]), Store(tmp_path), FakeTrial()
+    config = spec.trials()[0]
+    tally = sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    assert fake.calls == [((8, 1), [0, 1, 2]), ((8, 1), [3, 4])]
+    assert tally["trials_run"] == 1 and tally["records_written"] == 5
+    assert [store.get(config, s)["provenance"]["trial_seeds"] for s in range(5)] == [[0, 1, 2]] * 3 + [[3, 4]] * 2
+    kept = {s: store.path(config, s).read_bytes() for s in (0, 2, 3)}
+    for s in (1, 4):
+        store.path(config, s).unlink()
+    fake.calls.clear()
+    assert sweep.plan(spec, store, platform=None).runs[0].missing == [1, 4]
+    sweep.run_sweep(spec, store, progress=False, run_trial=fake)
+    assert fake.calls == [((8, 1), [0, 1, 2]), ((8, 1), [3, 4])]
+    assert {s: store.path(config, s).read_bytes() for s in (0, 2, 3)} == kept
+    assert store.get(config, 4)["provenance"]["trial_seeds"] == [3, 4]
+    assert sweep.training_groups(Store(tmp_path / "empty"), config, [4, 0, 5, 9], range(10)) == [[4, 5], [0], [9]]
 
 
 @pytest.mark.slow

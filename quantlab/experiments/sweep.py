@@ -1,10 +1,10 @@
 """Running a sweep: whatever a spec needs that the store does not hold yet, with progress bars.
 
 * :func:`plan` lists the spec's trials with the seeds done and missing and an *estimated* time.
-* :func:`run_sweep` runs the missing seeds of each trial together (one ``run_trial`` call, seeds
-  vmapped; a record lost from a trial trains again with the seeds it was trained with,
-  :func:`trained_with`, so it comes back bit for bit) and writes each seed's record as soon as the
-  trial returns. Finished records are never
+* :func:`run_sweep` runs the missing seeds of each trial in blocks of :data:`SEED_BLOCK` (one
+  ``run_trial`` call per block, its seeds vmapped; a record lost from a trial trains again with the
+  seeds it was trained with; :func:`training_groups`), so that a record comes back bit for bit, and
+  writes each seed's record as soon as its block returns. Finished records are never
   recomputed, so a sweep can be killed at any point and rerun: it loses at most the trials in flight.
   Trials run in this process or as Ray tasks (:mod:`quantlab.experiments.executors`); this process alone
   writes the store either way.
@@ -198,11 +198,10 @@ def plan(spec: SweepSpec, store: Store, only: str | None = None, platform: Any =
         done = [s for s in spec.seeds if s not in missing]
         factor, _ = cal.get(cfg["family"], cal.get("*", (1.0, 0)))
         estimate = 0.0
-        if missing:
-            seeds = trained_with(store, config, missing, spec.seeds)
+        for seeds in training_groups(store, config, missing, spec.seeds):
             # the float stages this process would read from its cache (not on a Ray driver: no JAX there)
             cached = 0 if platform is None else _cached_epochs(config, seeds)
-            estimate = factor * model_seconds(cfg, len(seeds), cached)
+            estimate += factor * model_seconds(cfg, len(seeds), cached)
         params, _ = network_cost(cfg["family"], cfg["size"], cfg["dataset"])
         runs.append(PlannedRun(config, trial_name(spec, config), params, done, missing, estimate))
     families = {config_dict(r.config)["family"] for r in runs}
@@ -265,14 +264,25 @@ def _check_results(results: Any, seeds: Sequence[int], label: str) -> None:
 
 @dataclasses.dataclass(eq=False)
 class _Flight:
-    """The sweep's side of a job in flight: its planned run, the trial lock it holds, its epoch bar
-    (local executor) and how much of its estimate the overall bar was credited so far."""
+    """The sweep's side of a trial in flight: its planned run, the trial lock it holds while its seed
+    groups (:func:`training_groups`) run one after another, its epoch bar (local executor) and how
+    much of its estimate the overall bar was credited so far (at most ``cap``: the groups begun)."""
 
     run: PlannedRun
     lock: Any
     keep: list[int] = dataclasses.field(default_factory=list)  # the seeds whose records it writes
+    groups: list[list[int]] = dataclasses.field(default_factory=list)  # the groups not yet begun
     bar: Any = None
     credited: float = 0.0
+    base: float = 0.0  # ``cap`` before the group in flight
+    cap: float = 0.0
+
+    def next_group(self) -> list[int]:
+        """Takes the next group to train and raises ``cap`` by its share of the estimate (by seeds)."""
+        group, self.base = self.groups.pop(0), self.cap
+        total = len(group) + sum(map(len, self.groups))
+        self.cap += (self.run.estimate - self.cap) * len(group) / total
+        return group
 
 
 class _Progress:
@@ -296,7 +306,7 @@ class _Progress:
 
     def credit(self, flight: _Flight, amount: float) -> None:
         """Moves the overall bar by ``amount`` seconds of ``flight``'s estimate (never past it)."""
-        step = max(0.0, min(amount, flight.run.estimate - flight.credited))
+        step = max(0.0, min(amount, flight.cap - flight.credited))
         flight.credited += step
         self.overall.update(step)
 
@@ -371,7 +381,8 @@ class _SweepRun:
                     now = time.perf_counter()
                     for job in self.inflight:
                         flight = job.state
-                        self.bars.credit(flight, min(now - job.started, 0.9 * flight.run.estimate) - flight.credited)
+                        elapsed = min(now - job.started, 0.9 * (flight.cap - flight.base))
+                        self.bars.credit(flight, flight.base + elapsed - flight.credited)
 
     def done(self, lock) -> None:
         lock.release()
@@ -385,15 +396,20 @@ class _SweepRun:
             self.bars.skip(run.estimate)
             self.done(lock)
             return
-        flight = _Flight(run, lock, keep=missing)
-        job = Job(run.name, run.config, trained_with(self.store, run.config, missing, self.spec.seeds), state=flight)
+        groups = training_groups(self.store, run.config, missing, self.spec.seeds)
+        self.submit(_Flight(run, lock, keep=missing, groups=groups))
+
+    def submit(self, flight: _Flight) -> None:
+        """Submits the next seed group of ``flight``."""
+        run, start = flight.run, flight.cap
+        job = Job(run.name, run.config, flight.next_group(), state=flight)
         if not self.parallel:
-            flight.bar = self.bars.epoch_bar(run, missing)
-            epochs = flight.bar.total
+            flight.bar = self.bars.epoch_bar(run, job.seeds)
+            epochs, share = flight.bar.total, flight.cap - start
 
             def on_epoch(n: int = 1) -> None:
                 flight.bar.update(n)
-                self.bars.credit(flight, run.estimate * n / epochs)
+                self.bars.credit(flight, share * n / epochs)
 
             job.on_epoch = on_epoch
         job.started = time.perf_counter()
@@ -403,17 +419,18 @@ class _SweepRun:
 
     def settle(self, outcome: Outcome) -> None:
         """A finished job: its error re-raised; a lost worker retried (up to the executor's
-        ``max_retries``, then the trial reported failed); divergence reported; else its records written."""
+        ``max_retries``, then the trial reported failed); divergence reported; else its records
+        written. Then the trial's next seed group is submitted, or its lock released."""
         job = outcome.job
         flight: _Flight = job.state
-        run, label, missing = flight.run, job.label, flight.keep
+        label, mine = job.label, [s for s in job.seeds if s in flight.keep]  # the records this job writes
         if outcome.error is not None:
             raise outcome.error
         if outcome.lost is not None:
             if job.attempt <= self.ex.max_retries:
-                self.tally["retried"].append({"trial": label, "seeds": missing, "attempt": job.attempt,
+                self.tally["retried"].append({"trial": label, "seeds": mine, "attempt": job.attempt,
                                               "reason": outcome.lost})
-                self.bars.say(f"{label} seeds {_seeds(missing)}: worker lost ({outcome.lost}); "
+                self.bars.say(f"{label} seeds {_seeds(mine)}: worker lost ({outcome.lost}); "
                               f"retry {job.attempt} of {self.ex.max_retries}", True)
                 job.attempt += 1
                 job.started = time.perf_counter()
@@ -421,44 +438,57 @@ class _SweepRun:
                 self.bars.in_flight(self.inflight)
                 return
             self.inflight.remove(job)
+            lost = mine + [s for group in flight.groups for s in group if s in flight.keep]
             reason = f"its worker was lost {count(job.attempt, 'time')}, last: {outcome.lost}"
-            self.tally["failed"].append({"trial": label, "seeds": missing, "reason": reason})
-            self.bars.say(f"failed: {label} seeds {_seeds(missing)}: {reason}; nothing stored", True)
-            self.bars.credit(flight, run.estimate)
+            self.tally["failed"].append({"trial": label, "seeds": lost, "reason": reason})
+            self.bars.say(f"failed: {label} seeds {_seeds(lost)}: {reason}; nothing stored", True)
+            flight.cap = flight.run.estimate  # the groups not begun will not be
+            self.bars.credit(flight, flight.cap)
             self.done(flight.lock)
             self.bars.in_flight(self.inflight)
             return
         self.inflight.remove(job)
         if flight.bar is not None:
             flight.bar.close()
-        self.bars.credit(flight, run.estimate)
-        self.tally["trials_run"] += 1
+        self.bars.credit(flight, flight.cap)
         try:
-            if outcome.diverged is not None:
-                self.tally["diverged"].append({"trial": label, "seeds": missing, "reason": outcome.diverged})
-                self.bars.say(f"diverged: {label} seeds {_seeds(missing)}: {outcome.diverged}", True)
-                return
-            results = outcome.results
-            _check_results(results, job.seeds, label)
-            prov = outcome.provenance
-            if prov is None:
-                prov = collect_environment(outcome.wall, job.seeds, **(outcome.timing or {}))
-            for seed, metrics in zip(job.seeds, results):
-                if seed not in missing:
-                    continue  # trained again only so that the missing seeds come out as they were
-                error = metrics["float"].get("val_error")
-                reason = divergence.chance_reason(error, self.num_classes) if isinstance(error, (int, float)) else None
-                if reason:
-                    self.tally["diverged"].append({"trial": label, "seeds": [seed], "reason": reason})
-                    self.bars.say(f"diverged: {label} seed {seed}: {reason}", True)
-                    continue
-                self.store.put(run.config, seed, metrics, prov)
-                self.tally["records_written"] += 1
-            where = f" on {prov.get('hostname')}" if self.parallel and prov.get("hostname") else ""
-            self.bars.say(f"{label} seeds {_seeds(missing)}: {format_duration(outcome.wall)}{where}")
-        finally:
+            self.store_results(job, outcome, mine)
+        except BaseException:
             self.done(flight.lock)
             self.bars.in_flight(self.inflight)
+            raise
+        if flight.groups:
+            self.submit(flight)  # under the same lock
+        else:
+            self.tally["trials_run"] += 1
+            self.done(flight.lock)
+        self.bars.in_flight(self.inflight)
+
+    def store_results(self, job: Job, outcome: Outcome, mine: list[int]) -> None:
+        """Writes the records of seeds ``mine`` of a finished job (divergence reported instead)."""
+        label, config = job.label, job.state.run.config
+        if outcome.diverged is not None:
+            self.tally["diverged"].append({"trial": label, "seeds": mine, "reason": outcome.diverged})
+            self.bars.say(f"diverged: {label} seeds {_seeds(mine)}: {outcome.diverged}", True)
+            return
+        results = outcome.results
+        _check_results(results, job.seeds, label)
+        prov = outcome.provenance
+        if prov is None:
+            prov = collect_environment(outcome.wall, job.seeds, **(outcome.timing or {}))
+        for seed, metrics in zip(job.seeds, results):
+            if seed not in mine:
+                continue  # trained again only so that the missing seeds come out as they were
+            error = metrics["float"].get("val_error")
+            reason = divergence.chance_reason(error, self.num_classes) if isinstance(error, (int, float)) else None
+            if reason:
+                self.tally["diverged"].append({"trial": label, "seeds": [seed], "reason": reason})
+                self.bars.say(f"diverged: {label} seed {seed}: {reason}", True)
+                continue
+            self.store.put(config, seed, metrics, prov)
+            self.tally["records_written"] += 1
+        where = f" on {prov.get('hostname')}" if self.parallel and prov.get("hostname") else ""
+        self.bars.say(f"{label} seeds {_seeds(mine)}: {format_duration(outcome.wall)}{where}")
 
     def give_back(self) -> None:
         """Releases the locks (and closes the bars) of the trials still in flight."""
@@ -468,26 +498,37 @@ class _SweepRun:
             job.state.lock.release()
 
 
-def trained_with(store: Store, config: Any, missing: Sequence[int], seeds: Sequence[int]) -> list[int]:
-    """The seeds to train so that the ``missing`` ones come out as they were (or would have been).
+SEED_BLOCK = 3
+"""Seeds train in blocks of this many, by value (0-2, 3-5, ...): a seed's numbers depend, by float
+rounding, on which seeds were trained with it (XLA compiles another program for another number of
+vmapped seeds), so a fixed block makes a record a function of its trial and seed alone, whatever
+else was missing when it was computed. Every committed record was trained this way (seeds 0-2 and,
+where a spec has five, 3-4)."""
 
-    A seed's numbers depend, by float rounding, on which seeds were trained with it (XLA compiles
-    another program for another number of vmapped seeds), so a record recomputed alone would differ
-    from the one it replaces (by ~1e-7 in the losses). When the stored records of ``config`` among
-    ``seeds`` name one group of ``trial_seeds`` (provenance) that holds every missing seed, that whole
-    group is trained again, in its order, and only the missing records are written; otherwise (no
-    record yet, or several groups) the missing seeds train together."""
-    groups: list[list[int]] = []
+
+def training_groups(store: Store, config: Any, missing: Sequence[int], seeds: Sequence[int]) -> list[list[int]]:
+    """The seed groups to train (one ``run_trial`` call each) so that the ``missing`` seeds come out as
+    they were (or would have been); each group's missing seeds are written, the others only trained again.
+
+    A missing seed that a stored record of ``config`` (among ``seeds``) names in its ``trial_seeds``
+    (provenance) trains again with that whole group, in its order (its record was lost); the others
+    train with the missing seeds of their :data:`SEED_BLOCK`."""
+    recorded: dict[int, list[int]] = {}
     for seed in seeds:
         if seed in missing:
             continue
         record = store.get(config, seed)
         group = record and (record.get("provenance") or {}).get("trial_seeds")
-        if isinstance(group, list) and set(group) & set(missing) and group not in groups:
-            groups.append([int(s) for s in group])
-    if len(groups) == 1 and set(missing) <= set(groups[0]):
-        return groups[0]
-    return list(missing)
+        if isinstance(group, list):
+            for s in group:
+                recorded.setdefault(int(s), [int(t) for t in group])
+    groups: list[list[int]] = []
+    for seed in missing:
+        group = recorded.get(seed) or [s for s in missing if s // SEED_BLOCK == seed // SEED_BLOCK
+                                       and s not in recorded]
+        if group not in groups:
+            groups.append(group)
+    return groups
 
 
 def run_sweep(
@@ -501,8 +542,9 @@ def run_sweep(
 ) -> dict:
     """Runs every missing (trial, seed) of ``spec`` and writes its record to ``store``.
 
-    Seeds of one trial that are missing run together in one ``run_trial(config, seeds, progress=None)``
-    call (with the seeds they were trained with, :func:`trained_with`), which returns one metrics dict
+    Seeds of one trial that are missing run in groups (:func:`training_groups`: blocks of
+    :data:`SEED_BLOCK`, or the seeds a lost record was trained with), one after another under the
+    trial's lock, each one ``run_trial(config, seeds, progress=None)`` call, which returns one metrics dict
     per seed and calls ``progress`` (if not None) with each finished epoch; records are written as soon
     as it returns. ``run_trial`` defaults to :func:`quantlab.training.experiment.run_trial`. Progress bars (tqdm, on
     stderr): the whole sweep, with an ETA that starts from the cost model and adapts to the measured
