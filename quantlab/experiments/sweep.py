@@ -513,6 +513,8 @@ def training_groups(store: Store, config: Any, missing: Sequence[int], seeds: Se
     A missing seed that a stored record of ``config`` (among ``seeds``) names in its ``trial_seeds``
     (provenance) trains again with that whole group, in its order (its record was lost); the others
     train with the missing seeds of their :data:`SEED_BLOCK`."""
+    if not missing:
+        return []  # (reading the trial's records again would be wasted)
     recorded: dict[int, list[int]] = {}
     for seed in seeds:
         if seed in missing:
