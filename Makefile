@@ -177,6 +177,13 @@ bench: $(VENV_STAMP)
 bench-trials: $(VENV_STAMP) | data
 	$(PY) bench/trials.py $(BENCH_ARGS)
 
+# make bench-calibration: the exact step searches (signal calibration, direct weight steps) of signals-ffdnn and
+# signals-cnn recomputed from the cached float networks (after `make reference`; it never trains): their time, and a
+# check that they equal the committed records bit for bit; writes its section of bench/RESULTS.md.
+.PHONY: bench-calibration
+bench-calibration: $(VENV_STAMP)
+	$(PY) bench/calibration.py $(BENCH_ARGS)
+
 # make bench-executors: the smoke sweep and an ffdnn-width slice with the local executor and with Ray
 # on this machine (Ray's overhead per trial); writes its section of bench/RESULTS.md (bench/executors.py).
 .PHONY: bench-executors

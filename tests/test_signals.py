@@ -70,6 +70,18 @@ def test_sliced_search_finds_the_same_optimum_as_one_sort(a, level, max_breakpoi
     assert err(whole) <= err(sliced) * (1 + 1e-12) + 1e-12
 
 
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(1, 60), elements=st.floats(0, 100, allow_nan=False)),
+       st.integers(1, 40), st.floats(0, 200), st.floats(1e-3, 200), st.floats(0, 1))
+def test_the_sliced_search_prunes_only_slices_that_cannot_hold_the_optimum(a, level, v, width, where):
+    """Its lower bound of a slice's error is never above the error of any step in the slice."""
+    a = np.sort(a)
+    u = v + width
+    d = v + width * max(where, 1e-6)  # a step in (v, u]
+    excess = ((np.minimum(np.floor(a / d + 0.5), level) * d - a) ** 2).sum() - (a ** 2).sum()
+    assert qz._error_floor(a, level, v, u) <= excess + 1e-9 * max((a ** 2).sum(), 1.0)
+
+
 @settings(max_examples=30, deadline=None)
 @given(SIGNALS, BITS)
 def test_straight_through_gradient_passes_inside_the_range_only(x, bits):

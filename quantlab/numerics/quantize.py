@@ -140,16 +140,25 @@ def _best_in(s_kw, s_kk, lo, hi) -> tuple[float, float]:
 def _swept_step(a: np.ndarray, level: int, max_breakpoints: int) -> float:
     """:func:`exact_step` in slices ``(v, u]`` of the step axis with at most ``max_breakpoints``
     breakpoints each. A breakpoint ``(i, j)`` lies above ``u`` exactly when ``a_i > u (j - 1/2)``:
-    one comparison decides which slice holds it, so every breakpoint is counted once."""
+    one comparison decides which slice holds it, so every breakpoint is counted once.
+
+    A slice whose lower bound on the error (:func:`_error_floor`) exceeds the error of a step already
+    known (the best slice so far, or a few Lloyd iterations from ``max(a) / level``) cannot hold the
+    optimum and is skipped unsorted; the others are searched as without the bound, so the result is
+    the same."""
     a = np.sort(a[a > 0])  # exact_step: at least one is > 0
     half = np.arange(1, level + 1, dtype=np.float64) - 0.5
     odd = 2.0 * half
     prefix = np.concatenate([[0.0], np.cumsum(a)])
     above = lambda u: np.searchsorted(a, u * half, side="right")  # noqa: E731  per j: first index above u
     best = (0.0, 0.0)
+    known = _excess_near_optimum(a, level)
+    margin = 1e-9 * float(np.dot(a, a))  # far above the float64 rounding of either side
     pending = [(0.0, 2.0 * a[-1])]  # slices (v, u], top first; nothing lies above 2 max(a)
     while pending:
         v, u = pending.pop()
+        if _error_floor(a, level, v, u) > min(best[1], known) + margin:
+            continue
         start, stop = above(u), above(v)
         count = int(np.sum(start - stop))
         middle = 0.5 * (u + v) if v == 0 or u > 4 * v else float(np.sqrt(u) * np.sqrt(v))
@@ -158,20 +167,38 @@ def _swept_step(a: np.ndarray, level: int, max_breakpoints: int) -> float:
             continue
         base_kw = float(np.sum(prefix[-1] - prefix[start]))  # breakpoints above u: all active
         base_kk = float(np.sum(odd * (a.size - start)))
-        lens = start - stop
-        jj = np.repeat(np.arange(level), lens)
-        first = np.repeat(np.cumsum(lens) - lens, lens)
-        values = a[np.arange(count) - first + np.repeat(stop, lens)]
-        breaks = values / half[jj]
+        runs = list(zip(stop, start))  # per level j, the magnitudes a[lo:hi] with a breakpoint here
+        values = np.concatenate([a[lo:hi] for lo, hi in runs])
+        breaks = np.concatenate([a[lo:hi] / h for (lo, hi), h in zip(runs, half)])
         order = np.argsort(-breaks)
         hi = np.concatenate([[u], breaks[order]])
         lo = np.append(hi[1:], v)
         s_kw = base_kw + np.concatenate([[0.0], np.cumsum(values[order])])
-        s_kk = base_kk + np.concatenate([[0.0], np.cumsum(odd[jj][order])])
+        s_kk = base_kk + np.concatenate([[0.0], np.cumsum(np.repeat(odd, start - stop)[order])])
         step, excess = _best_in(s_kw, s_kk, lo, hi)
         if excess < best[1]:
             best = (step, excess)
     return best[0]
+
+
+def _error_floor(a: np.ndarray, level: int, v: float, u: float) -> float:
+    """A lower bound of the excess (error minus ``sum a**2``) of every step in ``(v, u]`` for sorted
+    magnitudes ``a``: a magnitude at most ``v / 2`` rounds to level 0 there (error ``a**2``), and one
+    above ``level u`` is clipped to ``level D <= level u`` (error at least ``(a - level u)**2``)."""
+    small = a[: np.searchsorted(a, 0.5 * v, side="right")]
+    large = a[np.searchsorted(a, level * u, side="right"):] - level * u
+    return float(np.dot(small, small) + np.dot(large, large) - np.dot(a, a))
+
+
+def _excess_near_optimum(a: np.ndarray, level: int, iterations: int = 8) -> float:
+    """The excess ``D**2 sum k**2 - 2 D sum k a`` of the step ``D`` that a few Lloyd iterations from
+    ``max(a) / level`` reach: an upper bound of the optimum's, for :func:`_swept_step` to prune with."""
+    step = a[-1] / level
+    for _ in range(iterations):
+        k = np.minimum(np.floor(a / step + 0.5), level)
+        step = np.dot(k, a) / np.dot(k, k)  # k = level for max(a): never 0
+    k = np.minimum(np.floor(a / step + 0.5), level)
+    return float(step * (step * np.dot(k, k) - 2.0 * np.dot(k, a)))
 
 
 def lloyd_step(w: jax.Array, step: jax.Array, bits: int) -> jax.Array:
