@@ -31,12 +31,12 @@ import quantlab
 from quantlab import data
 from quantlab.config import CALIBRATION_EXAMPLES as CALIBRATION_EXAMPLES  # re-exported: configs live in config
 from quantlab.config import TrialConfig
-from quantlab.nn import integer, models
+from quantlab.nn import integer, models, shapes
 from quantlab.numerics import quantize as qz
 from quantlab.numerics.signals import Signals
-from quantlab.training import compilecache, netcache, phases
+from quantlab.training import compilecache, netcache, phases, warmup
 from quantlab.training.calibrate import signal_steps
-from quantlab.training.train import Quant, error_rate, fit
+from quantlab.training.train import Quant, compile_epoch, error_rate, fit, steps_like
 from quantlab.training.train import seed_quantize, seed_steps
 
 
@@ -275,12 +275,35 @@ def quantize_direct(trial: Trial, float_stage: Stage, bits: int, signals: Signal
     return Stage(float_stage.params, steps, bits, *errors, signals=signals)
 
 
+def retrain_quant(trial: Trial, bits: int) -> Quant:
+    """What the trial's ``bits``-bit retraining quantizes: its mask, step policy and quantizer rule."""
+    return Quant(bits, trial.mask, trial.config.step_policy, trial.config.quantizer)
+
+
+def compile_later_stages(trial: Trial) -> None:
+    """Compiles the epoch programs of the float control and of every retraining of ``trial`` from their
+    shapes (:func:`quantlab.training.train.compile_epoch`), for :mod:`quantlab.training.warmup` to run
+    while the float network trains."""
+    c = trial.config
+    shape = tuple(data.info(c.dataset)["image_shape"])
+    params = jax.eval_shape(lambda keys: _initial_params(trial.model, keys, shape), trial.keys["init"])
+    compile_epoch(trial.model, c.retrain, trial.train, params, trial.keys["control"])
+    signals = None
+    if c.signal_bits is not None:
+        hidden = len(shapes.layer_dims(c.family, c.size, shape, trial.model.num_classes)) - 1
+        signals = Signals(jax.ShapeDtypeStruct((len(trial.seeds), hidden), jnp.float32), c.signal_bits)
+    for bits in c.bits:
+        quant = retrain_quant(trial, bits)
+        compile_epoch(trial.model, c.retrain, trial.train, params, trial.keys["retrain"], quant,
+                      steps_like(params, quant), signals)
+
+
 def retrain(trial: Trial, direct: Stage, progress=None) -> Stage:
     """Retraining of the directly quantized network ``direct`` with the trial's step policy and
     retraining budget (and ``direct``'s fixed-point signals, kept); the direct network competes in
     the selection as epoch 0."""
     c = trial.config
-    quant = Quant(direct.bits, trial.mask, c.step_policy, c.quantizer)
+    quant = retrain_quant(trial, direct.bits)
     keys = jax.vmap(lambda k: jax.random.fold_in(k, direct.bits))(trial.keys["retrain"])
     fitted = fit(trial.model, direct.params, trial.train, trial.validation, c.retrain, keys, quant,
                  steps=direct.steps, start_error=direct.val_error,
@@ -326,7 +349,12 @@ def run_trial(config: TrialConfig, seeds: Sequence[int], progress=None, cache: b
       One metrics dict per seed, in the order of ``seeds``.
     """
     trial = prepare(config, seeds)
-    trained = train_float(trial, progress, cache)
+    float_cached = cache and netcache.has(netcache.key(float_identity(config, trial.seeds)))
+    ahead = None if float_cached else warmup.start(lambda: compile_later_stages(trial))
+    try:  # the later stages' programs compile while the float network trains
+        trained = train_float(trial, progress, cache)
+    finally:
+        warmup.finish(ahead)
     control = float_control(trial, trained, progress, cache)
     counts = models.param_counts(config.family, config.size, *(data.info(config.dataset)[k]
                                                                  for k in ("image_shape", "num_classes")))

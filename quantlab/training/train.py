@@ -260,6 +260,33 @@ def step_excess(params: Any, steps: Any, quant: Quant) -> np.ndarray:
     return np.max(np.stack(excess), axis=0)
 
 
+def _optimized(quant: Quant | None, params: Any, steps: Any) -> Any:
+    """What the optimizer of an epoch trains: the parameters, and with them the steps of a learned rule."""
+    return (params, steps) if quant and quant.fns.learned else params
+
+
+def steps_like(params: Any, quant: Quant) -> Any:
+    """The shapes of :func:`seed_steps` ``(params, quant)`` without computing them: a pytree of
+    ``jax.ShapeDtypeStruct``, float32 ``[S]`` per leaf (``[S, 3]`` for the quantized leaves of a ternary rule)."""
+    step_shape = np.shape(quant.fns.init(np.ones(4, np.float32), quant.bits))
+    return jax.tree.map(lambda w, q: jax.ShapeDtypeStruct(w.shape[:1] + (step_shape if q else ()), jnp.float32),
+                        params, quant.mask)
+
+
+def compile_epoch(model, config: TrainConfig, train: tuple[jax.Array, jax.Array], params: Any, keys: jax.Array,
+                  quant: Quant | None = None, steps: Any = None, signals: Signals | None = None) -> None:
+    """Compiles, without running it, the epoch program :func:`fit` runs with these arguments, from
+    their shapes alone (arrays or ``jax.ShapeDtypeStruct`` leaves; ``steps`` e.g. :func:`steps_like`):
+    :func:`fit`'s first call of it then finds it compiled, the same executable it would have built."""
+    images, labels = train
+    n = images.shape[0]
+    optimizer = make_optimizer(config, config.epochs * (n // config.batch_size))
+    steps = steps if quant else jax.ShapeDtypeStruct(keys.shape[:1], jnp.float32)
+    opt_state = jax.eval_shape(jax.vmap(optimizer.init), _optimized(quant, params, steps))
+    bits = jax.ShapeDtypeStruct((), jnp.int32)
+    make_epoch(model, config, n, quant).lower(params, opt_state, steps, keys, images, labels, signals, bits).compile()
+
+
 @jax.jit
 def _copy(tree):
     """A copy of every array of ``tree`` (one program, not one per leaf shape)."""
@@ -316,7 +343,7 @@ def fit(
     params = _copy(params)  # the epoch donates its buffers
     seeds = keys.shape[0]
     steps = jax.tree.map(jnp.asarray, steps) if quant else jnp.zeros((seeds,))
-    opt_state = jax.jit(jax.vmap(optimizer.init))((params, steps) if quant and quant.fns.learned else params)
+    opt_state = jax.jit(jax.vmap(optimizer.init))(_optimized(quant, params, steps))
     best, best_steps = _copy(params), steps
     probe = images[:TRAIN_PROBE], labels[:TRAIN_PROBE]
     best_error = np.full(seeds, np.inf) if start_error is None else np.asarray(start_error, float)
