@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from quantlab.experiments import environment
+import threading
 import time
 
 import pytest
@@ -59,3 +60,21 @@ def test_provenance_rounds_the_phase_split():
     prov = environment.collect(2.0, [0], compile_seconds=0.5, compiled_programs=3,
                                phase_seconds={"scans": 1.23456, "upload": 0.0})
     assert prov["phase_seconds"] == {"scans": 1.235, "upload": 0.0}
+
+
+def test_background_compilation_is_counted_apart():
+    f = jax.jit(lambda x: jnp.cos(x) * 5.0 - 2.0)
+    x = jax.device_put(np.ones((5, 13), np.float32))
+    seconds, programs, background = compiletime.seconds(), compiletime.programs(), compiletime.background_seconds()
+
+    def compile_ahead():
+        with compiletime.background():
+            f.lower(x).compile()
+
+    thread = threading.Thread(target=compile_ahead)
+    thread.start()
+    thread.join()
+    assert compiletime.background_seconds() > background
+    assert (compiletime.seconds(), compiletime.programs()) == (seconds, programs)
+    f(x).block_until_ready()  # compiled ahead: the call compiles nothing
+    assert (compiletime.seconds(), compiletime.programs()) == (seconds, programs)

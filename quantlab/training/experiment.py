@@ -36,7 +36,7 @@ from quantlab.numerics import quantize as qz
 from quantlab.numerics.signals import Signals
 from quantlab.training import compilecache, netcache, phases, warmup
 from quantlab.training.calibrate import signal_steps
-from quantlab.training.train import Quant, compile_epoch, error_rate, fit, steps_like
+from quantlab.training.train import Quant, compile_evaluate, compile_fit, error_rate, fit, steps_like, training_probe
 from quantlab.training.train import seed_quantize, seed_steps
 
 
@@ -281,21 +281,25 @@ def retrain_quant(trial: Trial, bits: int) -> Quant:
 
 
 def compile_later_stages(trial: Trial) -> None:
-    """Compiles the epoch programs of the float control and of every retraining of ``trial`` from their
-    shapes (:func:`quantlab.training.train.compile_epoch`), for :mod:`quantlab.training.warmup` to run
-    while the float network trains."""
+    """Compiles the float network's evaluation programs, then the epoch and evaluation programs of the
+    float control and of every retraining of ``trial``, from their shapes
+    (:func:`quantlab.training.train.compile_fit`), for :mod:`quantlab.training.warmup` to run while the
+    float network trains."""
     c = trial.config
     shape = tuple(data.info(c.dataset)["image_shape"])
     params = jax.eval_shape(lambda keys: _initial_params(trial.model, keys, shape), trial.keys["init"])
-    compile_epoch(trial.model, c.retrain, trial.train, params, trial.keys["control"])
+    for split in (trial.validation, jax.eval_shape(training_probe, trial.train), trial.test):
+        compile_evaluate(trial.model, params, *split)  # the float network's, needed first
+    compile_fit(trial.model, c.retrain, trial.train, trial.validation, params, trial.keys["control"])
     signals = None
     if c.signal_bits is not None:
         hidden = len(shapes.layer_dims(c.family, c.size, shape, trial.model.num_classes)) - 1
         signals = Signals(jax.ShapeDtypeStruct((len(trial.seeds), hidden), jnp.float32), c.signal_bits)
+        compile_evaluate(trial.model, params, *trial.test, signals)
     for bits in c.bits:
         quant = retrain_quant(trial, bits)
-        compile_epoch(trial.model, c.retrain, trial.train, params, trial.keys["retrain"], quant,
-                      steps_like(params, quant), signals)
+        compile_fit(trial.model, c.retrain, trial.train, trial.validation, params, trial.keys["retrain"], quant,
+                    steps_like(params, quant), signals)
 
 
 def retrain(trial: Trial, direct: Stage, progress=None) -> Stage:

@@ -134,6 +134,12 @@ def error_rate(model, params, images, labels, chunk: int = 1000, signals: Signal
     return evaluate(model, params, images, labels, chunk, signals)[0]
 
 
+def compile_evaluate(model, params, images, labels, signals: Signals | None = None, chunk: int = 1000) -> None:
+    """Compiles, without running it, the program :func:`evaluate` runs with these arguments, from their
+    shapes alone (arrays or ``jax.ShapeDtypeStruct`` leaves), as :func:`compile_fit` does."""
+    _evaluate.lower(model, params, images, labels, *_chunks(images.shape[0], chunk), signals).compile()
+
+
 @functools.partial(jax.jit, static_argnums=(0, 4, 5))
 def _evaluate(model, params, images, labels, chunk, count, signals):
     n = images.shape[0]
@@ -173,12 +179,22 @@ def seed_steps(params: Any, quant: Quant) -> Any:
     return jax.tree.map(jnp.asarray, qz.batched_tree_steps(params, quant.mask, quant.bits, quant.fns.init))
 
 
+def _seed_quantizer(quant: Quant) -> Callable:
+    """:func:`_seed_quantize_fn` of ``quant``: ``(params, steps, bits int32) -> quantized params``."""
+    mask = quant.mask
+    return _seed_quantize_fn(None if quant.fns.traced_bits else quant.bits, quant.rule, jax.tree.structure(mask),
+                             tuple(jax.tree.leaves(mask)))
+
+
 def seed_quantize(params: Any, steps: Any, quant: Quant) -> Any:
     """Quantizes every seed's parameters [S, ...] with its steps (quantizer parameters)."""
-    mask, traced = quant.mask, quant.fns.traced_bits
-    fn = _seed_quantize_fn(None if traced else quant.bits, quant.rule, jax.tree.structure(mask),
-                           tuple(jax.tree.leaves(mask)))
-    return fn(params, steps, np.int32(quant.bits))
+    return _seed_quantizer(quant)(params, steps, np.int32(quant.bits))
+
+
+@functools.lru_cache(maxsize=None)
+def _optimizer_init(config: TrainConfig, total_steps: int) -> Callable:
+    """The jitted initial state of S seeds' optimizers (one program per budget and parameter shapes)."""
+    return jax.jit(jax.vmap(make_optimizer(config, total_steps).init))
 
 
 def make_epoch(model, config: TrainConfig, n: int, quant: Quant | None) -> Callable:
@@ -273,18 +289,33 @@ def steps_like(params: Any, quant: Quant) -> Any:
                         params, quant.mask)
 
 
-def compile_epoch(model, config: TrainConfig, train: tuple[jax.Array, jax.Array], params: Any, keys: jax.Array,
-                  quant: Quant | None = None, steps: Any = None, signals: Signals | None = None) -> None:
-    """Compiles, without running it, the epoch program :func:`fit` runs with these arguments, from
-    their shapes alone (arrays or ``jax.ShapeDtypeStruct`` leaves; ``steps`` e.g. :func:`steps_like`):
-    :func:`fit`'s first call of it then finds it compiled, the same executable it would have built."""
+def training_probe(train: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+    """The first :data:`TRAIN_PROBE` examples of ``train`` ``(images, labels)``."""
+    images, labels = train
+    return images[:TRAIN_PROBE], labels[:TRAIN_PROBE]
+
+
+def compile_fit(model, config: TrainConfig, train: tuple[jax.Array, jax.Array], validation: tuple[jax.Array, jax.Array],
+                params: Any, keys: jax.Array, quant: Quant | None = None, steps: Any = None,
+                signals: Signals | None = None) -> None:
+    """Compiles, without running them, the epoch and evaluation programs :func:`fit` runs with these
+    arguments, from their shapes alone (arrays or ``jax.ShapeDtypeStruct`` leaves; ``steps`` e.g.
+    :func:`steps_like`): :func:`fit`'s calls then find them compiled, the executables they would have built."""
+    for split in (validation, jax.eval_shape(training_probe, train)):
+        compile_evaluate(model, params, *split, signals)
     images, labels = train
     n = images.shape[0]
-    optimizer = make_optimizer(config, config.epochs * (n // config.batch_size))
     steps = steps if quant else jax.ShapeDtypeStruct(keys.shape[:1], jnp.float32)
-    opt_state = jax.eval_shape(jax.vmap(optimizer.init), _optimized(quant, params, steps))
     bits = jax.ShapeDtypeStruct((), jnp.int32)
+    init = _optimizer_init(config, config.epochs * (n // config.batch_size))
+    init.lower(_optimized(quant, params, steps)).compile()
+    opt_state = jax.eval_shape(init, _optimized(quant, params, steps))
     make_epoch(model, config, n, quant).lower(params, opt_state, steps, keys, images, labels, signals, bits).compile()
+    improved = jax.ShapeDtypeStruct(keys.shape[:1], jnp.bool_)
+    for tree in (params, steps):  # the selection of the best epoch
+        _keep_best.lower(improved, tree, tree).compile()
+    if quant:
+        _seed_quantizer(quant).lower(params, steps, bits).compile()
 
 
 @jax.jit
@@ -337,15 +368,14 @@ def fit(
         raise ValueError("retraining (quant given) needs the starting steps (e.g. the direct quantization's)")
     images, labels = train
     n = images.shape[0]
-    optimizer = make_optimizer(config, config.epochs * (n // config.batch_size))  # its state's shape
     run_epoch = make_epoch(model, config, n, quant)
     bits = np.int32(quant.bits if quant else 0)
     params = _copy(params)  # the epoch donates its buffers
     seeds = keys.shape[0]
     steps = jax.tree.map(jnp.asarray, steps) if quant else jnp.zeros((seeds,))
-    opt_state = jax.jit(jax.vmap(optimizer.init))(_optimized(quant, params, steps))
+    opt_state = _optimizer_init(config, config.epochs * (n // config.batch_size))(_optimized(quant, params, steps))
     best, best_steps = _copy(params), steps
-    probe = images[:TRAIN_PROBE], labels[:TRAIN_PROBE]
+    probe = training_probe(train)
     best_error = np.full(seeds, np.inf) if start_error is None else np.asarray(start_error, float)
     best_epoch = np.zeros(seeds, dtype=int)
     history = []

@@ -4,7 +4,7 @@ A trial's stages run one after another (float training, the float control, one r
 each stage's epoch is one program (:func:`quantlab.training.train.make_epoch`), compiled at its first call. For a
 small network that compilation is a large share of the trial (bench/RESULTS.md, "Trials"), while during the float
 training the main thread mostly waits for XLA. :func:`start` runs a function that compiles the later programs from
-their argument shapes (:func:`quantlab.training.train.compile_epoch`) in a thread meanwhile, and :func:`finish`
+their argument shapes (:func:`quantlab.training.train.compile_fit`) in a thread meanwhile, and :func:`finish`
 waits for it before they are needed. ``jit(...).lower(shapes).compile()`` fills the caches the later call reads, so
 that call finds the executable it would have built: every number stays the same, and a shape that differs from the
 real call's costs only the saving. Its compilation is counted apart from the trial's
