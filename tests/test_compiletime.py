@@ -32,6 +32,8 @@ def test_provenance_carries_the_split_only_when_measured():
     assert "compile_seconds" not in environment.collect(2.0, [0])
     prov = environment.collect(2.0, [0, 1], compile_seconds=0.51234, compiled_programs=12)
     assert prov["wall_seconds"] == 2.0 and prov["compile_seconds"] == 0.512 and prov["compiled_programs"] == 12
+    assert "compile_ahead_seconds" not in prov
+    assert environment.collect(2.0, [0], compile_ahead_seconds=0.31234)["compile_ahead_seconds"] == 0.312
 
 
 def test_a_phase_counts_its_work_but_not_the_compilation_inside_it():

@@ -136,17 +136,22 @@ def layers() -> str | None:
 
 
 def collect(wall_seconds: float, seeds: Sequence[int] = (), compile_seconds: float | None = None,
-            compiled_programs: int | None = None, phase_seconds: dict | None = None) -> dict:
+            compiled_programs: int | None = None, phase_seconds: dict | None = None,
+            compile_ahead_seconds: float | None = None) -> dict:
     """What produced a record. ``wall_seconds`` is the trial's wall time, for all of ``seeds``
     together (they were trained at once); ``compile_seconds`` the part of it JAX spent tracing and
     compiling ``compiled_programs`` executables (or reading them from the persistent cache), when
-    measured; ``phase_seconds`` the parts spent in each phase of :data:`quantlab.training.phases.PHASES`
-    (net of compilation; the rest of the wall time is overhead). Computed where the trial ran (a Ray
-    worker's host and device for the ray executor, which adds ``executor``)."""
+    measured; ``compile_ahead_seconds`` the compilation done meanwhile in a background thread
+    (:mod:`quantlab.training.warmup`; not part of the wall time's split); ``phase_seconds`` the parts
+    spent in each phase of :data:`quantlab.training.phases.PHASES` (net of compilation; the rest of
+    the wall time is overhead). Computed where the trial ran (a Ray worker's host and device for the
+    ray executor, which adds ``executor``)."""
     timing = {"wall_seconds": round(float(wall_seconds), 3)}
     if compile_seconds is not None:
         timing |= {"compile_seconds": round(float(compile_seconds), 3),
                    "compiled_programs": int(compiled_programs or 0)}
+    if compile_ahead_seconds is not None:
+        timing["compile_ahead_seconds"] = round(float(compile_ahead_seconds), 3)
     if phase_seconds is not None:
         timing["phase_seconds"] = {k: round(float(v), 3) for k, v in phase_seconds.items()}
     return {

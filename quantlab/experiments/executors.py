@@ -77,7 +77,7 @@ class Outcome:
     error: BaseException | None = None
     wall: float = 0.0
     provenance: dict | None = None
-    timing: dict | None = None  # compile_seconds, compiled_programs and phase_seconds of the trial (:class:`_Clock`)
+    timing: dict | None = None  # the trial's compilation and phases (:meth:`_Clock.timing`)
 
 
 class Executor:
@@ -119,16 +119,18 @@ class _Clock:
         self._compiled = importlib.import_module("quantlab.training.compiletime")
         self._phases = importlib.import_module("quantlab.training.phases")
         self._start = (time.perf_counter(), self._compiled.seconds(), self._compiled.programs(),
-                       self._phases.seconds())
+                       self._phases.seconds(), self._compiled.background_seconds())
 
     def wall(self) -> float:
         return time.perf_counter() - self._start[0]
 
     def timing(self) -> dict:
-        """``compile_seconds``, ``compiled_programs`` (executables built or read from the cache) and
-        ``phase_seconds`` (seconds per phase, net of compilation)."""
+        """``compile_seconds``, ``compiled_programs`` (executables built or read from the cache),
+        ``compile_ahead_seconds`` (compiled meanwhile in the background, :mod:`quantlab.training.warmup`)
+        and ``phase_seconds`` (seconds per phase, net of compilation)."""
         return {"compile_seconds": self._compiled.seconds() - self._start[1],
                 "compiled_programs": self._compiled.programs() - self._start[2],
+                "compile_ahead_seconds": self._compiled.background_seconds() - self._start[4],
                 "phase_seconds": self._phases.since(self._start[3])}
 
 
