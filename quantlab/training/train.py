@@ -106,6 +106,11 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
     return optax.sgd(rate, momentum=0.9 if config.optimizer == "momentum" else None)
 
 
+def optimizer_steps(config: TrainConfig, n: int) -> int:
+    """Optimizer steps of the budget ``config`` on ``n`` training examples (whole minibatches per epoch)."""
+    return config.epochs * (n // config.batch_size)
+
+
 def _forward(model, params, images, quant: Quant | None, steps, signals: Signals | None, bits: Any = None):
     if quant is not None:
         bits = quant.bits if bits is None else bits  # a traced bit width (make_epoch), else the static one
@@ -221,7 +226,7 @@ def make_epoch(model, config: TrainConfig, n: int, quant: Quant | None) -> Calla
 @functools.lru_cache(maxsize=None)
 def _epoch(model, config: TrainConfig, n: int, quant_key: tuple | None) -> Callable:
     batches = n // config.batch_size
-    optimizer = make_optimizer(config, config.epochs * batches)
+    optimizer = make_optimizer(config, optimizer_steps(config, n))
     quant = None
     if quant_key is not None:
         static_bits, treedef, flags, policy, rule = quant_key
@@ -307,7 +312,7 @@ def compile_fit(model, config: TrainConfig, train: tuple[jax.Array, jax.Array], 
     n = images.shape[0]
     steps = steps if quant else jax.ShapeDtypeStruct(keys.shape[:1], jnp.float32)
     bits = jax.ShapeDtypeStruct((), jnp.int32)
-    init = _optimizer_init(config, config.epochs * (n // config.batch_size))
+    init = _optimizer_init(config, optimizer_steps(config, n))
     init.lower(_optimized(quant, params, steps)).compile()
     opt_state = jax.eval_shape(init, _optimized(quant, params, steps))
     make_epoch(model, config, n, quant).lower(params, opt_state, steps, keys, images, labels, signals, bits).compile()
@@ -373,7 +378,7 @@ def fit(
     params = _copy(params)  # the epoch donates its buffers
     seeds = keys.shape[0]
     steps = jax.tree.map(jnp.asarray, steps) if quant else jnp.zeros((seeds,))
-    opt_state = _optimizer_init(config, config.epochs * (n // config.batch_size))(_optimized(quant, params, steps))
+    opt_state = _optimizer_init(config, optimizer_steps(config, n))(_optimized(quant, params, steps))
     best, best_steps = _copy(params), steps
     probe = training_probe(train)
     best_error = np.full(seeds, np.inf) if start_error is None else np.asarray(start_error, float)
