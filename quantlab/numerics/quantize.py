@@ -196,7 +196,7 @@ def _excess_near_optimum(a: np.ndarray, level: int, iterations: int = 8) -> floa
     step = a[-1] / level
     for _ in range(iterations):
         k = np.minimum(np.floor(a / step + 0.5), level)
-        step = np.dot(k, a) / np.dot(k, k)  # k = level for max(a): never 0
+        step = np.dot(k, a) / np.dot(k, k)  # never 0 / 0: a refit is at most max(a), whose k stays >= 1
     k = np.minimum(np.floor(a / step + 0.5), level)
     return float(step * (step * np.dot(k, k) - 2.0 * np.dot(k, a)))
 
