@@ -28,9 +28,9 @@ LAYERS = [
     # 3. model: the networks, their integer forward pass and their files
     ["quantlab.nn.models", "quantlab.nn.integer", "quantlab.deploy.fileformat", "quantlab.deploy.onnxgraph",
      "quantlab.deploy.sizes"],
-    # 4. trial: divergence, training, the float-network cache, one trial as stages
+    # 4. trial: divergence, training, compiling ahead, the float-network cache, one trial as stages
     ["quantlab.training.divergence", "quantlab.training.train", "quantlab.training.compilecache",
-     "quantlab.training.compiletime", "quantlab.training.phases",
+     "quantlab.training.compiletime", "quantlab.training.phases", "quantlab.training.warmup",
      "quantlab.training.netcache", "quantlab.training.calibrate",
      "quantlab.training.experiment"],
     # 5. store: specs, records (with their locks and provenance), where trials run, sweeps (the only writer
